@@ -1,0 +1,173 @@
+//! The host ABI, defined once.
+//!
+//! [`for_each_host_fn!`] is the single source of truth: it hands the whole
+//! table of host functions to a callback macro. This crate expands it into
+//! [`HOST_FUNCTIONS`] (used by module validation); the runtime expands it into
+//! its linker, so a host implementation whose Rust signature differs from the
+//! table does not compile; the guest SDK expands it into its `extern` block.
+//!
+//! Every function lives in the import module [`IMPORT_MODULE`] and takes and
+//! returns only `i32`/`i64`. Pointers are offsets into the guest's exported
+//! memory `memory`; every `(ptr, len)` pair is bounds-checked by the host and a
+//! bad one traps the guest with [`TrapKind::BadPointer`](crate::TrapKind::BadPointer).
+
+use crate::costs::CostClass;
+
+/// The wasm import module every host function lives in.
+pub const IMPORT_MODULE: &str = "verity";
+
+/// The name of the memory a module must export to call host functions that
+/// take pointers.
+pub const MEMORY_EXPORT: &str = "memory";
+
+/// Version of this ABI. A change to [`for_each_host_fn!`] that is not purely
+/// additive bumps it.
+pub const ABI_VERSION: u32 = 1;
+
+/// A wasm value type that may appear in a host function signature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ValType {
+    /// 32-bit integer.
+    I32,
+    /// 64-bit integer.
+    I64,
+}
+
+impl ValType {
+    /// The wasm text name of the type (`i32` or `i64`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            ValType::I32 => "i32",
+            ValType::I64 => "i64",
+        }
+    }
+}
+
+/// One host function: name, exact signature and cost class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostFnSpec {
+    /// Import field name inside [`IMPORT_MODULE`].
+    pub name: &'static str,
+    /// Parameter types, in order.
+    pub params: &'static [ValType],
+    /// Result types (zero or one).
+    pub results: &'static [ValType],
+    /// Which entry of the cost schedule the call is charged from.
+    pub cost: CostClass,
+}
+
+/// Calls `$callback!` with the whole host ABI table.
+///
+/// Each entry has the form
+/// `#[doc] fn name(param: type, ...) [-> type], cost = class, bytes = "what";`
+/// where `class` names a field of [`CostSchedule`](crate::CostSchedule) and
+/// `bytes` says which byte count the per-byte part of the cost is charged on.
+///
+/// ```
+/// macro_rules! count {
+///     ($( $(#[$m:meta])* fn $name:ident ( $($p:ident : $t:ident),* ) $(-> $r:ident)?,
+///        cost = $c:ident, bytes = $b:literal; )*) => { [$(stringify!($name)),*].len() };
+/// }
+/// let n = verity_host_abi::for_each_host_fn!(count);
+/// assert_eq!(n, verity_host_abi::HOST_FUNCTIONS.len());
+/// ```
+#[macro_export]
+macro_rules! for_each_host_fn {
+    ($callback:ident) => {
+        $callback! {
+            /// Returns the length in bytes of the transaction input.
+            fn input_len() -> i32, cost = context, bytes = "none";
+            /// Copies the whole transaction input to `dst` (`input_len()` bytes).
+            fn input_read(dst: i32), cost = context, bytes = "input length";
+            /// Returns the length in bytes of the sender.
+            fn sender_len() -> i32, cost = context, bytes = "none";
+            /// Copies the sender (opaque bytes authenticated by the embedder) to `dst`.
+            fn sender_read(dst: i32), cost = context, bytes = "sender length";
+            /// Returns the length in bytes of the embedder's context blob.
+            fn context_len() -> i32, cost = context, bytes = "none";
+            /// Copies the embedder's context blob (e.g. a block height) to `dst`.
+            fn context_read(dst: i32), cost = context, bytes = "context length";
+            /// Sets (replaces) the transaction output to `len` bytes at `ptr`.
+            fn output_set(ptr: i32, len: i32), cost = output, bytes = "len";
+            /// Reads the value stored under the key at `key_ptr`.
+            ///
+            /// Returns -1 when the key is absent. Otherwise returns the value's
+            /// length and, when it fits in `dst_cap`, copies the value to `dst`;
+            /// when it does not fit nothing is copied and the caller may retry
+            /// with a larger buffer.
+            fn storage_read(key_ptr: i32, key_len: i32, dst: i32, dst_cap: i32) -> i32,
+                cost = storage_read, bytes = "key length + value length";
+            /// Stores the value at `val_ptr` under the key at `key_ptr`.
+            fn storage_write(key_ptr: i32, key_len: i32, val_ptr: i32, val_len: i32),
+                cost = storage_write, bytes = "key length + value length";
+            /// Removes the key at `key_ptr` (a no-op on the state if it is absent).
+            fn storage_remove(key_ptr: i32, key_len: i32), cost = storage_remove, bytes = "key length";
+            /// Emits an event with a topic and data.
+            fn event_emit(topic_ptr: i32, topic_len: i32, data_ptr: i32, data_len: i32),
+                cost = event, bytes = "topic length + data length";
+            /// Ends the run with status `reverted` and the UTF-8 message at `msg_ptr`.
+            ///
+            /// Never returns. The message is cut to the profile's
+            /// `max_abort_message_bytes` and decoded lossily as UTF-8.
+            fn abort(msg_ptr: i32, msg_len: i32), cost = abort, bytes = "message length";
+            /// Writes the SHA-256 digest (32 bytes) of `src_len` bytes at `src_ptr` to `dst`.
+            fn sha256(src_ptr: i32, src_len: i32, dst: i32), cost = sha256, bytes = "src_len";
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __verity_val_type {
+    (i32) => {
+        $crate::abi::ValType::I32
+    };
+    (i64) => {
+        $crate::abi::ValType::I64
+    };
+}
+
+macro_rules! spec_table {
+    ($( $(#[$meta:meta])* fn $name:ident ( $($p:ident : $t:ident),* ) $(-> $r:ident)?,
+        cost = $cost:ident, bytes = $bytes:literal; )*) => {
+        /// Every host function, in ABI table order.
+        pub const HOST_FUNCTIONS: &[HostFnSpec] = &[
+            $(HostFnSpec {
+                name: stringify!($name),
+                params: &[$($crate::__verity_val_type!($t)),*],
+                results: &[$($crate::__verity_val_type!($r))?],
+                cost: CostClass::$cost,
+            }),*
+        ];
+    };
+}
+
+for_each_host_fn!(spec_table);
+
+/// Looks up a host function by its import field name.
+///
+/// ```
+/// let f = verity_host_abi::abi::host_fn("sha256").unwrap();
+/// assert_eq!(f.params.len(), 3);
+/// assert!(verity_host_abi::abi::host_fn("clock_time").is_none());
+/// ```
+pub fn host_fn(name: &str) -> Option<&'static HostFnSpec> {
+    HOST_FUNCTIONS.iter().find(|f| f.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_signatures_use_only_integers() {
+        for (i, a) in HOST_FUNCTIONS.iter().enumerate() {
+            for b in &HOST_FUNCTIONS[i + 1..] {
+                assert_ne!(a.name, b.name);
+            }
+            assert!(a.results.len() <= 1, "{} returns more than one value", a.name);
+        }
+        assert!(host_fn("storage_read").is_some());
+        assert_eq!(host_fn("input_len").unwrap().results, &[ValType::I32]);
+    }
+}

@@ -1,0 +1,87 @@
+//! The fuel cost schedule of host calls.
+//!
+//! A host call costs `base + per_byte * bytes` fuel, where `bytes` is the
+//! count named for that function in [`for_each_host_fn!`](crate::for_each_host_fn).
+//! The base is charged before the call does anything; the per-byte part is
+//! charged before any byte is copied, hashed or stored. When the remaining
+//! fuel does not cover a charge the run ends with status `out_of_fuel`.
+
+/// The cost of one class of host call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Cost {
+    /// Charged once per call.
+    pub base: u64,
+    /// Charged per byte of the call's byte count.
+    pub per_byte: u64,
+}
+
+impl Cost {
+    /// Fuel for a call that touches `bytes` bytes, saturating at `u64::MAX`.
+    ///
+    /// ```
+    /// use verity_host_abi::Cost;
+    /// assert_eq!(Cost { base: 10, per_byte: 2 }.total(5), 20);
+    /// ```
+    pub const fn total(self, bytes: u64) -> u64 {
+        self.base.saturating_add(self.per_byte.saturating_mul(bytes))
+    }
+}
+
+macro_rules! cost_schedule {
+    ($( $(#[$doc:meta])* $field:ident = ($base:expr, $per_byte:expr), )*) => {
+        /// Names one entry of the [`CostSchedule`].
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum CostClass {
+            $( $(#[$doc])* $field, )*
+        }
+
+        impl CostClass {
+            /// Every cost class, in schedule order.
+            pub const ALL: &'static [CostClass] = &[$(CostClass::$field),*];
+
+            /// The class's name, as it appears in the profile and in docs/costs.md.
+            pub const fn name(self) -> &'static str {
+                match self { $(CostClass::$field => stringify!($field),)* }
+            }
+        }
+
+        /// Fuel charged by host calls, one [`Cost`] per [`CostClass`].
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct CostSchedule {
+            $( $(#[$doc])* pub $field: Cost, )*
+        }
+
+        impl CostSchedule {
+            /// The cost of one class.
+            pub const fn get(&self, class: CostClass) -> Cost {
+                match class { $(CostClass::$field => self.$field,)* }
+            }
+        }
+
+        impl Default for CostSchedule {
+            fn default() -> Self {
+                Self { $( $field: Cost { base: $base, per_byte: $per_byte }, )* }
+            }
+        }
+    };
+}
+
+cost_schedule! {
+    /// Reading the input, sender or context, and their lengths.
+    context = (20, 1),
+    /// Setting the output.
+    output = (50, 1),
+    /// A storage read (key and value bytes).
+    storage_read = (1_000, 2),
+    /// A storage write (key and value bytes).
+    storage_write = (2_000, 5),
+    /// A storage removal (key bytes).
+    storage_remove = (1_000, 2),
+    /// Emitting an event (topic and data bytes).
+    event = (500, 2),
+    /// Aborting with a message.
+    abort = (50, 1),
+    /// SHA-256 of a guest buffer.
+    sha256 = (200, 1),
+}

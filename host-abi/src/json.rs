@@ -1,0 +1,279 @@
+//! The JSON form of a receipt, for humans and tools (feature `serde`).
+//!
+//! Byte fields are lowercase hex strings; `status` is the status name, with
+//! `message` (reverted), `trap` (trapped) or `reason` (rejected) beside it;
+//! `receipt_hash` is the hash of the canonical encoding, so a reader can check
+//! that the JSON and its stated hash agree.
+//!
+//! ```
+//! use verity_host_abi::json::ReceiptJson;
+//! use verity_host_abi::{Hash32, Receipt, Status};
+//!
+//! let receipt = Receipt {
+//!     format_version: 1,
+//!     profile_hash: Hash32::of(b"profile"),
+//!     code_hash: Hash32::of(b"code"),
+//!     entry: "run".into(),
+//!     sender: vec![],
+//!     context: vec![],
+//!     input: vec![1, 2],
+//!     fuel_limit: 10,
+//!     fuel_used: 3,
+//!     status: Status::Success,
+//!     reads: vec![],
+//!     writes: vec![],
+//!     events: vec![],
+//!     output: vec![0xab],
+//! };
+//! let json = ReceiptJson::from(&receipt);
+//! assert_eq!(json.output, "ab");
+//! let (back, stated) = json.into_receipt().unwrap();
+//! assert_eq!(back, receipt);
+//! assert_eq!(stated, receipt.hash());
+//! ```
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::Hash32;
+use crate::receipt::{Event, ReadEntry, Receipt, WriteEntry};
+use crate::status::{Status, TrapKind};
+
+/// A key and an optional value, both hex.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyValueJson {
+    /// Hex key.
+    pub key: String,
+    /// Hex value; `null` when absent (reads) or removed (writes).
+    pub value: Option<String>,
+}
+
+/// An event, hex topic and data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventJson {
+    /// Hex topic.
+    pub topic: String,
+    /// Hex data.
+    pub data: String,
+}
+
+/// The JSON document of a receipt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptJson {
+    /// Hash of the canonical encoding, lowercase hex.
+    pub receipt_hash: String,
+    /// Receipt format version.
+    pub format_version: u32,
+    /// Profile hash, hex.
+    pub profile_hash: String,
+    /// Code hash, hex.
+    pub code_hash: String,
+    /// Entry point name.
+    pub entry: String,
+    /// Sender, hex.
+    pub sender: String,
+    /// Context blob, hex.
+    pub context: String,
+    /// Input, hex.
+    pub input: String,
+    /// Fuel limit.
+    pub fuel_limit: u64,
+    /// Fuel used.
+    pub fuel_used: u64,
+    /// `success`, `reverted`, `trapped`, `out_of_fuel` or `rejected`.
+    pub status: String,
+    /// The guest's message, for `reverted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The trap kind, for `trapped`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trap: Option<String>,
+    /// The reason, for `rejected`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Read set.
+    pub reads: Vec<KeyValueJson>,
+    /// Write set.
+    pub writes: Vec<KeyValueJson>,
+    /// Events.
+    pub events: Vec<EventJson>,
+    /// Output, hex.
+    pub output: String,
+}
+
+/// Why a JSON document is not a receipt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JsonError(pub String);
+
+impl core::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl core::error::Error for JsonError {}
+
+fn unhex(field: &str, s: &str) -> Result<Vec<u8>, JsonError> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(JsonError(format!("`{field}` must be lowercase hex")));
+    }
+    hex::decode(s).map_err(|e| JsonError(format!("`{field}` is not hex: {e}")))
+}
+
+fn unhash(field: &str, s: &str) -> Result<Hash32, JsonError> {
+    let b = unhex(field, s)?;
+    let a: [u8; 32] = b
+        .try_into()
+        .map_err(|_| JsonError(format!("`{field}` must be 32 bytes")))?;
+    Ok(Hash32(a))
+}
+
+fn kv_json(key: &[u8], value: Option<&[u8]>) -> KeyValueJson {
+    KeyValueJson {
+        key: hex::encode(key),
+        value: value.map(hex::encode),
+    }
+}
+
+fn kv_from(field: &str, kv: &KeyValueJson) -> Result<(Vec<u8>, Option<Vec<u8>>), JsonError> {
+    let key = unhex(field, &kv.key)?;
+    let value = kv.value.as_deref().map(|v| unhex(field, v)).transpose()?;
+    Ok((key, value))
+}
+
+impl From<&Receipt> for ReceiptJson {
+    fn from(r: &Receipt) -> Self {
+        let (message, trap, reason) = match &r.status {
+            Status::Reverted { message } => (Some(message.clone()), None, None),
+            Status::Trapped { trap } => (None, Some(trap.name().to_string()), None),
+            Status::Rejected { reason } => (None, None, Some(reason.clone())),
+            Status::Success | Status::OutOfFuel => (None, None, None),
+        };
+        ReceiptJson {
+            receipt_hash: r.hash().to_hex(),
+            format_version: r.format_version,
+            profile_hash: r.profile_hash.to_hex(),
+            code_hash: r.code_hash.to_hex(),
+            entry: r.entry.clone(),
+            sender: hex::encode(&r.sender),
+            context: hex::encode(&r.context),
+            input: hex::encode(&r.input),
+            fuel_limit: r.fuel_limit,
+            fuel_used: r.fuel_used,
+            status: r.status.name().to_string(),
+            message,
+            trap,
+            reason,
+            reads: r.reads.iter().map(|e| kv_json(&e.key, e.value.as_deref())).collect(),
+            writes: r.writes.iter().map(|e| kv_json(&e.key, e.value.as_deref())).collect(),
+            events: r
+                .events
+                .iter()
+                .map(|e| EventJson {
+                    topic: hex::encode(&e.topic),
+                    data: hex::encode(&e.data),
+                })
+                .collect(),
+            output: hex::encode(&r.output),
+        }
+    }
+}
+
+impl ReceiptJson {
+    /// Converts back to a [`Receipt`], returning it with the hash the JSON
+    /// states. The caller decides what a stated hash that differs from
+    /// [`Receipt::hash`] means (the CLI's `verify` calls it a mismatch).
+    ///
+    /// The receipt is also round-tripped through the canonical encoding, so
+    /// anything the decoder would refuse (unsorted keys, a failed run with
+    /// writes, an unsupported version) is refused here too.
+    pub fn into_receipt(self) -> Result<(Receipt, Hash32), JsonError> {
+        let stated = unhash("receipt_hash", &self.receipt_hash)?;
+        let detail = |name: &str, v: Option<String>| {
+            v.ok_or_else(|| JsonError(format!("status `{}` needs the field `{name}`", self.status)))
+        };
+        let extra = match self.status.as_str() {
+            "reverted" => [false, true, true],
+            "trapped" => [true, false, true],
+            "rejected" => [true, true, false],
+            _ => [true, true, true],
+        };
+        for (present, (name, must_be_absent)) in [
+            self.message.is_some(),
+            self.trap.is_some(),
+            self.reason.is_some(),
+        ]
+        .into_iter()
+        .zip([("message", extra[0]), ("trap", extra[1]), ("reason", extra[2])])
+        {
+            if present && must_be_absent {
+                return Err(JsonError(format!(
+                    "status `{}` has no field `{name}`",
+                    self.status
+                )));
+            }
+        }
+        let status = match self.status.as_str() {
+            "success" => Status::Success,
+            "out_of_fuel" => Status::OutOfFuel,
+            "reverted" => Status::Reverted {
+                message: detail("message", self.message.clone())?,
+            },
+            "trapped" => {
+                let name = detail("trap", self.trap.clone())?;
+                let trap = TrapKind::from_name(&name)
+                    .ok_or_else(|| JsonError(format!("unknown trap kind `{name}`")))?;
+                Status::Trapped { trap }
+            }
+            "rejected" => Status::Rejected {
+                reason: detail("reason", self.reason.clone())?,
+            },
+            other => return Err(JsonError(format!("unknown status `{other}`"))),
+        };
+        let reads = self
+            .reads
+            .iter()
+            .map(|kv| kv_from("reads", kv).map(|(key, value)| ReadEntry { key, value }))
+            .collect::<Result<Vec<_>, _>>()?;
+        let writes = self
+            .writes
+            .iter()
+            .map(|kv| kv_from("writes", kv).map(|(key, value)| WriteEntry { key, value }))
+            .collect::<Result<Vec<_>, _>>()?;
+        let events = self
+            .events
+            .iter()
+            .map(|e| {
+                Ok(Event {
+                    topic: unhex("events", &e.topic)?,
+                    data: unhex("events", &e.data)?,
+                })
+            })
+            .collect::<Result<Vec<_>, JsonError>>()?;
+        let receipt = Receipt {
+            format_version: self.format_version,
+            profile_hash: unhash("profile_hash", &self.profile_hash)?,
+            code_hash: unhash("code_hash", &self.code_hash)?,
+            entry: self.entry,
+            sender: unhex("sender", &self.sender)?,
+            context: unhex("context", &self.context)?,
+            input: unhex("input", &self.input)?,
+            fuel_limit: self.fuel_limit,
+            fuel_used: self.fuel_used,
+            status,
+            reads,
+            writes,
+            events,
+            output: unhex("output", &self.output)?,
+        };
+        let canonical = Receipt::decode(&receipt.encode())
+            .map_err(|e| JsonError(format!("not a canonical receipt: {e}")))?;
+        Ok((canonical, stated))
+    }
+}

@@ -1,0 +1,178 @@
+//! A persistent state in a directory, opened with cap-std so that nothing
+//! outside the directory is touched.
+//!
+//! The whole state lives in one file, `state.bin`: a magic string, the
+//! entries sorted by key, and a SHA-256 checksum of everything before it.
+//! A commit writes `state.bin.tmp`, syncs it, renames it over `state.bin`
+//! and syncs the directory, so a crash at any point leaves either the old or
+//! the new state, never a mix.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use cap_std::ambient_authority;
+use cap_std::fs::{Dir, OpenOptions};
+use verity_host_abi::{Hash32, WriteEntry};
+
+use crate::state::{MemoryState, StateBackend, StateError};
+
+const FILE: &str = "state.bin";
+const TMP: &str = "state.bin.tmp";
+const MAGIC: &[u8; 16] = b"verity-state-v1\n";
+
+/// Why a state directory could not be opened or committed.
+#[derive(Debug, thiserror::Error)]
+pub enum DirStateError {
+    /// I/O on the directory failed.
+    #[error("state directory {path}: {source}")]
+    Io {
+        /// The directory.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// `state.bin` is not a valid state file.
+    #[error("state file {path}/state.bin is corrupt: {reason}")]
+    Corrupt {
+        /// The directory.
+        path: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+}
+
+/// A key-value state persisted in a directory.
+///
+/// ```
+/// use verity_runtime::{DirState, StateBackend};
+/// use verity_host_abi::WriteEntry;
+///
+/// let dir = tempfile::tempdir()?;
+/// let mut state = DirState::open(dir.path())?;
+/// state.commit(&[WriteEntry { key: b"k".to_vec(), value: Some(b"v".to_vec()) }])?;
+/// let reopened = DirState::open(dir.path())?;
+/// assert_eq!(reopened.get(b"k")?, Some(b"v".to_vec()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct DirState {
+    dir: Dir,
+    path: String,
+    state: MemoryState,
+}
+
+impl DirState {
+    /// Opens (creating it if needed) the state directory at `path` and loads
+    /// its state.
+    pub fn open(path: &Path) -> Result<Self, DirStateError> {
+        let shown = path.display().to_string();
+        let io = |source| DirStateError::Io {
+            path: shown.clone(),
+            source,
+        };
+        std::fs::create_dir_all(path).map_err(io)?;
+        let dir = Dir::open_ambient_dir(path, ambient_authority()).map_err(io)?;
+        let state = match dir.open(FILE) {
+            Ok(mut f) => {
+                let mut bytes = Vec::new();
+                f.read_to_end(&mut bytes).map_err(io)?;
+                decode(&bytes).map_err(|reason| DirStateError::Corrupt {
+                    path: shown.clone(),
+                    reason,
+                })?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => MemoryState::default(),
+            Err(e) => return Err(io(e)),
+        };
+        Ok(DirState {
+            dir,
+            path: shown,
+            state,
+        })
+    }
+
+    /// The state as loaded (and as updated by commits).
+    pub fn state(&self) -> &MemoryState {
+        &self.state
+    }
+
+    /// Applies `writes` and persists the result atomically.
+    pub fn commit(&mut self, writes: &[WriteEntry]) -> Result<(), DirStateError> {
+        let mut next = self.state.clone();
+        next.apply(writes);
+        let bytes = encode(&next);
+        let io = |source| DirStateError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let mut f = self
+            .dir
+            .open_with(TMP, OpenOptions::new().write(true).create(true).truncate(true))
+            .map_err(io)?;
+        f.write_all(&bytes).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        drop(f);
+        self.dir.rename(TMP, &self.dir, FILE).map_err(io)?;
+        self.dir.open(".").and_then(|d| d.sync_all()).map_err(io)?;
+        self.state = next;
+        Ok(())
+    }
+}
+
+impl StateBackend for DirState {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.state.get(key)
+    }
+}
+
+fn encode(state: &MemoryState) -> Vec<u8> {
+    let mut out = MAGIC.to_vec();
+    out.extend_from_slice(&(state.len() as u64).to_le_bytes());
+    for (k, v) in state.iter() {
+        for part in [k, v] {
+            out.extend_from_slice(&(part.len() as u32).to_le_bytes());
+            out.extend_from_slice(part);
+        }
+    }
+    let sum = Hash32::of(&out);
+    out.extend_from_slice(&sum.0);
+    out
+}
+
+fn decode(bytes: &[u8]) -> Result<MemoryState, &'static str> {
+    if bytes.len() < MAGIC.len() + 8 + 32 {
+        return Err("too short");
+    }
+    let (body, sum) = bytes.split_at(bytes.len() - 32);
+    if Hash32::of(body).0 != sum {
+        return Err("checksum mismatch");
+    }
+    let rest = body.strip_prefix(MAGIC.as_slice()).ok_or("bad magic")?;
+    let (count, mut rest) = rest.split_at(8);
+    let count = u64::from_le_bytes(count.try_into().map_err(|_| "bad count")?);
+    let take = |rest: &mut &[u8]| -> Result<Vec<u8>, &'static str> {
+        if rest.len() < 4 {
+            return Err("truncated entry");
+        }
+        let (n, tail) = rest.split_at(4);
+        let n = u32::from_le_bytes(n.try_into().map_err(|_| "bad length")?) as usize;
+        if tail.len() < n {
+            return Err("truncated entry");
+        }
+        let (v, tail) = tail.split_at(n);
+        *rest = tail;
+        Ok(v.to_vec())
+    };
+    let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    for _ in 0..count {
+        let k = take(&mut rest)?;
+        let v = take(&mut rest)?;
+        if entries.last().is_some_and(|(prev, _)| *prev >= k) {
+            return Err("keys out of order");
+        }
+        entries.push((k, v));
+    }
+    if !rest.is_empty() {
+        return Err("trailing bytes");
+    }
+    Ok(entries.into_iter().collect())
+}

@@ -1,0 +1,54 @@
+//! The embeddable Verity host.
+//!
+//! A transaction is a wasm module, an entry point, input bytes and a fuel
+//! limit. [`Runtime::execute`] validates the module against a determinism
+//! [`Profile`], runs the entry point on wasmtime with fuel metering, a
+//! page-capped memory and only the host ABI's imports, against a
+//! [`StateBackend`] the embedder provides, and returns a [`Receipt`]: the
+//! canonical, hashed record of the run. [`Runtime::verify`] re-executes a
+//! receipt against its own read set and checks it byte for byte.
+//!
+//! ```
+//! use verity_runtime::{MemoryState, Profile, Runtime, Transaction};
+//!
+//! let runtime = Runtime::new(Profile::default())?;
+//! let wasm = verity_runtime::module_bytes(br#"(module (func (export "run")))"#)?;
+//! let state = MemoryState::default();
+//! let receipt = runtime.execute(&wasm, &Transaction::new("run"), &state)?;
+//! assert!(receipt.status.is_success());
+//! println!("receipt {}", receipt.hash());
+//! runtime.verify(&wasm, &receipt)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![warn(missing_docs)]
+
+mod dir_state;
+mod host;
+pub mod profile;
+mod runtime;
+pub mod state;
+mod transaction;
+pub mod validate;
+pub mod verify;
+
+pub use dir_state::{DirState, DirStateError};
+pub use profile::Profile;
+pub use runtime::{PreparedModule, Runtime, RuntimeError};
+pub use state::{MemoryState, StateBackend, StateError, WitnessState};
+pub use transaction::Transaction;
+pub use validate::{ModuleInfo, Rejection};
+pub use verify::{FieldMismatch, VerifyError};
+pub use verity_host_abi::{self as abi, Event, Hash32, ReadEntry, Receipt, Status, TrapKind, WriteEntry};
+
+/// A module's bytes: `source` itself if it is a wasm binary, or the binary
+/// compiled from it if it is WebAssembly text.
+///
+/// ```
+/// let wasm = verity_runtime::module_bytes(b"(module)")?;
+/// assert_eq!(&wasm[..4], b"\0asm");
+/// assert_eq!(verity_runtime::module_bytes(&wasm)?, wasm);
+/// # Ok::<(), wat::Error>(())
+/// ```
+pub fn module_bytes(source: &[u8]) -> Result<Vec<u8>, wat::Error> {
+    wat::parse_bytes(source).map(|b| b.into_owned())
+}

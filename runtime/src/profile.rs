@@ -1,0 +1,265 @@
+//! The determinism profile: everything that can change an outcome, named,
+//! versioned and hashed.
+
+use std::fmt::Write as _;
+
+use verity_host_abi::abi::ABI_VERSION;
+use verity_host_abi::receipt::FORMAT_VERSION;
+use verity_host_abi::{CostClass, CostSchedule, Hash32, Limits};
+use wasmparser::WasmFeatures;
+
+/// The wasmtime release this runtime is built against. It is part of the
+/// profile, so receipts made by a different wasmtime are refused by
+/// verification. A test checks it against Cargo.lock.
+pub const WASMTIME_VERSION: &str = "48.0.8";
+
+/// Domain tag of the profile hash.
+pub const PROFILE_DOMAIN: &[u8] = b"verity.profile.v1\0";
+
+/// The wasm proposals a profile accepts, as (name, wasmparser flag). These
+/// are what stock `cargo build --target wasm32-unknown-unknown` emits.
+pub const ACCEPTED_PROPOSALS: &[(&str, WasmFeatures)] = &[
+    ("mutable_global", WasmFeatures::MUTABLE_GLOBAL),
+    ("saturating_float_to_int", WasmFeatures::SATURATING_FLOAT_TO_INT),
+    ("sign_extension", WasmFeatures::SIGN_EXTENSION),
+    ("reference_types", WasmFeatures::REFERENCE_TYPES),
+    ("multi_value", WasmFeatures::MULTI_VALUE),
+    ("bulk_memory", WasmFeatures::BULK_MEMORY),
+    ("floats", WasmFeatures::FLOATS),
+];
+
+/// Proposals a profile refuses, with the flags that must be added for a
+/// module using them to validate. Used to name the proposal in a rejection.
+/// Ordered so that a proposal is tried before those that build on it.
+pub const REFUSED_PROPOSALS: &[(&str, WasmFeatures)] = &[
+    ("simd", WasmFeatures::SIMD),
+    ("relaxed_simd", WasmFeatures::SIMD.union(WasmFeatures::RELAXED_SIMD)),
+    ("threads", WasmFeatures::THREADS),
+    ("memory64", WasmFeatures::MEMORY64),
+    ("multi_memory", WasmFeatures::MULTI_MEMORY),
+    ("tail_call", WasmFeatures::TAIL_CALL),
+    ("extended_const", WasmFeatures::EXTENDED_CONST),
+    ("exceptions", WasmFeatures::EXCEPTIONS),
+    ("legacy_exceptions", WasmFeatures::LEGACY_EXCEPTIONS),
+    ("externref (gc types)", WasmFeatures::GC_TYPES),
+    (
+        "function_references",
+        WasmFeatures::FUNCTION_REFERENCES.union(WasmFeatures::GC_TYPES),
+    ),
+    (
+        "gc",
+        WasmFeatures::GC
+            .union(WasmFeatures::FUNCTION_REFERENCES)
+            .union(WasmFeatures::GC_TYPES),
+    ),
+    ("custom_page_sizes", WasmFeatures::CUSTOM_PAGE_SIZES),
+    ("wide_arithmetic", WasmFeatures::WIDE_ARITHMETIC),
+    (
+        "stack_switching",
+        WasmFeatures::STACK_SWITCHING
+            .union(WasmFeatures::FUNCTION_REFERENCES)
+            .union(WasmFeatures::GC_TYPES)
+            .union(WasmFeatures::EXCEPTIONS),
+    ),
+    (
+        "shared_everything_threads",
+        WasmFeatures::SHARED_EVERYTHING_THREADS.union(WasmFeatures::THREADS),
+    ),
+    ("memory_control", WasmFeatures::MEMORY_CONTROL),
+    ("component_model", WasmFeatures::COMPONENT_MODEL),
+];
+
+/// Engine settings that affect semantics, as (name, value). Fixed by this
+/// version of Verity; listed so that they are hashed and documented.
+pub const ENGINE_SETTINGS: &[(&str, &str)] = &[
+    ("consume_fuel", "true"),
+    ("cranelift_nan_canonicalization", "true"),
+    ("wasm_features", "exactly the accepted proposals"),
+    ("start_function", "rejected"),
+    ("memory_grow_refusal", "store limiter at max_memory_pages"),
+];
+
+/// Everything that determines an outcome, besides the module and the
+/// transaction. Two runtimes with equal [`Profile::hash`] produce equal
+/// receipts for equal transactions.
+///
+/// ```
+/// use verity_runtime::Profile;
+///
+/// let default = Profile::default();
+/// let mut small = Profile::default();
+/// small.limits.max_memory_pages = 16;
+/// assert_ne!(default.hash(), small.hash());
+/// assert_eq!(default.hash(), Profile::default().hash());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Profile {
+    /// A human-readable name, hashed with the rest.
+    pub name: String,
+    /// Size and count limits.
+    pub limits: Limits,
+    /// Host call costs.
+    pub costs: CostSchedule,
+    /// wasmtime's native stack budget in bytes for wasm frames. Until the
+    /// logical stack limit lands (docs/determinism.md), this is the stack
+    /// limit, and it is hashed so that receipts name it.
+    pub max_native_stack: usize,
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Profile {
+            name: "verity-default-v1".to_string(),
+            limits: Limits::default(),
+            costs: CostSchedule::default(),
+            max_native_stack: 1 << 20,
+        }
+    }
+}
+
+impl Profile {
+    /// The wasm features this profile's validator accepts.
+    pub fn features(&self) -> WasmFeatures {
+        ACCEPTED_PROPOSALS
+            .iter()
+            .fold(WasmFeatures::empty(), |acc, (_, f)| acc.union(*f))
+    }
+
+    /// The canonical text of the profile: one `key=value` line per setting,
+    /// in a fixed order. The profile hash is SHA-256 over
+    /// [`PROFILE_DOMAIN`] and this text; `verity profile` prints it.
+    pub fn canonical_text(&self) -> String {
+        let mut s = String::new();
+        let mut line = |k: &str, v: &dyn std::fmt::Display| {
+            let _ = writeln!(s, "{k}={v}");
+        };
+        line("name", &self.name);
+        line("wasmtime", &WASMTIME_VERSION);
+        line("abi_version", &ABI_VERSION);
+        line("receipt_format", &FORMAT_VERSION);
+        for (name, _) in ACCEPTED_PROPOSALS {
+            line(&format!("proposal.{name}"), &"accepted");
+        }
+        for (k, v) in ENGINE_SETTINGS {
+            line(&format!("engine.{k}"), v);
+        }
+        line("engine.max_native_stack", &self.max_native_stack);
+        for (k, v) in self.limits.entries() {
+            line(&format!("limit.{k}"), &v);
+        }
+        for class in CostClass::ALL {
+            let c = self.costs.get(*class);
+            line(&format!("cost.{}.base", class.name()), &c.base);
+            line(&format!("cost.{}.per_byte", class.name()), &c.per_byte);
+        }
+        s
+    }
+
+    /// The profile hash committed in every receipt.
+    pub fn hash(&self) -> Hash32 {
+        Hash32::of_tagged(PROFILE_DOMAIN, self.canonical_text().as_bytes())
+    }
+
+    /// The wasmtime configuration this profile runs under.
+    pub(crate) fn wasmtime_config(&self) -> wasmtime::Config {
+        let mut c = wasmtime::Config::new();
+        // The engine accepts exactly the profile's features: everything else
+        // is switched off, so wasmtime's own validation agrees with ours.
+        c.wasm_features(WasmFeatures::all().difference(self.features()), false)
+            .wasm_features(self.features(), true)
+            .wasm_simd(false)
+            .wasm_relaxed_simd(false)
+            .consume_fuel(true)
+            .cranelift_nan_canonicalization(true)
+            .cranelift_opt_level(wasmtime::OptLevel::Speed)
+            .wasm_backtrace_max_frames(None)
+            .max_wasm_stack(self.max_native_stack);
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wasmtime_version_matches_cargo_lock() {
+        let lock = include_str!("../../Cargo.lock");
+        let needle = format!("name = \"wasmtime\"\nversion = \"{WASMTIME_VERSION}\"");
+        assert!(
+            lock.contains(&needle),
+            "Cargo.lock's wasmtime is not {WASMTIME_VERSION}: update WASMTIME_VERSION"
+        );
+    }
+
+    #[test]
+    fn every_limit_and_cost_changes_the_hash() {
+        let base = Profile::default();
+        let h = base.hash();
+        let n_limits = base.limits.entries().len();
+        for i in 0..n_limits {
+            let mut p = base.clone();
+            let mut entries = p.limits.entries();
+            entries[i].1 += 1;
+            p.limits = limits_from(&entries);
+            assert_ne!(p.hash(), h, "limit {} is not hashed", entries[i].0);
+        }
+        for class in CostClass::ALL {
+            let mut p = base.clone();
+            let mut costs = p.costs;
+            bump(&mut costs, *class);
+            p.costs = costs;
+            assert_ne!(p.hash(), h, "cost {} is not hashed", class.name());
+        }
+        let mut p = base.clone();
+        p.max_native_stack += 1;
+        assert_ne!(p.hash(), h);
+        let mut p = base;
+        p.name.push('x');
+        assert_ne!(p.hash(), h);
+    }
+
+    fn bump(c: &mut CostSchedule, class: CostClass) {
+        let field = match class {
+            CostClass::context => &mut c.context,
+            CostClass::output => &mut c.output,
+            CostClass::storage_read => &mut c.storage_read,
+            CostClass::storage_write => &mut c.storage_write,
+            CostClass::storage_remove => &mut c.storage_remove,
+            CostClass::event => &mut c.event,
+            CostClass::abort => &mut c.abort,
+            CostClass::sha256 => &mut c.sha256,
+        };
+        field.per_byte += 1;
+    }
+
+    fn limits_from(e: &[(&str, u64); 24]) -> Limits {
+        let v = |i: usize| e[i].1 as u32;
+        Limits {
+            max_module_bytes: v(0),
+            max_memory_pages: v(1),
+            max_tables: v(2),
+            max_table_elements: v(3),
+            max_functions: v(4),
+            max_locals_per_function: v(5),
+            max_function_body_bytes: v(6),
+            max_globals: v(7),
+            max_exports: v(8),
+            max_data_bytes: v(9),
+            max_element_entries: v(10),
+            max_entry_bytes: v(11),
+            max_input_bytes: v(12),
+            max_sender_bytes: v(13),
+            max_context_bytes: v(14),
+            max_fuel: e[15].1,
+            max_output_bytes: v(16),
+            max_key_bytes: v(17),
+            max_value_bytes: v(18),
+            max_topic_bytes: v(19),
+            max_event_data_bytes: v(20),
+            max_events: v(21),
+            max_write_set_bytes: v(22),
+            max_abort_message_bytes: v(23),
+        }
+    }
+}

@@ -1,0 +1,454 @@
+//! Module validation: every module is checked against the profile before it
+//! is compiled, and either accepted or rejected with a precise reason.
+
+use std::collections::BTreeMap;
+
+use verity_host_abi::abi::{self, IMPORT_MODULE, MEMORY_EXPORT};
+use verity_host_abi::{Limits, ValType as AbiValType};
+use wasmparser::{
+    CompositeInnerType, ElementItems, ExternalKind, FuncType, Parser, Payload, TypeRef, ValType,
+    Validator, WasmFeatures,
+};
+
+use crate::profile::{Profile, REFUSED_PROPOSALS};
+
+/// Why a module or a transaction was refused before anything ran. Its
+/// `Display` text is the `reason` of a `rejected` receipt.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// The binary is larger than `max_module_bytes`.
+    #[error("module is {size} bytes, over the limit of {limit}")]
+    ModuleTooLarge {
+        /// Size of the binary.
+        size: usize,
+        /// The limit.
+        limit: u32,
+    },
+    /// The module uses a wasm proposal the profile does not accept.
+    #[error("module uses the `{proposal}` proposal, which the profile does not accept ({detail})")]
+    Proposal {
+        /// The proposal's name.
+        proposal: &'static str,
+        /// The validator's message under the profile's features.
+        detail: String,
+    },
+    /// The binary is not a valid wasm module.
+    #[error("invalid module: {0}")]
+    Invalid(String),
+    /// An import from a module other than `verity`.
+    #[error(
+        "import `{module}`.`{name}` is not allowed: only functions of the `verity` host ABI may be imported"
+    )]
+    ImportNotAllowed {
+        /// The import's module.
+        module: String,
+        /// The import's field.
+        name: String,
+    },
+    /// An import from `verity` that is not a function.
+    #[error("import `{module}`.`{name}` is a {kind}: only functions may be imported")]
+    ImportKind {
+        /// The import's module.
+        module: String,
+        /// The import's field.
+        name: String,
+        /// What it imports (memory, table, global, tag).
+        kind: &'static str,
+    },
+    /// An import from `verity` that names no host function.
+    #[error("import `verity`.`{name}` is not a function of host ABI v1")]
+    UnknownHostFunction {
+        /// The import's field.
+        name: String,
+    },
+    /// A host function imported with the wrong signature.
+    #[error("import `verity`.`{name}` has type {found}, but the host ABI defines {expected}")]
+    ImportSignature {
+        /// The host function.
+        name: String,
+        /// Its ABI signature.
+        expected: String,
+        /// The module's signature.
+        found: String,
+    },
+    /// A memory whose initial size is over the page cap.
+    #[error("memory declares {initial} initial pages, over the limit of {limit}")]
+    MemoryTooLarge {
+        /// Declared initial pages.
+        initial: u64,
+        /// The limit.
+        limit: u32,
+    },
+    /// A table whose initial size is over the element cap.
+    #[error("table {index} declares {initial} initial elements, over the limit of {limit}")]
+    TableTooLarge {
+        /// Table index.
+        index: u32,
+        /// Declared initial elements.
+        initial: u64,
+        /// The limit.
+        limit: u32,
+    },
+    /// The module has a start function.
+    #[error(
+        "module has a start function (function {0}); Verity runs only named entry points, so start functions are rejected"
+    )]
+    StartFunction(u32),
+    /// A count over its limit.
+    #[error("module has {count} {what}, over the limit of {limit}")]
+    TooMany {
+        /// What is counted.
+        what: &'static str,
+        /// How many there are.
+        count: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A function with too many locals.
+    #[error("function {index} has {count} locals (with parameters), over the limit of {limit}")]
+    TooManyLocals {
+        /// Function index.
+        index: u32,
+        /// Locals and parameters.
+        count: u64,
+        /// The limit.
+        limit: u32,
+    },
+    /// A function body over the size limit.
+    #[error("function {index} has a {size}-byte body, over the limit of {limit}")]
+    FunctionTooLarge {
+        /// Function index.
+        index: u32,
+        /// Body size in bytes.
+        size: usize,
+        /// The limit.
+        limit: u32,
+    },
+    /// The transaction's entry point is not an exported function.
+    #[error("the module exports no function named `{0}`")]
+    MissingEntry(String),
+    /// The entry point's type is not `() -> ()`.
+    #[error("entry `{name}` has type {found}; entry points must have type () -> ()")]
+    EntrySignature {
+        /// The entry point.
+        name: String,
+        /// Its type.
+        found: String,
+    },
+    /// A transaction field over its limit.
+    #[error("transaction {what} is {size} bytes, over the limit of {limit}")]
+    TransactionFieldTooLarge {
+        /// `entry`, `input`, `sender` or `context`.
+        what: &'static str,
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: u32,
+    },
+    /// A fuel limit over the profile's maximum.
+    #[error("fuel limit {requested} is over the profile's maximum of {limit}")]
+    FuelLimitTooHigh {
+        /// Requested fuel.
+        requested: u64,
+        /// `max_fuel`.
+        limit: u64,
+    },
+    /// wasmtime refused a module the validator accepted.
+    #[error("compilation failed: {0}")]
+    Compile(String),
+}
+
+/// What validation learned about an accepted module.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModuleInfo {
+    /// Every exported function, with its type written as `(i32) -> ()`.
+    pub exported_functions: BTreeMap<String, String>,
+    /// The host functions the module imports.
+    pub host_imports: Vec<String>,
+    /// Whether the module exports its memory as `memory`.
+    pub exports_memory: bool,
+}
+
+impl ModuleInfo {
+    /// Checks that `entry` is an exported `() -> ()` function.
+    pub fn check_entry(&self, entry: &str) -> Result<(), Rejection> {
+        match self.exported_functions.get(entry) {
+            None => Err(Rejection::MissingEntry(entry.to_string())),
+            Some(sig) if sig == "() -> ()" => Ok(()),
+            Some(sig) => Err(Rejection::EntrySignature {
+                name: entry.to_string(),
+                found: sig.clone(),
+            }),
+        }
+    }
+}
+
+fn fmt_types<'a>(types: impl Iterator<Item = &'a str>) -> String {
+    types.collect::<Vec<_>>().join(", ")
+}
+
+fn fmt_func_type(ty: &FuncType) -> String {
+    let names = |v: &[ValType]| v.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+    format!(
+        "({}) -> ({})",
+        names(ty.params()).join(", "),
+        names(ty.results()).join(", ")
+    )
+}
+
+fn abi_sig(params: &[AbiValType], results: &[AbiValType]) -> String {
+    format!(
+        "({}) -> ({})",
+        fmt_types(params.iter().map(|t| t.name())),
+        fmt_types(results.iter().map(|t| t.name()))
+    )
+}
+
+fn over(what: &'static str, count: u64, limit: impl Into<u64>) -> Result<(), Rejection> {
+    let limit = limit.into();
+    if count > limit {
+        return Err(Rejection::TooMany { what, count, limit });
+    }
+    Ok(())
+}
+
+/// Validates `bytes` against `profile`, returning what an accepted module
+/// exports and imports.
+///
+/// ```
+/// use verity_runtime::{Profile, validate::{validate, Rejection}};
+///
+/// let ok = wat::parse_str(r#"(module (func (export "run")))"#).unwrap();
+/// let info = validate(&Profile::default(), &ok).unwrap();
+/// assert!(info.check_entry("run").is_ok());
+///
+/// let bad = wat::parse_str(r#"(module (import "env" "clock" (func)))"#).unwrap();
+/// assert!(matches!(
+///     validate(&Profile::default(), &bad),
+///     Err(Rejection::ImportNotAllowed { .. })
+/// ));
+/// ```
+pub fn validate(profile: &Profile, bytes: &[u8]) -> Result<ModuleInfo, Rejection> {
+    let limits = &profile.limits;
+    if bytes.len() > limits.max_module_bytes as usize {
+        return Err(Rejection::ModuleTooLarge {
+            size: bytes.len(),
+            limit: limits.max_module_bytes,
+        });
+    }
+    check_features(profile.features(), bytes)?;
+    check_structure(limits, bytes)
+}
+
+/// Validates under the profile's features; on failure names the refused
+/// proposal that would make the module valid, if there is one.
+fn check_features(features: WasmFeatures, bytes: &[u8]) -> Result<(), Rejection> {
+    let err = match Validator::new_with_features(features).validate_all(bytes) {
+        Ok(_) => return Ok(()),
+        Err(e) => e,
+    };
+    let detail = format!("{} (at offset {:#x})", err.message(), err.offset());
+    for (proposal, extra) in REFUSED_PROPOSALS {
+        if Validator::new_with_features(features.union(*extra))
+            .validate_all(bytes)
+            .is_ok()
+        {
+            return Err(Rejection::Proposal { proposal, detail });
+        }
+    }
+    Err(Rejection::Invalid(detail))
+}
+
+/// Checks imports, limits and the start function of a module that has
+/// already passed the validator.
+fn check_structure(limits: &Limits, bytes: &[u8]) -> Result<ModuleInfo, Rejection> {
+    let invalid = |e: wasmparser::BinaryReaderError| Rejection::Invalid(e.message().to_string());
+    let mut types: Vec<FuncType> = Vec::new();
+    let mut func_types: Vec<u32> = Vec::new();
+    let mut imported_funcs = 0u32;
+    let mut info = ModuleInfo::default();
+    let mut exports: Vec<(String, u32)> = Vec::new();
+    let mut element_entries = 0u64;
+    let mut data_bytes = 0u64;
+    let mut code_index = 0u32;
+
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload.map_err(invalid)? {
+            Payload::TypeSection(reader) => {
+                for group in reader {
+                    for sub in group.map_err(invalid)?.into_types() {
+                        match sub.composite_type.inner {
+                            CompositeInnerType::Func(f) => types.push(f),
+                            _ => return Err(Rejection::Invalid("non-function type".into())),
+                        }
+                    }
+                }
+            }
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    {
+                        let import = import.map_err(invalid)?;
+                        check_import(&import, &types)?;
+                        if let TypeRef::Func(ty) = import.ty {
+                            func_types.push(ty);
+                            imported_funcs += 1;
+                            info.host_imports.push(import.name.to_string());
+                        }
+                    }
+                }
+            }
+            Payload::FunctionSection(reader) => {
+                over(
+                    "functions",
+                    u64::from(imported_funcs) + u64::from(reader.count()),
+                    limits.max_functions,
+                )?;
+                for ty in reader {
+                    func_types.push(ty.map_err(invalid)?);
+                }
+            }
+            Payload::TableSection(reader) => {
+                over("tables", reader.count().into(), limits.max_tables)?;
+                for (index, table) in reader.into_iter().enumerate() {
+                    let initial = table.map_err(invalid)?.ty.initial;
+                    if initial > u64::from(limits.max_table_elements) {
+                        return Err(Rejection::TableTooLarge {
+                            index: index as u32,
+                            initial,
+                            limit: limits.max_table_elements,
+                        });
+                    }
+                }
+            }
+            Payload::MemorySection(reader) => {
+                // More than one memory never gets here: without the
+                // multi-memory proposal the validator refuses it.
+                for memory in reader {
+                    let initial = memory.map_err(invalid)?.initial;
+                    if initial > u64::from(limits.max_memory_pages) {
+                        return Err(Rejection::MemoryTooLarge {
+                            initial,
+                            limit: limits.max_memory_pages,
+                        });
+                    }
+                }
+            }
+            Payload::GlobalSection(reader) => {
+                over("globals", reader.count().into(), limits.max_globals)?;
+            }
+            Payload::ExportSection(reader) => {
+                over("exports", reader.count().into(), limits.max_exports)?;
+                for export in reader {
+                    let export = export.map_err(invalid)?;
+                    match export.kind {
+                        ExternalKind::Func | ExternalKind::FuncExact => {
+                            exports.push((export.name.to_string(), export.index));
+                        }
+                        ExternalKind::Memory if export.name == MEMORY_EXPORT => {
+                            info.exports_memory = true;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Payload::StartSection { func, .. } => return Err(Rejection::StartFunction(func)),
+            Payload::ElementSection(reader) => {
+                for element in reader {
+                    element_entries += u64::from(match element.map_err(invalid)?.items {
+                        ElementItems::Functions(r) => r.count(),
+                        ElementItems::Expressions(_, r) => r.count(),
+                    });
+                }
+                over("element entries", element_entries, limits.max_element_entries)?;
+            }
+            Payload::DataSection(reader) => {
+                for data in reader {
+                    data_bytes += data.map_err(invalid)?.data.len() as u64;
+                }
+                over("bytes of data segments", data_bytes, limits.max_data_bytes)?;
+            }
+            Payload::CodeSectionEntry(body) => {
+                let index = imported_funcs + code_index;
+                code_index += 1;
+                let size = body.range().len();
+                if size > limits.max_function_body_bytes as usize {
+                    return Err(Rejection::FunctionTooLarge {
+                        index,
+                        size,
+                        limit: limits.max_function_body_bytes,
+                    });
+                }
+                let params = func_types
+                    .get(index as usize)
+                    .and_then(|t| types.get(*t as usize))
+                    .map_or(0, |t| t.params().len() as u64);
+                let mut count = params;
+                for local in body.get_locals_reader().map_err(invalid)? {
+                    count += u64::from(local.map_err(invalid)?.0);
+                }
+                if count > u64::from(limits.max_locals_per_function) {
+                    return Err(Rejection::TooManyLocals {
+                        index,
+                        count,
+                        limit: limits.max_locals_per_function,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    for (name, index) in exports {
+        let sig = func_types
+            .get(index as usize)
+            .and_then(|t| types.get(*t as usize))
+            .map(fmt_func_type)
+            .ok_or_else(|| Rejection::Invalid(format!("export `{name}` has no type")))?;
+        info.exported_functions.insert(name, sig);
+    }
+    Ok(info)
+}
+
+fn check_import(import: &wasmparser::Import<'_>, types: &[FuncType]) -> Result<(), Rejection> {
+    if import.module != IMPORT_MODULE {
+        return Err(Rejection::ImportNotAllowed {
+            module: import.module.to_string(),
+            name: import.name.to_string(),
+        });
+    }
+    let ty = match import.ty {
+        TypeRef::Func(t) | TypeRef::FuncExact(t) => t,
+        other => {
+            return Err(Rejection::ImportKind {
+                module: import.module.to_string(),
+                name: import.name.to_string(),
+                kind: match other {
+                    TypeRef::Memory(_) => "memory",
+                    TypeRef::Table(_) => "table",
+                    TypeRef::Global(_) => "global",
+                    _ => "tag",
+                },
+            });
+        }
+    };
+    let spec = abi::host_fn(import.name).ok_or_else(|| Rejection::UnknownHostFunction {
+        name: import.name.to_string(),
+    })?;
+    let found = types
+        .get(ty as usize)
+        .ok_or_else(|| Rejection::Invalid(format!("import `{}` has no type", import.name)))?;
+    let to_wasm = |t: &AbiValType| match t {
+        AbiValType::I32 => ValType::I32,
+        AbiValType::I64 => ValType::I64,
+    };
+    let expected_params: Vec<ValType> = spec.params.iter().map(to_wasm).collect();
+    let expected_results: Vec<ValType> = spec.results.iter().map(to_wasm).collect();
+    if found.params() != expected_params.as_slice() || found.results() != expected_results.as_slice()
+    {
+        return Err(Rejection::ImportSignature {
+            name: import.name.to_string(),
+            expected: abi_sig(spec.params, spec.results),
+            found: fmt_func_type(found),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! Verification: re-execute a receipt's transaction against its own read
+//! set and compare the result field by field.
+
+use std::fmt;
+
+use verity_host_abi::{Hash32, Receipt};
+
+use crate::runtime::{Runtime, RuntimeError};
+use crate::state::{StateError, WitnessState};
+use crate::transaction::Transaction;
+
+/// One field whose value in the receipt differs from the re-execution's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldMismatch {
+    /// The receipt field (`status`, `writes`, `fuel_used`, ...).
+    pub field: &'static str,
+    /// What the receipt says.
+    pub claimed: String,
+    /// What re-execution produced.
+    pub actual: String,
+}
+
+impl fmt::Display for FieldMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: receipt has {}, re-execution gives {}",
+            self.field, self.claimed, self.actual
+        )
+    }
+}
+
+/// Why a receipt does not verify.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The receipt was made under another profile; this runtime refuses to
+    /// judge it.
+    #[error(
+        "the receipt was made under profile {receipt}, but this runtime runs profile {runtime}"
+    )]
+    ProfileMismatch {
+        /// The receipt's profile hash.
+        receipt: Hash32,
+        /// This runtime's profile hash.
+        runtime: Hash32,
+    },
+    /// The module given is not the one the receipt names.
+    #[error("the module's hash is {module}, but the receipt's code_hash is {receipt}")]
+    CodeMismatch {
+        /// The receipt's code hash.
+        receipt: Hash32,
+        /// SHA-256 of the module given.
+        module: Hash32,
+    },
+    /// Re-execution read a key the receipt's read set does not hold.
+    #[error("re-execution read key {key} which the receipt's read set does not hold")]
+    ReadOutsideWitness {
+        /// The key, hex.
+        key: String,
+    },
+    /// Re-execution produced a different receipt.
+    #[error("{} field(s) differ: {}", .0.len(), list(.0))]
+    Mismatch(Vec<FieldMismatch>),
+    /// The host failed while re-executing.
+    #[error(transparent)]
+    Runtime(RuntimeError),
+}
+
+fn list(m: &[FieldMismatch]) -> String {
+    m.iter().map(|m| m.field).collect::<Vec<_>>().join(", ")
+}
+
+fn short(s: String) -> String {
+    const MAX: usize = 96;
+    if s.len() <= MAX {
+        return s;
+    }
+    let cut = (0..=MAX).rev().find(|i| s.is_char_boundary(*i)).unwrap_or(0);
+    format!("{}… ({} chars)", &s[..cut], s.len())
+}
+
+fn hex(b: &[u8]) -> String {
+    if b.is_empty() {
+        return "(empty)".into();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Every field of `claimed` that differs from `actual`.
+pub fn diff(claimed: &Receipt, actual: &Receipt) -> Vec<FieldMismatch> {
+    let mut out = Vec::new();
+    let mut cmp = |field: &'static str, eq: bool, c: String, a: String| {
+        if !eq {
+            out.push(FieldMismatch {
+                field,
+                claimed: short(c),
+                actual: short(a),
+            });
+        }
+    };
+    macro_rules! field {
+        ($name:ident, $show:expr) => {
+            cmp(
+                stringify!($name),
+                claimed.$name == actual.$name,
+                $show(&claimed.$name),
+                $show(&actual.$name),
+            )
+        };
+    }
+    let dbg = |v: &dyn fmt::Debug| format!("{v:?}");
+    field!(format_version, |v: &u32| v.to_string());
+    field!(profile_hash, |v: &Hash32| v.to_hex());
+    field!(code_hash, |v: &Hash32| v.to_hex());
+    field!(entry, |v: &String| format!("{v:?}"));
+    field!(sender, |v: &Vec<u8>| hex(v));
+    field!(context, |v: &Vec<u8>| hex(v));
+    field!(input, |v: &Vec<u8>| hex(v));
+    field!(fuel_limit, |v: &u64| v.to_string());
+    field!(fuel_used, |v: &u64| v.to_string());
+    field!(status, |v: &verity_host_abi::Status| v.to_string());
+    field!(reads, |v: &Vec<_>| dbg(v));
+    field!(writes, |v: &Vec<_>| dbg(v));
+    field!(events, |v: &Vec<_>| dbg(v));
+    field!(output, |v: &Vec<u8>| hex(v));
+    out
+}
+
+impl Runtime {
+    /// Re-executes `receipt`'s transaction on `code` with the receipt's read
+    /// set as the only state, and checks that it reproduces the receipt
+    /// exactly.
+    ///
+    /// ```
+    /// use verity_runtime::{MemoryState, Profile, Runtime, Transaction};
+    ///
+    /// let runtime = Runtime::new(Profile::default())?;
+    /// let wasm = wat::parse_str(r#"(module (func (export "run")))"#)?;
+    /// let mut receipt = runtime.execute(&wasm, &Transaction::new("run"), &MemoryState::default())?;
+    /// runtime.verify(&wasm, &receipt)?;
+    /// receipt.fuel_used += 1;
+    /// assert!(runtime.verify(&wasm, &receipt).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn verify(&self, code: &[u8], receipt: &Receipt) -> Result<(), VerifyError> {
+        if receipt.profile_hash != self.profile_hash() {
+            return Err(VerifyError::ProfileMismatch {
+                receipt: receipt.profile_hash,
+                runtime: self.profile_hash(),
+            });
+        }
+        let module = Hash32::of(code);
+        if module != receipt.code_hash {
+            return Err(VerifyError::CodeMismatch {
+                receipt: receipt.code_hash,
+                module,
+            });
+        }
+        let tx = Transaction {
+            entry: receipt.entry.clone(),
+            input: receipt.input.clone(),
+            sender: receipt.sender.clone(),
+            context: receipt.context.clone(),
+            fuel_limit: receipt.fuel_limit,
+        };
+        let witness = WitnessState::from_receipt(receipt);
+        let actual = self.execute(code, &tx, &witness).map_err(|e| match e {
+            RuntimeError::State(StateError::NotInWitness(key)) => {
+                VerifyError::ReadOutsideWitness { key: hex(&key) }
+            }
+            other => VerifyError::Runtime(other),
+        })?;
+        let mismatches = diff(receipt, &actual);
+        if mismatches.is_empty() {
+            Ok(())
+        } else {
+            Err(VerifyError::Mismatch(mismatches))
+        }
+    }
+}
