@@ -165,7 +165,11 @@ mod tests {
             for b in &HOST_FUNCTIONS[i + 1..] {
                 assert_ne!(a.name, b.name);
             }
-            assert!(a.results.len() <= 1, "{} returns more than one value", a.name);
+            assert!(
+                a.results.len() <= 1,
+                "{} returns more than one value",
+                a.name
+            );
         }
         assert!(host_fn("storage_read").is_some());
         assert_eq!(host_fn("input_len").unwrap().results, &[ValType::I32]);

@@ -23,7 +23,8 @@ impl Cost {
     /// assert_eq!(Cost { base: 10, per_byte: 2 }.total(5), 20);
     /// ```
     pub const fn total(self, bytes: u64) -> u64 {
-        self.base.saturating_add(self.per_byte.saturating_mul(bytes))
+        self.base
+            .saturating_add(self.per_byte.saturating_mul(bytes))
     }
 }
 

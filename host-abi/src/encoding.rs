@@ -40,7 +40,10 @@ impl fmt::Display for DecodeError {
         match self {
             DecodeError::Truncated { field } => write!(f, "receipt is truncated inside `{field}`"),
             DecodeError::UnsupportedVersion(v) => {
-                write!(f, "receipt format version {v} is not supported (expected {FORMAT_VERSION})")
+                write!(
+                    f,
+                    "receipt format version {v} is not supported (expected {FORMAT_VERSION})"
+                )
             }
             DecodeError::Invalid { field, reason } => write!(f, "invalid `{field}`: {reason}"),
             DecodeError::TrailingBytes(n) => write!(f, "{n} unexpected bytes after the receipt"),

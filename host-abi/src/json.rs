@@ -170,8 +170,16 @@ impl From<&Receipt> for ReceiptJson {
             message,
             trap,
             reason,
-            reads: r.reads.iter().map(|e| kv_json(&e.key, e.value.as_deref())).collect(),
-            writes: r.writes.iter().map(|e| kv_json(&e.key, e.value.as_deref())).collect(),
+            reads: r
+                .reads
+                .iter()
+                .map(|e| kv_json(&e.key, e.value.as_deref()))
+                .collect(),
+            writes: r
+                .writes
+                .iter()
+                .map(|e| kv_json(&e.key, e.value.as_deref()))
+                .collect(),
             events: r
                 .events
                 .iter()
@@ -210,8 +218,11 @@ impl ReceiptJson {
             self.reason.is_some(),
         ]
         .into_iter()
-        .zip([("message", extra[0]), ("trap", extra[1]), ("reason", extra[2])])
-        {
+        .zip([
+            ("message", extra[0]),
+            ("trap", extra[1]),
+            ("reason", extra[2]),
+        ]) {
             if present && must_be_absent {
                 return Err(JsonError(format!(
                     "status `{}` has no field `{name}`",

@@ -99,8 +99,14 @@ impl Limits {
             ("max_tables", self.max_tables.into()),
             ("max_table_elements", self.max_table_elements.into()),
             ("max_functions", self.max_functions.into()),
-            ("max_locals_per_function", self.max_locals_per_function.into()),
-            ("max_function_body_bytes", self.max_function_body_bytes.into()),
+            (
+                "max_locals_per_function",
+                self.max_locals_per_function.into(),
+            ),
+            (
+                "max_function_body_bytes",
+                self.max_function_body_bytes.into(),
+            ),
             ("max_globals", self.max_globals.into()),
             ("max_exports", self.max_exports.into()),
             ("max_data_bytes", self.max_data_bytes.into()),
@@ -117,7 +123,10 @@ impl Limits {
             ("max_event_data_bytes", self.max_event_data_bytes.into()),
             ("max_events", self.max_events.into()),
             ("max_write_set_bytes", self.max_write_set_bytes.into()),
-            ("max_abort_message_bytes", self.max_abort_message_bytes.into()),
+            (
+                "max_abort_message_bytes",
+                self.max_abort_message_bytes.into(),
+            ),
         ]
     }
 }

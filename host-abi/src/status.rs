@@ -171,8 +171,12 @@ mod tests {
     fn status_tags_are_distinct() {
         let all = [
             Status::Success,
-            Status::Reverted { message: "m".into() },
-            Status::Trapped { trap: TrapKind::Unreachable },
+            Status::Reverted {
+                message: "m".into(),
+            },
+            Status::Trapped {
+                trap: TrapKind::Unreachable,
+            },
             Status::OutOfFuel,
             Status::Rejected { reason: "r".into() },
         ];

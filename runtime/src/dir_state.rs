@@ -106,7 +106,10 @@ impl DirState {
         };
         let mut f = self
             .dir
-            .open_with(TMP, OpenOptions::new().write(true).create(true).truncate(true))
+            .open_with(
+                TMP,
+                OpenOptions::new().write(true).create(true).truncate(true),
+            )
             .map_err(io)?;
         f.write_all(&bytes).map_err(io)?;
         f.sync_all().map_err(io)?;

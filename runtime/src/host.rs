@@ -199,7 +199,11 @@ fn context_read(caller: &mut Ctx<'_>, dst: i32) -> wasmtime::Result<()> {
 }
 
 fn output_set(caller: &mut Ctx<'_>, ptr: i32, len: i32) -> wasmtime::Result<()> {
-    let len = limit(len, caller.data().limits.max_output_bytes, TrapKind::OutputTooLong)?;
+    let len = limit(
+        len,
+        caller.data().limits.max_output_bytes,
+        TrapKind::OutputTooLong,
+    )?;
     let mem = memory(caller)?;
     let r = range(caller, mem, ptr, len)?;
     charge_bytes(caller, CostClass::output, len)?;
@@ -211,7 +215,11 @@ fn output_set(caller: &mut Ctx<'_>, ptr: i32, len: i32) -> wasmtime::Result<()> 
 
 /// Bounds-checks and copies a storage key.
 fn read_key(caller: &Ctx<'_>, mem: Memory, ptr: i32, len: i32) -> wasmtime::Result<Vec<u8>> {
-    let len = limit(len, caller.data().limits.max_key_bytes, TrapKind::KeyTooLong)?;
+    let len = limit(
+        len,
+        caller.data().limits.max_key_bytes,
+        TrapKind::KeyTooLong,
+    )?;
     read_guest(caller, mem, ptr, len)
 }
 
@@ -273,7 +281,11 @@ fn storage_write(
     val_len: i32,
 ) -> wasmtime::Result<()> {
     let mem = memory(caller)?;
-    let val_len = limit(val_len, caller.data().limits.max_value_bytes, TrapKind::ValueTooLong)?;
+    let val_len = limit(
+        val_len,
+        caller.data().limits.max_value_bytes,
+        TrapKind::ValueTooLong,
+    )?;
     let key = read_key(caller, mem, key_ptr, key_len)?;
     let value = read_guest(caller, mem, val_ptr, val_len)?;
     charge_bytes(caller, CostClass::storage_write, key.len() + value.len())?;
@@ -299,7 +311,11 @@ fn event_emit(
         return Err(trap(TrapKind::TooManyEvents));
     }
     let topic_len = limit(topic_len, limits.max_topic_bytes, TrapKind::TopicTooLong)?;
-    let data_len = limit(data_len, limits.max_event_data_bytes, TrapKind::EventDataTooLong)?;
+    let data_len = limit(
+        data_len,
+        limits.max_event_data_bytes,
+        TrapKind::EventDataTooLong,
+    )?;
     let mem = memory(caller)?;
     let topic = read_guest(caller, mem, topic_ptr, topic_len)?;
     let data = read_guest(caller, mem, data_ptr, data_len)?;
@@ -331,8 +347,12 @@ fn sha256(caller: &mut Ctx<'_>, src_ptr: i32, src_len: i32, dst: i32) -> wasmtim
 }
 
 macro_rules! ret {
-    () => { () };
-    ($r:ident) => { $r };
+    () => {
+        ()
+    };
+    ($r:ident) => {
+        $r
+    };
 }
 
 macro_rules! link_host_fns {

@@ -38,7 +38,9 @@ pub use state::{MemoryState, StateBackend, StateError, WitnessState};
 pub use transaction::Transaction;
 pub use validate::{ModuleInfo, Rejection};
 pub use verify::{FieldMismatch, VerifyError};
-pub use verity_host_abi::{self as abi, Event, Hash32, ReadEntry, Receipt, Status, TrapKind, WriteEntry};
+pub use verity_host_abi::{
+    self as abi, Event, Hash32, ReadEntry, Receipt, Status, TrapKind, WriteEntry,
+};
 
 /// A module's bytes: `source` itself if it is a wasm binary, or the binary
 /// compiled from it if it is WebAssembly text.

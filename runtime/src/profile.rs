@@ -20,7 +20,10 @@ pub const PROFILE_DOMAIN: &[u8] = b"verity.profile.v1\0";
 /// are what stock `cargo build --target wasm32-unknown-unknown` emits.
 pub const ACCEPTED_PROPOSALS: &[(&str, WasmFeatures)] = &[
     ("mutable_global", WasmFeatures::MUTABLE_GLOBAL),
-    ("saturating_float_to_int", WasmFeatures::SATURATING_FLOAT_TO_INT),
+    (
+        "saturating_float_to_int",
+        WasmFeatures::SATURATING_FLOAT_TO_INT,
+    ),
     ("sign_extension", WasmFeatures::SIGN_EXTENSION),
     ("reference_types", WasmFeatures::REFERENCE_TYPES),
     ("multi_value", WasmFeatures::MULTI_VALUE),
@@ -33,7 +36,10 @@ pub const ACCEPTED_PROPOSALS: &[(&str, WasmFeatures)] = &[
 /// Ordered so that a proposal is tried before those that build on it.
 pub const REFUSED_PROPOSALS: &[(&str, WasmFeatures)] = &[
     ("simd", WasmFeatures::SIMD),
-    ("relaxed_simd", WasmFeatures::SIMD.union(WasmFeatures::RELAXED_SIMD)),
+    (
+        "relaxed_simd",
+        WasmFeatures::SIMD.union(WasmFeatures::RELAXED_SIMD),
+    ),
     ("threads", WasmFeatures::THREADS),
     ("memory64", WasmFeatures::MEMORY64),
     ("multi_memory", WasmFeatures::MULTI_MEMORY),

@@ -255,9 +255,8 @@ impl Runtime {
         // data (and with it the reference) is dropped before returning. No
         // host function copies the reference out. So it is never used after
         // the borrow `state` ends.
-        let backend: &'static dyn StateBackend = unsafe {
-            std::mem::transmute::<&dyn StateBackend, &'static dyn StateBackend>(state)
-        };
+        let backend: &'static dyn StateBackend =
+            unsafe { std::mem::transmute::<&dyn StateBackend, &'static dyn StateBackend>(state) };
         let mut store = Store::new(
             &self.engine,
             HostState {

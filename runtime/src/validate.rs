@@ -359,7 +359,11 @@ fn check_structure(limits: &Limits, bytes: &[u8]) -> Result<ModuleInfo, Rejectio
                         ElementItems::Expressions(_, r) => r.count(),
                     });
                 }
-                over("element entries", element_entries, limits.max_element_entries)?;
+                over(
+                    "element entries",
+                    element_entries,
+                    limits.max_element_entries,
+                )?;
             }
             Payload::DataSection(reader) => {
                 for data in reader {
@@ -442,7 +446,8 @@ fn check_import(import: &wasmparser::Import<'_>, types: &[FuncType]) -> Result<(
     };
     let expected_params: Vec<ValType> = spec.params.iter().map(to_wasm).collect();
     let expected_results: Vec<ValType> = spec.results.iter().map(to_wasm).collect();
-    if found.params() != expected_params.as_slice() || found.results() != expected_results.as_slice()
+    if found.params() != expected_params.as_slice()
+        || found.results() != expected_results.as_slice()
     {
         return Err(Rejection::ImportSignature {
             name: import.name.to_string(),

@@ -75,7 +75,10 @@ fn short(s: String) -> String {
     if s.len() <= MAX {
         return s;
     }
-    let cut = (0..=MAX).rev().find(|i| s.is_char_boundary(*i)).unwrap_or(0);
+    let cut = (0..=MAX)
+        .rev()
+        .find(|i| s.is_char_boundary(*i))
+        .unwrap_or(0);
     format!("{}… ({} chars)", &s[..cut], s.len())
 }
 

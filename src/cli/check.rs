@@ -1,0 +1,97 @@
+//! `verity check` and `verity profile`.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use serde_json::json;
+use verity_runtime::{Profile, Runtime};
+
+use super::Outcome;
+use super::inputs::read_module;
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// The module: a .wasm binary or a .wat text file.
+    module: PathBuf,
+    /// Also check that this export is a valid entry point.
+    #[arg(long)]
+    entry: Option<String>,
+    /// Print the result as one JSON document.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn check(args: CheckArgs) -> Result<Outcome> {
+    let code = read_module(&args.module)?;
+    let runtime = Runtime::new(Profile::default())?;
+    let result = runtime.prepare(&code).and_then(|p| {
+        if let Some(entry) = &args.entry {
+            p.info().check_entry(entry)?;
+        }
+        Ok(p)
+    });
+    let code_hash = verity_runtime::Hash32::of(&code).to_hex();
+    match result {
+        Ok(prepared) => {
+            let info = prepared.info();
+            if args.json {
+                let doc = json!({
+                    "accepted": true,
+                    "code_hash": code_hash,
+                    "exports": info.exported_functions,
+                    "host_imports": info.host_imports,
+                });
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            } else {
+                println!("accepted  {code_hash}");
+                for (name, sig) in &info.exported_functions {
+                    let mark = if sig == "() -> ()" { "entry" } else { "     " };
+                    println!("  {mark} {name}: {sig}");
+                }
+                if !info.host_imports.is_empty() {
+                    println!("  imports: {}", info.host_imports.join(", "));
+                }
+            }
+            Ok(Outcome::Ok)
+        }
+        Err(rejection) => {
+            if args.json {
+                let doc = json!({
+                    "accepted": false,
+                    "code_hash": code_hash,
+                    "reason": rejection.to_string(),
+                });
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            } else {
+                println!("rejected: {rejection}");
+            }
+            Ok(Outcome::Failed)
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct ProfileArgs {
+    /// Print the profile as one JSON document.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn profile(args: ProfileArgs) -> Result<Outcome> {
+    let profile = Profile::default();
+    if args.json {
+        let settings: serde_json::Map<String, serde_json::Value> = profile
+            .canonical_text()
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.into()))
+            .collect();
+        let doc = json!({ "profile_hash": profile.hash().to_hex(), "settings": settings });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        println!("profile_hash={}", profile.hash());
+        print!("{}", profile.canonical_text());
+    }
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,74 @@
+//! Reading what the user hands the CLI: modules, byte arguments, receipts.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use verity_runtime::abi::json::ReceiptJson;
+use verity_runtime::{Hash32, Receipt};
+
+/// Reads a module. A `.wat` file is compiled from text (a syntax error is a
+/// usage error); any other file is taken as a wasm binary as it is, so that
+/// a corrupt binary reaches the runtime and gets a `rejected` receipt.
+pub fn read_module(path: &Path) -> Result<Vec<u8>> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read module {}", path.display()))?;
+    if path.extension().is_some_and(|e| e == "wat") {
+        return verity_runtime::module_bytes(&bytes)
+            .with_context(|| format!("{} is not valid WebAssembly text", path.display()));
+    }
+    Ok(bytes)
+}
+
+/// Parses a byte argument: hex digits, or `@FILE` for a file's raw bytes.
+pub fn parse_bytes_arg(flag: &str, value: &str) -> Result<Vec<u8>> {
+    if let Some(file) = value.strip_prefix('@') {
+        return std::fs::read(file).with_context(|| format!("{flag}: cannot read {file}"));
+    }
+    let digits = value.strip_prefix("0x").unwrap_or(value);
+    hex::decode(digits).with_context(|| format!("{flag}: `{value}` is not hex (or @FILE)"))
+}
+
+/// A receipt file, as read: the receipt, and the hash the file states if it
+/// is JSON (a binary receipt states none).
+pub struct ReceiptFile {
+    pub receipt: Receipt,
+    pub stated_hash: Option<Hash32>,
+}
+
+/// Why a receipt file's content is not a receipt (as opposed to an I/O error).
+pub struct BadReceipt(pub String);
+
+/// Reads a receipt: JSON (as `verity run --json` prints it) or the canonical
+/// binary encoding. I/O errors are `Err`; content that is not a receipt is
+/// `Ok(Err(BadReceipt))`, which `verify` reports as a failed verification.
+pub fn read_receipt(path: &Path) -> Result<std::result::Result<ReceiptFile, BadReceipt>> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read receipt {}", path.display()))?;
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'{') {
+        let json: ReceiptJson = match serde_json::from_slice(&bytes) {
+            Ok(j) => j,
+            Err(e) => {
+                return Ok(Err(BadReceipt(format!(
+                    "receipt is not valid receipt JSON: {e}"
+                ))));
+            }
+        };
+        return Ok(match json.into_receipt() {
+            Ok((receipt, stated)) => Ok(ReceiptFile {
+                receipt,
+                stated_hash: Some(stated),
+            }),
+            Err(e) => Err(BadReceipt(format!("receipt JSON is not a receipt: {e}"))),
+        });
+    }
+    if bytes.is_empty() {
+        return Ok(Err(BadReceipt("receipt file is empty".into())));
+    }
+    Ok(Receipt::decode(&bytes)
+        .map(|receipt| ReceiptFile {
+            receipt,
+            stated_hash: None,
+        })
+        .map_err(|e| BadReceipt(format!("receipt is not a canonical binary receipt: {e}"))))
+}

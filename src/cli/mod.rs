@@ -1,0 +1,66 @@
+//! The command line: argument parsing and the three subcommands.
+
+mod check;
+mod inputs;
+mod print;
+mod run;
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// What a command ended in; maps to the process exit code.
+pub(crate) enum Outcome {
+    /// Exit 0.
+    Ok,
+    /// Exit 1: the transaction failed, the receipt did not verify, the
+    /// module was rejected.
+    Failed,
+}
+
+#[derive(Parser)]
+#[command(
+    name = "verity",
+    version,
+    about = "Deterministic WebAssembly sandbox for verifiable execution",
+    long_about = "Runs a wasm transaction with fuel metering against a key-value state and prints \
+its execution receipt; verifies a receipt by re-execution.\n\nExit codes: 0 success, 1 failed \
+transaction / verification mismatch / rejected module, 2 usage or I/O error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a transaction and print its receipt.
+    Run(run::RunArgs),
+    /// Re-execute a receipt and check that it reproduces byte for byte.
+    Verify(verify::VerifyArgs),
+    /// Validate a module against the profile without running it.
+    Check(check::CheckArgs),
+    /// Print the determinism profile and its hash.
+    Profile(check::ProfileArgs),
+}
+
+/// Parses the arguments, runs the command and maps the outcome to an exit
+/// code. Errors become one line on stderr and exit 2.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Verify(args) => verify::verify(args),
+        Command::Check(args) => check::check(args),
+        Command::Profile(args) => check::profile(args),
+    };
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("verity: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

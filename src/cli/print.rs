@@ -1,0 +1,82 @@
+//! Printing receipts for people and for tools.
+
+use std::fmt::Write as _;
+
+use verity_runtime::abi::json::ReceiptJson;
+use verity_runtime::{Receipt, Status};
+
+/// The receipt as one pretty-printed JSON document.
+pub fn receipt_json(receipt: &Receipt) -> serde_json::Value {
+    serde_json::to_value(ReceiptJson::from(receipt)).expect("receipt JSON is always serializable")
+}
+
+fn show_bytes(b: &[u8]) -> String {
+    if b.is_empty() {
+        return "(empty)".into();
+    }
+    let text = std::str::from_utf8(b)
+        .ok()
+        .filter(|s| s.chars().all(|c| !c.is_control()));
+    match text {
+        Some(t) => format!("{} \"{t}\"", hex::encode(b)),
+        None => hex::encode(b),
+    }
+}
+
+fn show_opt(v: Option<&[u8]>, none: &str) -> String {
+    v.map_or_else(|| none.to_string(), show_bytes)
+}
+
+/// The receipt for a terminal: one field per line.
+pub fn receipt_human(r: &Receipt) -> String {
+    let mut s = String::new();
+    let mut line = |k: &str, v: String| {
+        let _ = writeln!(s, "{k:<9}{v}");
+    };
+    line("receipt", r.hash().to_hex());
+    line("status", r.status.name().to_string());
+    match &r.status {
+        Status::Reverted { message } => line("message", message.clone()),
+        Status::Trapped { trap } => line("trap", trap.name().to_string()),
+        Status::Rejected { reason } => line("reason", reason.clone()),
+        Status::Success | Status::OutOfFuel => {}
+    }
+    line("entry", r.entry.clone());
+    line("code", r.code_hash.to_hex());
+    line("profile", r.profile_hash.to_hex());
+    line("fuel", format!("{} used of {}", r.fuel_used, r.fuel_limit));
+    line("sender", show_bytes(&r.sender));
+    line("context", show_bytes(&r.context));
+    line("input", show_bytes(&r.input));
+    line("output", show_bytes(&r.output));
+    line("reads", r.reads.len().to_string());
+    for e in &r.reads {
+        line(
+            "",
+            format!(
+                "{} = {}",
+                show_bytes(&e.key),
+                show_opt(e.value.as_deref(), "(absent)")
+            ),
+        );
+    }
+    line("writes", r.writes.len().to_string());
+    for e in &r.writes {
+        line(
+            "",
+            format!(
+                "{} = {}",
+                show_bytes(&e.key),
+                show_opt(e.value.as_deref(), "(removed)")
+            ),
+        );
+    }
+    line("events", r.events.len().to_string());
+    for e in &r.events {
+        line(
+            "",
+            format!("{}: {}", show_bytes(&e.topic), show_bytes(&e.data)),
+        );
+    }
+    s
+}

@@ -1,0 +1,167 @@
+//! Every hostile fixture ends in its expected status, deterministically,
+//! without touching the state.
+
+mod common;
+
+use common::{fixture, module, runtime};
+use verity_runtime::{MemoryState, Receipt, Status, Transaction};
+
+struct Case {
+    file: String,
+    entry: String,
+    fuel: u64,
+    status: String,
+    detail: String,
+}
+
+fn cases() -> Vec<Case> {
+    let text = std::fs::read_to_string(fixture("hostile/expected.tsv")).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            assert_eq!(c.len(), 5, "bad manifest line: {l:?}");
+            Case {
+                file: c[0].into(),
+                entry: c[1].into(),
+                fuel: c[2].parse().unwrap(),
+                status: c[3].into(),
+                detail: c[4].into(),
+            }
+        })
+        .collect()
+}
+
+fn pre_state() -> MemoryState {
+    [(b"k".to_vec(), b"before".to_vec())].into_iter().collect()
+}
+
+fn run(case: &Case) -> Receipt {
+    let tx = Transaction::new(case.entry.clone())
+        .with_input(vec![1])
+        .with_sender(vec![2])
+        .with_context(vec![3])
+        .with_fuel(case.fuel);
+    runtime()
+        .execute(
+            &module(&fixture(&format!("hostile/{}", case.file))),
+            &tx,
+            &pre_state(),
+        )
+        .unwrap_or_else(|e| panic!("{} {}: host error {e}", case.file, case.entry))
+}
+
+fn check(case: &Case, r: &Receipt) {
+    let name = format!("{} `{}`", case.file, case.entry);
+    assert_eq!(r.status.name(), case.status, "{name}: {}", r.status);
+    match &r.status {
+        Status::Trapped { trap } => assert_eq!(trap.name(), case.detail, "{name}"),
+        Status::Rejected { reason } => {
+            assert!(
+                reason.contains(&case.detail),
+                "{name}: reason {reason:?} lacks {:?}",
+                case.detail
+            )
+        }
+        Status::Reverted { message } => assert_eq!(message, &case.detail, "{name}"),
+        Status::Success | Status::OutOfFuel => assert!(case.detail.is_empty(), "{name}"),
+    }
+    if !r.status.is_success() {
+        assert!(
+            r.writes.is_empty() && r.events.is_empty() && r.output.is_empty(),
+            "{name}"
+        );
+        let mut state = pre_state();
+        assert!(!state.commit(r), "{name}: a failed run committed");
+        assert_eq!(state, pre_state(), "{name}: state changed");
+    }
+    if r.status == Status::OutOfFuel {
+        assert_eq!(r.fuel_used, r.fuel_limit, "{name}");
+    }
+    assert!(r.fuel_used <= r.fuel_limit, "{name}");
+}
+
+#[test]
+fn corpus_is_large_and_every_file_is_listed() {
+    let cases = cases();
+    assert!(cases.len() >= 50, "only {} hostile cases", cases.len());
+    for entry in std::fs::read_dir(fixture("hostile")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".wat") || name.ends_with(".wasm") {
+            assert!(
+                cases.iter().any(|c| c.file == name),
+                "{name} has no expected outcome"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_hostile_module_ends_in_its_expected_status_twice_alike() {
+    for case in cases() {
+        let first = run(&case);
+        check(&case, &first);
+        let second = run(&case);
+        assert_eq!(
+            first.encode(),
+            second.encode(),
+            "{} `{}` differs between runs",
+            case.file,
+            case.entry
+        );
+    }
+}
+
+#[test]
+fn memory_bomb_stops_at_the_profile_page_cap() {
+    let case = cases()
+        .into_iter()
+        .find(|c| c.file == "memory_bomb.wat" && c.entry == "run")
+        .unwrap();
+    let r = run(&case);
+    let pages = u32::from_le_bytes(r.output.try_into().unwrap());
+    let cap = verity_runtime::Profile::default().limits.max_memory_pages;
+    assert_eq!(
+        pages,
+        cap - 1,
+        "grew from 1 page to {} instead of to the cap {cap}",
+        pages + 1
+    );
+}
+
+#[test]
+fn data_segments_over_the_limit_are_rejected() {
+    let limit = verity_runtime::Profile::default().limits.max_data_bytes as usize;
+    let wat = format!(
+        r#"(module (memory 32) (data (i32.const 0) "{}") (func (export "run")))"#,
+        "A".repeat(limit + 1)
+    );
+    let wasm = verity_runtime::module_bytes(wat.as_bytes()).unwrap();
+    let r = runtime()
+        .execute(&wasm, &Transaction::new("run"), &pre_state())
+        .unwrap();
+    match r.status {
+        Status::Rejected { reason } => {
+            assert!(reason.contains("bytes of data segments"), "{reason}")
+        }
+        other => panic!("expected rejection, got {other}"),
+    }
+}
+
+#[test]
+fn oversized_modules_are_rejected_before_parsing() {
+    let limit = verity_runtime::Profile::default().limits.max_module_bytes as usize;
+    let r = runtime()
+        .execute(
+            &vec![0u8; limit + 1],
+            &Transaction::new("run"),
+            &pre_state(),
+        )
+        .unwrap();
+    assert_eq!(
+        r.status,
+        Status::Rejected {
+            reason: format!("module is {} bytes, over the limit of {limit}", limit + 1)
+        }
+    );
+}
