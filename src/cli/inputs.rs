@@ -13,8 +13,20 @@ pub fn read_module(path: &Path) -> Result<Vec<u8>> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read module {}", path.display()))?;
     if path.extension().is_some_and(|e| e == "wat") {
-        return verity_runtime::module_bytes(&bytes)
-            .with_context(|| format!("{} is not valid WebAssembly text", path.display()));
+        return verity_runtime::module_bytes(&bytes).map_err(|e| {
+            // wat's message spans several lines (a source snippet); keep the
+            // message and the location.
+            let text = e.to_string();
+            let mut lines = text.lines();
+            let message = lines.next().unwrap_or("syntax error").trim();
+            let at = lines
+                .find_map(|l| l.trim().strip_prefix("--> "))
+                .map_or_else(String::new, |loc| loc.replace("<anon>:", "at "));
+            anyhow::anyhow!(
+                "{} is not valid WebAssembly text: {message} ({at})",
+                path.display()
+            )
+        });
     }
     Ok(bytes)
 }

@@ -59,7 +59,10 @@ pub fn main() -> ExitCode {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("verity: error: {e:#}");
+            // One line, whatever the error's source printed.
+            let text = format!("{e:#}");
+            let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            eprintln!("verity: error: {line}");
             ExitCode::from(2)
         }
     }

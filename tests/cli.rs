@@ -1,0 +1,420 @@
+//! End-to-end tests of the `verity` binary: exit codes, run -> verify round
+//! trips, tampering, corrupt input, persistent state.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::{fixture, verity};
+use serde_json::Value;
+
+fn run_cli(args: &[&str]) -> Output {
+    let out = verity().args(args).output().expect("spawn verity");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "verity panicked: {stderr}");
+    assert!(
+        !stderr.contains("RUST_BACKTRACE"),
+        "backtrace hint reached the user: {stderr}"
+    );
+    out
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exit code")
+}
+
+fn stdout_json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+const SINK_ARGS: [&str; 8] = [
+    "--input",
+    "68656c6c6f",
+    "--sender",
+    "616c696365",
+    "--context",
+    "2a",
+    "--entry",
+    "run",
+];
+
+/// Runs kitchen_sink `run` (every host function) and saves its receipt.
+fn sink_receipt(dir: &Path) -> (std::path::PathBuf, Value) {
+    let receipt = dir.join("receipt.json");
+    let module = fixture("kitchen_sink.wat");
+    let mut argv: Vec<&str> = vec!["run", path_str(&module)];
+    argv.extend(SINK_ARGS);
+    argv.extend(["--json", "--receipt", path_str(&receipt)]);
+    let out = run_cli(&argv);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    (receipt, stdout_json(&out))
+}
+
+#[test]
+fn run_prints_one_success_receipt_and_verify_accepts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (receipt, json) = sink_receipt(dir.path());
+    assert_eq!(json["status"], "success");
+    assert_eq!(json["entry"], "run");
+    assert_eq!(json["input"], "68656c6c6f");
+    // sha256("hello") ++ "alice" ++ 0x2a
+    assert_eq!(
+        json["output"],
+        "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824616c6963652a"
+    );
+    assert_eq!(json["receipt_hash"].as_str().unwrap().len(), 64);
+    let saved: Value = serde_json::from_slice(&std::fs::read(&receipt).unwrap()).unwrap();
+    assert_eq!(saved, json, "--receipt file and stdout differ");
+
+    let module = fixture("kitchen_sink.wat");
+    let out = run_cli(&["verify", path_str(&receipt), "--module", path_str(&module)]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    let out = run_cli(&[
+        "verify",
+        path_str(&receipt),
+        "--module",
+        path_str(&module),
+        "--json",
+    ]);
+    assert_eq!(stdout_json(&out)["verified"], true);
+}
+
+/// A new value for `field` that differs from `v` but keeps the JSON's shape.
+fn tamper(field: &str, v: &Value) -> Value {
+    match v {
+        Value::Number(n) => Value::from(n.as_u64().unwrap() + 1),
+        Value::String(s) if field == "status" => {
+            assert_eq!(s, "success");
+            Value::from("out_of_fuel")
+        }
+        Value::String(s) if field == "entry" => Value::from(format!("{s}x")),
+        Value::String(s) if s.is_empty() => Value::from("00"),
+        Value::String(s) => {
+            let mut b = hex::decode(s).unwrap();
+            b[0] ^= 1;
+            Value::from(hex::encode(b))
+        }
+        Value::Array(a) if a.is_empty() => {
+            let item = if field == "events" {
+                serde_json::json!({"topic": "00", "data": "00"})
+            } else {
+                serde_json::json!({"key": "00", "value": null})
+            };
+            Value::Array(vec![item])
+        }
+        Value::Array(a) => Value::Array(a[1..].to_vec()),
+        other => panic!("unexpected JSON value for {field}: {other}"),
+    }
+}
+
+#[test]
+fn editing_any_field_of_the_receipt_makes_verify_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, json) = sink_receipt(dir.path());
+    let module = fixture("kitchen_sink.wat");
+    let fields: Vec<String> = json.as_object().unwrap().keys().cloned().collect();
+    assert!(fields.len() >= 15, "{fields:?}");
+    for field in fields {
+        let mut edited = json.clone();
+        edited[&field] = tamper(&field, &json[&field]);
+        let path = dir.path().join(format!("tampered-{field}.json"));
+        std::fs::write(&path, serde_json::to_vec_pretty(&edited).unwrap()).unwrap();
+        let out = run_cli(&[
+            "verify",
+            path_str(&path),
+            "--module",
+            path_str(&module),
+            "--json",
+        ]);
+        assert_eq!(code(&out), 1, "editing `{field}` still verifies");
+        let report = stdout_json(&out);
+        assert_eq!(report["verified"], false);
+        // Transaction fields are inputs of the re-execution, so editing one
+        // shows as a stated-hash mismatch (and usually different results);
+        // every other field is named.
+        let named: Vec<&str> = report["mismatches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["field"].as_str().unwrap())
+            .collect();
+        let is_input =
+            ["entry", "sender", "context", "input", "fuel_limit"].contains(&field.as_str());
+        assert!(
+            named.contains(&field.as_str())
+                || (is_input && named.contains(&"receipt_hash"))
+                || report["error"].is_string(),
+            "report for `{field}` names neither the field nor an error: {report}"
+        );
+    }
+}
+
+#[test]
+fn a_tampered_field_with_a_recomputed_hash_is_caught_by_reexecution() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, json) = sink_receipt(dir.path());
+    let mut edited = json.clone();
+    edited["output"] = Value::from("00");
+    // Make the stated hash consistent with the forged contents.
+    let (forged, _) = serde_json::from_value::<verity_host_abi::json::ReceiptJson>(edited.clone())
+        .unwrap()
+        .into_receipt()
+        .unwrap();
+    edited["receipt_hash"] = Value::from(forged.hash().to_hex());
+    let path = dir.path().join("forged.json");
+    std::fs::write(&path, edited.to_string()).unwrap();
+    let module = fixture("kitchen_sink.wat");
+    let out = run_cli(&[
+        "verify",
+        path_str(&path),
+        "--module",
+        path_str(&module),
+        "--json",
+    ]);
+    assert_eq!(code(&out), 1);
+    let report = stdout_json(&out);
+    let fields: Vec<&str> = report["mismatches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["output"]);
+}
+
+#[test]
+fn receipts_are_identical_across_processes() {
+    let module = fixture("kitchen_sink.wat");
+    let mut argv: Vec<&str> = vec!["run", path_str(&module), "--json"];
+    argv.extend(SINK_ARGS);
+    let a = run_cli(&argv);
+    let b = run_cli(&argv);
+    assert_eq!(code(&a), 0);
+    assert_eq!(a.stdout, b.stdout);
+}
+
+#[test]
+fn failed_runs_print_their_receipt_and_exit_1() {
+    let module = fixture("kitchen_sink.wat");
+    let out = run_cli(&["run", path_str(&module), "--entry", "fail", "--json"]);
+    assert_eq!(code(&out), 1);
+    let json = stdout_json(&out);
+    assert_eq!(json["status"], "reverted");
+    assert_eq!(json["message"], "kitchen sink says no");
+    assert_eq!(json["writes"], serde_json::json!([]));
+    assert_eq!(json["events"], serde_json::json!([]));
+    assert_eq!(json["output"], "");
+
+    let garbage = fixture("hostile/garbage.wasm");
+    let out = run_cli(&["run", path_str(&garbage), "--entry", "run"]);
+    assert_eq!(code(&out), 1);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("rejected") && text.contains("invalid module"),
+        "{text}"
+    );
+}
+
+#[test]
+fn usage_and_io_errors_exit_2_with_one_line_and_no_receipt() {
+    let module = fixture("counter.wat");
+    let m = path_str(&module);
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["run", "/nonexistent/x.wasm", "--entry", "run"],
+            "cannot read module",
+        ),
+        (
+            vec!["run", m, "--entry", "increment", "--input", "zz"],
+            "--input: `zz` is not hex",
+        ),
+        (
+            vec!["run", m, "--entry", "increment", "--input", "@/nonexistent"],
+            "--input: cannot read",
+        ),
+        (
+            vec!["run", m, "--entry", "increment", "--fuel", "lots"],
+            "invalid value",
+        ),
+        (vec!["run", m], "--entry"),
+        (vec!["run", m, "--entry", "increment", "--bogus"], "--bogus"),
+        (
+            vec!["verify", "/nonexistent.json", "--module", m],
+            "cannot read receipt",
+        ),
+        (vec!["frobnicate"], "unrecognized subcommand"),
+    ];
+    for (args, needle) in cases {
+        let out = run_cli(&args);
+        assert_eq!(code(&out), 2, "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
+    }
+    // A syntax error in a .wat file is a usage error too.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.wat");
+    std::fs::write(&bad, "(module (func").unwrap();
+    let out = run_cli(&["run", path_str(&bad), "--entry", "run"]);
+    assert_eq!(code(&out), 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn corrupt_receipts_fail_verification_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (receipt, _) = sink_receipt(dir.path());
+    let full = std::fs::read(&receipt).unwrap();
+    let module = fixture("kitchen_sink.wat");
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("truncated", full[..full.len() / 2].to_vec()),
+        ("empty", vec![]),
+        ("binary garbage", vec![0x01, 0x00, 0x00, 0x00, 0xff, 0x13]),
+        ("not json", b"{ this is not json".to_vec()),
+        ("wrong shape", b"{\"status\": 3}".to_vec()),
+    ];
+    for (name, bytes) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let out = run_cli(&["verify", path_str(&path), "--module", path_str(&module)]);
+        assert_eq!(code(&out), 1, "{name}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("NOT VERIFIED") && text.contains("receipt"),
+            "{name}: {text}"
+        );
+    }
+}
+
+#[test]
+fn verify_with_another_module_names_the_code_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (receipt, _) = sink_receipt(dir.path());
+    let other = fixture("counter.wat");
+    let out = run_cli(&["verify", path_str(&receipt), "--module", path_str(&other)]);
+    assert_eq!(code(&out), 1);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("code_hash"));
+}
+
+#[test]
+fn state_directory_persists_successes_and_ignores_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let counter = fixture("counter.wat");
+    let s = path_str(&state);
+    for expected in 1u64..=3 {
+        let out = run_cli(&[
+            "run",
+            path_str(&counter),
+            "--entry",
+            "increment",
+            "--state",
+            s,
+            "--json",
+        ]);
+        assert_eq!(code(&out), 0);
+        assert_eq!(
+            stdout_json(&out)["output"],
+            hex::encode(expected.to_le_bytes())
+        );
+    }
+    let before = std::fs::read(state.join("state.bin")).unwrap();
+    // A reverted run that writes before aborting leaves the state as it was.
+    let sink = fixture("kitchen_sink.wat");
+    let out = run_cli(&["run", path_str(&sink), "--entry", "fail", "--state", s]);
+    assert_eq!(code(&out), 1);
+    // So does running out of fuel halfway through an increment.
+    let out = run_cli(&[
+        "run",
+        path_str(&counter),
+        "--entry",
+        "increment",
+        "--state",
+        s,
+        "--fuel",
+        "1500",
+    ]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(std::fs::read(state.join("state.bin")).unwrap(), before);
+    // The read set shows the value the run saw.
+    let out = run_cli(&[
+        "run",
+        path_str(&counter),
+        "--entry",
+        "get",
+        "--state",
+        s,
+        "--json",
+    ]);
+    let json = stdout_json(&out);
+    assert_eq!(json["reads"][0]["key"], hex::encode("count"));
+    assert_eq!(json["reads"][0]["value"], hex::encode(3u64.to_le_bytes()));
+    assert_eq!(json["writes"], serde_json::json!([]));
+}
+
+#[test]
+fn corrupt_state_directory_is_an_error_not_a_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("state.bin"), b"garbage").unwrap();
+    let counter = fixture("counter.wat");
+    let out = run_cli(&[
+        "run",
+        path_str(&counter),
+        "--entry",
+        "increment",
+        "--state",
+        path_str(dir.path()),
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("corrupt"));
+    assert_eq!(
+        std::fs::read(dir.path().join("state.bin")).unwrap(),
+        b"garbage"
+    );
+}
+
+#[test]
+fn check_accepts_and_rejects_with_reasons() {
+    let out = run_cli(&["check", path_str(&fixture("counter.wat")), "--json"]);
+    assert_eq!(code(&out), 0);
+    let json = stdout_json(&out);
+    assert_eq!(json["accepted"], true);
+    assert_eq!(json["exports"]["increment"], "() -> ()");
+
+    let out = run_cli(&["check", path_str(&fixture("hostile/forbidden_import.wat"))]);
+    assert_eq!(code(&out), 1);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("`env`.`clock_time_get`"));
+
+    let out = run_cli(&[
+        "check",
+        path_str(&fixture("counter.wat")),
+        "--entry",
+        "nope",
+    ]);
+    assert_eq!(code(&out), 1);
+}
+
+#[test]
+fn profile_prints_the_hash_receipts_carry() {
+    let out = run_cli(&["profile", "--json"]);
+    assert_eq!(code(&out), 0);
+    let profile = stdout_json(&out);
+    let module = fixture("counter.wat");
+    let out = run_cli(&["run", path_str(&module), "--entry", "get", "--json"]);
+    assert_eq!(stdout_json(&out)["profile_hash"], profile["profile_hash"]);
+    assert_eq!(
+        profile["settings"]["wasmtime"],
+        verity_runtime::profile::WASMTIME_VERSION
+    );
+}
