@@ -108,10 +108,20 @@ impl ResourceLimiter for PageLimiter {
 
 type Ctx<'a> = Caller<'a, HostState>;
 
+/// Fuel the store holds beyond the transaction's limit.
+///
+/// wasmtime checks fuel only at some points (function entries, loop
+/// headers), so wasm code can overspend between two checks and still
+/// return, and `get_fuel` saturates at zero. With one unit of reserve, any
+/// overspend leaves the store at zero, which the runtime reads as
+/// `out_of_fuel`: a run succeeds exactly when it needed at most its limit,
+/// wherever the engine placed its checks. Host calls never spend the reserve.
+pub(crate) const FUEL_RESERVE: u64 = 1;
+
 /// Takes `fuel` from the store, or ends the run with `out_of_fuel`.
 fn charge(caller: &mut Ctx<'_>, fuel: u64) -> wasmtime::Result<()> {
     let left = caller.get_fuel()?;
-    if fuel > left {
+    if fuel > left.saturating_sub(FUEL_RESERVE) {
         caller.set_fuel(0)?;
         return Err(exit(HostExit::OutOfFuel));
     }

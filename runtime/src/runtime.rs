@@ -275,7 +275,7 @@ impl Runtime {
         );
         store.limiter(|s| &mut s.limiter);
         store
-            .set_fuel(tx.fuel_limit)
+            .set_fuel(tx.fuel_limit + host::FUEL_RESERVE)
             .map_err(RuntimeError::engine)?;
         let result = prepared.pre.instantiate(&mut store).and_then(|instance| {
             store.data_mut().memory = instance.get_memory(&mut store, MEMORY_EXPORT);
@@ -287,10 +287,18 @@ impl Runtime {
         let data = store.into_data();
         let (reads, writes) = data.overlay.into_sets();
         receipt.reads = reads;
-        receipt.fuel_used = tx.fuel_limit - left;
+        let used = tx.fuel_limit + host::FUEL_RESERVE - left;
+        receipt.fuel_used = used;
         receipt.status = match result {
+            // Consumption past the limit decides the outcome, however the run
+            // ended (see FUEL_RESERVE). A host failure still wins: it means
+            // there is no outcome at all.
+            Err(e) => match classify(e)? {
+                _ if used > tx.fuel_limit => Status::OutOfFuel,
+                status => status,
+            },
+            Ok(()) if used > tx.fuel_limit => Status::OutOfFuel,
             Ok(()) => Status::Success,
-            Err(e) => classify(e)?,
         };
         match receipt.status {
             Status::Success => {

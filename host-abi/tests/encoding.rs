@@ -1,0 +1,244 @@
+//! Properties of the canonical receipt encoding: decode(encode(r)) == r,
+//! strictness (nothing else decodes), and hash sensitivity to every field.
+
+use proptest::collection::{btree_map, vec};
+use proptest::prelude::*;
+use verity_host_abi::encoding::DecodeError;
+use verity_host_abi::json::ReceiptJson;
+use verity_host_abi::{Event, Hash32, ReadEntry, Receipt, Status, TrapKind, WriteEntry};
+
+fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+    vec(any::<u8>(), 0..max)
+}
+
+fn status() -> impl Strategy<Value = Status> {
+    prop_oneof![
+        Just(Status::Success),
+        ".{0,20}".prop_map(|message| Status::Reverted { message }),
+        proptest::sample::select(TrapKind::ALL).prop_map(|trap| Status::Trapped { trap }),
+        Just(Status::OutOfFuel),
+        ".{0,20}".prop_map(|reason| Status::Rejected { reason }),
+    ]
+}
+
+prop_compose! {
+    fn receipt()(
+        profile in any::<[u8; 32]>(),
+        code in any::<[u8; 32]>(),
+        entry in "[a-z_]{0,12}",
+        sender in bytes(8),
+        context in bytes(8),
+        input in bytes(16),
+        fuel_limit in any::<u64>(),
+        used_frac in 0u64..=1000,
+        status in status(),
+        reads in btree_map(bytes(6), proptest::option::of(bytes(6)), 0..4),
+        writes in btree_map(bytes(6), proptest::option::of(bytes(6)), 0..4),
+        events in vec((bytes(6), bytes(6)), 0..3),
+        output in bytes(8),
+    ) -> Receipt {
+        let success = status.is_success();
+        Receipt {
+            format_version: 1,
+            profile_hash: Hash32(profile),
+            code_hash: Hash32(code),
+            entry,
+            sender,
+            context,
+            input,
+            fuel_limit,
+            fuel_used: ((fuel_limit as u128 * used_frac as u128) / 1000) as u64,
+            status,
+            reads: reads.into_iter().map(|(key, value)| ReadEntry { key, value }).collect(),
+            writes: if success {
+                writes.into_iter().map(|(key, value)| WriteEntry { key, value }).collect()
+            } else {
+                vec![]
+            },
+            events: if success {
+                events.into_iter().map(|(topic, data)| Event { topic, data }).collect()
+            } else {
+                vec![]
+            },
+            output: if success { output } else { vec![] },
+        }
+    }
+}
+
+/// Every way to change one field of `r` while keeping it a valid receipt.
+fn mutations(r: &Receipt) -> Vec<(&'static str, Receipt)> {
+    let mut out = Vec::new();
+    let mut push = |name, f: &dyn Fn(&mut Receipt)| {
+        let mut m = r.clone();
+        f(&mut m);
+        out.push((name, m));
+    };
+    push("profile_hash", &|m| m.profile_hash.0[0] ^= 1);
+    push("code_hash", &|m| m.code_hash.0[31] ^= 0x80);
+    push("entry", &|m| m.entry.push('x'));
+    push("sender", &|m| m.sender.push(0));
+    push("context", &|m| m.context.push(0));
+    push("input", &|m| m.input.push(0));
+    push("fuel_limit", &|m| {
+        m.fuel_limit = m.fuel_limit.wrapping_add(1).max(m.fuel_used)
+    });
+    push("fuel_used", &|m| {
+        m.fuel_used = if m.fuel_used == 0 { 1 } else { m.fuel_used - 1 };
+        m.fuel_limit = m.fuel_limit.max(m.fuel_used);
+    });
+    push("status", &|m| {
+        m.status = match &m.status {
+            Status::Rejected { reason } => Status::Reverted {
+                message: reason.clone(),
+            },
+            _ => Status::Rejected {
+                reason: String::new(),
+            },
+        };
+        m.writes.clear();
+        m.events.clear();
+        m.output.clear();
+    });
+    push("reads", &|m| {
+        m.reads.push(ReadEntry {
+            key: vec![0xff; 7],
+            value: None,
+        });
+    });
+    if r.status.is_success() {
+        push("writes", &|m| {
+            m.writes.push(WriteEntry {
+                key: vec![0xff; 7],
+                value: None,
+            });
+        });
+        push("events", &|m| {
+            m.events.push(Event {
+                topic: vec![],
+                data: vec![],
+            })
+        });
+        push("output", &|m| m.output.push(1));
+    }
+    out
+}
+
+proptest! {
+    #[test]
+    fn decode_inverts_encode(r in receipt()) {
+        let bytes = r.encode();
+        prop_assert_eq!(Receipt::decode(&bytes).unwrap(), r);
+    }
+
+    #[test]
+    fn json_round_trips_and_states_the_hash(r in receipt()) {
+        let json = ReceiptJson::from(&r);
+        let text = serde_json::to_string(&json).unwrap();
+        let back: ReceiptJson = serde_json::from_str(&text).unwrap();
+        let (decoded, stated) = back.into_receipt().unwrap();
+        prop_assert_eq!(stated, r.hash());
+        prop_assert_eq!(decoded, r);
+    }
+
+    #[test]
+    fn any_change_to_any_field_changes_the_hash(r in receipt()) {
+        let h = r.hash();
+        for (field, m) in mutations(&r) {
+            prop_assert_ne!(&m, &r, "mutation of {} changed nothing", field);
+            prop_assert!(Receipt::decode(&m.encode()).is_ok(), "mutation of {} is invalid", field);
+            prop_assert_ne!(m.hash(), h, "hash ignores {}", field);
+        }
+    }
+
+    #[test]
+    fn every_strict_prefix_is_refused(r in receipt()) {
+        let bytes = r.encode();
+        for n in 0..bytes.len() {
+            prop_assert!(Receipt::decode(&bytes[..n]).is_err(), "prefix of {} bytes decoded", n);
+        }
+    }
+
+    #[test]
+    fn trailing_bytes_are_refused(r in receipt(), extra in vec(any::<u8>(), 1..4)) {
+        let mut bytes = r.encode();
+        bytes.extend_from_slice(&extra);
+        prop_assert_eq!(Receipt::decode(&bytes), Err(DecodeError::TrailingBytes(extra.len())));
+    }
+
+    #[test]
+    fn decoding_arbitrary_bytes_never_panics_and_accepts_only_canonical(data in vec(any::<u8>(), 0..200)) {
+        if let Ok(r) = Receipt::decode(&data) {
+            prop_assert_eq!(r.encode(), data);
+        }
+    }
+}
+
+fn sample() -> Receipt {
+    Receipt {
+        format_version: 1,
+        profile_hash: Hash32([1; 32]),
+        code_hash: Hash32([2; 32]),
+        entry: "run".into(),
+        sender: vec![],
+        context: vec![],
+        input: vec![],
+        fuel_limit: 10,
+        fuel_used: 5,
+        status: Status::Success,
+        reads: vec![
+            ReadEntry {
+                key: b"a".to_vec(),
+                value: None,
+            },
+            ReadEntry {
+                key: b"b".to_vec(),
+                value: Some(b"1".to_vec()),
+            },
+        ],
+        writes: vec![],
+        events: vec![],
+        output: vec![],
+    }
+}
+
+#[test]
+fn unsorted_or_duplicate_keys_are_refused() {
+    let mut r = sample();
+    r.reads.swap(0, 1);
+    assert!(matches!(
+        Receipt::decode(&r.encode()),
+        Err(DecodeError::Invalid { field: "reads", .. })
+    ));
+    let mut r = sample();
+    r.reads[1].key = b"a".to_vec();
+    assert!(Receipt::decode(&r.encode()).is_err());
+}
+
+#[test]
+fn failed_runs_with_effects_and_overspent_fuel_are_refused() {
+    let mut r = sample();
+    r.status = Status::OutOfFuel;
+    r.output = vec![1];
+    assert!(Receipt::decode(&r.encode()).is_err());
+    let mut r = sample();
+    r.fuel_used = 11;
+    assert!(Receipt::decode(&r.encode()).is_err());
+    let mut r = sample();
+    r.format_version = 2;
+    assert_eq!(
+        Receipt::decode(&r.encode()),
+        Err(DecodeError::UnsupportedVersion(2))
+    );
+}
+
+#[test]
+fn hostile_counts_do_not_allocate_or_loop() {
+    // A read set claiming u32::MAX entries in a short buffer.
+    let mut bytes = sample().encode();
+    let reads_at = 4 + 32 + 32 + (4 + 3) + 4 + 4 + 4 + 8 + 8 + 1;
+    bytes[reads_at..reads_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert_eq!(
+        Receipt::decode(&bytes),
+        Err(DecodeError::Truncated { field: "reads" })
+    );
+}
