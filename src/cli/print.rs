@@ -5,9 +5,12 @@ use std::fmt::Write as _;
 use verity_runtime::abi::json::ReceiptJson;
 use verity_runtime::{Receipt, Status};
 
-/// The receipt as one pretty-printed JSON document.
-pub fn receipt_json(receipt: &Receipt) -> serde_json::Value {
-    serde_json::to_value(ReceiptJson::from(receipt)).expect("receipt JSON is always serializable")
+/// The receipt as one pretty-printed JSON document, fields in the order of
+/// docs/receipt.md, ending in a newline.
+pub fn receipt_json(receipt: &Receipt) -> String {
+    let json = serde_json::to_string_pretty(&ReceiptJson::from(receipt))
+        .expect("receipt JSON is always serializable");
+    json + "\n"
 }
 
 fn show_bytes(b: &[u8]) -> String {

@@ -63,12 +63,11 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
     }
     let json = receipt_json(&receipt);
     if let Some(out) = &args.receipt {
-        let text = serde_json::to_string_pretty(&json)? + "\n";
-        std::fs::write(out, text)
+        std::fs::write(out, &json)
             .with_context(|| format!("cannot write receipt to {}", out.display()))?;
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        print!("{json}");
     } else {
         print!("{}", receipt_human(&receipt));
     }
