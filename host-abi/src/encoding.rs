@@ -184,12 +184,12 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn key_values(
-    r: &mut Reader<'_>,
-    field: &'static str,
-) -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>, DecodeError> {
+/// A key and an optional value, as reads and writes hold them.
+type KeyValue = (Vec<u8>, Option<Vec<u8>>);
+
+fn key_values(r: &mut Reader<'_>, field: &'static str) -> Result<Vec<KeyValue>, DecodeError> {
     let n = r.count(5, field)?;
-    let mut out: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::with_capacity(n);
+    let mut out: Vec<KeyValue> = Vec::with_capacity(n);
     for _ in 0..n {
         let key = r.bytes(field)?;
         if out.last().is_some_and(|(prev, _)| *prev >= key) {
