@@ -50,6 +50,8 @@ pub struct HostFnSpec {
     pub name: &'static str,
     /// Parameter types, in order.
     pub params: &'static [ValType],
+    /// Parameter names, in order (for docs and messages).
+    pub param_names: &'static [&'static str],
     /// Result types (zero or one).
     pub results: &'static [ValType],
     /// Which entry of the cost schedule the call is charged from.
@@ -135,6 +137,7 @@ macro_rules! spec_table {
             $(HostFnSpec {
                 name: stringify!($name),
                 params: &[$($crate::__verity_val_type!($t)),*],
+                param_names: &[$(stringify!($p)),*],
                 results: &[$($crate::__verity_val_type!($r))?],
                 cost: CostClass::$cost,
             }),*
@@ -143,6 +146,25 @@ macro_rules! spec_table {
 }
 
 for_each_host_fn!(spec_table);
+
+impl HostFnSpec {
+    /// The signature as docs/abi.md writes it, e.g. `sha256(src_ptr: i32, src_len: i32, dst: i32)`
+    /// or `input_len() -> i32`.
+    pub fn signature(&self) -> alloc::string::String {
+        use core::fmt::Write;
+        let mut s = alloc::string::String::new();
+        let _ = write!(s, "{}(", self.name);
+        for (i, (n, t)) in self.param_names.iter().zip(self.params).enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            let _ = write!(s, "{sep}{n}: {}", t.name());
+        }
+        s.push(')');
+        if let [r] = self.results {
+            let _ = write!(s, " -> {}", r.name());
+        }
+        s
+    }
+}
 
 /// Looks up a host function by its import field name.
 ///

@@ -125,8 +125,6 @@ trap_kinds! {
     StackOverflow = "stack_overflow",
     /// A host call got a pointer/length pair outside the guest's memory.
     BadPointer = "bad_pointer",
-    /// A host call got a length that is negative or otherwise malformed.
-    BadLength = "bad_length",
     /// A storage key longer than `max_key_bytes`.
     KeyTooLong = "key_too_long",
     /// A storage value longer than `max_value_bytes`.

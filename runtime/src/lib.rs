@@ -38,6 +38,11 @@ pub use state::{MemoryState, StateBackend, StateError, WitnessState};
 pub use transaction::Transaction;
 pub use validate::{ModuleInfo, Rejection};
 pub use verify::{FieldMismatch, VerifyError};
+
+/// The README's Rust examples, compiled and run as doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 pub use verity_host_abi::{
     self as abi, Event, Hash32, ReadEntry, Receipt, Status, TrapKind, WriteEntry,
 };

@@ -82,7 +82,10 @@ pub const ENGINE_SETTINGS: &[(&str, &str)] = &[
     ("cranelift_nan_canonicalization", "true"),
     ("wasm_features", "exactly the accepted proposals"),
     ("start_function", "rejected"),
-    ("fuel_rule", "success only if consumed <= fuel_limit (1 unit reserve)"),
+    (
+        "fuel_rule",
+        "success only if consumed <= fuel_limit (1 unit reserve)",
+    ),
     ("memory_grow_refusal", "store limiter at max_memory_pages"),
 ];
 

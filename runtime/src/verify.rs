@@ -16,7 +16,7 @@ pub struct FieldMismatch {
     pub field: &'static str,
     /// What the receipt says.
     pub claimed: String,
-    /// What re-execution produced.
+    /// What it should be: what re-execution produced.
     pub actual: String,
 }
 
@@ -24,7 +24,7 @@ impl fmt::Display for FieldMismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}: receipt has {}, re-execution gives {}",
+            "{}: receipt has {}, expected {}",
             self.field, self.claimed, self.actual
         )
     }

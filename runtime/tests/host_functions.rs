@@ -411,3 +411,23 @@ fn transaction_limits_reject_before_running() {
         assert_eq!(r.fuel_used, 0);
     }
 }
+
+#[test]
+fn runtime_can_be_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Runtime>();
+    let rt = std::sync::Arc::new(Runtime::new(Profile::default()).unwrap());
+    let wasm = module_bytes(module(r#"(func (export "run"))"#).as_bytes()).unwrap();
+    let hashes: Vec<_> = (0..2)
+        .map(|_| {
+            let (rt, wasm) = (rt.clone(), wasm.clone());
+            std::thread::spawn(move || {
+                rt.execute(&wasm, &Transaction::new("run"), &MemoryState::default())
+                    .unwrap()
+                    .hash()
+            })
+        })
+        .map(|h| h.join().unwrap())
+        .collect();
+    assert_eq!(hashes[0], hashes[1]);
+}

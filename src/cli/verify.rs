@@ -37,7 +37,7 @@ pub fn verify(args: VerifyArgs) -> Result<Outcome> {
                 mismatches.push(FieldMismatch {
                     field: "receipt_hash",
                     claimed: stated.to_hex(),
-                    actual: format!("{} (the hash of the receipt's contents)", computed.to_hex()),
+                    actual: format!("{} (the hash of the receipt's fields)", computed.to_hex()),
                 });
             }
             let runtime = Runtime::new(Profile::default())?;
