@@ -274,9 +274,8 @@ impl Runtime {
             },
         );
         store.limiter(|s| &mut s.limiter);
-        store
-            .set_fuel(tx.fuel_limit + host::FUEL_RESERVE)
-            .map_err(RuntimeError::engine)?;
+        let budget = tx.fuel_limit.saturating_add(host::FUEL_RESERVE);
+        store.set_fuel(budget).map_err(RuntimeError::engine)?;
         let result = prepared.pre.instantiate(&mut store).and_then(|instance| {
             store.data_mut().memory = instance.get_memory(&mut store, MEMORY_EXPORT);
             instance
@@ -287,7 +286,7 @@ impl Runtime {
         let data = store.into_data();
         let (reads, writes) = data.overlay.into_sets();
         receipt.reads = reads;
-        let used = tx.fuel_limit + host::FUEL_RESERVE - left;
+        let used = budget.saturating_sub(left);
         receipt.fuel_used = used;
         receipt.status = match result {
             // Consumption past the limit decides the outcome, however the run

@@ -1,4 +1,4 @@
-//! `verity check` and `verity profile`.
+//! `verity check`.
 
 use std::path::PathBuf;
 
@@ -69,29 +69,4 @@ pub fn check(args: CheckArgs) -> Result<Outcome> {
             Ok(Outcome::Failed)
         }
     }
-}
-
-#[derive(Args)]
-pub struct ProfileArgs {
-    /// Print the profile as one JSON document.
-    #[arg(long)]
-    json: bool,
-}
-
-pub fn profile(args: ProfileArgs) -> Result<Outcome> {
-    let profile = Profile::default();
-    if args.json {
-        let settings: serde_json::Map<String, serde_json::Value> = profile
-            .canonical_text()
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.into()))
-            .collect();
-        let doc = json!({ "profile_hash": profile.hash().to_hex(), "settings": settings });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
-    } else {
-        println!("profile_hash={}", profile.hash());
-        print!("{}", profile.canonical_text());
-    }
-    Ok(Outcome::Ok)
 }

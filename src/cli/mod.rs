@@ -3,6 +3,7 @@
 mod check;
 mod inputs;
 mod print;
+mod profile;
 mod run;
 mod verify;
 
@@ -42,7 +43,7 @@ enum Command {
     /// Validate a module against the profile without running it.
     Check(check::CheckArgs),
     /// Print the determinism profile and its hash.
-    Profile(check::ProfileArgs),
+    Profile(profile::ProfileArgs),
 }
 
 /// Parses the arguments, runs the command and maps the outcome to an exit
@@ -53,7 +54,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Verify(args) => verify::verify(args),
         Command::Check(args) => check::check(args),
-        Command::Profile(args) => check::profile(args),
+        Command::Profile(args) => profile::profile(args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -1,0 +1,155 @@
+//! Every module limit of the profile, at the limit (accepted) and one past it
+//! (rejected with the limit named). The hostile corpus covers imports,
+//! proposals, memories, tables, start functions and entry points.
+
+use verity_runtime::validate::{Rejection, validate};
+use verity_runtime::{Profile, module_bytes};
+
+fn check(wat: &str) -> Result<(), Rejection> {
+    validate(&Profile::default(), &module_bytes(wat.as_bytes()).unwrap()).map(|_| ())
+}
+
+fn at_and_past(limit: u32, make: impl Fn(u32) -> String, expect: impl Fn(&Rejection) -> bool) {
+    check(&make(limit)).unwrap_or_else(|e| panic!("at the limit {limit}: {e}"));
+    let err = check(&make(limit + 1)).expect_err("one past the limit was accepted");
+    assert!(expect(&err), "{err}");
+}
+
+#[test]
+fn globals() {
+    let l = Profile::default().limits.max_globals;
+    at_and_past(
+        l,
+        |n| {
+            format!(
+                "(module {})",
+                "(global i32 (i32.const 0))".repeat(n as usize)
+            )
+        },
+        |e| {
+            matches!(
+                e,
+                Rejection::TooMany {
+                    what: "globals",
+                    ..
+                }
+            )
+        },
+    );
+}
+
+#[test]
+fn exports() {
+    let l = Profile::default().limits.max_exports;
+    at_and_past(
+        l,
+        |n| {
+            format!(
+                "(module (func $f) {})",
+                (0..n)
+                    .map(|i| format!("(export \"e{i}\" (func $f))"))
+                    .collect::<String>()
+            )
+        },
+        |e| {
+            matches!(
+                e,
+                Rejection::TooMany {
+                    what: "exports",
+                    ..
+                }
+            )
+        },
+    );
+}
+
+#[test]
+fn element_entries() {
+    let l = Profile::default().limits.max_element_entries;
+    at_and_past(
+        l,
+        |n| {
+            format!(
+                "(module (func $f) (table 1 funcref) (elem func {}))",
+                "$f ".repeat(n as usize)
+            )
+        },
+        |e| {
+            matches!(
+                e,
+                Rejection::TooMany {
+                    what: "element entries",
+                    ..
+                }
+            )
+        },
+    );
+}
+
+#[test]
+fn tables() {
+    let l = Profile::default().limits.max_tables;
+    at_and_past(
+        l,
+        |n| format!("(module {})", "(table 1 funcref)".repeat(n as usize)),
+        |e| matches!(e, Rejection::TooMany { what: "tables", .. }),
+    );
+}
+
+#[test]
+fn function_body_bytes() {
+    let l = Profile::default().limits.max_function_body_bytes;
+    // A body of n bytes: 1 byte of local declarations (0 groups), `nop`s, `end`.
+    at_and_past(
+        l,
+        |n| format!("(module (func {}))", "nop ".repeat(n as usize - 2)),
+        |e| matches!(e, Rejection::FunctionTooLarge { .. }),
+    );
+}
+
+#[test]
+fn locals_count_parameters() {
+    let l = Profile::default().limits.max_locals_per_function;
+    at_and_past(
+        l,
+        |n| {
+            format!(
+                "(module (func (param i32 i32) (local {})))",
+                "i64 ".repeat(n as usize - 2)
+            )
+        },
+        |e| matches!(e, Rejection::TooManyLocals { .. }),
+    );
+}
+
+#[test]
+fn memory_pages_and_table_elements() {
+    let l = Profile::default().limits;
+    at_and_past(
+        l.max_memory_pages,
+        |n| format!("(module (memory {n}))"),
+        |e| matches!(e, Rejection::MemoryTooLarge { .. }),
+    );
+    at_and_past(
+        l.max_table_elements,
+        |n| format!("(module (table {n} funcref))"),
+        |e| matches!(e, Rejection::TableTooLarge { .. }),
+    );
+}
+
+#[test]
+fn a_declared_maximum_above_the_cap_is_fine_growth_is_capped_at_run_time() {
+    check("(module (memory 1 65536))").unwrap();
+}
+
+#[test]
+fn smaller_profiles_reject_what_the_default_accepts() {
+    let mut p = Profile::default();
+    p.limits.max_memory_pages = 2;
+    let wasm = module_bytes(b"(module (memory 3))").unwrap();
+    assert!(validate(&Profile::default(), &wasm).is_ok());
+    assert_eq!(
+        validate(&p, &wasm).unwrap_err().to_string(),
+        "memory declares 3 initial pages, over the limit of 2"
+    );
+}
