@@ -148,6 +148,7 @@ macro_rules! spec_table {
 for_each_host_fn!(spec_table);
 
 impl HostFnSpec {
+    #[cfg(feature = "alloc")]
     /// The signature as docs/abi.md writes it, e.g. `sha256(src_ptr: i32, src_len: i32, dst: i32)`
     /// or `input_len() -> i32`.
     pub fn signature(&self) -> alloc::string::String {

@@ -32,6 +32,7 @@ impl Hash32 {
         Hash32(h.finalize().into())
     }
 
+    #[cfg(feature = "alloc")]
     /// Lowercase hex.
     pub fn to_hex(&self) -> alloc::string::String {
         use core::fmt::Write;
@@ -67,12 +68,12 @@ impl Hash32 {
 
 impl fmt::Debug for Hash32 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Hash32({})", self.to_hex())
+        write!(f, "Hash32({self})")
     }
 }
 
 impl fmt::Display for Hash32 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
     }
 }

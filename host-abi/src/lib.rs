@@ -1,7 +1,9 @@
 //! What the Verity host, its guests and third-party verifiers share.
 //!
-//! This crate is `no_std` (with `alloc`) and knows nothing about wasmtime. It
-//! holds:
+//! This crate is `no_std` and knows nothing about wasmtime. With the default
+//! feature `alloc` it holds everything below; without it (as the guest SDK
+//! uses it, so contracts that do not allocate need no allocator) only the ABI
+//! table, costs and limits remain. It holds:
 //!
 //! - [`abi`]: the one definition of the host ABI (import module, function
 //!   names, exact signatures and cost classes). Both the host linker and the
@@ -13,6 +15,8 @@
 //! - [`receipt`], [`encoding`] and [`hash`]: execution receipts, their
 //!   canonical byte encoding and their SHA-256 hash.
 //! - `json` (feature `serde`): the JSON form of a receipt for humans and tools.
+//! - [`spec`]: the interface description a contract embeds in its
+//!   `verity.spec` custom section, read by `verity inspect` and `--arg`.
 //!
 //! A verifier written against this crate alone can check that a receipt's
 //! hash matches its contents:
@@ -46,21 +50,29 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "alloc")]
 extern crate alloc;
 
 pub mod abi;
 pub mod costs;
+#[cfg(feature = "alloc")]
 pub mod encoding;
 pub mod hash;
 #[cfg(feature = "serde")]
 pub mod json;
 pub mod limits;
+#[cfg(feature = "alloc")]
 pub mod receipt;
+#[cfg(feature = "alloc")]
+pub mod spec;
+#[cfg(feature = "alloc")]
 pub mod status;
 
 pub use abi::{HOST_FUNCTIONS, HostFnSpec, IMPORT_MODULE, ValType};
 pub use costs::{Cost, CostClass, CostSchedule};
 pub use hash::Hash32;
 pub use limits::Limits;
+#[cfg(feature = "alloc")]
 pub use receipt::{Event, ReadEntry, Receipt, WriteEntry};
+#[cfg(feature = "alloc")]
 pub use status::{Status, TrapKind};

@@ -1,0 +1,81 @@
+//! The transaction: input, sender, context, output, and ending a run early.
+
+use crate::msg::MsgBuf;
+use crate::scratch::{Guard, TOO_LARGE};
+use crate::{Address, host};
+
+/// Largest sender the default profile accepts (`max_sender_bytes`).
+const SENDER_CAP: usize = 256;
+/// Largest context blob the default profile accepts (`max_context_bytes`).
+const CONTEXT_CAP: usize = 4096;
+
+/// Calls `f` with the raw transaction input.
+///
+/// Entry points made with `#[contract]` decode their arguments from it
+/// already; this is for contracts that parse input themselves. The input sits
+/// in the SDK's scratch buffer, so `f` must not call the typed storage or
+/// event API (the run would revert); copy out what it needs first.
+pub fn with_input<R>(f: impl FnOnce(&[u8]) -> R) -> R {
+    let mut g = Guard::take();
+    f(read_input(g.buf()))
+}
+
+/// Reads the input into the front of `buf`.
+pub(crate) fn read_input(buf: &mut [u8]) -> &[u8] {
+    let n = host::input_len();
+    let Some(buf) = buf.get_mut(..n) else {
+        revert(TOO_LARGE);
+    };
+    host::input_read(buf);
+    buf
+}
+
+/// Calls `f` with the sender: opaque bytes the embedder authenticated.
+pub fn with_sender<R>(f: impl FnOnce(&[u8]) -> R) -> R {
+    let n = host::sender_len();
+    let mut buf = [0u8; SENDER_CAP];
+    let Some(buf) = buf.get_mut(..n) else {
+        revert("sender is longer than 256 bytes");
+    };
+    host::sender_read(buf);
+    f(buf)
+}
+
+/// The sender as an [`Address`], or `None` when it is not exactly 32 bytes.
+pub fn sender_address() -> Option<Address> {
+    with_sender(|s| Address::try_from(s).ok())
+}
+
+/// Calls `f` with the embedder's context blob (e.g. a block height).
+pub fn with_context<R>(f: impl FnOnce(&[u8]) -> R) -> R {
+    let n = host::context_len();
+    let mut buf = [0u8; CONTEXT_CAP];
+    let Some(buf) = buf.get_mut(..n) else {
+        revert("context is longer than 4096 bytes");
+    };
+    host::context_read(buf);
+    f(buf)
+}
+
+/// Sets (replaces) the output. An entry point that returns a non-`()` value
+/// overwrites it with that value's encoding.
+pub fn set_output(bytes: &[u8]) {
+    host::output_set(bytes)
+}
+
+/// Ends the run with status `reverted` and `message`. Nothing the run wrote
+/// or emitted is kept.
+pub fn revert(message: &str) -> ! {
+    host::abort(message.as_bytes())
+}
+
+/// Ends the run with status `reverted` and the message
+/// `error <code>: <message>` of a contract error.
+pub fn revert_with<E: crate::ContractError + ?Sized>(error: &E) -> ! {
+    let mut m = MsgBuf::<1024>::new();
+    m.push_str("error ")
+        .push_u32(error.code())
+        .push_str(": ")
+        .push_str(error.message());
+    host::abort(m.as_bytes())
+}

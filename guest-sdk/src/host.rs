@@ -1,0 +1,123 @@
+//! Slice-level host calls: the only place that turns Rust slices into the
+//! pointers and lengths of host ABI v1. On wasm32 they call the imports in
+//! [`crate::sys`]; natively they call the in-memory host of
+//! [`crate::testing`], with the same semantics.
+
+#[cfg(target_arch = "wasm32")]
+mod imp {
+    use crate::sys;
+
+    // On wasm32 a pointer and a `usize` are 32 bits: `as i32` keeps every bit
+    // and the host reads the value back as unsigned.
+    fn p(ptr: *const u8) -> i32 {
+        ptr as usize as i32
+    }
+    fn n(len: usize) -> i32 {
+        len as i32
+    }
+
+    pub(crate) fn input_len() -> usize {
+        // SAFETY: no arguments; the host returns a length.
+        unsafe { sys::input_len() as u32 as usize }
+    }
+    pub(crate) fn input_read(dst: &mut [u8]) {
+        debug_assert_eq!(dst.len(), input_len());
+        // SAFETY: `dst` is writable for `input_len()` bytes (callers size it
+        // so); the host bounds-checks the range anyway.
+        unsafe { sys::input_read(p(dst.as_mut_ptr())) }
+    }
+    pub(crate) fn sender_len() -> usize {
+        // SAFETY: no arguments.
+        unsafe { sys::sender_len() as u32 as usize }
+    }
+    pub(crate) fn sender_read(dst: &mut [u8]) {
+        debug_assert_eq!(dst.len(), sender_len());
+        // SAFETY: `dst` is writable for `sender_len()` bytes.
+        unsafe { sys::sender_read(p(dst.as_mut_ptr())) }
+    }
+    pub(crate) fn context_len() -> usize {
+        // SAFETY: no arguments.
+        unsafe { sys::context_len() as u32 as usize }
+    }
+    pub(crate) fn context_read(dst: &mut [u8]) {
+        debug_assert_eq!(dst.len(), context_len());
+        // SAFETY: `dst` is writable for `context_len()` bytes.
+        unsafe { sys::context_read(p(dst.as_mut_ptr())) }
+    }
+    pub(crate) fn output_set(data: &[u8]) {
+        // SAFETY: the host only reads `data.len()` bytes at `data`.
+        unsafe { sys::output_set(p(data.as_ptr()), n(data.len())) }
+    }
+    pub(crate) fn storage_read(key: &[u8], dst: &mut [u8]) -> Option<usize> {
+        // SAFETY: the host reads the key and writes at most `dst.len()` bytes
+        // into `dst`, both ranges valid slices.
+        let r = unsafe {
+            sys::storage_read(
+                p(key.as_ptr()),
+                n(key.len()),
+                p(dst.as_mut_ptr()),
+                n(dst.len()),
+            )
+        };
+        (r >= 0).then_some(r as usize)
+    }
+    pub(crate) fn storage_write(key: &[u8], value: &[u8]) {
+        // SAFETY: the host only reads both slices.
+        unsafe {
+            sys::storage_write(
+                p(key.as_ptr()),
+                n(key.len()),
+                p(value.as_ptr()),
+                n(value.len()),
+            )
+        }
+    }
+    pub(crate) fn storage_remove(key: &[u8]) {
+        // SAFETY: the host only reads the key.
+        unsafe { sys::storage_remove(p(key.as_ptr()), n(key.len())) }
+    }
+    pub(crate) fn event_emit(topic: &[u8], data: &[u8]) {
+        // SAFETY: the host only reads both slices.
+        unsafe {
+            sys::event_emit(
+                p(topic.as_ptr()),
+                n(topic.len()),
+                p(data.as_ptr()),
+                n(data.len()),
+            )
+        }
+    }
+    pub(crate) fn abort(msg: &[u8]) -> ! {
+        // SAFETY: the host only reads the message, then ends the run.
+        unsafe { sys::abort(p(msg.as_ptr()), n(msg.len())) };
+        // The host never returns from `abort`; should one, trap.
+        core::arch::wasm32::unreachable()
+    }
+    pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        // SAFETY: the host reads `data` and writes exactly 32 bytes to `out`.
+        unsafe { sys::sha256(p(data.as_ptr()), n(data.len()), p(out.as_mut_ptr())) };
+        out
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod imp {
+    pub(crate) use crate::testing::host::*;
+}
+
+pub(crate) use imp::*;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_import_module_literal_is_the_abi_s() {
+        // sys.rs cannot use the constant in `#[link(wasm_import_module)]`.
+        let src = include_str!("sys.rs");
+        let literal = std::format!(
+            "wasm_import_module = \"{}\"",
+            verity_host_abi::IMPORT_MODULE
+        );
+        assert!(src.contains(&literal), "sys.rs must use {literal}");
+    }
+}

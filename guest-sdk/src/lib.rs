@@ -1,0 +1,103 @@
+//! Write Verity contracts in Rust.
+//!
+//! A contract is a `cdylib` crate built with
+//! `cargo build --release --target wasm32-unknown-unknown`. Its public
+//! associated functions in a `#[contract]` impl block are its entry points:
+//! ordinary Rust functions whose arguments are decoded from the transaction
+//! input and whose return value becomes the output (both in the
+//! [`codec`] encoding, postcard). State lives in [`storage`]; [`events`] are
+//! recorded in the receipt; [`env`] gives the sender, context and
+//! [`env::revert`]; [`crypto::sha256`] hashes on the host.
+//!
+//! ```
+//! #![cfg_attr(target_arch = "wasm32", no_std)]
+//! use verity_sdk::{contract, env, storage::Map, Address, ContractError};
+//!
+//! const BALANCES: Map<Address, u64> = Map::new(b"bal");
+//!
+//! #[derive(ContractError)]
+//! pub enum Error {
+//!     #[error("insufficient balance")]
+//!     InsufficientBalance = 1,
+//!     #[error("sender is not a 32-byte address")]
+//!     BadSender = 2,
+//! }
+//!
+//! pub struct Bank;
+//!
+//! #[contract]
+//! impl Bank {
+//!     pub fn balance_of(owner: Address) -> u64 {
+//!         BALANCES.get(&owner).unwrap_or(0)
+//!     }
+//!
+//!     pub fn withdraw(amount: u64) -> Result<u64, Error> {
+//!         let me = env::sender_address().ok_or(Error::BadSender)?;
+//!         let left = Self::balance_of(me)
+//!             .checked_sub(amount)
+//!             .ok_or(Error::InsufficientBalance)?;
+//!         BALANCES.set(&me, &left);
+//!         Ok(left)
+//!     }
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! Panics revert the run with `panicked at <file>:<line>:<col>: <message>`;
+//! an `Err(e)` reverts with `error <code>: <message>` (see
+//! [`ContractError`]). With `panic = "abort"` in the release profile the
+//! contract carries no unwinding code.
+//!
+//! Features: `panic-handler` (default), `panic-fmt` (keep formatted panic
+//! messages, costs code size), `alloc` (a bump allocator, for contracts that
+//! use `Vec`, `String` or `Box`).
+//!
+//! Natively (under `cargo test`) the same source runs against the in-memory
+//! host of [`testing`].
+#![no_std]
+#![warn(missing_docs)]
+
+#[cfg(any(feature = "alloc", not(target_arch = "wasm32")))]
+extern crate alloc;
+#[cfg(not(target_arch = "wasm32"))]
+extern crate std;
+
+mod address;
+#[cfg(all(target_arch = "wasm32", feature = "alloc"))]
+pub mod allocator;
+pub mod codec;
+pub mod crypto;
+pub mod env;
+mod error;
+pub mod events;
+mod host;
+mod msg;
+#[cfg(all(target_arch = "wasm32", feature = "panic-handler"))]
+mod panic;
+mod scratch;
+pub mod storage;
+#[cfg(target_arch = "wasm32")]
+mod sys;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use address::Address;
+pub use error::ContractError;
+pub use scratch::SCRATCH_BYTES;
+pub use serde::{Deserialize, Serialize};
+pub use verity_sdk_macros::{ContractError, contract};
+
+/// Implemented by `#[contract]` for the contract type.
+pub trait Contract {
+    /// The contract's `verity.spec` records (see
+    /// `verity_host_abi::spec`).
+    const SPEC: &'static [u8];
+
+    /// Runs the entry named `entry` as the wasm export would; `false` if
+    /// there is none. Used by [`testing`].
+    #[doc(hidden)]
+    fn __dispatch(entry: &str) -> bool;
+}

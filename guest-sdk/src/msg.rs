@@ -1,0 +1,80 @@
+//! A fixed-capacity message buffer that needs neither `alloc` nor `core::fmt`
+//! (both cost kilobytes of code in a contract).
+
+/// Up to `N` bytes of UTF-8 text; longer text is cut at a character boundary.
+pub(crate) struct MsgBuf<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> MsgBuf<N> {
+    pub(crate) const fn new() -> Self {
+        MsgBuf {
+            buf: [0; N],
+            len: 0,
+        }
+    }
+
+    pub(crate) fn push_str(&mut self, s: &str) -> &mut Self {
+        let mut take = s.len().min(N - self.len);
+        while !s.is_char_boundary(take) {
+            take -= 1;
+        }
+        self.push_bytes(s.as_bytes().get(..take).unwrap_or_default())
+    }
+
+    /// Appends bytes that fit (callers pass whole UTF-8 sequences). Written
+    /// with `get` so no bounds-check panic (and its formatting code) is
+    /// linked into contracts.
+    fn push_bytes(&mut self, b: &[u8]) -> &mut Self {
+        if let Some(dst) = self.buf.get_mut(self.len..self.len + b.len()) {
+            dst.copy_from_slice(b);
+            self.len += b.len();
+        }
+        self
+    }
+
+    pub(crate) fn push_u32(&mut self, mut v: u32) -> &mut Self {
+        let mut digits = [0u8; 10];
+        let mut i = digits.len();
+        while i > 0 {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        // ASCII digits: each byte is a whole UTF-8 character.
+        let digits = digits.get(i..).unwrap_or_default();
+        let fit = digits.len().min(N - self.len);
+        self.push_bytes(digits.get(..fit).unwrap_or_default())
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+}
+
+#[cfg(feature = "panic-fmt")]
+impl<const N: usize> core::fmt::Write for MsgBuf<N> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.push_str(s);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MsgBuf;
+
+    #[test]
+    fn numbers_and_text_concatenate_and_overflow_is_cut_on_a_char_boundary() {
+        let mut m = MsgBuf::<16>::new();
+        m.push_str("error ").push_u32(4_294_967_295).push_str(": é");
+        assert_eq!(m.as_bytes(), "error 4294967295".as_bytes());
+        let mut m = MsgBuf::<8>::new();
+        m.push_str("x").push_u32(0).push_str("aéééé");
+        assert_eq!(core::str::from_utf8(m.as_bytes()).unwrap(), "x0aéé");
+    }
+}
