@@ -22,6 +22,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod contract_spec;
 mod dir_state;
 mod host;
 pub mod profile;
@@ -31,6 +32,7 @@ mod transaction;
 pub mod validate;
 pub mod verify;
 
+pub use contract_spec::{SpecReadError, contract_spec};
 pub use dir_state::{DirState, DirStateError};
 pub use profile::Profile;
 pub use runtime::{PreparedModule, Runtime, RuntimeError};

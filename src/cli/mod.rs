@@ -1,7 +1,9 @@
-//! The command line: argument parsing and the three subcommands.
+//! The command line: argument parsing and the subcommands.
 
+mod args;
 mod check;
 mod inputs;
+mod inspect;
 mod print;
 mod profile;
 mod run;
@@ -44,6 +46,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Print the determinism profile and its hash.
     Profile(profile::ProfileArgs),
+    /// Print a contract's entry points and argument types (its verity.spec).
+    Inspect(inspect::InspectArgs),
 }
 
 /// Parses the arguments, runs the command and maps the outcome to an exit
@@ -55,6 +59,7 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => verify::verify(args),
         Command::Check(args) => check::check(args),
         Command::Profile(args) => profile::profile(args),
+        Command::Inspect(args) => inspect::inspect(args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -4,9 +4,13 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use verity_runtime::{DirState, MemoryState, Profile, Runtime, StateBackend, Transaction};
+use verity_runtime::abi::spec::{EntrySpec, TypeSpec};
+use verity_runtime::{
+    DirState, MemoryState, Profile, Runtime, StateBackend, Transaction, contract_spec,
+};
 
 use super::Outcome;
+use super::args::{decode_output, encode_args};
 use super::inputs::{parse_bytes_arg, read_module};
 use super::print::{receipt_human, receipt_json};
 
@@ -18,8 +22,17 @@ pub struct RunArgs {
     #[arg(long)]
     entry: String,
     /// Input bytes: hex, or @FILE for a file's raw bytes.
-    #[arg(long, value_name = "HEX|@FILE", default_value = "")]
+    #[arg(
+        long,
+        value_name = "HEX|@FILE",
+        default_value = "",
+        conflicts_with = "arg"
+    )]
     input: String,
+    /// A typed argument of the entry, encoded using the module's contract
+    /// spec (see `verity inspect`). Repeat for each argument.
+    #[arg(long = "arg", value_name = "NAME=VALUE")]
+    arg: Vec<String>,
     /// Sender bytes (hex): opaque, committed in the receipt.
     #[arg(long, value_name = "HEX", default_value = "")]
     sender: String,
@@ -43,9 +56,36 @@ pub struct RunArgs {
 
 pub fn run(args: RunArgs) -> Result<Outcome> {
     let code = read_module(&args.module)?;
+    // The spec is only metadata: a module without one (or with a broken one)
+    // still runs; only `--arg` needs it.
+    let entry_spec: Option<EntrySpec> = contract_spec(&code)
+        .ok()
+        .flatten()
+        .and_then(|s| s.entry(&args.entry).cloned());
+    let input = if args.arg.is_empty() {
+        parse_bytes_arg("--input", &args.input)?
+    } else {
+        let spec = contract_spec(&code)
+            .with_context(|| {
+                format!(
+                    "--arg: cannot read the contract spec of {}",
+                    args.module.display()
+                )
+            })?
+            .with_context(|| {
+                format!(
+                    "--arg needs a contract spec, and {} has none (use --input)",
+                    args.module.display()
+                )
+            })?;
+        let entry = spec
+            .entry(&args.entry)
+            .with_context(|| format!("--arg: the contract spec has no entry `{}`", args.entry))?;
+        encode_args(entry, &args.arg)?
+    };
     let tx = Transaction {
         entry: args.entry,
-        input: parse_bytes_arg("--input", &args.input)?,
+        input,
         sender: parse_bytes_arg("--sender", &args.sender)?,
         context: parse_bytes_arg("--context", &args.context)?,
         fuel_limit: args.fuel,
@@ -70,6 +110,12 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         print!("{json}");
     } else {
         print!("{}", receipt_human(&receipt));
+        let decoded = entry_spec
+            .filter(|e| receipt.status.is_success() && e.returns != TypeSpec::Unit)
+            .and_then(|e| decode_output(&e, &receipt.output).map(|v| (e.returns.to_string(), v)));
+        if let Some((ty, value)) = decoded {
+            println!("returns  {value} ({ty})");
+        }
     }
     Ok(if receipt.status.is_success() {
         Outcome::Ok

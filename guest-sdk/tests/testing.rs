@@ -1,0 +1,146 @@
+//! The native test environment keeps the runtime's semantics: rollback on
+//! every failure, read-your-writes, limits with the runtime's trap kinds,
+//! and the wasm panic handler's message format.
+
+use verity_host_abi::TrapKind;
+use verity_sdk::storage::{self, Item, Map};
+use verity_sdk::testing::{Status, TestEnv};
+use verity_sdk::{Address, ContractError, contract, env, events};
+
+const N: Item<u32> = Item::new(b"n");
+const M: Map<Address, u64> = Map::new(b"m");
+
+#[derive(ContractError, Debug)]
+pub enum Error {
+    #[error("nope")]
+    Nope = 7,
+}
+
+pub struct Probe;
+
+#[contract]
+impl Probe {
+    pub fn write_then_revert(n: u32) {
+        N.set(&n);
+        events::emit_bytes(b"t", b"d");
+        env::revert("changed my mind");
+    }
+    pub fn write_then_err(n: u32) -> Result<u32, Error> {
+        N.set(&n);
+        Err(Error::Nope)
+    }
+    pub fn write_then_panic(n: u32) {
+        N.set(&n);
+        // Absent: this run has not written it.
+        Item::<u32>::new(b"absent").get().unwrap();
+    }
+    pub fn write_and_read(n: u32) -> Option<u32> {
+        N.set(&n);
+        N.get()
+    }
+    pub fn remove() -> bool {
+        N.remove();
+        N.exists()
+    }
+    pub fn map_put(who: Address, v: u64) -> Option<u64> {
+        M.set(&who, &v);
+        M.get(&who)
+    }
+    pub fn long_key() {
+        storage::set_bytes(&[0; 257], b"");
+    }
+    pub fn long_value() {
+        storage::set_bytes(b"k", &[0; 64 * 1024 + 1]);
+    }
+    pub fn flood() {
+        for _ in 0..257 {
+            events::emit_bytes(b"t", b"");
+        }
+    }
+    pub fn sender_len() -> u32 {
+        env::with_sender(|s| s.len() as u32)
+    }
+    pub fn echo() -> u32 {
+        env::with_input(|i| i.len() as u32)
+    }
+}
+
+#[test]
+fn every_failure_rolls_back_writes_and_events() {
+    let mut env = TestEnv::new();
+    assert!(env.call::<Probe>("write_and_read", &(1u32,)).is_success());
+    let before = env.state().clone();
+    let r = env.call::<Probe>("write_then_revert", &(2u32,));
+    assert_eq!(r.status, Status::Reverted("changed my mind".into()));
+    assert!(r.events.is_empty() && r.writes.is_empty());
+    let r = env.call::<Probe>("write_then_err", &(3u32,));
+    assert_eq!(r.status, Status::Reverted("error 7: nope".into()));
+    let r = env.call::<Probe>("write_then_panic", &(4u32,));
+    let msg = r.revert_message().unwrap();
+    assert!(
+        msg.starts_with("panicked at guest-sdk/tests/testing.rs:"),
+        "{msg}"
+    );
+    assert!(
+        msg.ends_with("called `Option::unwrap()` on a `None` value"),
+        "{msg}"
+    );
+    assert_eq!(env.state(), &before);
+}
+
+#[test]
+fn reads_see_the_run_s_own_writes_and_removals() {
+    let mut env = TestEnv::new();
+    assert_eq!(
+        env.call::<Probe>("write_and_read", &(9u32,))
+            .output::<Option<u32>>(),
+        Some(9)
+    );
+    let r = env.call::<Probe>("remove", &());
+    assert!(!r.output::<bool>());
+    assert_eq!(r.writes, vec![(b"n".to_vec(), None)]);
+    assert!(env.state().is_empty());
+    let who = Address([5; 32]);
+    let r = env.call::<Probe>("map_put", &(who, 77u64));
+    assert_eq!(r.output::<Option<u64>>(), Some(77));
+    let mut key = b"m\0".to_vec();
+    key.extend_from_slice(&[5; 32]);
+    assert_eq!(
+        env.state().get(&key),
+        Some(&verity_sdk::codec::to_vec(&77u64))
+    );
+}
+
+#[test]
+fn limits_trap_with_the_runtime_s_trap_kinds() {
+    let mut env = TestEnv::new();
+    for (entry, kind) in [
+        ("long_key", TrapKind::KeyTooLong),
+        ("long_value", TrapKind::ValueTooLong),
+        ("flood", TrapKind::TooManyEvents),
+    ] {
+        assert_eq!(
+            env.call::<Probe>(entry, &()).status,
+            Status::Trapped(kind),
+            "{entry}"
+        );
+    }
+    assert!(env.state().is_empty());
+}
+
+#[test]
+fn input_sender_and_unknown_entries() {
+    let mut env = TestEnv::new();
+    env.set_sender(b"alice");
+    assert_eq!(env.call::<Probe>("sender_len", &()).output::<u32>(), 5);
+    assert_eq!(env.call_raw::<Probe>("echo", b"abcd").output::<u32>(), 4);
+    let bad = env.call_raw::<Probe>("write_and_read", &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    assert_eq!(
+        bad.status,
+        Status::Reverted("invalid input: expected (n: u32)".into())
+    );
+    assert!(matches!(
+        env.call::<Probe>("nothing", &()).status,
+        Status::Rejected(_)
+    ));
+}

@@ -1,0 +1,161 @@
+//! Run a compiled contract in the real Verity runtime from a Rust test.
+//!
+//! The guest SDK's `testing` module runs contract source natively; this
+//! crate runs the `.wasm` it compiles to, through wasmtime with fuel, limits
+//! and receipts, exactly as `verity run` does. A [`Harness`] keeps the state
+//! between calls (committing a call's writes only when it succeeds) and
+//! encodes arguments with the same codec as the SDK (postcard).
+//!
+//! ```
+//! use verity_testkit::Harness;
+//!
+//! // Any module works; contracts built with verity-sdk are the usual case.
+//! let wasm = wat::parse_str(r#"(module
+//!   (import "verity" "output_set" (func $out (param i32 i32)))
+//!   (memory (export "memory") 1)
+//!   (data (i32.const 0) "\2a")
+//!   (func (export "answer") (call $out (i32.const 0) (i32.const 1))))"#)?;
+//! let mut h = Harness::new(&wasm)?;
+//! let call = h.call("answer", &())?;
+//! assert!(call.is_success());
+//! assert_eq!(call.output::<u8>()?, 42);
+//! h.verify(&call)?; // re-execution reproduces the receipt
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use verity_runtime::{
+    MemoryState, Profile, Receipt, Runtime, RuntimeError, Status, Transaction, VerifyError,
+};
+
+/// What can go wrong driving a contract (as opposed to the contract's own
+/// failures, which are statuses in the receipt).
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    /// The runtime could not be built or could not run the transaction.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// Re-execution did not reproduce the receipt.
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    /// Arguments could not be encoded, or the output is not the requested type.
+    #[error("codec: {0}")]
+    Codec(#[from] postcard::Error),
+    /// The output was asked for but the run did not succeed.
+    #[error("the run ended with status {0}, not success")]
+    NotSuccess(String),
+}
+
+/// A contract module, a runtime, and the state its calls build up.
+pub struct Harness {
+    runtime: Runtime,
+    code: Vec<u8>,
+    state: MemoryState,
+    sender: Vec<u8>,
+    context: Vec<u8>,
+    fuel: u64,
+}
+
+/// One call's receipt.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// The receipt the runtime produced.
+    pub receipt: Receipt,
+}
+
+impl Call {
+    /// Whether the run succeeded.
+    pub fn is_success(&self) -> bool {
+        self.receipt.status.is_success()
+    }
+
+    /// The output decoded as `T` (the SDK encodes return values with
+    /// postcard).
+    pub fn output<T: DeserializeOwned>(&self) -> Result<T, HarnessError> {
+        if !self.is_success() {
+            return Err(HarnessError::NotSuccess(self.receipt.status.to_string()));
+        }
+        Ok(postcard::from_bytes(&self.receipt.output)?)
+    }
+
+    /// The revert message, if the run reverted.
+    pub fn revert_message(&self) -> Option<&str> {
+        match &self.receipt.status {
+            Status::Reverted { message } => Some(message),
+            _ => None,
+        }
+    }
+}
+
+impl Harness {
+    /// A harness for `code` under the default profile, with empty state,
+    /// empty sender and context, and the default fuel limit.
+    pub fn new(code: &[u8]) -> Result<Harness, HarnessError> {
+        Harness::with_profile(code, Profile::default())
+    }
+
+    /// A harness under `profile`.
+    pub fn with_profile(code: &[u8], profile: Profile) -> Result<Harness, HarnessError> {
+        Ok(Harness {
+            runtime: Runtime::new(profile)?,
+            code: code.to_vec(),
+            state: MemoryState::default(),
+            sender: Vec::new(),
+            context: Vec::new(),
+            fuel: Transaction::DEFAULT_FUEL,
+        })
+    }
+
+    /// Sets the sender of the following calls.
+    pub fn set_sender(&mut self, sender: &[u8]) -> &mut Self {
+        self.sender = sender.to_vec();
+        self
+    }
+
+    /// Sets the context blob of the following calls.
+    pub fn set_context(&mut self, context: &[u8]) -> &mut Self {
+        self.context = context.to_vec();
+        self
+    }
+
+    /// Sets the fuel limit of the following calls.
+    pub fn set_fuel(&mut self, fuel: u64) -> &mut Self {
+        self.fuel = fuel;
+        self
+    }
+
+    /// The committed state.
+    pub fn state(&self) -> &MemoryState {
+        &self.state
+    }
+
+    /// The runtime (for its profile hash, or to run other modules).
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Calls `entry` with `args` (a tuple, postcard-encoded as the SDK's
+    /// `#[contract]` entries expect); commits the writes if it succeeds.
+    pub fn call(&mut self, entry: &str, args: &impl Serialize) -> Result<Call, HarnessError> {
+        let input = postcard::to_allocvec(args)?;
+        self.call_raw(entry, &input)
+    }
+
+    /// Like [`call`](Self::call) with raw input bytes.
+    pub fn call_raw(&mut self, entry: &str, input: &[u8]) -> Result<Call, HarnessError> {
+        let tx = Transaction::new(entry)
+            .with_input(input.to_vec())
+            .with_sender(self.sender.clone())
+            .with_context(self.context.clone())
+            .with_fuel(self.fuel);
+        let receipt = self.runtime.execute(&self.code, &tx, &self.state)?;
+        self.state.commit(&receipt);
+        Ok(Call { receipt })
+    }
+
+    /// Re-executes `call` from its receipt alone and checks it byte for byte.
+    pub fn verify(&self, call: &Call) -> Result<(), HarnessError> {
+        Ok(self.runtime.verify(&self.code, &call.receipt)?)
+    }
+}

@@ -1,0 +1,457 @@
+//! The fixture contracts (fixtures/contracts, built with verity-sdk) in the
+//! real runtime: token scenarios, hostile Rust, the walkthrough's commands,
+//! reproducible builds, the size gate, and the contracts' own native tests.
+
+mod common;
+
+use std::process::Command;
+
+use common::{fixture, root, verity};
+use serde::Deserialize;
+use verity_runtime::{Status, TrapKind};
+use verity_testkit::{Call, Harness};
+
+const OWNER: [u8; 32] = [1; 32];
+const ALICE: [u8; 32] = [2; 32];
+const BOB: [u8; 32] = [3; 32];
+
+fn wasm(name: &str) -> Vec<u8> {
+    let path = fixture(&format!("wasm/{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn harness(name: &str) -> Harness {
+    Harness::new(&wasm(name)).expect("runtime")
+}
+
+/// Calls `entry`, checks that the receipt re-executes to itself, returns it.
+fn verified(h: &mut Harness, entry: &str, args: &impl serde::Serialize) -> Call {
+    let call = h.call(entry, args).unwrap();
+    h.verify(&call).expect("receipt verifies");
+    call
+}
+
+fn minted_token() -> Harness {
+    let mut h = harness("token");
+    h.set_sender(&OWNER);
+    let init = h.call("init", &(OWNER,)).unwrap();
+    assert!(init.is_success(), "{:?}", init.receipt.status);
+    let mint = h.call("mint", &(ALICE, 100u64)).unwrap();
+    assert!(mint.is_success(), "{:?}", mint.receipt.status);
+    h
+}
+
+fn balance(h: &mut Harness, who: [u8; 32]) -> u64 {
+    h.call("balance_of", &(who,)).unwrap().output().unwrap()
+}
+
+#[test]
+fn token_mint_credits_the_recipient_and_emits_an_event() {
+    let mut h = harness("token");
+    h.set_sender(&OWNER);
+    assert!(h.call("init", &(OWNER,)).unwrap().is_success());
+    let mint = verified(&mut h, "mint", &(ALICE, 100u64));
+    assert!(mint.is_success());
+    assert_eq!(mint.receipt.events.len(), 1);
+    assert_eq!(mint.receipt.events[0].topic, b"mint");
+    assert_eq!(
+        mint.receipt.events[0].data,
+        postcard::to_allocvec(&(ALICE, 100u64)).unwrap()
+    );
+    assert_eq!(balance(&mut h, ALICE), 100);
+    let supply: u64 = h.call("total_supply", &()).unwrap().output().unwrap();
+    assert_eq!(supply, 100);
+    // Only the owner mints.
+    h.set_sender(&ALICE);
+    let denied = h.call("mint", &(ALICE, 1u64)).unwrap();
+    assert_eq!(
+        denied.revert_message(),
+        Some("error 3: only the owner can mint")
+    );
+    assert_eq!(balance(&mut h, ALICE), 100);
+}
+
+#[test]
+fn token_transfer_moves_balance() {
+    let mut h = minted_token();
+    h.set_sender(&ALICE);
+    let t = verified(&mut h, "transfer", &(BOB, 30u64));
+    assert!(t.is_success(), "{:?}", t.receipt.status);
+    assert_eq!(t.receipt.events[0].topic, b"transfer");
+    assert_eq!(
+        t.receipt.events[0].data,
+        postcard::to_allocvec(&(ALICE, BOB, 30u64)).unwrap()
+    );
+    // Two reads (both balances) and two writes.
+    assert_eq!(t.receipt.writes.len(), 2);
+    assert_eq!(balance(&mut h, ALICE), 70);
+    assert_eq!(balance(&mut h, BOB), 30);
+}
+
+#[test]
+fn token_failed_transfer_reverts_with_its_message_and_changes_nothing() {
+    let mut h = minted_token();
+    let before: Vec<(Vec<u8>, Vec<u8>)> = h
+        .state()
+        .iter()
+        .map(|(k, v)| (k.to_vec(), v.to_vec()))
+        .collect();
+    h.set_sender(&BOB);
+    let t = verified(&mut h, "transfer", &(ALICE, 1u64));
+    assert_eq!(
+        t.receipt.status,
+        Status::Reverted {
+            message: "error 5: insufficient balance".into()
+        }
+    );
+    assert!(t.receipt.writes.is_empty() && t.receipt.events.is_empty());
+    assert!(t.receipt.output.is_empty());
+    let after: Vec<(Vec<u8>, Vec<u8>)> = h
+        .state()
+        .iter()
+        .map(|(k, v)| (k.to_vec(), v.to_vec()))
+        .collect();
+    assert_eq!(before, after);
+    assert_eq!(balance(&mut h, BOB), 0);
+}
+
+#[test]
+fn token_balance_query_reads_without_writing() {
+    let mut h = minted_token();
+    let q = verified(&mut h, "balance_of", &(ALICE,));
+    assert_eq!(q.output::<u64>().unwrap(), 100);
+    assert!(q.receipt.writes.is_empty());
+    assert_eq!(q.receipt.reads.len(), 1);
+    // Malformed input reverts with the expected signature in the message.
+    let bad = h.call_raw("balance_of", &[1, 2, 3]).unwrap();
+    assert_eq!(
+        bad.revert_message(),
+        Some("invalid input: expected (owner: Address)")
+    );
+}
+
+#[test]
+fn counter_and_hasher_work_through_the_runtime() {
+    let mut h = harness("counter");
+    let n: u64 = h.call("add", &(5u64,)).unwrap().output().unwrap();
+    assert_eq!(n, 5);
+    let n: u64 = h.call("add", &(7u64,)).unwrap().output().unwrap();
+    assert_eq!(n, 12);
+
+    let mut h = harness("hasher");
+    let data = b"verifiable execution".repeat(100);
+    let call = h.call_raw("hash", &data).unwrap();
+    h.verify(&call).unwrap();
+    let (host, guest): ([u8; 32], [u8; 32]) = call.output().unwrap();
+    assert_eq!(host, guest);
+    use sha2::Digest;
+    assert_eq!(host, <[u8; 32]>::from(sha2::Sha256::digest(&data)));
+    let chained: [u8; 32] = h
+        .call("chain", &([0u8; 32], 3u32))
+        .unwrap()
+        .output()
+        .unwrap();
+    let mut expect = [0u8; 32];
+    for _ in 0..3 {
+        expect = sha2::Sha256::digest(expect).into();
+    }
+    assert_eq!(chained, expect);
+}
+
+/// Runs one hostile entry twice; asserts the status, identical receipts and
+/// that nothing reached the state.
+fn hostile(entry: &str, input: &[u8], fuel: u64) -> Status {
+    let mut h = harness("hostile");
+    h.set_fuel(fuel);
+    let a = h.call_raw(entry, input).unwrap();
+    let b = h.call_raw(entry, input).unwrap();
+    assert_eq!(
+        a.receipt.hash(),
+        b.receipt.hash(),
+        "{entry}: receipts differ"
+    );
+    assert!(h.state().is_empty(), "{entry} left state behind");
+    assert!(a.receipt.writes.is_empty() && a.receipt.events.is_empty());
+    h.verify(&a).unwrap();
+    a.receipt.status
+}
+
+fn reverted(entry: &str, input: &[u8]) -> String {
+    match hostile(entry, input, 10_000_000) {
+        Status::Reverted { message } => message,
+        other => panic!("{entry}: expected reverted, got {other:?}"),
+    }
+}
+
+#[test]
+fn hostile_rust_contracts_end_in_their_statuses() {
+    let m = reverted("panic_static", &[]);
+    assert!(m.starts_with("panicked at hostile/src/lib.rs:"), "{m}");
+    assert!(m.ends_with(": boom"), "{m}");
+    let m = reverted("panic_formatted", &postcard::to_allocvec(&(7u32,)).unwrap());
+    assert!(m.contains("enable verity-sdk feature `panic-fmt`"), "{m}");
+    let m = reverted("overflow", &postcard::to_allocvec(&(1u64,)).unwrap());
+    assert!(m.ends_with(": attempt to add with overflow"), "{m}");
+    let m = reverted("write_then_panic", &[]);
+    assert!(m.ends_with(": after writing"), "{m}");
+    // The allocator runs into the page cap; Rust's allocation-failure panic
+    // reverts the run.
+    let m = reverted("allocation_bomb", &[]);
+    assert!(m.starts_with("panicked at "), "{m}");
+
+    assert_eq!(hostile("spin", &[], 1_000_000), Status::OutOfFuel);
+    assert_eq!(
+        hostile("event_flood", &[], 10_000_000),
+        Status::Trapped {
+            trap: TrapKind::TooManyEvents
+        }
+    );
+    assert_eq!(
+        hostile("long_key", &[], 10_000_000),
+        Status::Trapped {
+            trap: TrapKind::KeyTooLong
+        }
+    );
+    // Shallow recursion succeeds; deep recursion traps (which trap, and at
+    // what depth, is the native-stack question of issue 4).
+    let shallow = postcard::to_allocvec(&(1_000u32,)).unwrap();
+    assert_eq!(hostile("recurse", &shallow, 10_000_000), Status::Success);
+    let deep = postcard::to_allocvec(&(10_000_000u32,)).unwrap();
+    assert!(
+        matches!(
+            hostile("recurse", &deep, 1_000_000_000),
+            Status::Trapped { .. }
+        ),
+        "deep recursion must trap"
+    );
+}
+
+#[derive(Deserialize)]
+struct Inspected {
+    entries: Vec<InspectedEntry>,
+}
+
+#[derive(Deserialize)]
+struct InspectedEntry {
+    name: String,
+    signature: String,
+}
+
+#[test]
+fn inspect_prints_the_spec_and_run_encodes_args_from_it() {
+    let token = fixture("wasm/token.wasm");
+    let out = verity()
+        .args(["inspect", token.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let spec: Inspected = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = spec.entries.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["init", "mint", "transfer", "balance_of", "total_supply"]
+    );
+    assert_eq!(
+        spec.entries[2].signature,
+        "transfer(to: Address, amount: u64) -> Result<(), Error>"
+    );
+    // A module without a spec: exit 1 with a reason.
+    let out = verity()
+        .args(["inspect", fixture("counter.wat").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no verity.spec section"));
+
+    // --arg encodes exactly what the SDK decodes: same input as postcard.
+    let dir = tempfile::tempdir().unwrap();
+    let receipt = dir.path().join("r.json");
+    let owner = hex::encode(OWNER);
+    let out = verity()
+        .args(["run", token.to_str().unwrap(), "--entry", "init"])
+        .args(["--arg", &format!("owner={owner}"), "--json"])
+        .args(["--receipt", receipt.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["input"],
+        hex::encode(postcard::to_allocvec(&(OWNER,)).unwrap())
+    );
+    let out = verity()
+        .args(["verify", receipt.to_str().unwrap(), "--module"])
+        .arg(&token)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    // Bad --arg use is a usage error naming the problem.
+    for (args, needle) in [
+        (vec!["--arg", "owner=zz"], "is not of type Address"),
+        (vec!["--arg", "who=00"], "has no argument `who`"),
+        (
+            vec!["--arg", "owner=00", "--input", "00"],
+            "cannot be used with",
+        ),
+    ] {
+        let out = verity()
+            .args(["run", token.to_str().unwrap(), "--entry", "init"])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn token_fits_the_size_gate_and_the_readme_reports_every_fixture_size() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for name in ["counter", "token", "hasher", "hostile"] {
+        let size = wasm(name).len();
+        let row = format!("| `{name}.wasm` | {size} |");
+        assert!(
+            readme.contains(&row),
+            "README.md must report `{row}` (rebuild changed the size?)"
+        );
+    }
+    let token = wasm("token").len();
+    assert!(token <= 8 * 1024, "token.wasm is {token} bytes, over 8 KiB");
+}
+
+#[test]
+fn the_readme_walkthrough_is_the_counter_fixture() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let source = std::fs::read_to_string(fixture("contracts/counter/src/lib.rs")).unwrap();
+    let contract = source.split("#[cfg(test)]").next().unwrap().trim_end();
+    assert!(
+        readme.contains(contract),
+        "README's walkthrough must show fixtures/contracts/counter/src/lib.rs (up to its tests)"
+    );
+}
+
+/// Runs a command from the repository root; fails the test with its output
+/// if it fails.
+fn run_ok(cmd: &mut Command, what: &str) {
+    let out = cmd.current_dir(root()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn fixture_contracts_rebuild_to_the_committed_bytes() {
+    run_ok(
+        Command::new("bash").args(["fixtures/contracts/build.sh", "--check"]),
+        "fixtures/contracts/build.sh --check",
+    );
+}
+
+#[test]
+fn fixture_contracts_pass_their_native_sdk_tests() {
+    run_ok(
+        Command::new(env!("CARGO"))
+            .args(["test", "--locked", "--quiet", "--manifest-path"])
+            .arg(root().join("fixtures/contracts/Cargo.toml"))
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS"),
+        "cargo test in fixtures/contracts",
+    );
+}
+
+/// The fenced block of `lang` that follows `marker` in the README.
+fn readme_block(readme: &str, marker: &str, lang: &str) -> String {
+    let after = &readme[readme.find(marker).expect(marker)..];
+    let fence = format!("```{lang}\n");
+    let start = after.find(&fence).expect(&fence) + fence.len();
+    let len = after[start..].find("```").unwrap();
+    after[start..start + len].to_string()
+}
+
+#[test]
+fn the_readme_walkthrough_builds_runs_with_args_and_verifies() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let manifest = readme_block(&readme, "2. `Cargo.toml`", "toml")
+        .replace("/path/to/verity", root().to_str().unwrap());
+    let source = readme_block(&readme, "3. `src/lib.rs`", "rust,ignore");
+    let dir = tempfile::tempdir().unwrap();
+    let krate = dir.path().join("mycounter");
+    std::fs::create_dir_all(krate.join("src")).unwrap();
+    std::fs::write(krate.join("Cargo.toml"), manifest).unwrap();
+    std::fs::write(krate.join("src/lib.rs"), source).unwrap();
+    // The fixtures' lock file pins the same dependency versions (cargo
+    // adapts it to the new package), so the build needs no fresh resolution.
+    std::fs::copy(fixture("contracts/Cargo.lock"), krate.join("Cargo.lock")).unwrap();
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
+        .current_dir(&krate)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "building the walkthrough failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let wasm = krate.join("target/wasm32-unknown-unknown/release/mycounter.wasm");
+    let state = krate.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let inspect = verity().arg("inspect").arg(&wasm).output().unwrap();
+    assert!(String::from_utf8_lossy(&inspect.stdout).contains("entry    add(by: u64) -> u64"));
+    let first = verity()
+        .arg("run")
+        .arg(&wasm)
+        .args(["--entry", "add", "--arg", "by=5", "--state"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert_eq!(first.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&first.stdout).contains("returns  5 (u64)"));
+    let receipt = krate.join("r.json");
+    let second = verity()
+        .arg("run")
+        .arg(&wasm)
+        .args(["--entry", "add", "--arg", "by=7", "--json", "--state"])
+        .arg(&state)
+        .arg("--receipt")
+        .arg(&receipt)
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(
+        json["output"],
+        hex::encode(postcard::to_allocvec(&12u64).unwrap())
+    );
+    let verify = verity()
+        .arg("verify")
+        .arg(&receipt)
+        .arg("--module")
+        .arg(&wasm)
+        .output()
+        .unwrap();
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+}
