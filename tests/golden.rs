@@ -64,18 +64,50 @@ const GOLDEN: &[(&str, &str, &[&str])] = &[
         "hostile/bad_pointers.wat",
         &["--entry", "sha256_dst"],
     ),
+    // Fuel at the edge: exactly enough, and one unit short.
+    (
+        "fuel_edge_loop_exact",
+        "fuel_edge.wat",
+        &["--entry", "loop1000", "--fuel", "8000"],
+    ),
+    (
+        "fuel_edge_loop_short",
+        "fuel_edge.wat",
+        &["--entry", "loop1000", "--fuel", "7999"],
+    ),
+    (
+        "fuel_edge_fill_exact",
+        "fuel_edge.wat",
+        &["--entry", "fill", "--fuel", "65540"],
+    ),
+    // Recursion at the logical stack limit and one call past it.
+    (
+        "deep_recursion",
+        "hostile/deep_recursion.wat",
+        &["--entry", "run"],
+    ),
+    (
+        "rust_recursion_at_limit",
+        "wasm/hostile.wasm",
+        &["--entry", "recurse", "--arg", "depth=2182"],
+    ),
+    (
+        "rust_recursion_over_limit",
+        "wasm/hostile.wasm",
+        &["--entry", "recurse", "--arg", "depth=2183"],
+    ),
 ];
 
 fn golden_path(name: &str) -> PathBuf {
     fixture(&format!("receipts/{name}.json"))
 }
 
-fn produce(module: &str, args: &[&str]) -> Vec<u8> {
+fn produce(module: &str, args: &[&str], compiler: &str) -> Vec<u8> {
     let out = verity()
         .arg("run")
         .arg(fixture(module))
         .args(args)
-        .arg("--json")
+        .args(["--json", "--compiler", compiler])
         .output()
         .unwrap();
     assert!(out.status.code() == Some(0) || out.status.code() == Some(1));
@@ -83,10 +115,15 @@ fn produce(module: &str, args: &[&str]) -> Vec<u8> {
 }
 
 #[test]
-fn this_build_reproduces_every_golden_receipt() {
+fn this_build_reproduces_every_golden_receipt_with_both_compilers() {
     let bless = std::env::var_os("VERITY_BLESS").is_some();
     for (name, module, args) in GOLDEN {
-        let produced = produce(module, args);
+        let produced = produce(module, args, "cranelift");
+        assert_eq!(
+            String::from_utf8_lossy(&produced),
+            String::from_utf8_lossy(&produce(module, args, "winch")),
+            "{name}: Cranelift and Winch disagree"
+        );
         let path = golden_path(name);
         if bless {
             std::fs::write(&path, &produced).unwrap();

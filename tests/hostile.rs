@@ -3,8 +3,10 @@
 
 mod common;
 
+use std::sync::OnceLock;
+
 use common::{fixture, module, runtime};
-use verity_runtime::{MemoryState, Receipt, Status, Transaction};
+use verity_runtime::{Compiler, MemoryState, Profile, Receipt, Runtime, Status, Transaction};
 
 struct Case {
     file: String,
@@ -36,13 +38,26 @@ fn pre_state() -> MemoryState {
     [(b"k".to_vec(), b"before".to_vec())].into_iter().collect()
 }
 
-fn run(case: &Case) -> Receipt {
+/// One shared runtime per compiler (compiled modules are cached).
+fn runtime_for(compiler: Compiler) -> &'static Runtime {
+    static RUNTIMES: OnceLock<[Runtime; 2]> = OnceLock::new();
+    let [cranelift, winch] = RUNTIMES.get_or_init(|| {
+        [Compiler::Cranelift, Compiler::Winch]
+            .map(|c| Runtime::with_compiler(Profile::default(), c).unwrap())
+    });
+    match compiler {
+        Compiler::Cranelift => cranelift,
+        Compiler::Winch => winch,
+    }
+}
+
+fn run(case: &Case, compiler: Compiler) -> Receipt {
     let tx = Transaction::new(case.entry.clone())
         .with_input(vec![1])
         .with_sender(vec![2])
         .with_context(vec![3])
         .with_fuel(case.fuel);
-    runtime()
+    runtime_for(compiler)
         .execute(
             &module(&fixture(&format!("hostile/{}", case.file))),
             &tx,
@@ -97,15 +112,23 @@ fn corpus_is_large_and_every_file_is_listed() {
 }
 
 #[test]
-fn every_hostile_module_ends_in_its_expected_status_twice_alike() {
+fn every_hostile_module_ends_in_its_expected_status_twice_alike_on_both_compilers() {
     for case in cases() {
-        let first = run(&case);
+        let first = run(&case, Compiler::Cranelift);
         check(&case, &first);
-        let second = run(&case);
+        let second = run(&case, Compiler::Cranelift);
         assert_eq!(
             first.encode(),
             second.encode(),
             "{} `{}` differs between runs",
+            case.file,
+            case.entry
+        );
+        let winch = run(&case, Compiler::Winch);
+        assert_eq!(
+            first.encode(),
+            winch.encode(),
+            "{} `{}` differs between Cranelift and Winch",
             case.file,
             case.entry
         );
@@ -118,7 +141,7 @@ fn memory_bomb_stops_at_the_profile_page_cap() {
         .into_iter()
         .find(|c| c.file == "memory_bomb.wat" && c.entry == "run")
         .unwrap();
-    let r = run(&case);
+    let r = run(&case, Compiler::Cranelift);
     let pages = u32::from_le_bytes(r.output.try_into().unwrap());
     let cap = verity_runtime::Profile::default().limits.max_memory_pages;
     assert_eq!(

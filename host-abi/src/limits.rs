@@ -56,6 +56,10 @@ pub struct Limits {
     pub max_write_set_bytes: u32,
     /// Run: bytes of an abort message kept in the receipt (longer ones are cut).
     pub max_abort_message_bytes: u32,
+    /// Run: logical call stack, in slots (docs/costs.md): every active call
+    /// of a wasm function holds its parameters, locals, maximum operand stack
+    /// height and a fixed overhead. A call past it traps `stack_overflow`.
+    pub max_stack_slots: u32,
 }
 
 impl Default for Limits {
@@ -85,6 +89,7 @@ impl Default for Limits {
             max_events: 256,
             max_write_set_bytes: 1 << 20,
             max_abort_message_bytes: 1 << 10,
+            max_stack_slots: 32 << 10,
         }
     }
 }
@@ -92,7 +97,7 @@ impl Default for Limits {
 impl Limits {
     /// Every limit as `(name, value)`, in declaration order: the form the
     /// profile hashes and the docs list.
-    pub fn entries(&self) -> [(&'static str, u64); 24] {
+    pub fn entries(&self) -> [(&'static str, u64); 25] {
         [
             ("max_module_bytes", self.max_module_bytes.into()),
             ("max_memory_pages", self.max_memory_pages.into()),
@@ -127,6 +132,7 @@ impl Limits {
                 "max_abort_message_bytes",
                 self.max_abort_message_bytes.into(),
             ),
+            ("max_stack_slots", self.max_stack_slots.into()),
         ]
     }
 }

@@ -7,7 +7,7 @@ use std::ops::Range;
 use sha2::{Digest, Sha256};
 use verity_host_abi::abi::IMPORT_MODULE;
 use verity_host_abi::{CostClass, CostSchedule, Event, Limits, TrapKind, for_each_host_fn};
-use wasmtime::{Caller, Linker, Memory, ResourceLimiter};
+use wasmtime::{Caller, Global, Linker, Memory, ResourceLimiter, Val};
 
 use crate::state::{Overlay, StateBackend, StateError};
 
@@ -50,6 +50,8 @@ pub(crate) struct HostState {
     pub(crate) limits: Limits,
     pub(crate) costs: CostSchedule,
     pub(crate) memory: Option<Memory>,
+    /// The instrumented module's fuel global (fuel left).
+    pub(crate) fuel: Option<Global>,
     pub(crate) limiter: PageLimiter,
     pub(crate) overlay: Overlay,
     pub(crate) events: Vec<Event>,
@@ -108,24 +110,19 @@ impl ResourceLimiter for PageLimiter {
 
 type Ctx<'a> = Caller<'a, HostState>;
 
-/// Fuel the store holds beyond the transaction's limit.
-///
-/// wasmtime checks fuel only at some points (function entries, loop
-/// headers), so wasm code can overspend between two checks and still
-/// return, and `get_fuel` saturates at zero. With one unit of reserve, any
-/// overspend leaves the store at zero, which the runtime reads as
-/// `out_of_fuel`: a run succeeds exactly when it needed at most its limit,
-/// wherever the engine placed its checks. Host calls never spend the reserve.
-pub(crate) const FUEL_RESERVE: u64 = 1;
-
-/// Takes `fuel` from the store, or ends the run with `out_of_fuel`.
+/// Takes `fuel` from the module's fuel global, or ends the run with
+/// `out_of_fuel` (leaving the global as it was: the run's `fuel_used` is then
+/// its whole limit).
 fn charge(caller: &mut Ctx<'_>, fuel: u64) -> wasmtime::Result<()> {
-    let left = caller.get_fuel()?;
-    if fuel > left.saturating_sub(FUEL_RESERVE) {
-        caller.set_fuel(0)?;
+    let global = caller
+        .data()
+        .fuel
+        .ok_or_else(|| wasmtime::Error::msg("fuel global not set"))?;
+    let left = global.get(&mut *caller).unwrap_i64() as u64;
+    if fuel > left {
         return Err(exit(HostExit::OutOfFuel));
     }
-    caller.set_fuel(left - fuel)
+    global.set(&mut *caller, Val::I64((left - fuel) as i64))
 }
 
 /// Charges the per-byte part of a class for `bytes` bytes.

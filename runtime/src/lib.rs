@@ -25,6 +25,7 @@
 mod contract_spec;
 mod dir_state;
 mod host;
+mod instrument;
 pub mod profile;
 mod runtime;
 pub mod state;
@@ -34,7 +35,7 @@ pub mod verify;
 
 pub use contract_spec::{SpecReadError, contract_spec};
 pub use dir_state::{DirState, DirStateError};
-pub use profile::Profile;
+pub use profile::{Compiler, Profile};
 pub use runtime::{PreparedModule, Runtime, RuntimeError};
 pub use state::{MemoryState, StateBackend, StateError, WitnessState};
 pub use transaction::Transaction;

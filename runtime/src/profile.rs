@@ -78,14 +78,25 @@ pub const REFUSED_PROPOSALS: &[(&str, WasmFeatures)] = &[
 /// Engine settings that affect semantics, as (name, value). Fixed by this
 /// version of Verity; listed so that they are hashed and documented.
 pub const ENGINE_SETTINGS: &[(&str, &str)] = &[
-    ("consume_fuel", "true"),
+    (
+        "metering",
+        "instrumented v1 (runtime/src/instrument.rs, docs/costs.md)",
+    ),
+    (
+        "fuel_rule",
+        "1 per instruction except block/loop/end/else/nop, charged per basic block on entry; bulk ops 1 per byte or element",
+    ),
+    (
+        "stack_rule",
+        "call adds params+locals+max operand height+8 slots; trap past max_stack_slots",
+    ),
+    (
+        "nan_canonicalization",
+        "instrumented, plus cranelift_nan_canonicalization",
+    ),
     ("cranelift_nan_canonicalization", "true"),
     ("wasm_features", "exactly the accepted proposals"),
     ("start_function", "rejected"),
-    (
-        "fuel_rule",
-        "success only if consumed <= fuel_limit (1 unit reserve)",
-    ),
     ("memory_grow_refusal", "store limiter at max_memory_pages"),
 ];
 
@@ -170,21 +181,53 @@ impl Profile {
         Hash32::of_tagged(PROFILE_DOMAIN, self.canonical_text().as_bytes())
     }
 
-    /// The wasmtime configuration this profile runs under.
-    pub(crate) fn wasmtime_config(&self) -> wasmtime::Config {
+    /// The wasmtime configuration this profile runs under, compiling with
+    /// `compiler`.
+    pub(crate) fn wasmtime_config(&self, compiler: Compiler) -> wasmtime::Config {
         let mut c = wasmtime::Config::new();
+        c.strategy(match compiler {
+            Compiler::Cranelift => wasmtime::Strategy::Cranelift,
+            Compiler::Winch => wasmtime::Strategy::Winch,
+        });
         // The engine accepts exactly the profile's features: everything else
         // is switched off, so wasmtime's own validation agrees with ours.
         c.wasm_features(WasmFeatures::all().difference(self.features()), false)
             .wasm_features(self.features(), true)
             .wasm_simd(false)
             .wasm_relaxed_simd(false)
-            .consume_fuel(true)
+            // Fuel is metered by the instrumented module itself
+            // (instrument.rs), identically under every compiler.
+            .consume_fuel(false)
             .cranelift_nan_canonicalization(true)
             .cranelift_opt_level(wasmtime::OptLevel::Speed)
             .wasm_backtrace_max_frames(None)
             .max_wasm_stack(self.max_native_stack);
         c
+    }
+}
+
+/// Which wasmtime compiler turns modules into machine code.
+///
+/// Not part of the profile and not in any receipt: fuel, the stack limit and
+/// float results are properties of the instrumented module, so both
+/// compilers produce the same receipt for the same transaction (tests check
+/// this; `verity run --compiler` lets anyone check it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Compiler {
+    /// The optimising compiler (default).
+    #[default]
+    Cranelift,
+    /// The baseline compiler: fast to compile, slower code.
+    Winch,
+}
+
+impl Compiler {
+    /// The compiler's name as the CLI spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compiler::Cranelift => "cranelift",
+            Compiler::Winch => "winch",
+        }
     }
 }
 
@@ -243,7 +286,7 @@ mod tests {
         field.per_byte += 1;
     }
 
-    fn limits_from(e: &[(&str, u64); 24]) -> Limits {
+    fn limits_from(e: &[(&str, u64); 25]) -> Limits {
         let v = |i: usize| e[i].1 as u32;
         Limits {
             max_module_bytes: v(0),
@@ -270,6 +313,7 @@ mod tests {
             max_events: v(21),
             max_write_set_bytes: v(22),
             max_abort_message_bytes: v(23),
+            max_stack_slots: v(24),
         }
     }
 }

@@ -6,10 +6,13 @@ use std::sync::{Arc, Mutex};
 use verity_host_abi::abi::MEMORY_EXPORT;
 use verity_host_abi::receipt::FORMAT_VERSION;
 use verity_host_abi::{Hash32, Receipt, Status, TrapKind};
-use wasmtime::{Engine, InstancePre, Linker, Module, Store};
+use wasmtime::{Engine, Global, Instance, InstancePre, Linker, Module, Store, Val};
 
 use crate::host::{self, HostExit, HostState};
-use crate::profile::Profile;
+use crate::instrument::{
+    self, DEPTH_GLOBAL, EXIT_GLOBAL, EXIT_OUT_OF_FUEL, EXIT_STACK_OVERFLOW, FUEL_GLOBAL,
+};
+use crate::profile::{Compiler, Profile};
 use crate::state::{Overlay, StateBackend};
 use crate::transaction::Transaction;
 use crate::validate::{ModuleInfo, Rejection, validate};
@@ -37,6 +40,8 @@ pub struct PreparedModule {
     code_hash: Hash32,
     info: ModuleInfo,
     pre: InstancePre<HostState>,
+    /// Frame cost (stack slots) of each exported function.
+    export_frames: HashMap<String, u32>,
 }
 
 impl PreparedModule {
@@ -97,6 +102,7 @@ impl ModuleCache {
 pub struct Runtime {
     profile: Profile,
     profile_hash: Hash32,
+    compiler: Compiler,
     engine: Engine,
     linker: Linker<HostState>,
     cache: Mutex<ModuleCache>,
@@ -106,14 +112,22 @@ impl Runtime {
     /// Modules kept compiled in memory by default.
     pub const DEFAULT_CACHE_CAPACITY: usize = 256;
 
-    /// A runtime for `profile`.
+    /// A runtime for `profile`, compiling with Cranelift.
     pub fn new(profile: Profile) -> Result<Self, RuntimeError> {
-        let engine = Engine::new(&profile.wasmtime_config()).map_err(RuntimeError::engine)?;
+        Runtime::with_compiler(profile, Compiler::default())
+    }
+
+    /// A runtime for `profile` compiling with `compiler`. Receipts do not
+    /// depend on the choice.
+    pub fn with_compiler(profile: Profile, compiler: Compiler) -> Result<Self, RuntimeError> {
+        let engine =
+            Engine::new(&profile.wasmtime_config(compiler)).map_err(RuntimeError::engine)?;
         let mut linker = Linker::new(&engine);
         host::link(&mut linker).map_err(RuntimeError::engine)?;
         Ok(Runtime {
             profile_hash: profile.hash(),
             profile,
+            compiler,
             engine,
             linker,
             cache: Mutex::new(ModuleCache {
@@ -127,6 +141,11 @@ impl Runtime {
     /// The profile this runtime runs.
     pub fn profile(&self) -> &Profile {
         &self.profile
+    }
+
+    /// The compiler this runtime uses.
+    pub fn compiler(&self) -> Compiler {
+        self.compiler
     }
 
     /// The hash of [`Runtime::profile`], committed in every receipt.
@@ -162,7 +181,13 @@ impl Runtime {
 
     fn compile(&self, code: &[u8], code_hash: Hash32) -> Result<Arc<PreparedModule>, Rejection> {
         let info = validate(&self.profile, code)?;
-        let module = Module::from_binary(&self.engine, code)
+        let instrumented = instrument::instrument(
+            code,
+            self.profile.features(),
+            self.profile.limits.max_stack_slots,
+        )
+        .map_err(Rejection::Compile)?;
+        let module = Module::from_binary(&self.engine, &instrumented.code)
             .map_err(|e| Rejection::Compile(format!("{e:#}")))?;
         let pre = self
             .linker
@@ -172,6 +197,7 @@ impl Runtime {
             code_hash,
             info,
             pre,
+            export_frames: instrumented.export_frames,
         }))
     }
 
@@ -267,6 +293,7 @@ impl Runtime {
                 limits: self.profile.limits,
                 costs: self.profile.costs,
                 memory: None,
+                fuel: None,
                 limiter: host::PageLimiter::new(&self.profile.limits),
                 overlay: Overlay::new(),
                 events: Vec::new(),
@@ -274,29 +301,38 @@ impl Runtime {
             },
         );
         store.limiter(|s| &mut s.limiter);
-        let budget = tx.fuel_limit.saturating_add(host::FUEL_RESERVE);
-        store.set_fuel(budget).map_err(RuntimeError::engine)?;
+        let entry_frame = prepared.export_frames.get(&tx.entry).copied().unwrap_or(0);
+        let mut meters: Option<Meters> = None;
         let result = prepared.pre.instantiate(&mut store).and_then(|instance| {
+            let m = Meters::of(&instance, &mut store)?;
+            m.fuel.set(&mut store, Val::I64(tx.fuel_limit as i64))?;
+            store.data_mut().fuel = Some(m.fuel);
+            meters = Some(m);
             store.data_mut().memory = instance.get_memory(&mut store, MEMORY_EXPORT);
+            // The host's call of the entry is a call like any other.
+            if entry_frame > self.profile.limits.max_stack_slots {
+                m.exit.set(&mut store, Val::I32(EXIT_STACK_OVERFLOW))?;
+                return Err(wasmtime::Trap::UnreachableCodeReached.into());
+            }
+            m.depth.set(&mut store, Val::I32(entry_frame as i32))?;
             instance
                 .get_typed_func::<(), ()>(&mut store, &tx.entry)?
                 .call(&mut store, ())
         });
-        let left = store.get_fuel().map_err(RuntimeError::engine)?;
+        let (left, exit) = match meters {
+            Some(m) => (
+                m.fuel.get(&mut store).unwrap_i64() as u64,
+                m.exit.get(&mut store).unwrap_i32(),
+            ),
+            // Instantiation charges nothing (docs/costs.md).
+            None => (tx.fuel_limit, 0),
+        };
         let data = store.into_data();
         let (reads, writes) = data.overlay.into_sets();
         receipt.reads = reads;
-        let used = budget.saturating_sub(left);
-        receipt.fuel_used = used;
+        receipt.fuel_used = tx.fuel_limit.saturating_sub(left);
         receipt.status = match result {
-            // Consumption past the limit decides the outcome, however the run
-            // ended (see FUEL_RESERVE). A host failure still wins: it means
-            // there is no outcome at all.
-            Err(e) => match classify(e)? {
-                _ if used > tx.fuel_limit => Status::OutOfFuel,
-                status => status,
-            },
-            Ok(()) if used > tx.fuel_limit => Status::OutOfFuel,
+            Err(e) => classify(e, exit)?,
             Ok(()) => Status::Success,
         };
         match receipt.status {
@@ -312,9 +348,34 @@ impl Runtime {
     }
 }
 
+/// The instrumentation's globals in one instance.
+#[derive(Clone, Copy)]
+struct Meters {
+    fuel: Global,
+    depth: Global,
+    exit: Global,
+}
+
+impl Meters {
+    fn of(instance: &Instance, store: &mut Store<HostState>) -> wasmtime::Result<Meters> {
+        let mut global = |name: &str| {
+            instance
+                .get_global(&mut *store, name)
+                .ok_or_else(|| wasmtime::Error::msg(format!("instrumented module lacks {name}")))
+        };
+        Ok(Meters {
+            fuel: global(FUEL_GLOBAL)?,
+            depth: global(DEPTH_GLOBAL)?,
+            exit: global(EXIT_GLOBAL)?,
+        })
+    }
+}
+
 /// Turns the error of a failed call into the run's status, or into a host
-/// failure when the error is not the guest's doing.
-fn classify(err: wasmtime::Error) -> Result<Status, RuntimeError> {
+/// failure when the error is not the guest's doing. `exit` is the
+/// instrumentation's exit global: it tells a metering trap from the
+/// guest's own `unreachable`.
+fn classify(err: wasmtime::Error, exit: i32) -> Result<Status, RuntimeError> {
     let err = match err.downcast::<HostExit>() {
         Ok(HostExit::Trap(trap)) => return Ok(Status::Trapped { trap }),
         Ok(HostExit::OutOfFuel) => return Ok(Status::OutOfFuel),
@@ -327,7 +388,8 @@ fn classify(err: wasmtime::Error) -> Result<Status, RuntimeError> {
     };
     use wasmtime::Trap as W;
     let kind = match trap {
-        W::OutOfFuel => return Ok(Status::OutOfFuel),
+        W::UnreachableCodeReached if exit == EXIT_OUT_OF_FUEL => return Ok(Status::OutOfFuel),
+        W::UnreachableCodeReached if exit == EXIT_STACK_OVERFLOW => TrapKind::StackOverflow,
         W::UnreachableCodeReached => TrapKind::Unreachable,
         W::MemoryOutOfBounds => TrapKind::MemoryOutOfBounds,
         W::TableOutOfBounds => TrapKind::TableOutOfBounds,

@@ -94,6 +94,9 @@ pub enum Rejection {
         "module has a start function (function {0}); Verity runs only named entry points, so start functions are rejected"
     )]
     StartFunction(u32),
+    /// An export whose name the instrumentation reserves.
+    #[error("export `{0}` uses the prefix `__verity`, which is reserved for the runtime")]
+    ReservedExport(String),
     /// A count over its limit.
     #[error("module has {count} {what}, over the limit of {limit}")]
     TooMany {
@@ -340,6 +343,12 @@ fn check_structure(limits: &Limits, bytes: &[u8]) -> Result<ModuleInfo, Rejectio
                 over("exports", reader.count().into(), limits.max_exports)?;
                 for export in reader {
                     let export = export.map_err(invalid)?;
+                    if export
+                        .name
+                        .starts_with(crate::instrument::RESERVED_EXPORT_PREFIX)
+                    {
+                        return Err(Rejection::ReservedExport(export.name.to_string()));
+                    }
                     match export.kind {
                         ExternalKind::Func | ExternalKind::FuncExact => {
                             exports.push((export.name.to_string(), export.index));

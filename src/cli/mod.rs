@@ -13,6 +13,24 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// The compiler flag of `run` and `verify`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum CompilerArg {
+    /// Optimising (default).
+    Cranelift,
+    /// Baseline.
+    Winch,
+}
+
+impl From<CompilerArg> for verity_runtime::Compiler {
+    fn from(c: CompilerArg) -> Self {
+        match c {
+            CompilerArg::Cranelift => verity_runtime::Compiler::Cranelift,
+            CompilerArg::Winch => verity_runtime::Compiler::Winch,
+        }
+    }
+}
+
 /// What a command ended in; maps to the process exit code.
 pub(crate) enum Outcome {
     /// Exit 0.

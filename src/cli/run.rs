@@ -52,6 +52,10 @@ pub struct RunArgs {
     /// Print the receipt as one JSON document.
     #[arg(long)]
     json: bool,
+    /// Which wasmtime compiler to use. Receipts do not depend on it: the
+    /// choice exists so anyone can check that.
+    #[arg(long, value_enum, default_value = "cranelift")]
+    compiler: super::CompilerArg,
 }
 
 pub fn run(args: RunArgs) -> Result<Outcome> {
@@ -96,7 +100,7 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         Some(d) => d,
         None => &empty,
     };
-    let runtime = Runtime::new(Profile::default())?;
+    let runtime = Runtime::with_compiler(Profile::default(), args.compiler.into())?;
     let receipt = runtime.execute(&code, &tx, backend)?;
     if let Some(dir) = dir_state.as_mut().filter(|_| receipt.status.is_success()) {
         dir.commit(&receipt.writes)?;

@@ -20,6 +20,10 @@ pub struct VerifyArgs {
     /// Print the result as one JSON document.
     #[arg(long)]
     json: bool,
+    /// Which wasmtime compiler to use. Receipts do not depend on it: the
+    /// choice exists so anyone can check that.
+    #[arg(long, value_enum, default_value = "cranelift")]
+    compiler: super::CompilerArg,
 }
 
 pub fn verify(args: VerifyArgs) -> Result<Outcome> {
@@ -40,7 +44,7 @@ pub fn verify(args: VerifyArgs) -> Result<Outcome> {
                     actual: format!("{} (the hash of the receipt's fields)", computed.to_hex()),
                 });
             }
-            let runtime = Runtime::new(Profile::default())?;
+            let runtime = Runtime::with_compiler(Profile::default(), args.compiler.into())?;
             match runtime.verify(&code, &file.receipt) {
                 Ok(()) => {}
                 Err(VerifyError::Mismatch(m)) => mismatches.extend(m),

@@ -1,0 +1,573 @@
+//! Module instrumentation: what makes a run's outcome independent of the
+//! engine that compiles it.
+//!
+//! Every accepted module is rewritten before compilation (wasmparser reads,
+//! wasm-encoder writes) so that the module itself:
+//!
+//! - **meters fuel** in a global: each basic block charges its instruction
+//!   count on entry, and bulk memory and table operations charge their
+//!   length; a block that cannot be paid for does not run;
+//! - **bounds its call stack logically**: each call of a defined function
+//!   adds the callee's frame cost (parameters, locals, maximum operand stack
+//!   height, plus a fixed overhead) to a depth global and traps when the
+//!   profile's `max_stack_slots` is exceeded, long before any native limit;
+//! - **canonicalises NaNs** produced by float arithmetic, so every engine
+//!   yields the same bits.
+//!
+//! Cranelift, Winch and an interpreter then agree on `fuel_used`, on whether
+//! a deep recursion traps, and on float results by construction: these are
+//! properties of the instrumented module, not of the compiler. docs/costs.md
+//! specifies the rules; tests assert them exactly.
+//!
+//! The instrumentation adds three globals, exported under reserved names
+//! (validation refuses modules exporting names that start with `__verity`),
+//! and three scratch locals per function. It adds no imports, so function
+//! indices are unchanged.
+
+use std::collections::HashMap;
+
+use wasm_encoder::reencode::{Error as ReencodeError, Reencode, RoundtripReencoder, utils};
+use wasm_encoder::{
+    CodeSection, ConstExpr, ExportKind, ExportSection, Function, GlobalSection, GlobalType, Ieee32,
+    Ieee64, Instruction as I, Module, SectionId, ValType as EncType,
+};
+use wasmparser::{
+    FuncValidatorAllocations, FunctionBody, Operator as Op, Parser, Payload, TypeRef, ValidPayload,
+    Validator, WasmFeatures,
+};
+
+/// Export name of the fuel global (i64, fuel left).
+pub(crate) const FUEL_GLOBAL: &str = "__verity_fuel";
+/// Export name of the depth global (i32, stack slots in use).
+pub(crate) const DEPTH_GLOBAL: &str = "__verity_depth";
+/// Export name of the exit global (i32): why instrumentation code trapped.
+pub(crate) const EXIT_GLOBAL: &str = "__verity_exit";
+/// Prefix of export names reserved for the instrumentation.
+pub const RESERVED_EXPORT_PREFIX: &str = "__verity";
+/// `EXIT_GLOBAL` value: a fuel charge could not be paid.
+pub(crate) const EXIT_OUT_OF_FUEL: i32 = 1;
+/// `EXIT_GLOBAL` value: a call would exceed `max_stack_slots`.
+pub(crate) const EXIT_STACK_OVERFLOW: i32 = 2;
+
+/// Slots every frame costs on top of its parameters, locals and operand
+/// stack: return address, frame pointer, saved registers and the
+/// instrumentation's own temporaries.
+pub const FRAME_OVERHEAD_SLOTS: u32 = 8;
+
+/// The canonical NaNs (quiet, positive, no payload), as Cranelift's NaN
+/// canonicalisation produces them.
+const CANONICAL_NAN_F32: u32 = 0x7fc0_0000;
+const CANONICAL_NAN_F64: u64 = 0x7ff8_0000_0000_0000;
+
+/// An instrumented module.
+pub(crate) struct Instrumented {
+    /// The module to compile.
+    pub(crate) code: Vec<u8>,
+    /// Frame cost of each exported function, by export name: what the host
+    /// charges for the entry call.
+    pub(crate) export_frames: HashMap<String, u32>,
+}
+
+/// What the rewriting pass needs to know about the whole module.
+#[derive(Default)]
+struct Analysis {
+    imported_funcs: u32,
+    /// Type index of every function (imports first).
+    func_types: Vec<u32>,
+    /// Frame cost of every function (0 for imports: host functions do not
+    /// use the wasm stack).
+    frames: Vec<u32>,
+    /// The largest frame among defined functions of each type: what a
+    /// `call_indirect` of that type is charged.
+    type_frames: HashMap<u32, u32>,
+    /// Globals the module defines (it imports none: validation refuses
+    /// non-function imports).
+    globals: u32,
+    /// Parameter count of every type.
+    type_params: Vec<u32>,
+    export_frames: HashMap<String, u32>,
+}
+
+/// Instruments `code`, which must already have passed validation under
+/// `features`.
+pub(crate) fn instrument(
+    code: &[u8],
+    features: WasmFeatures,
+    max_stack_slots: u32,
+) -> Result<Instrumented, String> {
+    let analysis = analyze(code, features)?;
+    let mut rewriter = Rewriter {
+        a: &analysis,
+        max_stack_slots,
+        defined_index: 0,
+        globals_done: false,
+        exports_done: false,
+    };
+    let mut module = Module::new();
+    rewriter
+        .parse_core_module(&mut module, Parser::new(0), code)
+        .map_err(|e| format!("instrumentation failed: {e}"))?;
+    Ok(Instrumented {
+        code: module.finish(),
+        export_frames: analysis.export_frames.clone(),
+    })
+}
+
+fn analyze(code: &[u8], features: WasmFeatures) -> Result<Analysis, String> {
+    let err = |e: wasmparser::BinaryReaderError| e.message().to_string();
+    let mut validator = Validator::new_with_features(features);
+    let mut allocs = FuncValidatorAllocations::default();
+    let mut a = Analysis::default();
+    let mut exports: Vec<(String, u32)> = Vec::new();
+    for payload in Parser::new(0).parse_all(code) {
+        let payload = payload.map_err(err)?;
+        match &payload {
+            Payload::TypeSection(reader) => {
+                for group in reader.clone() {
+                    for sub in group.map_err(err)?.into_types() {
+                        let params = match &sub.composite_type.inner {
+                            wasmparser::CompositeInnerType::Func(f) => f.params().len() as u32,
+                            _ => 0,
+                        };
+                        a.type_params.push(params);
+                    }
+                }
+            }
+            Payload::ImportSection(reader) => {
+                for import in reader.clone().into_imports() {
+                    if let TypeRef::Func(ty) = import.map_err(err)?.ty {
+                        a.func_types.push(ty);
+                        a.frames.push(0);
+                        a.imported_funcs += 1;
+                    }
+                }
+            }
+            Payload::FunctionSection(reader) => {
+                for ty in reader.clone() {
+                    a.func_types.push(ty.map_err(err)?);
+                }
+            }
+            Payload::GlobalSection(reader) => a.globals = reader.count(),
+            Payload::ExportSection(reader) => {
+                for e in reader.clone() {
+                    let e = e.map_err(err)?;
+                    if matches!(
+                        e.kind,
+                        wasmparser::ExternalKind::Func | wasmparser::ExternalKind::FuncExact
+                    ) {
+                        exports.push((e.name.to_string(), e.index));
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let ValidPayload::Func(to_validate, body) = validator.payload(&payload).map_err(err)? {
+            let mut fv = to_validate.into_validator(std::mem::take(&mut allocs));
+            let frame = frame_cost(&mut fv, &body).map_err(err)?;
+            allocs = fv.into_allocations();
+            a.frames.push(frame);
+        }
+    }
+    for (index, &frame) in a.frames.iter().enumerate().skip(a.imported_funcs as usize) {
+        let ty = a.func_types[index];
+        let slot = a.type_frames.entry(ty).or_insert(0);
+        *slot = (*slot).max(frame);
+    }
+    for (name, index) in exports {
+        let frame = a.frames.get(index as usize).copied().unwrap_or(0);
+        a.export_frames.insert(name, frame);
+    }
+    Ok(a)
+}
+
+/// Validates a body and returns its frame cost: parameters and locals, the
+/// highest the operand stack gets, and the fixed overhead.
+fn frame_cost(
+    fv: &mut wasmparser::FuncValidator<wasmparser::ValidatorResources>,
+    body: &FunctionBody<'_>,
+) -> wasmparser::Result<u32> {
+    let mut reader = body.get_binary_reader();
+    fv.read_locals(&mut reader)?;
+    let locals = fv.len_locals();
+    let mut max_height = 0u32;
+    let mut ops = body.get_operators_reader()?;
+    while !ops.eof() {
+        let (op, offset) = ops.read_with_offset()?;
+        fv.op(offset, &op)?;
+        max_height = max_height.max(fv.operand_stack_height());
+    }
+    Ok(locals
+        .saturating_add(max_height)
+        .saturating_add(FRAME_OVERHEAD_SLOTS))
+}
+
+/// The fuel an operator adds to its basic block. Structure that compiles to
+/// no code is free; every other instruction costs 1.
+pub(crate) fn op_cost(op: &Op<'_>) -> u64 {
+    match op {
+        Op::Block { .. } | Op::Loop { .. } | Op::End | Op::Else | Op::Nop => 0,
+        _ => 1,
+    }
+}
+
+/// Whether a new basic block starts after `op`: control enters the next
+/// instruction from somewhere else than `op` (a branch target, or the
+/// fall-through of a conditional branch), or `op` never falls through.
+fn ends_block(op: &Op<'_>) -> bool {
+    matches!(
+        op,
+        Op::Block { .. }
+            | Op::Loop { .. }
+            | Op::If { .. }
+            | Op::Else
+            | Op::End
+            | Op::Br { .. }
+            | Op::BrIf { .. }
+            | Op::BrTable { .. }
+            | Op::Return
+            | Op::Unreachable
+    )
+}
+
+/// Operators whose result may be a NaN with engine-chosen bits.
+enum NanResult {
+    F32,
+    F64,
+}
+
+fn nan_result(op: &Op<'_>) -> Option<NanResult> {
+    match op {
+        Op::F32Add
+        | Op::F32Sub
+        | Op::F32Mul
+        | Op::F32Div
+        | Op::F32Min
+        | Op::F32Max
+        | Op::F32Sqrt
+        | Op::F32Ceil
+        | Op::F32Floor
+        | Op::F32Trunc
+        | Op::F32Nearest
+        | Op::F32DemoteF64 => Some(NanResult::F32),
+        Op::F64Add
+        | Op::F64Sub
+        | Op::F64Mul
+        | Op::F64Div
+        | Op::F64Min
+        | Op::F64Max
+        | Op::F64Sqrt
+        | Op::F64Ceil
+        | Op::F64Floor
+        | Op::F64Trunc
+        | Op::F64Nearest
+        | Op::F64PromoteF32 => Some(NanResult::F64),
+        _ => None,
+    }
+}
+
+/// Whether the operator's last operand is an i32 count of bytes or
+/// elements it touches (charged 1 fuel each).
+fn is_bulk(op: &Op<'_>) -> bool {
+    matches!(
+        op,
+        Op::MemoryFill { .. }
+            | Op::MemoryCopy { .. }
+            | Op::MemoryInit { .. }
+            | Op::TableFill { .. }
+            | Op::TableCopy { .. }
+            | Op::TableInit { .. }
+            | Op::TableGrow { .. }
+    )
+}
+
+struct Rewriter<'a> {
+    a: &'a Analysis,
+    max_stack_slots: u32,
+    defined_index: u32,
+    globals_done: bool,
+    exports_done: bool,
+}
+
+impl Rewriter<'_> {
+    fn fuel(&self) -> u32 {
+        self.a.globals
+    }
+    fn depth(&self) -> u32 {
+        self.a.globals + 1
+    }
+    fn exit(&self) -> u32 {
+        self.a.globals + 2
+    }
+
+    fn add_globals(&self, globals: &mut GlobalSection) {
+        let mutable = |val_type| GlobalType {
+            val_type,
+            mutable: true,
+            shared: false,
+        };
+        globals.global(mutable(EncType::I64), &ConstExpr::i64_const(0));
+        globals.global(mutable(EncType::I32), &ConstExpr::i32_const(0));
+        globals.global(mutable(EncType::I32), &ConstExpr::i32_const(0));
+    }
+
+    fn add_exports(&self, exports: &mut ExportSection) {
+        exports.export(FUEL_GLOBAL, ExportKind::Global, self.fuel());
+        exports.export(DEPTH_GLOBAL, ExportKind::Global, self.depth());
+        exports.export(EXIT_GLOBAL, ExportKind::Global, self.exit());
+    }
+
+    /// Traps with `reason` in the exit global.
+    fn trap(&self, f: &mut Function, reason: i32) {
+        f.instruction(&I::I32Const(reason));
+        f.instruction(&I::GlobalSet(self.exit()));
+        f.instruction(&I::Unreachable);
+    }
+
+    /// Charges a constant amount of fuel.
+    fn charge_const(&self, f: &mut Function, cost: u64) {
+        let cost = cost as i64;
+        f.instruction(&I::GlobalGet(self.fuel()));
+        f.instruction(&I::I64Const(cost));
+        f.instruction(&I::I64LtU);
+        f.instruction(&I::If(wasm_encoder::BlockType::Empty));
+        self.trap(f, EXIT_OUT_OF_FUEL);
+        f.instruction(&I::End);
+        f.instruction(&I::GlobalGet(self.fuel()));
+        f.instruction(&I::I64Const(cost));
+        f.instruction(&I::I64Sub);
+        f.instruction(&I::GlobalSet(self.fuel()));
+    }
+
+    /// Charges the i32 count on top of the stack (leaving it there).
+    fn charge_count(&self, f: &mut Function, scratch: u32) {
+        f.instruction(&I::LocalTee(scratch));
+        f.instruction(&I::GlobalGet(self.fuel()));
+        f.instruction(&I::LocalGet(scratch));
+        f.instruction(&I::I64ExtendI32U);
+        f.instruction(&I::I64LtU);
+        f.instruction(&I::If(wasm_encoder::BlockType::Empty));
+        self.trap(f, EXIT_OUT_OF_FUEL);
+        f.instruction(&I::End);
+        f.instruction(&I::GlobalGet(self.fuel()));
+        f.instruction(&I::LocalGet(scratch));
+        f.instruction(&I::I64ExtendI32U);
+        f.instruction(&I::I64Sub);
+        f.instruction(&I::GlobalSet(self.fuel()));
+    }
+
+    fn push_frame(&self, f: &mut Function, frame: u32) {
+        f.instruction(&I::GlobalGet(self.depth()));
+        f.instruction(&I::I32Const(frame as i32));
+        f.instruction(&I::I32Add);
+        f.instruction(&I::GlobalSet(self.depth()));
+        f.instruction(&I::GlobalGet(self.depth()));
+        f.instruction(&I::I32Const(self.max_stack_slots as i32));
+        f.instruction(&I::I32GtU);
+        f.instruction(&I::If(wasm_encoder::BlockType::Empty));
+        self.trap(f, EXIT_STACK_OVERFLOW);
+        f.instruction(&I::End);
+    }
+
+    fn pop_frame(&self, f: &mut Function, frame: u32) {
+        f.instruction(&I::GlobalGet(self.depth()));
+        f.instruction(&I::I32Const(frame as i32));
+        f.instruction(&I::I32Sub);
+        f.instruction(&I::GlobalSet(self.depth()));
+    }
+
+    /// The frame a call instruction pushes, if it calls wasm code.
+    fn callee_frame(&self, op: &Op<'_>) -> Option<u32> {
+        match op {
+            Op::Call { function_index } if *function_index >= self.a.imported_funcs => {
+                self.a.frames.get(*function_index as usize).copied()
+            }
+            Op::CallIndirect { type_index, .. } => {
+                Some(self.a.type_frames.get(type_index).copied().unwrap_or(0))
+            }
+            _ => None,
+        }
+    }
+
+    fn canonicalize(&self, f: &mut Function, kind: NanResult, scratch_f32: u32, scratch_f64: u32) {
+        // select(canonical, x, x != x): the canonical NaN if x is a NaN.
+        match kind {
+            NanResult::F32 => {
+                f.instruction(&I::LocalSet(scratch_f32));
+                f.instruction(&I::F32Const(Ieee32::new(CANONICAL_NAN_F32)));
+                f.instruction(&I::LocalGet(scratch_f32));
+                f.instruction(&I::LocalGet(scratch_f32));
+                f.instruction(&I::LocalGet(scratch_f32));
+                f.instruction(&I::F32Ne);
+            }
+            NanResult::F64 => {
+                f.instruction(&I::LocalSet(scratch_f64));
+                f.instruction(&I::F64Const(Ieee64::new(CANONICAL_NAN_F64)));
+                f.instruction(&I::LocalGet(scratch_f64));
+                f.instruction(&I::LocalGet(scratch_f64));
+                f.instruction(&I::LocalGet(scratch_f64));
+                f.instruction(&I::F64Ne);
+            }
+        }
+        f.instruction(&I::Select);
+    }
+
+    fn rewrite_body(
+        &mut self,
+        body: FunctionBody<'_>,
+    ) -> Result<Function, ReencodeError<std::convert::Infallible>> {
+        let index = (self.a.imported_funcs + self.defined_index) as usize;
+        self.defined_index += 1;
+        // Locals: the original ones, then the scratch locals.
+        let mut locals = Vec::new();
+        let mut declared = 0u32;
+        for pair in body.get_locals_reader()? {
+            let (count, ty) = pair?;
+            declared += count;
+            locals.push((count, RoundtripReencoder.val_type(ty)?));
+        }
+        let params = {
+            let ty = self.a.func_types[index];
+            self.param_count(ty)
+        };
+        let scratch_i32 = params + declared;
+        let scratch_f32 = scratch_i32 + 1;
+        let scratch_f64 = scratch_i32 + 2;
+        locals.push((1, EncType::I32));
+        locals.push((1, EncType::F32));
+        locals.push((1, EncType::F64));
+        let mut f = Function::new(locals);
+
+        let mut reader = body.get_operators_reader()?;
+        let mut ops = Vec::new();
+        while !reader.eof() {
+            ops.push(reader.read()?);
+        }
+        // Basic blocks: (first operator index, fuel).
+        let mut blocks: Vec<(usize, u64)> = Vec::new();
+        let mut start = 0;
+        let mut cost = 0u64;
+        for (i, op) in ops.iter().enumerate() {
+            cost += op_cost(op);
+            if ends_block(op) {
+                blocks.push((start, cost));
+                start = i + 1;
+                cost = 0;
+            }
+        }
+        blocks.push((start, cost));
+        let mut next_block = blocks.iter().peekable();
+
+        for (i, op) in ops.iter().enumerate() {
+            while let Some(&&(at, cost)) = next_block.peek() {
+                if at != i {
+                    break;
+                }
+                if cost > 0 {
+                    self.charge_const(&mut f, cost);
+                }
+                next_block.next();
+            }
+            if is_bulk(op) {
+                self.charge_count(&mut f, scratch_i32);
+            }
+            let frame = self.callee_frame(op);
+            if let Some(frame) = frame {
+                self.push_frame(&mut f, frame);
+            }
+            f.instruction(&RoundtripReencoder.instruction(op.clone())?);
+            if let Some(frame) = frame {
+                self.pop_frame(&mut f, frame);
+            }
+            if let Some(kind) = nan_result(op) {
+                self.canonicalize(&mut f, kind, scratch_f32, scratch_f64);
+            }
+        }
+        Ok(f)
+    }
+
+    fn param_count(&self, ty: u32) -> u32 {
+        self.a.type_params.get(ty as usize).copied().unwrap_or(0)
+    }
+}
+
+/// Where a section sits in the module order (custom sections aside).
+fn order(id: SectionId) -> u8 {
+    match id {
+        SectionId::Custom => 0,
+        SectionId::Type => 1,
+        SectionId::Import => 2,
+        SectionId::Function => 3,
+        SectionId::Table => 4,
+        SectionId::Memory => 5,
+        SectionId::Tag => 6,
+        SectionId::Global => 7,
+        SectionId::Export => 8,
+        SectionId::Start => 9,
+        SectionId::Element => 10,
+        SectionId::DataCount => 11,
+        SectionId::Code => 12,
+        SectionId::Data => 13,
+    }
+}
+
+impl Reencode for Rewriter<'_> {
+    type Error = std::convert::Infallible;
+
+    fn intersperse_section_hook(
+        &mut self,
+        module: &mut Module,
+        _after: Option<SectionId>,
+        before: Option<SectionId>,
+    ) -> Result<(), ReencodeError<Self::Error>> {
+        // Modules without a global or export section get one, in order.
+        let past = |id: SectionId| before.is_none_or(|b| order(b) > order(id));
+        if before == Some(SectionId::Custom) {
+            return Ok(());
+        }
+        if !self.globals_done && past(SectionId::Global) {
+            let mut globals = GlobalSection::new();
+            self.add_globals(&mut globals);
+            module.section(&globals);
+            self.globals_done = true;
+        }
+        if !self.exports_done && past(SectionId::Export) {
+            let mut exports = ExportSection::new();
+            self.add_exports(&mut exports);
+            module.section(&exports);
+            self.exports_done = true;
+        }
+        Ok(())
+    }
+
+    fn parse_global_section(
+        &mut self,
+        globals: &mut GlobalSection,
+        section: wasmparser::GlobalSectionReader<'_>,
+    ) -> Result<(), ReencodeError<Self::Error>> {
+        utils::parse_global_section(self, globals, section)?;
+        self.add_globals(globals);
+        self.globals_done = true;
+        Ok(())
+    }
+
+    fn parse_export_section(
+        &mut self,
+        exports: &mut ExportSection,
+        section: wasmparser::ExportSectionReader<'_>,
+    ) -> Result<(), ReencodeError<Self::Error>> {
+        utils::parse_export_section(self, exports, section)?;
+        self.add_exports(exports);
+        self.exports_done = true;
+        Ok(())
+    }
+
+    fn parse_function_body(
+        &mut self,
+        code: &mut CodeSection,
+        func: FunctionBody<'_>,
+    ) -> Result<(), ReencodeError<Self::Error>> {
+        let f = self.rewrite_body(func)?;
+        code.function(&f);
+        Ok(())
+    }
+}

@@ -1,0 +1,211 @@
+//! Two compilers, one answer: fuel, the logical stack limit and float bits
+//! are properties of the instrumented module, so Cranelift and Winch give
+//! byte-identical receipts. Fuel figures here follow docs/costs.md by hand.
+
+use verity_runtime::{
+    Compiler, MemoryState, Profile, Receipt, Runtime, Status, Transaction, TrapKind, module_bytes,
+};
+
+const COMPILERS: [Compiler; 2] = [Compiler::Cranelift, Compiler::Winch];
+
+fn run_on(compiler: Compiler, wat: &str, entry: &str, fuel: u64) -> Receipt {
+    let runtime = Runtime::with_compiler(Profile::default(), compiler).unwrap();
+    let wasm = module_bytes(wat.as_bytes()).unwrap();
+    let tx = Transaction::new(entry).with_fuel(fuel);
+    let receipt = runtime
+        .execute(&wasm, &tx, &MemoryState::default())
+        .unwrap();
+    runtime.verify(&wasm, &receipt).unwrap();
+    receipt
+}
+
+/// Runs on both compilers, asserts identical receipts, returns one.
+fn run(wat: &str, entry: &str, fuel: u64) -> Receipt {
+    let [a, b] = COMPILERS.map(|c| run_on(c, wat, entry, fuel));
+    assert_eq!(a, b, "Cranelift and Winch disagree");
+    assert_eq!(a.hash(), b.hash());
+    a
+}
+
+const COUNTING_LOOP: &str = r#"(module
+  (func (export "run") (local $i i32)
+    (loop $l
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 1000))))))"#;
+
+#[test]
+fn a_loop_costs_its_instructions_per_iteration_exactly() {
+    // Per iteration: local.get, i32.const, i32.add, local.set, local.get,
+    // i32.const, i32.lt_u, br_if = 8; `loop` and `end` are free.
+    let r = run(COUNTING_LOOP, "run", 1_000_000);
+    assert_eq!(r.status, Status::Success);
+    assert_eq!(r.fuel_used, 8 * 1000);
+    // Exactly enough fuel succeeds; one unit less does not, and a run out
+    // of fuel has used its whole limit.
+    assert_eq!(run(COUNTING_LOOP, "run", 8000).status, Status::Success);
+    let short = run(COUNTING_LOOP, "run", 7999);
+    assert_eq!(short.status, Status::OutOfFuel);
+    assert_eq!(short.fuel_used, 7999);
+}
+
+#[test]
+fn bulk_memory_costs_one_per_byte_on_every_compiler() {
+    // Wasmtime's own fuel charged 65541 under Cranelift and 5 under Winch
+    // for this fill; here: 3 constants + memory.fill + 65536 bytes.
+    let wat = r#"(module (memory 1)
+      (func (export "fill") (memory.fill (i32.const 0) (i32.const 7) (i32.const 65536)))
+      (func (export "copy") (memory.copy (i32.const 0) (i32.const 100) (i32.const 1000))))"#;
+    assert_eq!(run(wat, "fill", 1_000_000).fuel_used, 4 + 65536);
+    assert_eq!(run(wat, "copy", 1_000_000).fuel_used, 4 + 1000);
+    // The length is charged before the copy runs: too little fuel and
+    // nothing is copied, even if the copy would then trap.
+    assert_eq!(run(wat, "fill", 65539).status, Status::OutOfFuel);
+}
+
+#[test]
+fn instantiation_and_empty_entries_cost_nothing() {
+    let wat = r#"(module (memory 1) (data (i32.const 0) "some data")
+      (global $g (mut i32) (i32.const 5))
+      (func (export "run")))"#;
+    let r = run(wat, "run", 10);
+    assert_eq!((r.status, r.fuel_used), (Status::Success, 0));
+}
+
+#[test]
+fn nans_have_the_same_bits_on_every_compiler() {
+    let wat = r#"(module
+      (import "verity" "output_set" (func $out (param i32 i32)))
+      (memory (export "memory") 1)
+      (func (export "run")
+        (f32.store (i32.const 0) (f32.div (f32.const 0) (f32.const 0)))
+        (f64.store (i32.const 4) (f64.sqrt (f64.const -1)))
+        (f32.store (i32.const 12) (f32.demote_f64 (f64.const nan:0x4000000000001)))
+        (f64.store (i32.const 16) (f64.add (f64.const -nan:0x1) (f64.const 1)))
+        (call $out (i32.const 0) (i32.const 24))))"#;
+    let r = run(wat, "run", 100_000);
+    assert_eq!(r.status, Status::Success);
+    let canonical_f32 = 0x7fc0_0000u32.to_le_bytes();
+    let canonical_f64 = 0x7ff8_0000_0000_0000u64.to_le_bytes();
+    assert_eq!(&r.output[0..4], canonical_f32);
+    assert_eq!(&r.output[4..12], canonical_f64);
+    assert_eq!(&r.output[12..16], canonical_f32);
+    assert_eq!(&r.output[16..24], canonical_f64);
+}
+
+/// A recursion `depth` calls deep below an entry frame, with a callee frame
+/// shaped by `locals` extra i64 locals and `params` extra parameters.
+fn recursion(depth: u32, locals: u32, params: u32) -> String {
+    let extra_params = if params == 0 {
+        String::new()
+    } else {
+        format!(" (param{})", " i64".repeat(params as usize))
+    };
+    let extra_args = "(i64.const 1)".repeat(params as usize);
+    let extra_locals = if locals == 0 {
+        String::new()
+    } else {
+        format!("(local{})", " i64".repeat(locals as usize))
+    };
+    format!(
+        r#"(module
+  (func $r (param $n i32){extra_params} (result i32) {extra_locals}
+    (if (result i32) (i32.eqz (local.get $n))
+      (then (i32.const 0))
+      (else (i32.add
+        (call $r (i32.sub (local.get $n) (i32.const 1)){extra_args})
+        (i32.const 1)))))
+  (func (export "run") (drop (call $r (i32.const {depth}){extra_args}))))"#
+    )
+}
+
+/// Frame slots (docs/costs.md): parameters + locals + maximum operand stack
+/// height + 8.
+fn deepest_ok_depth(locals: u32, params: u32) -> u32 {
+    let limit = Profile::default().limits.max_stack_slots;
+    // $r: params 1 + extra; the operand stack peaks at 2 (`n - 1` being
+    // computed) or at 1 + extra arguments (the recursive call's arguments).
+    let callee = (1 + params) + locals + (1 + params).max(2) + 8;
+    // run: no locals; its operand stack peaks at 1 + extra arguments.
+    let entry = (1 + params) + 8;
+    // `run` calls $r(depth), which recurses depth more times: depth + 1
+    // frames of $r on top of the entry's.
+    (limit - entry) / callee - 1
+}
+
+#[test]
+fn the_logical_stack_limit_trips_at_the_same_depth_on_every_compiler() {
+    for (locals, params) in [(0, 0), (64, 0), (0, 32), (200, 8)] {
+        let max = deepest_ok_depth(locals, params);
+        let ok = run(&recursion(max, locals, params), "run", 1 << 30);
+        assert_eq!(
+            ok.status,
+            Status::Success,
+            "depth {max} with {locals} locals, {params} params must fit"
+        );
+        let over = run(&recursion(max + 1, locals, params), "run", 1 << 30);
+        assert_eq!(
+            over.status,
+            Status::Trapped {
+                trap: TrapKind::StackOverflow
+            },
+            "depth {} with {locals} locals, {params} params must trap",
+            max + 1
+        );
+    }
+}
+
+#[test]
+fn the_native_stack_is_never_the_limit() {
+    // Frames that are large in machine code but cheap in slots would be the
+    // risk: operand stacks kept deep across the recursive call. At the
+    // logical limit, neither compiler may run out of native stack.
+    let deep_operands = |depth: u32| {
+        let pushes = "(i64.const 3)".repeat(60);
+        let adds = "(i64.add)".repeat(60);
+        format!(
+            r#"(module
+  (func $r (param $n i32) (result i64)
+    {pushes}
+    (if (result i64) (i32.eqz (local.get $n))
+      (then (i64.const 0))
+      (else (call $r (i32.sub (local.get $n) (i32.const 1)))))
+    {adds})
+  (func (export "run") (drop (call $r (i32.const {depth})))))"#
+        )
+    };
+    let limit = Profile::default().limits.max_stack_slots;
+    // $r: 1 param, operand stack 60 + 2, + 8; entry: 1 + 8.
+    let max = (limit - 9) / (1 + 62 + 8) - 1;
+    assert_eq!(
+        run(&deep_operands(max), "run", 1 << 30).status,
+        Status::Success
+    );
+    assert_eq!(
+        run(&deep_operands(max + 1), "run", 1 << 30).status,
+        Status::Trapped {
+            trap: TrapKind::StackOverflow
+        }
+    );
+}
+
+#[test]
+fn every_compiler_gives_the_same_receipt_for_traps_and_host_calls() {
+    let wat = r#"(module
+      (import "verity" "storage_write" (func $w (param i32 i32 i32 i32)))
+      (import "verity" "event_emit" (func $e (param i32 i32 i32 i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 0) "key-value")
+      (func (export "write") (call $w (i32.const 0) (i32.const 3) (i32.const 4) (i32.const 5))
+        (call $e (i32.const 0) (i32.const 3) (i32.const 4) (i32.const 5)))
+      (func (export "oob") (drop (i32.load (i32.const 70000))))
+      (func (export "div") (drop (i32.div_s (i32.const 1) (i32.const 0))))
+      (func (export "unreachable") unreachable))"#;
+    assert_eq!(run(wat, "write", 1_000_000).status, Status::Success);
+    for (entry, trap) in [
+        ("oob", TrapKind::MemoryOutOfBounds),
+        ("div", TrapKind::IntegerDivideByZero),
+        ("unreachable", TrapKind::Unreachable),
+    ] {
+        assert_eq!(run(wat, entry, 1_000_000).status, Status::Trapped { trap });
+    }
+}
