@@ -6,6 +6,16 @@
 //! A commit writes `state.bin.tmp`, syncs it, renames it over `state.bin`
 //! and syncs the directory, so a crash at any point leaves either the old or
 //! the new state, never a mix.
+//!
+//! One process at a time: [`DirState::open`] takes an exclusive lock on the
+//! file `lock` in the directory and holds it until the `DirState` is
+//! dropped (the OS releases it if the process dies). A second opener gets
+//! [`DirStateError::Busy`] at once rather than waiting, so two concurrent
+//! `verity run --state DIR` never interleave their read-modify-write.
+//!
+//! For crash tests, the environment variable `VERITY_CRASH_AT` set to
+//! `after-write`, `after-sync` or `after-rename` aborts the process at that
+//! step of a commit.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -17,6 +27,7 @@ use verity_host_abi::{Hash32, WriteEntry};
 use crate::state::{MemoryState, StateBackend, StateError};
 
 const FILE: &str = "state.bin";
+const LOCK: &str = "lock";
 const TMP: &str = "state.bin.tmp";
 const MAGIC: &[u8; 16] = b"verity-state-v1\n";
 
@@ -31,6 +42,14 @@ pub enum DirStateError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// Another process (or another `DirState`) holds the directory.
+    #[error(
+        "state directory {path} is in use by another process (it holds {path}/lock); try again when it is done"
+    )]
+    Busy {
+        /// The directory.
+        path: String,
+    },
     /// `state.bin` is not a valid state file.
     #[error("state file {path}/state.bin is corrupt: {reason}")]
     Corrupt {
@@ -44,18 +63,23 @@ pub enum DirStateError {
 /// A key-value state persisted in a directory.
 ///
 /// ```
-/// use verity_runtime::{DirState, StateBackend};
+/// use verity_runtime::{DirState, DirStateError, StateBackend};
 /// use verity_host_abi::WriteEntry;
 ///
 /// let dir = tempfile::tempdir()?;
 /// let mut state = DirState::open(dir.path())?;
 /// state.commit(&[WriteEntry { key: b"k".to_vec(), value: Some(b"v".to_vec()) }])?;
+/// // One holder at a time.
+/// assert!(matches!(DirState::open(dir.path()), Err(DirStateError::Busy { .. })));
+/// drop(state);
 /// let reopened = DirState::open(dir.path())?;
 /// assert_eq!(reopened.get(b"k")?, Some(b"v".to_vec()));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct DirState {
     dir: Dir,
+    /// Held open for its exclusive lock.
+    _lock: std::fs::File,
     path: String,
     state: MemoryState,
 }
@@ -71,6 +95,17 @@ impl DirState {
         };
         std::fs::create_dir_all(path).map_err(io)?;
         let dir = Dir::open_ambient_dir(path, ambient_authority()).map_err(io)?;
+        let lock = dir
+            .open_with(LOCK, OpenOptions::new().write(true).create(true))
+            .map_err(io)?
+            .into_std();
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(DirStateError::Busy { path: shown });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
         let state = match dir.open(FILE) {
             Ok(mut f) => {
                 let mut bytes = Vec::new();
@@ -85,6 +120,7 @@ impl DirState {
         };
         Ok(DirState {
             dir,
+            _lock: lock,
             path: shown,
             state,
         })
@@ -112,9 +148,12 @@ impl DirState {
             )
             .map_err(io)?;
         f.write_all(&bytes).map_err(io)?;
+        crash_point("after-write");
         f.sync_all().map_err(io)?;
         drop(f);
+        crash_point("after-sync");
         self.dir.rename(TMP, &self.dir, FILE).map_err(io)?;
+        crash_point("after-rename");
         self.dir.open(".").and_then(|d| d.sync_all()).map_err(io)?;
         self.state = next;
         Ok(())
@@ -124,6 +163,14 @@ impl DirState {
 impl StateBackend for DirState {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         self.state.get(key)
+    }
+}
+
+/// Aborts the process here if `VERITY_CRASH_AT` names this step (crash
+/// tests only; see the module docs).
+fn crash_point(step: &str) {
+    if std::env::var_os("VERITY_CRASH_AT").is_some_and(|v| v == step) {
+        std::process::abort();
     }
 }
 

@@ -37,17 +37,17 @@ use wasmparser::{
 };
 
 /// Export name of the fuel global (i64, fuel left).
-pub(crate) const FUEL_GLOBAL: &str = "__verity_fuel";
+pub const FUEL_GLOBAL: &str = "__verity_fuel";
 /// Export name of the depth global (i32, stack slots in use).
-pub(crate) const DEPTH_GLOBAL: &str = "__verity_depth";
+pub const DEPTH_GLOBAL: &str = "__verity_depth";
 /// Export name of the exit global (i32): why instrumentation code trapped.
-pub(crate) const EXIT_GLOBAL: &str = "__verity_exit";
+pub const EXIT_GLOBAL: &str = "__verity_exit";
 /// Prefix of export names reserved for the instrumentation.
 pub const RESERVED_EXPORT_PREFIX: &str = "__verity";
 /// `EXIT_GLOBAL` value: a fuel charge could not be paid.
-pub(crate) const EXIT_OUT_OF_FUEL: i32 = 1;
+pub const EXIT_OUT_OF_FUEL: i32 = 1;
 /// `EXIT_GLOBAL` value: a call would exceed `max_stack_slots`.
-pub(crate) const EXIT_STACK_OVERFLOW: i32 = 2;
+pub const EXIT_STACK_OVERFLOW: i32 = 2;
 
 /// Slots every frame costs on top of its parameters, locals and operand
 /// stack: return address, frame pointer, saved registers and the
@@ -60,12 +60,12 @@ const CANONICAL_NAN_F32: u32 = 0x7fc0_0000;
 const CANONICAL_NAN_F64: u64 = 0x7ff8_0000_0000_0000;
 
 /// An instrumented module.
-pub(crate) struct Instrumented {
+pub struct Instrumented {
     /// The module to compile.
-    pub(crate) code: Vec<u8>,
+    pub code: Vec<u8>,
     /// Frame cost of each exported function, by export name: what the host
     /// charges for the entry call.
-    pub(crate) export_frames: HashMap<String, u32>,
+    pub export_frames: HashMap<String, u32>,
 }
 
 /// What the rewriting pass needs to know about the whole module.
@@ -89,8 +89,8 @@ struct Analysis {
 }
 
 /// Instruments `code`, which must already have passed validation under
-/// `features`.
-pub(crate) fn instrument(
+/// `features` (the runtime validates first; this pass assumes a valid module).
+pub fn instrument(
     code: &[u8],
     features: WasmFeatures,
     max_stack_slots: u32,
@@ -203,7 +203,7 @@ fn frame_cost(
 
 /// The fuel an operator adds to its basic block. Structure that compiles to
 /// no code is free; every other instruction costs 1.
-pub(crate) fn op_cost(op: &Op<'_>) -> u64 {
+pub fn op_cost(op: &Op<'_>) -> u64 {
     match op {
         Op::Block { .. } | Op::Loop { .. } | Op::End | Op::Else | Op::Nop => 0,
         _ => 1,

@@ -25,7 +25,7 @@
 mod contract_spec;
 mod dir_state;
 mod host;
-mod instrument;
+pub mod instrument;
 pub mod profile;
 mod runtime;
 pub mod state;
