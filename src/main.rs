@@ -5,10 +5,8 @@
 //! not succeed, the receipt did not verify, or the module was rejected;
 //! 2 usage or I/O error (one line on stderr, nothing on stdout).
 
-mod cli;
-
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    cli::main()
+    verity::cli::main()
 }

@@ -209,3 +209,36 @@ fn every_compiler_gives_the_same_receipt_for_traps_and_host_calls() {
         assert_eq!(run(wat, entry, 1_000_000).status, Status::Trapped { trap });
     }
 }
+
+#[test]
+fn docs_costs_md_states_the_rules_these_tests_check() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/costs.md")).unwrap();
+    let overhead = verity_runtime::instrument::FRAME_OVERHEAD_SLOTS;
+    for needle in [
+        "8000 for 1000 iterations".to_string(),
+        "costs 4 + 65536".to_string(),
+        format!("frame = parameters + declared locals + maximum operand stack height + {overhead}"),
+        format!("(default {})", Profile::default().limits.max_stack_slots),
+        "`block`, `loop`, `end`, `else` and\n  `nop`".to_string(),
+    ] {
+        assert!(doc.contains(&needle), "docs/costs.md lacks {needle:?}");
+    }
+    // The free operators the doc names are the ones the meter treats as free.
+    use wasmparser::Operator as Op;
+    for op in [
+        Op::Block {
+            blockty: wasmparser::BlockType::Empty,
+        },
+        Op::Loop {
+            blockty: wasmparser::BlockType::Empty,
+        },
+        Op::End,
+        Op::Else,
+        Op::Nop,
+    ] {
+        assert_eq!(verity_runtime::instrument::op_cost(&op), 0);
+    }
+    assert_eq!(verity_runtime::instrument::op_cost(&Op::I32Add), 1);
+    assert_eq!(verity_runtime::instrument::op_cost(&Op::Drop), 1);
+}

@@ -1,8 +1,8 @@
 //! The command line: argument parsing and the subcommands.
 
-mod args;
+pub mod args;
 mod check;
-mod inputs;
+pub mod inputs;
 mod inspect;
 mod print;
 mod profile;
