@@ -312,7 +312,7 @@ fn inspect_prints_the_spec_and_run_encodes_args_from_it() {
 #[test]
 fn token_fits_the_size_gate_and_the_readme_reports_every_fixture_size() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    for name in ["counter", "token", "hasher", "hostile"] {
+    for name in ["counter", "token", "hasher", "hostile", "kernels"] {
         let size = wasm(name).len();
         let row = format!("| `{name}.wasm` | {size} |");
         assert!(

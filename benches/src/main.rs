@@ -1,0 +1,437 @@
+//! `verity-bench`: the same workloads, in one process and one run, on
+//! native Rust, plain wasmtime (unmetered), Verity (metered, full
+//! pipeline: validation cache, instrumentation, receipt) and wasmi 2 (its
+//! own fuel on). Prints medians and ratios; `--json` prints one document.
+//!
+//! ```sh
+//! cargo run --release -p verity-bench -- [--json] [--quick]
+//! ```
+
+mod hosts;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, ensure};
+use clap::Parser;
+use serde::Serialize;
+use verity_runtime::{MemoryState, Profile, Receipt, Runtime, Status, Transaction};
+
+use hosts::MiniHost;
+use hosts::wasmi_host::Wasmi;
+use hosts::wasmtime_host::Wasmtime;
+
+#[derive(Parser)]
+#[command(about = "Side-by-side benchmark: native, wasmtime unmetered, Verity, wasmi")]
+struct Args {
+    /// Print one JSON document instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Fewer repetitions (finishes in well under a minute).
+    #[arg(long)]
+    quick: bool,
+}
+
+/// One workload's row.
+#[derive(Serialize)]
+struct Row {
+    name: &'static str,
+    unit: &'static str,
+    native: Option<f64>,
+    wasmtime_unmetered: Option<f64>,
+    verity: Option<f64>,
+    wasmi: Option<f64>,
+    ratios: HashMap<&'static str, f64>,
+    /// Whether a larger value is better (tx/s) or a smaller one (time).
+    higher_is_better: bool,
+}
+
+impl Row {
+    fn new(name: &'static str, unit: &'static str, higher_is_better: bool) -> Row {
+        Row {
+            name,
+            unit,
+            native: None,
+            wasmtime_unmetered: None,
+            verity: None,
+            wasmi: None,
+            ratios: HashMap::new(),
+            higher_is_better,
+        }
+    }
+
+    /// Ratios as "how many times slower than X" for Verity, and Verity's
+    /// speed-up over wasmi.
+    fn finish(mut self) -> Row {
+        let cost = |v: f64| if self.higher_is_better { 1.0 / v } else { v };
+        if let Some(v) = self.verity {
+            if let Some(n) = self.native {
+                self.ratios.insert("verity_vs_native", cost(v) / cost(n));
+            }
+            if let Some(w) = self.wasmtime_unmetered {
+                self.ratios
+                    .insert("verity_vs_wasmtime_unmetered", cost(v) / cost(w));
+            }
+            if let Some(i) = self.wasmi {
+                self.ratios.insert("wasmi_vs_verity", cost(i) / cost(v));
+            }
+        }
+        self
+    }
+}
+
+#[derive(Serialize)]
+struct Report {
+    workloads: Vec<Row>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Median seconds per call of `f` over `reps` timed batches of `batch` calls.
+fn per_call(reps: usize, batch: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
+    f()?; // warm-up
+    let mut samples = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let start = Instant::now();
+        for _ in 0..batch {
+            f()?;
+        }
+        samples.push(start.elapsed().as_secs_f64() / batch as f64);
+    }
+    Ok(median(samples))
+}
+
+fn fixture(name: &str) -> Result<Vec<u8>> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/wasm/").to_string() + name;
+    std::fs::read(&path).with_context(|| format!("cannot read {path}"))
+}
+
+const ALICE: [u8; 32] = [2; 32];
+const BOB: [u8; 32] = [3; 32];
+
+/// The token's committed state: initialised, with a large balance for
+/// ALICE, obtained by running init and mint through Verity.
+fn token_state(rt: &Runtime, token: &[u8]) -> Result<MemoryState> {
+    let mut state = MemoryState::default();
+    let owner = [1u8; 32];
+    for (entry, input) in [
+        ("init", postcard::to_allocvec(&(owner,))?),
+        ("mint", postcard::to_allocvec(&(ALICE, u64::MAX / 2))?),
+    ] {
+        let tx = Transaction::new(entry)
+            .with_input(input)
+            .with_sender(owner.to_vec());
+        let r = rt.execute(token, &tx, &state)?;
+        ensure!(r.status.is_success(), "{entry}: {}", r.status);
+        state.commit(&r);
+    }
+    Ok(state)
+}
+
+fn check_success(r: &Receipt) -> Result<()> {
+    ensure!(r.status == Status::Success, "run ended {}", r.status);
+    Ok(())
+}
+
+fn token_transfer(
+    quick: bool,
+    rt: &Runtime,
+    wt: &Wasmtime,
+    wi: &Wasmi,
+) -> Result<(Row, Vec<Receipt>)> {
+    let token = fixture("token.wasm")?;
+    let state = token_state(rt, &token)?;
+    let input = postcard::to_allocvec(&(BOB, 1u64))?;
+    let tx = Transaction::new("transfer")
+        .with_input(input.clone())
+        .with_sender(ALICE.to_vec())
+        .with_fuel(1_000_000);
+    let (reps, batch) = if quick { (5, 200) } else { (11, 2000) };
+    let mut row = Row::new("token_transfer", "tx/s", true);
+
+    let mut receipts = Vec::new();
+    let t = per_call(reps, batch, || {
+        let r = rt.execute(&token, &tx, &state)?;
+        check_success(&r)?;
+        std::hint::black_box(r.hash());
+        if receipts.len() < 256 {
+            receipts.push(r);
+        }
+        Ok(())
+    })?;
+    row.verity = Some(1.0 / t);
+
+    let base: Arc<HashMap<Vec<u8>, Vec<u8>>> = Arc::new(
+        state
+            .iter()
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .collect(),
+    );
+    let host = || MiniHost {
+        input: input.clone(),
+        sender: ALICE.to_vec(),
+        base: base.clone(),
+        ..MiniHost::default()
+    };
+    let module = wt.compile(&token)?;
+    let pre = wt.prepare(&module)?;
+    let t = per_call(reps, batch, || {
+        let h = wt.call(&pre, "transfer", host())?;
+        ensure!(h.writes.len() == 2 && h.events.len() == 1);
+        std::hint::black_box(h.digest());
+        Ok(())
+    })?;
+    row.wasmtime_unmetered = Some(1.0 / t);
+
+    let module = wi.compile(&token)?;
+    let t = per_call(reps, batch, || {
+        let h = wi.call(&module, "transfer", host(), 1_000_000)?;
+        ensure!(h.writes.len() == 2 && h.events.len() == 1);
+        std::hint::black_box(h.digest());
+        Ok(())
+    })?;
+    row.wasmi = Some(1.0 / t);
+    Ok((row.finish(), receipts))
+}
+
+/// A compute kernel: its entry, argument, and the native function.
+struct Kernel {
+    name: &'static str,
+    entry: &'static str,
+    arg: u32,
+    quick_arg: u32,
+    native: fn(u32) -> Vec<u8>,
+}
+
+fn kernels() -> Vec<Kernel> {
+    use kernels::compute;
+    vec![
+        Kernel {
+            name: "kernel_int_loop",
+            entry: "int_loop",
+            arg: 10_000_000,
+            quick_arg: 1_000_000,
+            native: |n| postcard::to_allocvec(&compute::int_loop(n)).unwrap(),
+        },
+        Kernel {
+            name: "kernel_sha256",
+            entry: "sha256_chain",
+            arg: 20_000,
+            quick_arg: 2_000,
+            native: |n| postcard::to_allocvec(&compute::sha256_chain(n)).unwrap(),
+        },
+        Kernel {
+            name: "kernel_sort",
+            entry: "sort",
+            arg: 7,
+            quick_arg: 7,
+            native: |n| postcard::to_allocvec(&compute::sort(n)).unwrap(),
+        },
+        Kernel {
+            name: "kernel_matmul",
+            entry: "matmul",
+            arg: 7,
+            quick_arg: 7,
+            native: |n| postcard::to_allocvec(&compute::matmul(n)).unwrap(),
+        },
+    ]
+}
+
+fn kernel(quick: bool, k: &Kernel, rt: &Runtime, wt: &Wasmtime, wi: &Wasmi) -> Result<Row> {
+    let code = fixture("kernels.wasm")?;
+    let arg = if quick { k.quick_arg } else { k.arg };
+    let input = postcard::to_allocvec(&(arg,))?;
+    let expected = (k.native)(arg);
+    let reps = if quick { 3 } else { 7 };
+    let mut row = Row::new(k.name, "ms", false);
+
+    let t = per_call(reps, 1, || {
+        std::hint::black_box((k.native)(std::hint::black_box(arg)));
+        Ok(())
+    })?;
+    row.native = Some(t * 1e3);
+
+    let tx = Transaction::new(k.entry)
+        .with_input(input.clone())
+        .with_fuel(Profile::default().limits.max_fuel);
+    let t = per_call(reps, 1, || {
+        let r = rt.execute(&code, &tx, &MemoryState::default())?;
+        check_success(&r)?;
+        ensure!(r.output == expected, "{}: wrong output", k.name);
+        Ok(())
+    })?;
+    row.verity = Some(t * 1e3);
+
+    let host = || MiniHost {
+        input: input.clone(),
+        ..MiniHost::default()
+    };
+    let module = wt.compile(&code)?;
+    let pre = wt.prepare(&module)?;
+    let t = per_call(reps, 1, || {
+        let h = wt.call(&pre, k.entry, host())?;
+        ensure!(h.output == expected, "{}: wrong output", k.name);
+        Ok(())
+    })?;
+    row.wasmtime_unmetered = Some(t * 1e3);
+
+    let module = wi.compile(&code)?;
+    let t = per_call(reps, 1, || {
+        let h = wi.call(&module, k.entry, host(), u64::MAX)?;
+        ensure!(h.output == expected, "{}: wrong output", k.name);
+        Ok(())
+    })?;
+    row.wasmi = Some(t * 1e3);
+    Ok(row.finish())
+}
+
+const NOOP: &str = r#"(module (memory (export "memory") 1) (func (export "run")))"#;
+
+fn instantiate(quick: bool, rt: &Runtime, wt: &Wasmtime, wi: &Wasmi) -> Result<Row> {
+    let code = wat::parse_str(NOOP)?;
+    let (reps, batch) = if quick { (5, 500) } else { (11, 5000) };
+    let mut row = Row::new("instantiate", "us", false);
+    let tx = Transaction::new("run");
+    let t = per_call(reps, batch, || {
+        check_success(&rt.execute(&code, &tx, &MemoryState::default())?)
+    })?;
+    row.verity = Some(t * 1e6);
+    let pre = wt.prepare(&wt.compile(&code)?)?;
+    let t = per_call(reps, batch, || {
+        wt.call(&pre, "run", MiniHost::default()).map(drop)
+    })?;
+    row.wasmtime_unmetered = Some(t * 1e6);
+    let module = wi.compile(&code)?;
+    let t = per_call(reps, batch, || {
+        wi.call(&module, "run", MiniHost::default(), 1_000)
+            .map(drop)
+    })?;
+    row.wasmi = Some(t * 1e6);
+    Ok(row.finish())
+}
+
+fn cold_compile(quick: bool, wt: &Wasmtime, wi: &Wasmi) -> Result<Row> {
+    let token = fixture("token.wasm")?;
+    let reps = if quick { 3 } else { 9 };
+    let mut row = Row::new("cold_compile_token", "ms", false);
+    let t = per_call(reps, 1, || {
+        // A fresh runtime has an empty cache: validation, instrumentation
+        // and compilation all happen.
+        let rt = Runtime::new(Profile::default())?;
+        rt.prepare(&token).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(())
+    })?;
+    // Subtract building the runtime itself (engine and linker).
+    let t_rt = per_call(reps, 1, || {
+        Runtime::new(Profile::default())
+            .map(drop)
+            .map_err(Into::into)
+    })?;
+    row.verity = Some((t - t_rt).max(0.0) * 1e3);
+    let t = per_call(reps, 1, || wt.compile(&token).map(drop))?;
+    row.wasmtime_unmetered = Some(t * 1e3);
+    let t = per_call(reps, 1, || wi.compile(&token).map(drop))?;
+    row.wasmi = Some(t * 1e3);
+    Ok(row.finish())
+}
+
+fn verify_parallel(quick: bool, rt: &Runtime, receipts: &[Receipt]) -> Result<Row> {
+    let token = fixture("token.wasm")?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rounds = if quick { 2 } else { 10 };
+    let run = |workers: usize| -> Result<f64> {
+        let start = Instant::now();
+        std::thread::scope(|s| -> Result<()> {
+            let chunk = receipts.len().div_ceil(workers);
+            let handles: Vec<_> = receipts
+                .chunks(chunk)
+                .map(|part| {
+                    let token = &token;
+                    s.spawn(move || -> Result<()> {
+                        for _ in 0..rounds {
+                            for r in part {
+                                rt.verify(token, r).map_err(|e| anyhow::anyhow!("{e}"))?;
+                            }
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().expect("verifier thread")?;
+            }
+            Ok(())
+        })?;
+        Ok((receipts.len() * rounds) as f64 / start.elapsed().as_secs_f64())
+    };
+    let one = median((0..3).map(|_| run(1)).collect::<Result<Vec<_>>>()?);
+    let all = median((0..3).map(|_| run(threads)).collect::<Result<Vec<_>>>()?);
+    let mut row = Row::new("verify_parallel", "receipts/s", true);
+    row.verity = Some(all);
+    row.ratios.insert("single_core_receipts_per_s", one);
+    row.ratios.insert("cores", threads as f64);
+    row.ratios.insert("speedup_all_cores_vs_one", all / one);
+    Ok(row)
+}
+
+fn fmt(v: Option<f64>) -> String {
+    match v {
+        None => "-".into(),
+        Some(x) if x >= 1000.0 => format!("{x:.0}"),
+        Some(x) if x >= 10.0 => format!("{x:.1}"),
+        Some(x) => format!("{x:.3}"),
+    }
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let started = Instant::now();
+    let rt = Runtime::new(Profile::default())?;
+    let wt = Wasmtime::new()?;
+    let wi = Wasmi::new()?;
+    let mut rows = Vec::new();
+    let (row, receipts) = token_transfer(args.quick, &rt, &wt, &wi)?;
+    rows.push(row);
+    for k in kernels() {
+        rows.push(kernel(args.quick, &k, &rt, &wt, &wi)?);
+    }
+    rows.push(instantiate(args.quick, &rt, &wt, &wi)?);
+    rows.push(cold_compile(args.quick, &wt, &wi)?);
+    rows.push(verify_parallel(args.quick, &rt, &receipts)?);
+    let elapsed: Duration = started.elapsed();
+
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&Report { workloads: rows })?
+        );
+        return Ok(());
+    }
+    println!("| workload | unit | native | wasmtime unmetered | Verity | wasmi | ratios |");
+    println!("|---|---|---|---|---|---|---|");
+    for r in &rows {
+        let mut ratios: Vec<_> = r.ratios.iter().collect();
+        ratios.sort_by(|a, b| a.0.cmp(b.0));
+        let ratios = ratios
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            r.name,
+            r.unit,
+            fmt(r.native),
+            fmt(r.wasmtime_unmetered),
+            fmt(r.verity),
+            fmt(r.wasmi),
+            ratios
+        );
+    }
+    eprintln!("(one run, {:.1} s)", elapsed.as_secs_f64());
+    Ok(())
+}
