@@ -323,36 +323,34 @@ impl Rewriter<'_> {
         f.instruction(&I::Unreachable);
     }
 
-    /// Charges a constant amount of fuel.
-    fn charge_const(&self, f: &mut Function, cost: u64) {
-        let cost = cost as i64;
+    /// Charges the i64 amount that `amount` pushes, or traps out of fuel
+    /// (leaving the counter as it was).
+    fn charge(&self, f: &mut Function, amount: &[I<'static>]) {
         f.instruction(&I::GlobalGet(self.fuel()));
-        f.instruction(&I::I64Const(cost));
+        amount.iter().for_each(|i| {
+            f.instruction(i);
+        });
         f.instruction(&I::I64LtU);
         f.instruction(&I::If(wasm_encoder::BlockType::Empty));
         self.trap(f, EXIT_OUT_OF_FUEL);
         f.instruction(&I::End);
         f.instruction(&I::GlobalGet(self.fuel()));
-        f.instruction(&I::I64Const(cost));
+        amount.iter().for_each(|i| {
+            f.instruction(i);
+        });
         f.instruction(&I::I64Sub);
         f.instruction(&I::GlobalSet(self.fuel()));
+    }
+
+    /// Charges a constant amount of fuel.
+    fn charge_const(&self, f: &mut Function, cost: u64) {
+        self.charge(f, &[I::I64Const(cost as i64)]);
     }
 
     /// Charges the i32 count on top of the stack (leaving it there).
     fn charge_count(&self, f: &mut Function, scratch: u32) {
         f.instruction(&I::LocalTee(scratch));
-        f.instruction(&I::GlobalGet(self.fuel()));
-        f.instruction(&I::LocalGet(scratch));
-        f.instruction(&I::I64ExtendI32U);
-        f.instruction(&I::I64LtU);
-        f.instruction(&I::If(wasm_encoder::BlockType::Empty));
-        self.trap(f, EXIT_OUT_OF_FUEL);
-        f.instruction(&I::End);
-        f.instruction(&I::GlobalGet(self.fuel()));
-        f.instruction(&I::LocalGet(scratch));
-        f.instruction(&I::I64ExtendI32U);
-        f.instruction(&I::I64Sub);
-        f.instruction(&I::GlobalSet(self.fuel()));
+        self.charge(f, &[I::LocalGet(scratch), I::I64ExtendI32U]);
     }
 
     fn push_frame(&self, f: &mut Function, frame: u32) {

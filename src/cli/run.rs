@@ -62,14 +62,15 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
     let code = read_module(&args.module)?;
     // The spec is only metadata: a module without one (or with a broken one)
     // still runs; only `--arg` needs it.
-    let entry_spec: Option<EntrySpec> = contract_spec(&code)
+    let spec = contract_spec(&code);
+    let entry_spec: Option<EntrySpec> = spec
+        .as_ref()
         .ok()
-        .flatten()
-        .and_then(|s| s.entry(&args.entry).cloned());
+        .and_then(|s| s.as_ref()?.entry(&args.entry).cloned());
     let input = if args.arg.is_empty() {
         parse_bytes_arg("--input", &args.input)?
     } else {
-        let spec = contract_spec(&code)
+        let spec = spec
             .with_context(|| {
                 format!(
                     "--arg: cannot read the contract spec of {}",
