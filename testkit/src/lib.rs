@@ -23,6 +23,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![warn(missing_docs)]
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use verity_runtime::{
