@@ -299,6 +299,10 @@ fn check_structure(limits: &Limits, bytes: &[u8]) -> Result<ModuleInfo, Rejectio
                         }
                     }
                 }
+                // Imported functions count towards `max_functions` even in
+                // a module that defines none (and so has no function
+                // section): each takes room in the instance like any other.
+                over("functions", imported_funcs.into(), limits.max_functions)?;
             }
             Payload::FunctionSection(reader) => {
                 over(

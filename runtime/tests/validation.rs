@@ -153,3 +153,46 @@ fn smaller_profiles_reject_what_the_default_accepts() {
         "memory declares 3 initial pages, over the limit of 2"
     );
 }
+
+fn too_many_functions(e: &Rejection) -> bool {
+    matches!(
+        e,
+        Rejection::TooMany {
+            what: "functions",
+            ..
+        }
+    )
+}
+
+#[test]
+fn functions_count_imports_and_definitions() {
+    let l = Profile::default().limits.max_functions;
+    at_and_past(
+        l,
+        |n| {
+            format!(
+                r#"(module (import "verity" "input_len" (func (result i32))) {})"#,
+                "(func)".repeat(n as usize - 1)
+            )
+        },
+        too_many_functions,
+    );
+}
+
+/// A module may import the same host function many times and define none;
+/// every import takes room in the instance, so imports alone are held to
+/// `max_functions` too (they once escaped it, having no function section).
+#[test]
+fn functions_count_imports_without_definitions() {
+    let l = Profile::default().limits.max_functions;
+    at_and_past(
+        l,
+        |n| {
+            format!(
+                "(module {})",
+                r#"(import "verity" "input_len" (func (result i32)))"#.repeat(n as usize)
+            )
+        },
+        too_many_functions,
+    );
+}
