@@ -53,17 +53,74 @@ impl fmt::Display for DecodeError {
 
 impl core::error::Error for DecodeError {}
 
-struct Writer(Vec<u8>);
+/// Where an encoding goes: a buffer, or straight into a hash.
+pub(crate) trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
 
-impl Writer {
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// Feeds SHA-256 in 512-byte chunks gathered on the stack: hashing a receipt
+/// needs no heap buffer, and the hasher is not called once per field.
+pub(crate) struct HashSink {
+    hasher: sha2::Sha256,
+    buf: [u8; 512],
+    len: usize,
+}
+
+impl HashSink {
+    pub(crate) fn new(domain: &[u8]) -> Self {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(domain);
+        HashSink {
+            hasher,
+            buf: [0; 512],
+            len: 0,
+        }
+    }
+
+    pub(crate) fn finish(mut self) -> [u8; 32] {
+        use sha2::Digest;
+        self.hasher.update(&self.buf[..self.len]);
+        self.hasher.finalize().into()
+    }
+}
+
+impl Sink for HashSink {
+    fn put(&mut self, bytes: &[u8]) {
+        use sha2::Digest;
+        if self.len + bytes.len() > self.buf.len() {
+            self.hasher.update(&self.buf[..self.len]);
+            self.len = 0;
+            if bytes.len() > self.buf.len() {
+                self.hasher.update(bytes);
+                return;
+            }
+        }
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+}
+
+struct Writer<'s, S: Sink>(&'s mut S);
+
+impl<S: Sink> Writer<'_, S> {
+    fn raw(&mut self, v: &[u8]) {
+        self.0.put(v);
+    }
     fn u8(&mut self, v: u8) {
-        self.0.push(v);
+        self.0.put(&[v]);
     }
     fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.0.put(&v.to_le_bytes());
     }
     fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.0.put(&v.to_le_bytes());
     }
     fn len(&mut self, n: usize) {
         // Every length is bounded by the profile far below 4 GiB; a receipt
@@ -72,7 +129,7 @@ impl Writer {
     }
     fn bytes(&mut self, v: &[u8]) {
         self.len(v.len());
-        self.0.extend_from_slice(v);
+        self.0.put(v);
     }
     fn opt_bytes(&mut self, v: Option<&[u8]>) {
         match v {
@@ -87,10 +144,17 @@ impl Writer {
 
 /// Canonical encoding of `r`.
 pub fn encode(r: &Receipt) -> Vec<u8> {
-    let mut w = Writer(Vec::with_capacity(256 + r.input.len() + r.output.len()));
+    let mut out = Vec::with_capacity(256 + r.input.len() + r.output.len());
+    encode_into(r, &mut out);
+    out
+}
+
+/// Writes the canonical encoding of `r` to `sink`.
+pub(crate) fn encode_into<S: Sink>(r: &Receipt, sink: &mut S) {
+    let mut w = Writer(sink);
     w.u32(r.format_version);
-    w.0.extend_from_slice(&r.profile_hash.0);
-    w.0.extend_from_slice(&r.code_hash.0);
+    w.raw(&r.profile_hash.0);
+    w.raw(&r.code_hash.0);
     w.bytes(r.entry.as_bytes());
     w.bytes(&r.sender);
     w.bytes(&r.context);
@@ -120,7 +184,6 @@ pub fn encode(r: &Receipt) -> Vec<u8> {
         w.bytes(&e.data);
     }
     w.bytes(&r.output);
-    w.0
 }
 
 struct Reader<'a> {

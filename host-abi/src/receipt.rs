@@ -85,9 +85,23 @@ impl Receipt {
         encoding::decode(bytes)
     }
 
-    /// SHA-256 over [`RECEIPT_DOMAIN`] and the canonical encoding.
+    /// SHA-256 over [`RECEIPT_DOMAIN`] and the canonical encoding, hashed
+    /// as it is encoded (no intermediate buffer).
+    ///
+    /// ```
+    /// # use verity_host_abi::{Hash32, Receipt, Status};
+    /// # use verity_host_abi::hash::RECEIPT_DOMAIN;
+    /// # let r = Receipt { format_version: 1, profile_hash: Hash32::default(),
+    /// #     code_hash: Hash32::default(), entry: "run".into(), sender: vec![],
+    /// #     context: vec![], input: vec![1, 2], fuel_limit: 10, fuel_used: 3,
+    /// #     status: Status::Success, reads: vec![], writes: vec![], events: vec![],
+    /// #     output: vec![] };
+    /// assert_eq!(r.hash(), Hash32::of_tagged(RECEIPT_DOMAIN, &r.encode()));
+    /// ```
     pub fn hash(&self) -> Hash32 {
-        Hash32::of_tagged(RECEIPT_DOMAIN, &self.encode())
+        let mut sink = encoding::HashSink::new(RECEIPT_DOMAIN);
+        encoding::encode_into(self, &mut sink);
+        Hash32(sink.finish())
     }
 
     /// The value this receipt saw for `key` in the pre-state: `None` if the
