@@ -52,6 +52,9 @@ pub(crate) struct HostState {
     pub(crate) memory: Option<Memory>,
     /// The instrumented module's fuel global (fuel left).
     pub(crate) fuel: Option<Global>,
+    /// During a host call: the fuel left, read from the global once when
+    /// the call starts and written back once when it ends.
+    pub(crate) fuel_left: u64,
     pub(crate) limiter: PageLimiter,
     pub(crate) overlay: Overlay,
     pub(crate) events: Vec<Event>,
@@ -110,19 +113,39 @@ impl ResourceLimiter for PageLimiter {
 
 type Ctx<'a> = Caller<'a, HostState>;
 
-/// Takes `fuel` from the module's fuel global, or ends the run with
-/// `out_of_fuel` (leaving the global as it was: the run's `fuel_used` is then
-/// its whole limit).
+/// Takes `fuel` from what the current host call has left, or ends the run
+/// with `out_of_fuel` (after which the fuel left does not matter: the run's
+/// `fuel_used` is its whole limit).
+fn take_fuel(left: &mut u64, fuel: u64) -> wasmtime::Result<()> {
+    if fuel > *left {
+        return Err(exit(HostExit::OutOfFuel));
+    }
+    *left -= fuel;
+    Ok(())
+}
+
 fn charge(caller: &mut Ctx<'_>, fuel: u64) -> wasmtime::Result<()> {
+    take_fuel(&mut caller.data_mut().fuel_left, fuel)
+}
+
+/// Runs one host call with fuel accounting: the fuel global is read once,
+/// the call's base cost and everything `body` charges are taken from that
+/// value, and what is left is written back whether `body` succeeded or not
+/// (a trap after a charge still counts the charge, as docs/costs.md says).
+fn metered<R>(
+    caller: &mut Ctx<'_>,
+    base: u64,
+    body: impl FnOnce(&mut Ctx<'_>) -> wasmtime::Result<R>,
+) -> wasmtime::Result<R> {
     let global = caller
         .data()
         .fuel
         .ok_or_else(|| wasmtime::Error::msg("fuel global not set"))?;
-    let left = global.get(&mut *caller).unwrap_i64() as u64;
-    if fuel > left {
-        return Err(exit(HostExit::OutOfFuel));
-    }
-    global.set(&mut *caller, Val::I64((left - fuel) as i64))
+    caller.data_mut().fuel_left = global.get(&mut *caller).unwrap_i64() as u64;
+    let result = charge(caller, base).and_then(|()| body(caller));
+    let left = caller.data().fuel_left;
+    global.set(&mut *caller, Val::I64(left as i64))?;
+    result
 }
 
 /// Charges the per-byte part of a class for `bytes` bytes.
@@ -238,41 +261,47 @@ fn storage_read(
     dst_cap: i32,
 ) -> wasmtime::Result<i32> {
     let mem = memory(caller)?;
-    let key = read_key(caller, mem, key_ptr, key_len)?;
-    charge_bytes(caller, CostClass::storage_read, key.len())?;
-    let value_len = {
-        let state = caller.data_mut();
-        let backend = state.backend;
-        state
-            .overlay
-            .get(backend, &key)
-            .map_err(|e| exit(e.into()))?
-            .map(<[u8]>::len)
-    };
-    let Some(value_len) = value_len else {
+    let key_len = limit(
+        key_len,
+        caller.data().limits.max_key_bytes,
+        TrapKind::KeyTooLong,
+    )?;
+    let key = range(caller, mem, key_ptr, key_len)?;
+    // The key is read in place: nothing is copied unless the overlay must
+    // remember it.
+    let (data, state) = mem.data_and_store_mut(&mut *caller);
+    let per_byte = state.costs.get(CostClass::storage_read).per_byte;
+    take_fuel(
+        &mut state.fuel_left,
+        per_byte.saturating_mul(key_len as u64),
+    )?;
+    let value = state
+        .overlay
+        .get(state.backend, &data[key])
+        .map_err(|e| exit(e.into()))?;
+    let Some(value) = value else {
         return Ok(-1);
     };
-    charge_bytes(caller, CostClass::storage_read, value_len)?;
-    if value_len <= dst_cap as u32 as usize {
-        let r = range(caller, mem, dst, value_len)?;
-        let (data, state) = mem.data_and_store_mut(&mut *caller);
-        let backend = state.backend;
-        let value = state
-            .overlay
-            .get(backend, &key)
-            .map_err(|e| exit(e.into()))?
-            .unwrap_or_default();
-        data[r].copy_from_slice(value);
+    take_fuel(
+        &mut state.fuel_left,
+        per_byte.saturating_mul(value.len() as u64),
+    )?;
+    if value.len() <= dst_cap as u32 as usize {
+        let start = dst as u32 as usize;
+        let out = data
+            .get_mut(start..start + value.len())
+            .ok_or_else(|| trap(TrapKind::BadPointer))?;
+        out.copy_from_slice(value);
     }
-    Ok(len_i32(value_len))
+    Ok(len_i32(value.len()))
 }
 
 /// Records a write or removal, enforcing the write set budget.
-fn put(caller: &mut Ctx<'_>, key: &[u8], value: Option<Vec<u8>>) -> wasmtime::Result<()> {
+fn put(caller: &mut Ctx<'_>, key: Vec<u8>, value: Option<Vec<u8>>) -> wasmtime::Result<()> {
     let state = caller.data_mut();
     let total = state
         .overlay
-        .write_bytes_after(key, value.as_ref().map(Vec::len));
+        .write_bytes_after(&key, value.as_ref().map(Vec::len));
     if total > u64::from(state.limits.max_write_set_bytes) {
         return Err(trap(TrapKind::WriteSetTooLarge));
     }
@@ -296,14 +325,14 @@ fn storage_write(
     let key = read_key(caller, mem, key_ptr, key_len)?;
     let value = read_guest(caller, mem, val_ptr, val_len)?;
     charge_bytes(caller, CostClass::storage_write, key.len() + value.len())?;
-    put(caller, &key, Some(value))
+    put(caller, key, Some(value))
 }
 
 fn storage_remove(caller: &mut Ctx<'_>, key_ptr: i32, key_len: i32) -> wasmtime::Result<()> {
     let mem = memory(caller)?;
     let key = read_key(caller, mem, key_ptr, key_len)?;
     charge_bytes(caller, CostClass::storage_remove, key.len())?;
-    put(caller, &key, None)
+    put(caller, key, None)
 }
 
 fn event_emit(
@@ -366,7 +395,8 @@ macro_rules! link_host_fns {
     ($( $(#[$meta:meta])* fn $name:ident ( $($p:ident : $t:ident),* ) $(-> $r:ident)?,
         cost = $cost:ident, bytes = $bytes:literal; )*) => {
         /// Defines every host function of the ABI table in `linker`. Each
-        /// wrapper charges the function's base cost, then runs it.
+        /// wrapper charges the function's base cost, then runs it, with the
+        /// fuel global read and written once per call.
         pub(crate) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             $(
                 linker.func_wrap(
@@ -374,8 +404,7 @@ macro_rules! link_host_fns {
                     stringify!($name),
                     |mut caller: Ctx<'_>, $($p: $t),*| -> wasmtime::Result<ret!($($r)?)> {
                         let base = caller.data().costs.get(CostClass::$cost).base;
-                        charge(&mut caller, base)?;
-                        $name(&mut caller, $($p),*)
+                        metered(&mut caller, base, |caller| $name(caller, $($p),*))
                     },
                 )?;
             )*

@@ -157,7 +157,8 @@ impl Overlay {
         }
     }
 
-    /// The current value of `key` as the run sees it.
+    /// The current value of `key` as the run sees it. The key is copied
+    /// only when a read from the backend has to be recorded.
     pub(crate) fn get(
         &mut self,
         backend: &dyn StateBackend,
@@ -166,11 +167,13 @@ impl Overlay {
         if let Some(v) = self.writes.get(key) {
             return Ok(v.as_deref());
         }
-        if !self.reads.contains_key(key) {
-            let value = backend.get(key)?;
-            self.reads.insert(key.to_vec(), value);
+        // (`contains_key` then `get`, rather than returning from an
+        // `if let`, which the borrow checker does not yet accept.)
+        if self.reads.contains_key(key) {
+            return Ok(self.reads.get(key).and_then(|v| v.as_deref()));
         }
-        Ok(self.reads[key].as_deref())
+        let value = backend.get(key)?;
+        Ok(self.reads.entry(key.to_vec()).or_insert(value).as_deref())
     }
 
     /// Total key and value bytes the write set would hold after setting `key`
@@ -185,8 +188,8 @@ impl Overlay {
     }
 
     /// Records a write (`None` removes); `total` is `write_bytes_after`.
-    pub(crate) fn put(&mut self, key: &[u8], value: Option<Vec<u8>>, total: u64) {
-        self.writes.insert(key.to_vec(), value);
+    pub(crate) fn put(&mut self, key: Vec<u8>, value: Option<Vec<u8>>, total: u64) {
+        self.writes.insert(key, value);
         self.write_bytes = total;
     }
 
