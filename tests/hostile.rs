@@ -6,7 +6,9 @@ mod common;
 use std::sync::OnceLock;
 
 use common::{fixture, module, runtime};
-use verity_runtime::{Compiler, MemoryState, Profile, Receipt, Runtime, Status, Transaction};
+use verity_runtime::{
+    Allocation, Compiler, MemoryState, Profile, Receipt, Runtime, Status, Transaction,
+};
 
 struct Case {
     file: String,
@@ -38,26 +40,43 @@ fn pre_state() -> MemoryState {
     [(b"k".to_vec(), b"before".to_vec())].into_iter().collect()
 }
 
-/// One shared runtime per compiler (compiled modules are cached).
-fn runtime_for(compiler: Compiler) -> &'static Runtime {
-    static RUNTIMES: OnceLock<[Runtime; 2]> = OnceLock::new();
-    let [cranelift, winch] = RUNTIMES.get_or_init(|| {
-        [Compiler::Cranelift, Compiler::Winch]
-            .map(|c| Runtime::with_compiler(Profile::default(), c).unwrap())
-    });
-    match compiler {
-        Compiler::Cranelift => cranelift,
-        Compiler::Winch => winch,
-    }
+/// The runtimes every case runs on: receipts must not depend on the
+/// compiler, nor on whether instances come from the pool or are mapped on
+/// demand.
+#[derive(Clone, Copy)]
+enum Host {
+    Cranelift,
+    Winch,
+    CraneliftOnDemand,
 }
 
-fn run(case: &Case, compiler: Compiler) -> Receipt {
+/// One shared runtime per host (compiled modules are cached).
+fn runtime_for(host: Host) -> &'static Runtime {
+    static RUNTIMES: OnceLock<[Runtime; 3]> = OnceLock::new();
+    let runtimes = RUNTIMES.get_or_init(|| {
+        let build = |c, a| {
+            Runtime::builder(Profile::default())
+                .compiler(c)
+                .allocation(a)
+                .build()
+                .unwrap()
+        };
+        [
+            build(Compiler::Cranelift, Allocation::default()),
+            build(Compiler::Winch, Allocation::default()),
+            build(Compiler::Cranelift, Allocation::OnDemand),
+        ]
+    });
+    &runtimes[host as usize]
+}
+
+fn run(case: &Case, host: Host) -> Receipt {
     let tx = Transaction::new(case.entry.clone())
         .with_input(vec![1])
         .with_sender(vec![2])
         .with_context(vec![3])
         .with_fuel(case.fuel);
-    runtime_for(compiler)
+    runtime_for(host)
         .execute(
             &module(&fixture(&format!("hostile/{}", case.file))),
             &tx,
@@ -112,11 +131,11 @@ fn corpus_is_large_and_every_file_is_listed() {
 }
 
 #[test]
-fn every_hostile_module_ends_in_its_expected_status_twice_alike_on_both_compilers() {
+fn every_hostile_module_ends_in_its_expected_status_alike_on_every_host() {
     for case in cases() {
-        let first = run(&case, Compiler::Cranelift);
+        let first = run(&case, Host::Cranelift);
         check(&case, &first);
-        let second = run(&case, Compiler::Cranelift);
+        let second = run(&case, Host::Cranelift);
         assert_eq!(
             first.encode(),
             second.encode(),
@@ -124,11 +143,19 @@ fn every_hostile_module_ends_in_its_expected_status_twice_alike_on_both_compiler
             case.file,
             case.entry
         );
-        let winch = run(&case, Compiler::Winch);
+        let winch = run(&case, Host::Winch);
         assert_eq!(
             first.encode(),
             winch.encode(),
             "{} `{}` differs between Cranelift and Winch",
+            case.file,
+            case.entry
+        );
+        let on_demand = run(&case, Host::CraneliftOnDemand);
+        assert_eq!(
+            first.encode(),
+            on_demand.encode(),
+            "{} `{}` differs between pooled and on-demand instances",
             case.file,
             case.entry
         );
@@ -141,7 +168,7 @@ fn memory_bomb_stops_at_the_profile_page_cap() {
         .into_iter()
         .find(|c| c.file == "memory_bomb.wat" && c.entry == "run")
         .unwrap();
-    let r = run(&case, Compiler::Cranelift);
+    let r = run(&case, Host::Cranelift);
     let pages = u32::from_le_bytes(r.output.try_into().unwrap());
     let cap = verity_runtime::Profile::default().limits.max_memory_pages;
     assert_eq!(

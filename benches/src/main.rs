@@ -31,6 +31,9 @@ struct Args {
     /// Fewer repetitions (finishes in well under a minute).
     #[arg(long)]
     quick: bool,
+    /// Run only the workloads whose name contains this (e.g. `token`, `kernel`).
+    #[arg(long, value_name = "SUBSTRING")]
+    only: Option<String>,
 }
 
 /// One workload's row.
@@ -393,15 +396,26 @@ fn main() -> Result<()> {
     let rt = Runtime::new(Profile::default())?;
     let wt = Wasmtime::new()?;
     let wi = Wasmi::new()?;
+    let want = |name: &str| args.only.as_deref().is_none_or(|o| name.contains(o));
     let mut rows = Vec::new();
     let (row, receipts) = token_transfer(args.quick, &rt, &wt, &wi)?;
-    rows.push(row);
-    for k in kernels() {
-        rows.push(kernel(args.quick, &k, &rt, &wt, &wi)?);
+    if want(row.name) {
+        rows.push(row);
     }
-    rows.push(instantiate(args.quick, &rt, &wt, &wi)?);
-    rows.push(cold_compile(args.quick, &wt, &wi)?);
-    rows.push(verify_parallel(args.quick, &rt, &receipts)?);
+    for k in kernels() {
+        if want(k.name) {
+            rows.push(kernel(args.quick, &k, &rt, &wt, &wi)?);
+        }
+    }
+    if want("instantiate") {
+        rows.push(instantiate(args.quick, &rt, &wt, &wi)?);
+    }
+    if want("cold_compile_token") {
+        rows.push(cold_compile(args.quick, &wt, &wi)?);
+    }
+    if want("verify_parallel") {
+        rows.push(verify_parallel(args.quick, &rt, &receipts)?);
+    }
     let elapsed: Duration = started.elapsed();
 
     if args.json {

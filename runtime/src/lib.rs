@@ -22,10 +22,12 @@
 //! ```
 #![warn(missing_docs)]
 
+mod artifact;
 mod contract_spec;
 mod dir_state;
 mod host;
 pub mod instrument;
+mod pool;
 pub mod profile;
 mod runtime;
 pub mod state;
@@ -33,10 +35,12 @@ mod transaction;
 pub mod validate;
 pub mod verify;
 
+pub use artifact::CacheStats;
 pub use contract_spec::{SpecReadError, contract_spec};
 pub use dir_state::{DirState, DirStateError};
+pub use pool::{Allocation, PoolOptions};
 pub use profile::{Compiler, Profile};
-pub use runtime::{PreparedModule, Runtime, RuntimeError};
+pub use runtime::{PreparedModule, Runtime, RuntimeBuilder, RuntimeError};
 pub use state::{MemoryState, StateBackend, StateError, WitnessState};
 pub use transaction::Transaction;
 pub use validate::{ModuleInfo, Rejection};

@@ -1,4 +1,4 @@
-//! The runtime: one engine, one linker, a module cache, and `execute`.
+//! The runtime: one engine, one linker, the module caches, and `execute`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -6,12 +6,14 @@ use std::sync::{Arc, Mutex};
 use verity_host_abi::abi::MEMORY_EXPORT;
 use verity_host_abi::receipt::FORMAT_VERSION;
 use verity_host_abi::{Hash32, Receipt, Status, TrapKind};
-use wasmtime::{Engine, Global, Instance, InstancePre, Linker, Module, Store, Val};
+use wasmtime::{Engine, Extern, Instance, InstancePre, Linker, Module, ModuleExport, Store, Val};
 
+use crate::artifact::{ArtifactCache, CacheStats, Counters, LoadError, Meta};
 use crate::host::{self, HostExit, HostState};
 use crate::instrument::{
     self, DEPTH_GLOBAL, EXIT_GLOBAL, EXIT_OUT_OF_FUEL, EXIT_STACK_OVERFLOW, FUEL_GLOBAL,
 };
+use crate::pool::{self, Allocation, Gate};
 use crate::profile::{Compiler, Profile};
 use crate::state::{Overlay, StateBackend};
 use crate::transaction::Transaction;
@@ -27,6 +29,13 @@ pub enum RuntimeError {
     /// The state backend failed.
     #[error(transparent)]
     State(#[from] crate::state::StateError),
+    /// A [`PreparedModule`] was passed to a runtime other than the one that
+    /// prepared it.
+    #[error("the prepared module belongs to another runtime")]
+    ForeignModule,
+    /// The on-disk artifact cache directory could not be opened.
+    #[error("artifact cache: {0}")]
+    ArtifactCache(#[source] std::io::Error),
 }
 
 impl RuntimeError {
@@ -35,13 +44,32 @@ impl RuntimeError {
     }
 }
 
-/// A validated, compiled module, ready to instantiate.
+/// An exported `() -> ()` function, resolved once per module.
+#[derive(Clone, Copy)]
+struct EntryPoint {
+    export: ModuleExport,
+    /// Stack slots the host's call of the entry takes.
+    frame: u32,
+}
+
+/// The instrumentation's globals and the memory, resolved once per module.
+#[derive(Clone, Copy)]
+struct FixedExports {
+    fuel: ModuleExport,
+    depth: ModuleExport,
+    exit: ModuleExport,
+    memory: Option<ModuleExport>,
+}
+
+/// A validated, compiled module, ready to instantiate: what
+/// [`Runtime::prepare`] returns and [`Runtime::execute_prepared`] runs.
+/// Export names are resolved here once, not on every run.
 pub struct PreparedModule {
     code_hash: Hash32,
     info: ModuleInfo,
     pre: InstancePre<HostState>,
-    /// Frame cost (stack slots) of each exported function.
-    export_frames: HashMap<String, u32>,
+    entries: HashMap<String, EntryPoint>,
+    fixed: FixedExports,
 }
 
 impl PreparedModule {
@@ -53,6 +81,55 @@ impl PreparedModule {
     /// What validation learned about the module.
     pub fn info(&self) -> &ModuleInfo {
         &self.info
+    }
+
+    fn new(
+        code_hash: Hash32,
+        module: &Module,
+        linker: &Linker<HostState>,
+        meta: Meta,
+    ) -> Result<PreparedModule, Rejection> {
+        let compile = |what: &str| Rejection::Compile(format!("instrumented module lacks {what}"));
+        let export = |name: &str| module.get_export_index(name).ok_or_else(|| compile(name));
+        let fixed = FixedExports {
+            fuel: export(FUEL_GLOBAL)?,
+            depth: export(DEPTH_GLOBAL)?,
+            exit: export(EXIT_GLOBAL)?,
+            memory: module.get_export_index(MEMORY_EXPORT),
+        };
+        let mut entries = HashMap::new();
+        for (name, sig) in &meta.info.exported_functions {
+            if sig == "() -> ()" {
+                let entry = EntryPoint {
+                    export: export(name)?,
+                    frame: meta.export_frames.get(name).copied().unwrap_or(0),
+                };
+                entries.insert(name.clone(), entry);
+            }
+        }
+        let pre = linker
+            .instantiate_pre(module)
+            .map_err(|e| Rejection::Compile(format!("{e:#}")))?;
+        Ok(PreparedModule {
+            code_hash,
+            info: meta.info,
+            pre,
+            entries,
+            fixed,
+        })
+    }
+
+    /// The entry point `name`, or why the transaction is rejected.
+    fn entry(&self, name: &str) -> Result<EntryPoint, Rejection> {
+        match self.entries.get(name) {
+            Some(entry) => Ok(*entry),
+            // Not a `() -> ()` export: validation's answer names the reason.
+            None => Err(self
+                .info
+                .check_entry(name)
+                .err()
+                .unwrap_or_else(|| Rejection::MissingEntry(name.to_string()))),
+        }
     }
 }
 
@@ -78,11 +155,105 @@ impl ModuleCache {
     }
 }
 
-/// The embeddable host. Build one per profile and share it: it holds one
-/// wasmtime `Engine` and caches compiled modules by code hash.
+/// Builds a [`Runtime`] with settings that change its speed, never its
+/// receipts: the compiler, instance allocation, the in-memory module cache
+/// and an on-disk artifact cache.
 ///
 /// ```
-/// use verity_runtime::{MemoryState, Profile, Runtime, Transaction};
+/// use verity_runtime::{Allocation, Compiler, Profile, Runtime};
+///
+/// let dir = tempfile::tempdir()?;
+/// let runtime = Runtime::builder(Profile::default())
+///     .compiler(Compiler::Cranelift)
+///     .allocation(Allocation::default())
+///     .artifact_cache_path(dir.path())?
+///     .build()?;
+/// # let _ = runtime;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct RuntimeBuilder {
+    profile: Profile,
+    compiler: Compiler,
+    allocation: Allocation,
+    cache_capacity: usize,
+    artifacts: Option<cap_std::fs::Dir>,
+}
+
+impl RuntimeBuilder {
+    /// The compiler (default Cranelift).
+    pub fn compiler(mut self, compiler: Compiler) -> Self {
+        self.compiler = compiler;
+        self
+    }
+
+    /// How instances are allocated (default: a pool sized for this machine).
+    pub fn allocation(mut self, allocation: Allocation) -> Self {
+        self.allocation = allocation;
+        self
+    }
+
+    /// Modules kept compiled in memory (default
+    /// [`Runtime::DEFAULT_CACHE_CAPACITY`]).
+    pub fn cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache_capacity = capacity.max(1);
+        self
+    }
+
+    /// Keeps compiled modules in `dir` across processes (see
+    /// [`CacheStats`]). The directory must be writable only by this host.
+    pub fn artifact_cache(mut self, dir: cap_std::fs::Dir) -> Self {
+        self.artifacts = Some(dir);
+        self
+    }
+
+    /// Like [`RuntimeBuilder::artifact_cache`], creating `path` if needed.
+    pub fn artifact_cache_path(
+        self,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<Self, RuntimeError> {
+        let path = path.as_ref();
+        std::fs::create_dir_all(path).map_err(RuntimeError::ArtifactCache)?;
+        let dir = cap_std::fs::Dir::open_ambient_dir(path, cap_std::ambient_authority())
+            .map_err(RuntimeError::ArtifactCache)?;
+        Ok(self.artifact_cache(dir))
+    }
+
+    /// Builds the engine (reserving the instance pool) and the linker.
+    pub fn build(self) -> Result<Runtime, RuntimeError> {
+        let mut config = self.profile.wasmtime_config(self.compiler);
+        let gate = pool::configure(&mut config, &self.allocation, &self.profile.limits);
+        let engine = Engine::new(&config).map_err(RuntimeError::engine)?;
+        let mut linker = Linker::new(&engine);
+        host::link(&mut linker).map_err(RuntimeError::engine)?;
+        let profile_hash = self.profile.hash();
+        let artifacts = self
+            .artifacts
+            .map(|dir| ArtifactCache::new(dir, &engine, profile_hash, self.compiler));
+        Ok(Runtime {
+            profile_hash,
+            profile: self.profile,
+            compiler: self.compiler,
+            allocation: self.allocation,
+            engine,
+            linker,
+            gate,
+            cache: Mutex::new(ModuleCache {
+                capacity: self.cache_capacity,
+                entries: HashMap::new(),
+                order: VecDeque::new(),
+            }),
+            artifacts,
+            counters: Counters::default(),
+            artifact_error: Mutex::new(None),
+        })
+    }
+}
+
+/// The embeddable host. Build one per profile and share it: it holds one
+/// wasmtime `Engine`, its instance pool, and the compiled modules.
+///
+/// ```
+/// use verity_runtime::{MemoryState, Profile, Runtime};
 ///
 /// let runtime = Runtime::new(Profile::default())?;
 /// let wasm = wat::parse_str(r#"
@@ -93,7 +264,7 @@ impl ModuleCache {
 ///       (func (export "run") (call $w (i32.const 0) (i32.const 3) (i32.const 3) (i32.const 5))))
 /// "#)?;
 /// let mut state = MemoryState::default();
-/// let receipt = runtime.execute(&wasm, &Transaction::new("run"), &state)?;
+/// let receipt = runtime.execute(&wasm, &verity_runtime::Transaction::new("run"), &state)?;
 /// assert_eq!(receipt.status.name(), "success");
 /// state.commit(&receipt);
 /// assert_eq!(state.iter().next(), Some((&b"key"[..], &b"value"[..])));
@@ -103,39 +274,43 @@ pub struct Runtime {
     profile: Profile,
     profile_hash: Hash32,
     compiler: Compiler,
+    allocation: Allocation,
     engine: Engine,
     linker: Linker<HostState>,
+    /// Admits at most as many runs as the pool has slots.
+    gate: Option<Gate>,
     cache: Mutex<ModuleCache>,
+    artifacts: Option<ArtifactCache>,
+    counters: Counters,
+    /// Why the artifact cache last failed to load or store a module.
+    artifact_error: Mutex<Option<String>>,
 }
 
 impl Runtime {
     /// Modules kept compiled in memory by default.
     pub const DEFAULT_CACHE_CAPACITY: usize = 256;
 
-    /// A runtime for `profile`, compiling with Cranelift.
+    /// A runtime for `profile` with default settings (Cranelift, pooled
+    /// instances, no artifact cache).
     pub fn new(profile: Profile) -> Result<Self, RuntimeError> {
-        Runtime::with_compiler(profile, Compiler::default())
+        Runtime::builder(profile).build()
     }
 
     /// A runtime for `profile` compiling with `compiler`. Receipts do not
     /// depend on the choice.
     pub fn with_compiler(profile: Profile, compiler: Compiler) -> Result<Self, RuntimeError> {
-        let engine =
-            Engine::new(&profile.wasmtime_config(compiler)).map_err(RuntimeError::engine)?;
-        let mut linker = Linker::new(&engine);
-        host::link(&mut linker).map_err(RuntimeError::engine)?;
-        Ok(Runtime {
-            profile_hash: profile.hash(),
+        Runtime::builder(profile).compiler(compiler).build()
+    }
+
+    /// A builder for a runtime of `profile` with other settings.
+    pub fn builder(profile: Profile) -> RuntimeBuilder {
+        RuntimeBuilder {
             profile,
-            compiler,
-            engine,
-            linker,
-            cache: Mutex::new(ModuleCache {
-                capacity: Self::DEFAULT_CACHE_CAPACITY,
-                entries: HashMap::new(),
-                order: VecDeque::new(),
-            }),
-        })
+            compiler: Compiler::default(),
+            allocation: Allocation::default(),
+            cache_capacity: Self::DEFAULT_CACHE_CAPACITY,
+            artifacts: None,
+        }
     }
 
     /// The profile this runtime runs.
@@ -148,13 +323,42 @@ impl Runtime {
         self.compiler
     }
 
+    /// How this runtime allocates instances.
+    pub fn allocation(&self) -> &Allocation {
+        &self.allocation
+    }
+
     /// The hash of [`Runtime::profile`], committed in every receipt.
     pub fn profile_hash(&self) -> Hash32 {
         self.profile_hash
     }
 
+    /// Counters of the module caches.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.counters.snapshot()
+    }
+
+    /// Why the on-disk artifact cache last failed to load or write a module
+    /// (counted in [`CacheStats::artifact_errors`]), if it ever did. Such a
+    /// failure costs a compilation and changes no outcome.
+    pub fn artifact_cache_error(&self) -> Option<String> {
+        self.artifact_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn artifact_failed(&self, why: String) {
+        Counters::bump(&self.counters.artifact_errors);
+        *self
+            .artifact_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(why);
+    }
+
     /// Validates and compiles `code` (wasm binary), or returns the cached
-    /// result for the same code hash.
+    /// result for the same code hash. Nodes prepare a module once, when it
+    /// is deployed, and run it with [`Runtime::execute_prepared`].
     pub fn prepare(&self, code: &[u8]) -> Result<Arc<PreparedModule>, Rejection> {
         let code_hash = Hash32::of(code);
         self.prepare_hashed(code, code_hash)
@@ -166,10 +370,20 @@ impl Runtime {
         code_hash: Hash32,
     ) -> Result<Arc<PreparedModule>, Rejection> {
         if let Some(hit) = self.lock_cache().entries.get(&code_hash) {
+            Counters::bump(&self.counters.memory_hits);
             return hit.clone();
         }
-        let prepared = self.compile(code, code_hash);
-        self.lock_cache().insert(code_hash, prepared.clone());
+        let prepared = match self.load_artifact(code_hash) {
+            Some(prepared) => Ok(prepared),
+            None => self.compile(code, code_hash),
+        };
+        let mut cache = self.lock_cache();
+        // Threads that raced to compile the same code all use the first
+        // result, so no run holds a module that the cache has dropped.
+        if let Some(first) = cache.entries.get(&code_hash) {
+            return first.clone();
+        }
+        cache.insert(code_hash, prepared.clone());
         prepared
     }
 
@@ -179,7 +393,32 @@ impl Runtime {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The module for `code_hash` from the artifact cache, if it has a
+    /// usable one.
+    fn load_artifact(&self, code_hash: Hash32) -> Option<Arc<PreparedModule>> {
+        let cache = self.artifacts.as_ref()?;
+        let loaded = cache
+            .load(&self.engine, code_hash)
+            .and_then(|(module, meta)| {
+                PreparedModule::new(code_hash, &module, &self.linker, meta)
+                    .map_err(|e| LoadError::Unusable(e.to_string()))
+            });
+        match loaded {
+            Ok(prepared) => {
+                Counters::bump(&self.counters.artifact_loads);
+                Some(Arc::new(prepared))
+            }
+            Err(LoadError::Missing) => None,
+            Err(LoadError::Unusable(why)) => {
+                // Compiled again by the caller, and the file replaced.
+                self.artifact_failed(format!("cannot load {code_hash}: {why}"));
+                None
+            }
+        }
+    }
+
     fn compile(&self, code: &[u8], code_hash: Hash32) -> Result<Arc<PreparedModule>, Rejection> {
+        Counters::bump(&self.counters.compiled);
         let info = validate(&self.profile, code)?;
         let instrumented = instrument::instrument(
             code,
@@ -189,16 +428,17 @@ impl Runtime {
         .map_err(Rejection::Compile)?;
         let module = Module::from_binary(&self.engine, &instrumented.code)
             .map_err(|e| Rejection::Compile(format!("{e:#}")))?;
-        let pre = self
-            .linker
-            .instantiate_pre(&module)
-            .map_err(|e| Rejection::Compile(format!("{e:#}")))?;
-        Ok(Arc::new(PreparedModule {
-            code_hash,
+        let meta = Meta {
             info,
-            pre,
             export_frames: instrumented.export_frames,
-        }))
+        };
+        if let Some(cache) = &self.artifacts {
+            match cache.store(code_hash, &module, &meta) {
+                Ok(()) => Counters::bump(&self.counters.artifact_writes),
+                Err(e) => self.artifact_failed(format!("cannot store {code_hash}: {e}")),
+            }
+        }
+        PreparedModule::new(code_hash, &module, &self.linker, meta).map(Arc::new)
     }
 
     /// Runs `tx` on the module `code` (a wasm binary) against `state`.
@@ -207,6 +447,10 @@ impl Runtime {
     /// reverted, trapped, out of fuel and rejected. The receipt's `writes`
     /// are what to commit; they are empty unless the run succeeded.
     /// Returns `Err` only when the host cannot work (a failing backend).
+    ///
+    /// Every call hashes `code` to find its compiled module; a node that
+    /// runs a module many times prepares it once and calls
+    /// [`Runtime::execute_prepared`].
     pub fn execute(
         &self,
         code: &[u8],
@@ -214,7 +458,68 @@ impl Runtime {
         state: &dyn StateBackend,
     ) -> Result<Receipt, RuntimeError> {
         let code_hash = Hash32::of(code);
-        let mut receipt = Receipt {
+        let mut receipt = self.new_receipt(code_hash, tx);
+        let prepared = self
+            .check_transaction(tx)
+            .and_then(|()| self.prepare_hashed(code, code_hash))
+            .and_then(|p| p.entry(&tx.entry).map(|e| (p, e)));
+        match prepared {
+            Err(rejection) => {
+                receipt.status = Status::Rejected {
+                    reason: rejection.to_string(),
+                }
+            }
+            Ok((prepared, entry)) => self.run(&prepared, entry, tx, state, &mut receipt)?,
+        }
+        Ok(receipt)
+    }
+
+    /// Runs `tx` on a module this runtime prepared: the same receipt as
+    /// [`Runtime::execute`] on the module's bytes, without hashing them or
+    /// consulting the cache.
+    ///
+    /// ```
+    /// use verity_runtime::{MemoryState, Profile, Runtime, Transaction};
+    ///
+    /// let runtime = Runtime::new(Profile::default())?;
+    /// let wasm = wat::parse_str(r#"(module (func (export "run")))"#)?;
+    /// let module = runtime.prepare(&wasm)?;                 // once, at deployment
+    /// let tx = Transaction::new("run");
+    /// let receipt = runtime.execute_prepared(&module, &tx, &MemoryState::default())?;
+    /// assert_eq!(receipt, runtime.execute(&wasm, &tx, &MemoryState::default())?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`RuntimeError::ForeignModule`] if another runtime prepared `module`;
+    /// otherwise as [`Runtime::execute`].
+    pub fn execute_prepared(
+        &self,
+        module: &PreparedModule,
+        tx: &Transaction,
+        state: &dyn StateBackend,
+    ) -> Result<Receipt, RuntimeError> {
+        if !Engine::same(&self.engine, module.pre.module().engine()) {
+            return Err(RuntimeError::ForeignModule);
+        }
+        let mut receipt = self.new_receipt(module.code_hash, tx);
+        match self
+            .check_transaction(tx)
+            .and_then(|()| module.entry(&tx.entry))
+        {
+            Err(rejection) => {
+                receipt.status = Status::Rejected {
+                    reason: rejection.to_string(),
+                }
+            }
+            Ok(entry) => self.run(module, entry, tx, state, &mut receipt)?,
+        }
+        Ok(receipt)
+    }
+
+    fn new_receipt(&self, code_hash: Hash32, tx: &Transaction) -> Receipt {
+        Receipt {
             format_version: FORMAT_VERSION,
             profile_hash: self.profile_hash,
             code_hash,
@@ -229,20 +534,7 @@ impl Runtime {
             writes: Vec::new(),
             events: Vec::new(),
             output: Vec::new(),
-        };
-        let prepared = self
-            .check_transaction(tx)
-            .and_then(|()| self.prepare_hashed(code, code_hash))
-            .and_then(|p| p.info.check_entry(&tx.entry).map(|()| p));
-        match prepared {
-            Err(rejection) => {
-                receipt.status = Status::Rejected {
-                    reason: rejection.to_string(),
-                };
-            }
-            Ok(prepared) => self.run(&prepared, tx, state, &mut receipt)?,
         }
-        Ok(receipt)
     }
 
     fn check_transaction(&self, tx: &Transaction) -> Result<(), Rejection> {
@@ -270,6 +562,7 @@ impl Runtime {
     fn run(
         &self,
         prepared: &PreparedModule,
+        entry: EntryPoint,
         tx: &Transaction,
         state: &dyn StateBackend,
         receipt: &mut Receipt,
@@ -283,51 +576,61 @@ impl Runtime {
         // the borrow `state` ends.
         let backend: &'static dyn StateBackend =
             unsafe { std::mem::transmute::<&dyn StateBackend, &'static dyn StateBackend>(state) };
-        let mut store = Store::new(
-            &self.engine,
-            HostState {
-                backend,
-                input: tx.input.clone(),
-                sender: tx.sender.clone(),
-                context: tx.context.clone(),
-                limits: self.profile.limits,
-                costs: self.profile.costs,
-                memory: None,
-                fuel: None,
-                limiter: host::PageLimiter::new(&self.profile.limits),
-                overlay: Overlay::new(),
-                events: Vec::new(),
-                output: Vec::new(),
-            },
-        );
-        store.limiter(|s| &mut s.limiter);
-        let entry_frame = prepared.export_frames.get(&tx.entry).copied().unwrap_or(0);
-        let mut meters: Option<Meters> = None;
-        let result = prepared.pre.instantiate(&mut store).and_then(|instance| {
-            let m = Meters::of(&instance, &mut store)?;
-            m.fuel.set(&mut store, Val::I64(tx.fuel_limit as i64))?;
-            store.data_mut().fuel = Some(m.fuel);
-            meters = Some(m);
-            store.data_mut().memory = instance.get_memory(&mut store, MEMORY_EXPORT);
-            // The host's call of the entry is a call like any other.
-            if entry_frame > self.profile.limits.max_stack_slots {
-                m.exit.set(&mut store, Val::I32(EXIT_STACK_OVERFLOW))?;
-                return Err(wasmtime::Trap::UnreachableCodeReached.into());
+        // Held until the store is gone, so the pool always has a slot for it.
+        let _permit = self.gate.as_ref().map(Gate::acquire);
+        // The transaction's byte fields move into the store and back into
+        // the receipt afterwards: the receipt's copies are the only ones.
+        let mut data = HostState {
+            backend,
+            input: std::mem::take(&mut receipt.input),
+            sender: std::mem::take(&mut receipt.sender),
+            context: std::mem::take(&mut receipt.context),
+            limits: self.profile.limits,
+            costs: self.profile.costs,
+            memory: None,
+            fuel: None,
+            fuel_left: 0,
+            limiter: host::PageLimiter::new(&self.profile.limits),
+            overlay: Overlay::new(),
+            events: Vec::new(),
+            output: Vec::new(),
+        };
+        let mut attempt = 0u32;
+        let (mut store, instance) = loop {
+            let mut store = Store::new(&self.engine, data);
+            store.limiter(|s| &mut s.limiter);
+            match prepared.pre.instantiate(&mut store) {
+                // The gate leaves a slot for every admitted run, but wasmtime
+                // briefly occupies the slots of a module being dropped (to
+                // clear their affinity). That is transient: wait, and try
+                // again in a fresh store.
+                Err(e) if e.is::<wasmtime::PoolConcurrencyLimitError>() => {
+                    attempt += 1;
+                    if attempt > POOL_RETRIES {
+                        return Err(RuntimeError::Engine(format!(
+                            "instance pool still exhausted after {POOL_RETRIES} retries: {e:#}"
+                        )));
+                    }
+                    data = store.into_data();
+                    if attempt < 64 {
+                        std::thread::yield_now();
+                    } else {
+                        std::thread::sleep(std::time::Duration::from_micros(100));
+                    }
+                }
+                other => break (store, other),
             }
-            m.depth.set(&mut store, Val::I32(entry_frame as i32))?;
-            instance
-                .get_typed_func::<(), ()>(&mut store, &tx.entry)?
-                .call(&mut store, ())
-        });
-        let (left, exit) = match meters {
-            Some(m) => (
-                m.fuel.get(&mut store).unwrap_i64() as u64,
-                m.exit.get(&mut store).unwrap_i32(),
-            ),
-            // Instantiation charges nothing (docs/costs.md).
-            None => (tx.fuel_limit, 0),
+        };
+        // Instantiation charges nothing (docs/costs.md): a failure there
+        // leaves all the fuel.
+        let (result, left, exit) = match instance {
+            Err(e) => (Err(e), tx.fuel_limit, 0),
+            Ok(instance) => self.call(prepared, entry, &instance, &mut store, tx.fuel_limit)?,
         };
         let data = store.into_data();
+        receipt.input = data.input;
+        receipt.sender = data.sender;
+        receipt.context = data.context;
         let (reads, writes) = data.overlay.into_sets();
         receipt.reads = reads;
         receipt.fuel_used = tx.fuel_limit.saturating_sub(left);
@@ -346,29 +649,90 @@ impl Runtime {
         }
         Ok(())
     }
-}
 
-/// The instrumentation's globals in one instance.
-#[derive(Clone, Copy)]
-struct Meters {
-    fuel: Global,
-    depth: Global,
-    exit: Global,
-}
-
-impl Meters {
-    fn of(instance: &Instance, store: &mut Store<HostState>) -> wasmtime::Result<Meters> {
-        let mut global = |name: &str| {
-            instance
-                .get_global(&mut *store, name)
-                .ok_or_else(|| wasmtime::Error::msg(format!("instrumented module lacks {name}")))
+    /// Sets the meters of a fresh instance and calls the entry. Returns the
+    /// call's result, the fuel left and, if the call failed, the exit
+    /// global (which tells a metering trap from the guest's own).
+    fn call(
+        &self,
+        prepared: &PreparedModule,
+        entry: EntryPoint,
+        instance: &Instance,
+        store: &mut Store<HostState>,
+        fuel_limit: u64,
+    ) -> Result<(wasmtime::Result<()>, u64, i32), RuntimeError> {
+        let fixed = &prepared.fixed;
+        let fuel = export(instance, store, &fixed.fuel)?.into_global();
+        let depth = export(instance, store, &fixed.depth)?.into_global();
+        let func = export(instance, store, &entry.export)?.into_func();
+        let memory = match &fixed.memory {
+            Some(m) => export(instance, store, m)?.into_memory(),
+            None => None,
         };
-        Ok(Meters {
-            fuel: global(FUEL_GLOBAL)?,
-            depth: global(DEPTH_GLOBAL)?,
-            exit: global(EXIT_GLOBAL)?,
-        })
+        let (Some(fuel), Some(depth), Some(func)) = (fuel, depth, func) else {
+            return Err(RuntimeError::Engine(
+                "an export of the prepared module has the wrong kind".into(),
+            ));
+        };
+        let engine = RuntimeError::engine;
+        fuel.set(&mut *store, Val::I64(fuel_limit as i64))
+            .map_err(engine)?;
+        let data = store.data_mut();
+        data.fuel = Some(fuel);
+        data.memory = memory;
+        let result = if entry.frame > self.profile.limits.max_stack_slots {
+            // The host's call of the entry is a call like any other, and
+            // this one does not fit.
+            exit_global(instance, store, fixed)?
+                .set(&mut *store, Val::I32(EXIT_STACK_OVERFLOW))
+                .map_err(engine)?;
+            Err(wasmtime::Trap::UnreachableCodeReached.into())
+        } else {
+            depth
+                .set(&mut *store, Val::I32(entry.frame as i32))
+                .map_err(engine)?;
+            // SAFETY: `entry` is in `entries` only if validation found the
+            // export's type to be `() -> ()`, and its `ModuleExport` was
+            // resolved from this module, so `func` has exactly the type
+            // `TypedFunc<(), ()>` claims.
+            let typed = unsafe { wasmtime::TypedFunc::<(), ()>::new_unchecked(&*store, func) };
+            typed.call(&mut *store, ())
+        };
+        let left = fuel.get(&mut *store).unwrap_i64() as u64;
+        let exit = match result {
+            Ok(()) => 0,
+            Err(_) => exit_global(instance, store, fixed)?
+                .get(&mut *store)
+                .unwrap_i32(),
+        };
+        Ok((result, left, exit))
     }
+}
+
+/// How often a run retries an instantiation the pool refused for want of a
+/// slot another thread was briefly holding (about a second in all).
+const POOL_RETRIES: u32 = 10_000;
+
+/// The export `e` of `instance`, which was resolved from its module.
+fn export(
+    instance: &Instance,
+    store: &mut Store<HostState>,
+    e: &ModuleExport,
+) -> Result<Extern, RuntimeError> {
+    instance
+        .get_module_export(&mut *store, e)
+        .ok_or_else(|| RuntimeError::Engine("an export of the prepared module is missing".into()))
+}
+
+/// The instrumentation's exit global of `instance`.
+fn exit_global(
+    instance: &Instance,
+    store: &mut Store<HostState>,
+    fixed: &FixedExports,
+) -> Result<wasmtime::Global, RuntimeError> {
+    export(instance, store, &fixed.exit)?
+        .into_global()
+        .ok_or_else(|| RuntimeError::Engine("the exit export is not a global".into()))
 }
 
 /// Turns the error of a failed call into the run's status, or into a host

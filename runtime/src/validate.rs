@@ -162,7 +162,7 @@ pub enum Rejection {
 }
 
 /// What validation learned about an accepted module.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ModuleInfo {
     /// Every exported function, with its type written as `(i32) -> ()`.
     pub exported_functions: BTreeMap<String, String>,

@@ -5,7 +5,7 @@ use std::fmt;
 
 use verity_host_abi::{Hash32, Receipt};
 
-use crate::runtime::{Runtime, RuntimeError};
+use crate::runtime::{PreparedModule, Runtime, RuntimeError};
 use crate::state::{StateError, WitnessState};
 use crate::transaction::Transaction;
 
@@ -146,12 +146,7 @@ impl Runtime {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn verify(&self, code: &[u8], receipt: &Receipt) -> Result<(), VerifyError> {
-        if receipt.profile_hash != self.profile_hash() {
-            return Err(VerifyError::ProfileMismatch {
-                receipt: receipt.profile_hash,
-                runtime: self.profile_hash(),
-            });
-        }
+        self.check_profile(receipt)?;
         let module = Hash32::of(code);
         if module != receipt.code_hash {
             return Err(VerifyError::CodeMismatch {
@@ -159,25 +154,76 @@ impl Runtime {
                 module,
             });
         }
-        let tx = Transaction {
-            entry: receipt.entry.clone(),
-            input: receipt.input.clone(),
-            sender: receipt.sender.clone(),
-            context: receipt.context.clone(),
-            fuel_limit: receipt.fuel_limit,
-        };
         let witness = WitnessState::from_receipt(receipt);
-        let actual = self.execute(code, &tx, &witness).map_err(|e| match e {
-            RuntimeError::State(StateError::NotInWitness(key)) => {
-                VerifyError::ReadOutsideWitness { key: hex(&key) }
-            }
-            other => VerifyError::Runtime(other),
-        })?;
-        let mismatches = diff(receipt, &actual);
-        if mismatches.is_empty() {
-            Ok(())
-        } else {
-            Err(VerifyError::Mismatch(mismatches))
+        let actual = self.execute(code, &replay(receipt), &witness);
+        compare(receipt, actual)
+    }
+
+    /// [`Runtime::verify`] for a module this runtime prepared: no hashing of
+    /// the module, no cache lookup. A verifier checking many receipts of one
+    /// contract, on as many threads as it has cores, uses this.
+    ///
+    /// ```
+    /// use verity_runtime::{MemoryState, Profile, Runtime, Transaction};
+    ///
+    /// let runtime = Runtime::new(Profile::default())?;
+    /// let wasm = wat::parse_str(r#"(module (func (export "run")))"#)?;
+    /// let module = runtime.prepare(&wasm)?;
+    /// let receipt = runtime.execute_prepared(&module, &Transaction::new("run"), &MemoryState::default())?;
+    /// runtime.verify_prepared(&module, &receipt)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn verify_prepared(
+        &self,
+        module: &PreparedModule,
+        receipt: &Receipt,
+    ) -> Result<(), VerifyError> {
+        self.check_profile(receipt)?;
+        if module.code_hash() != receipt.code_hash {
+            return Err(VerifyError::CodeMismatch {
+                receipt: receipt.code_hash,
+                module: module.code_hash(),
+            });
         }
+        let witness = WitnessState::from_receipt(receipt);
+        let actual = self.execute_prepared(module, &replay(receipt), &witness);
+        compare(receipt, actual)
+    }
+
+    fn check_profile(&self, receipt: &Receipt) -> Result<(), VerifyError> {
+        if receipt.profile_hash != self.profile_hash() {
+            return Err(VerifyError::ProfileMismatch {
+                receipt: receipt.profile_hash,
+                runtime: self.profile_hash(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The transaction a receipt records.
+fn replay(receipt: &Receipt) -> Transaction {
+    Transaction {
+        entry: receipt.entry.clone(),
+        input: receipt.input.clone(),
+        sender: receipt.sender.clone(),
+        context: receipt.context.clone(),
+        fuel_limit: receipt.fuel_limit,
+    }
+}
+
+/// Compares a claimed receipt with the result of re-executing it.
+fn compare(claimed: &Receipt, actual: Result<Receipt, RuntimeError>) -> Result<(), VerifyError> {
+    let actual = actual.map_err(|e| match e {
+        RuntimeError::State(StateError::NotInWitness(key)) => {
+            VerifyError::ReadOutsideWitness { key: hex(&key) }
+        }
+        other => VerifyError::Runtime(other),
+    })?;
+    let mismatches = diff(claimed, &actual);
+    if mismatches.is_empty() {
+        Ok(())
+    } else {
+        Err(VerifyError::Mismatch(mismatches))
     }
 }

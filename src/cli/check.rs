@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use serde_json::json;
-use verity_runtime::{Profile, Runtime};
 
 use super::Outcome;
 use super::inputs::read_module;
@@ -24,7 +23,7 @@ pub struct CheckArgs {
 
 pub fn check(args: CheckArgs) -> Result<Outcome> {
     let code = read_module(&args.module)?;
-    let runtime = Runtime::new(Profile::default())?;
+    let runtime = super::one_shot_runtime(super::CompilerArg::Cranelift)?;
     let result = runtime.prepare(&code).and_then(|p| {
         if let Some(entry) = &args.entry {
             p.info().check_entry(entry)?;

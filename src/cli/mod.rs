@@ -31,6 +31,17 @@ impl From<CompilerArg> for verity_runtime::Compiler {
     }
 }
 
+/// The runtime of a command that runs one module and exits: no instance
+/// pool (reserving one would cost more than the single run it serves).
+pub(crate) fn one_shot_runtime(
+    compiler: CompilerArg,
+) -> Result<verity_runtime::Runtime, verity_runtime::RuntimeError> {
+    verity_runtime::Runtime::builder(verity_runtime::Profile::default())
+        .compiler(compiler.into())
+        .allocation(verity_runtime::Allocation::OnDemand)
+        .build()
+}
+
 /// What a command ended in; maps to the process exit code.
 pub(crate) enum Outcome {
     /// Exit 0.

@@ -5,9 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use verity_runtime::abi::spec::{EntrySpec, TypeSpec};
-use verity_runtime::{
-    DirState, MemoryState, Profile, Runtime, StateBackend, Transaction, contract_spec,
-};
+use verity_runtime::{DirState, MemoryState, StateBackend, Transaction, contract_spec};
 
 use super::Outcome;
 use super::args::{decode_output, encode_args};
@@ -101,7 +99,7 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         Some(d) => d,
         None => &empty,
     };
-    let runtime = Runtime::with_compiler(Profile::default(), args.compiler.into())?;
+    let runtime = super::one_shot_runtime(args.compiler)?;
     let receipt = runtime.execute(&code, &tx, backend)?;
     if let Some(dir) = dir_state.as_mut().filter(|_| receipt.status.is_success()) {
         dir.commit(&receipt.writes)?;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use serde_json::json;
-use verity_runtime::{FieldMismatch, Profile, Runtime, VerifyError};
+use verity_runtime::{FieldMismatch, VerifyError};
 
 use super::Outcome;
 use super::inputs::{read_module, read_receipt};
@@ -44,7 +44,7 @@ pub fn verify(args: VerifyArgs) -> Result<Outcome> {
                     actual: format!("{} (the hash of the receipt's fields)", computed.to_hex()),
                 });
             }
-            let runtime = Runtime::with_compiler(Profile::default(), args.compiler.into())?;
+            let runtime = super::one_shot_runtime(args.compiler)?;
             match runtime.verify(&code, &file.receipt) {
                 Ok(()) => {}
                 Err(VerifyError::Mismatch(m)) => mismatches.extend(m),

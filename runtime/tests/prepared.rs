@@ -1,0 +1,203 @@
+//! Prepared modules and the on-disk artifact cache: the fast paths give the
+//! receipts of the slow ones, and a damaged cache costs a compilation,
+//! never an outcome.
+
+use verity_runtime::{
+    Compiler, MemoryState, Profile, Receipt, Runtime, RuntimeError, Transaction, VerifyError,
+    module_bytes,
+};
+
+/// Reads and writes state, emits an event, and reverts on request.
+const KV: &str = r#"(module
+  (import "verity" "storage_read" (func $read (param i32 i32 i32 i32) (result i32)))
+  (import "verity" "storage_write" (func $write (param i32 i32 i32 i32)))
+  (import "verity" "event_emit" (func $emit (param i32 i32 i32 i32)))
+  (import "verity" "abort" (func $abort (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "keyvaluenope")
+  (func (export "run")
+    (drop (call $read (i32.const 0) (i32.const 3) (i32.const 100) (i32.const 16)))
+    (call $write (i32.const 0) (i32.const 3) (i32.const 3) (i32.const 5))
+    (call $emit (i32.const 3) (i32.const 5) (i32.const 0) (i32.const 3)))
+  (func (export "fail") (call $abort (i32.const 8) (i32.const 4))))"#;
+
+fn wasm() -> Vec<u8> {
+    module_bytes(KV.as_bytes()).unwrap()
+}
+
+fn state() -> MemoryState {
+    [(b"key".to_vec(), b"old".to_vec())].into_iter().collect()
+}
+
+fn txs() -> Vec<Transaction> {
+    vec![
+        Transaction::new("run").with_sender(b"alice".to_vec()),
+        Transaction::new("fail"),
+        Transaction::new("run").with_fuel(3),
+        Transaction::new("missing"),
+        Transaction::new("run").with_input(vec![0; 1 << 20]),
+    ]
+}
+
+#[test]
+fn execute_prepared_gives_the_receipts_of_execute() {
+    let rt = Runtime::new(Profile::default()).unwrap();
+    let module = rt.prepare(&wasm()).unwrap();
+    let statuses: Vec<_> = txs()
+        .iter()
+        .map(|tx| {
+            let slow = rt.execute(&wasm(), tx, &state()).unwrap();
+            let fast = rt.execute_prepared(&module, tx, &state()).unwrap();
+            assert_eq!(slow.encode(), fast.encode(), "{}", slow.status);
+            rt.verify_prepared(&module, &fast).unwrap();
+            slow.status.name()
+        })
+        .collect();
+    // The cases cover every kind of outcome the fast path must preserve.
+    assert_eq!(
+        statuses,
+        ["success", "reverted", "out_of_fuel", "rejected", "rejected"]
+    );
+}
+
+#[test]
+fn verify_prepared_refuses_what_verify_refuses() {
+    let rt = Runtime::new(Profile::default()).unwrap();
+    let module = rt.prepare(&wasm()).unwrap();
+    let receipt = rt.execute_prepared(&module, &txs()[0], &state()).unwrap();
+
+    let mut tampered = receipt.clone();
+    tampered.fuel_used += 1;
+    assert!(matches!(
+        rt.verify_prepared(&module, &tampered),
+        Err(VerifyError::Mismatch(m)) if m.len() == 1 && m[0].field == "fuel_used"
+    ));
+
+    let other = rt
+        .prepare(&module_bytes(b"(module (func (export \"run\")))").unwrap())
+        .unwrap();
+    assert!(matches!(
+        rt.verify_prepared(&other, &receipt),
+        Err(VerifyError::CodeMismatch { .. })
+    ));
+}
+
+#[test]
+fn a_module_prepared_by_another_runtime_is_refused() {
+    let a = Runtime::new(Profile::default()).unwrap();
+    let b = Runtime::new(Profile::default()).unwrap();
+    let module = a.prepare(&wasm()).unwrap();
+    assert!(matches!(
+        b.execute_prepared(&module, &txs()[0], &state()),
+        Err(RuntimeError::ForeignModule)
+    ));
+}
+
+fn cached(dir: &std::path::Path, compiler: Compiler) -> Runtime {
+    Runtime::builder(Profile::default())
+        .compiler(compiler)
+        .artifact_cache_path(dir)
+        .unwrap()
+        .build()
+        .unwrap()
+}
+
+fn receipts(rt: &Runtime) -> Vec<Receipt> {
+    txs()
+        .iter()
+        .map(|tx| rt.execute(&wasm(), tx, &state()).unwrap())
+        .collect()
+}
+
+fn artifact_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "vart"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_second_runtime_loads_the_compiled_module_from_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = receipts(&Runtime::new(Profile::default()).unwrap());
+
+    let first = cached(dir.path(), Compiler::Cranelift);
+    assert_eq!(receipts(&first), plain);
+    let s = first.cache_stats();
+    assert_eq!((s.compiled, s.artifact_writes, s.artifact_loads), (1, 1, 0));
+    assert_eq!(artifact_files(dir.path()).len(), 1);
+
+    let second = cached(dir.path(), Compiler::Cranelift);
+    assert_eq!(receipts(&second), plain);
+    let s = second.cache_stats();
+    assert_eq!((s.compiled, s.artifact_loads, s.artifact_errors), (0, 1, 0));
+
+    // Another compiler's artifacts live under another name.
+    let winch = cached(dir.path(), Compiler::Winch);
+    assert_eq!(receipts(&winch), plain);
+    assert_eq!(winch.cache_stats().compiled, 1);
+    assert_eq!(artifact_files(dir.path()).len(), 2);
+}
+
+#[test]
+fn a_damaged_artifact_is_recompiled_and_replaced() {
+    let plain = receipts(&Runtime::new(Profile::default()).unwrap());
+    type Damage = fn(&mut Vec<u8>);
+    let damages: [(&str, Damage); 5] = [
+        ("a flipped bit in the code", |b| {
+            let at = b.len() - 100;
+            b[at] ^= 4
+        }),
+        ("truncated", |b| b.truncate(b.len() / 2)),
+        ("empty", |b| b.clear()),
+        ("a flipped bit in the key", |b| b[9] ^= 1),
+        ("a metadata length past the end", |b| {
+            b[72..76].copy_from_slice(&u32::MAX.to_le_bytes())
+        }),
+    ];
+    for (what, damage) in damages {
+        let dir = tempfile::tempdir().unwrap();
+        drop(receipts(&cached(dir.path(), Compiler::Cranelift)));
+        let [file] = artifact_files(dir.path()).try_into().unwrap();
+        let mut bytes = std::fs::read(&file).unwrap();
+        damage(&mut bytes);
+        std::fs::write(&file, &bytes).unwrap();
+
+        let rt = cached(dir.path(), Compiler::Cranelift);
+        assert_eq!(receipts(&rt), plain, "{what}");
+        let s = rt.cache_stats();
+        assert_eq!(
+            (s.artifact_errors, s.compiled, s.artifact_writes),
+            (1, 1, 1),
+            "{what}"
+        );
+        assert!(rt.artifact_cache_error().is_some(), "{what}");
+
+        // The file was replaced: the next runtime loads it.
+        let next = cached(dir.path(), Compiler::Cranelift);
+        assert_eq!(receipts(&next), plain, "{what}");
+        assert_eq!(next.cache_stats().artifact_loads, 1, "{what}");
+    }
+}
+
+#[test]
+fn an_unwritable_cache_costs_nothing_but_the_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::builder(Profile::default())
+        .artifact_cache(
+            cap_std::fs::Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap(),
+        )
+        .build()
+        .unwrap();
+    drop(dir); // the directory is gone: every write fails
+    let plain = receipts(&Runtime::new(Profile::default()).unwrap());
+    assert_eq!(receipts(&rt), plain);
+    let s = rt.cache_stats();
+    assert_eq!(
+        (s.compiled, s.artifact_writes, s.artifact_errors),
+        (1, 0, 1)
+    );
+}
