@@ -204,7 +204,8 @@ macro_rules! define_host {
     }};
 }
 
-/// Plain wasmtime: no fuel, no instrumentation, Cranelift.
+/// Plain wasmtime: no fuel, no instrumentation, Cranelift, pooled
+/// instances.
 pub mod wasmtime_host {
     use super::*;
     use wasmtime::{Caller, Engine, InstancePre, Linker, Module, Store};
@@ -222,6 +223,20 @@ pub mod wasmtime_host {
         pub fn new() -> anyhow::Result<Self> {
             let mut config = wasmtime::Config::new();
             config.cranelift_nan_canonicalization(true);
+            // The same instance pool Verity uses, so that the column differs
+            // from Verity's only in what Verity guarantees.
+            let mut pool = wasmtime::PoolingAllocationConfig::new();
+            pool.total_core_instances(16)
+                .total_memories(16)
+                .total_tables(16)
+                .total_component_instances(0)
+                .max_memory_size(64 << 20);
+            if wasmtime::PoolingAllocationConfig::is_pagemap_scan_available() {
+                pool.pagemap_scan(wasmtime::Enabled::Yes)
+                    .linear_memory_keep_resident(1 << 20)
+                    .table_keep_resident(1 << 20);
+            }
+            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
             let engine = Engine::new(&config)?;
             let mut linker = Linker::new(&engine);
             let define = |linker: &mut Linker<MiniHost>| -> wasmtime::Result<()> {
@@ -234,6 +249,13 @@ pub mod wasmtime_host {
 
         pub fn compile(&self, code: &[u8]) -> anyhow::Result<Module> {
             Ok(Module::new(&self.engine, code)?)
+        }
+
+        /// Loads a module that [`Module::serialize`] wrote to `path`.
+        pub fn load_file(&self, path: &std::path::Path) -> anyhow::Result<Module> {
+            // SAFETY: the benchmark wrote `path` itself, a moment ago, from
+            // `Module::serialize` on an engine of this configuration.
+            Ok(unsafe { Module::deserialize_file(&self.engine, path) }?)
         }
 
         pub fn prepare(&self, module: &Module) -> anyhow::Result<InstancePre<MiniHost>> {
