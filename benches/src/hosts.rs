@@ -213,6 +213,7 @@ pub mod wasmtime_host {
     pub struct Wasmtime {
         engine: Engine,
         linker: Linker<MiniHost>,
+        fuel: bool,
     }
 
     fn err(msg: &'static str) -> wasmtime::Error {
@@ -220,9 +221,12 @@ pub mod wasmtime_host {
     }
 
     impl Wasmtime {
-        pub fn new() -> anyhow::Result<Self> {
+        /// Plain wasmtime; with `fuel`, wasmtime's own fuel metering on
+        /// (for comparison with Verity's instrumentation).
+        pub fn new(fuel: bool) -> anyhow::Result<Self> {
             let mut config = wasmtime::Config::new();
             config.cranelift_nan_canonicalization(true);
+            config.consume_fuel(fuel);
             // The same instance pool Verity uses, so that the column differs
             // from Verity's only in what Verity guarantees.
             let mut pool = wasmtime::PoolingAllocationConfig::new();
@@ -244,7 +248,11 @@ pub mod wasmtime_host {
                 Ok(())
             };
             define(&mut linker)?;
-            Ok(Wasmtime { engine, linker })
+            Ok(Wasmtime {
+                engine,
+                linker,
+                fuel,
+            })
         }
 
         pub fn compile(&self, code: &[u8]) -> anyhow::Result<Module> {
@@ -270,6 +278,9 @@ pub mod wasmtime_host {
             host: MiniHost,
         ) -> anyhow::Result<MiniHost> {
             let mut store = Store::new(&self.engine, host);
+            if self.fuel {
+                store.set_fuel(u64::MAX)?;
+            }
             let instance = pre.instantiate(&mut store)?;
             let f = instance.get_typed_func::<(), ()>(&mut store, entry)?;
             let result = f.call(&mut store, ());

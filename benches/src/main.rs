@@ -288,7 +288,14 @@ fn kernels() -> Vec<Kernel> {
     ]
 }
 
-fn kernel(quick: bool, k: &Kernel, rt: &Runtime, wt: &Wasmtime, wi: &Wasmi) -> Result<Row> {
+/// `wt` is plain wasmtime without and with its own fuel metering.
+fn kernel(
+    quick: bool,
+    k: &Kernel,
+    rt: &Runtime,
+    [wt, wt_fuel]: [&Wasmtime; 2],
+    wi: &Wasmi,
+) -> Result<Row> {
     let code = fixture("kernels.wasm")?;
     let arg = if quick { k.quick_arg } else { k.arg };
     let input = postcard::to_allocvec(&(arg,))?;
@@ -331,6 +338,16 @@ fn kernel(quick: bool, k: &Kernel, rt: &Runtime, wt: &Wasmtime, wi: &Wasmi) -> R
     })?;
     row.wasmtime_unmetered = Some(t * 1e3);
 
+    // wasmtime's own fuel, the metering Verity's instrumentation replaces.
+    let pre = wt_fuel.prepare(&wt_fuel.compile(&code)?)?;
+    let fueled = per_call_sized(reps, sample, || {
+        let h = wt_fuel.call(&pre, k.entry, host())?;
+        ensure!(h.output == expected, "{}: wrong output", k.name);
+        Ok(())
+    })?;
+    row.ratios
+        .insert("wasmtime_fuel_vs_wasmtime_unmetered", fueled / t);
+
     let module = wi.compile(&code)?;
     let t = per_call_sized(reps, sample, || {
         let h = wi.call(&module, k.entry, host(), u64::MAX)?;
@@ -355,6 +372,7 @@ fn kernels_geomean(rows: &[Row]) -> Option<Row> {
     for key in [
         "verity_vs_native",
         "verity_vs_wasmtime_unmetered",
+        "wasmtime_fuel_vs_wasmtime_unmetered",
         "wasmi_vs_verity",
     ] {
         let logs: Vec<f64> = kernels
@@ -516,7 +534,8 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let started = Instant::now();
     let rt = Runtime::new(Profile::default())?;
-    let wt = Wasmtime::new()?;
+    let wt = Wasmtime::new(false)?;
+    let wt_fuel = Wasmtime::new(true)?;
     let wi = Wasmi::new()?;
     let want = |name: &str| args.only.as_deref().is_none_or(|o| name.contains(o));
     let mut rows = Vec::new();
@@ -526,7 +545,7 @@ fn main() -> Result<()> {
     }
     for k in kernels() {
         if want(k.name) {
-            rows.push(kernel(args.quick, &k, &rt, &wt, &wi)?);
+            rows.push(kernel(args.quick, &k, &rt, [&wt, &wt_fuel], &wi)?);
         }
     }
     if let Some(row) = kernels_geomean(&rows) {
