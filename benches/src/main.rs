@@ -119,6 +119,30 @@ fn per_call(reps: usize, batch: usize, mut f: impl FnMut() -> Result<()>) -> Res
     Ok(median(samples))
 }
 
+/// Median seconds per call of each of `fs`, timed in turns (one batch of
+/// each per round), so that a slow spell of a shared machine slows every
+/// engine alike instead of whichever happened to be running.
+fn interleaved<const N: usize>(
+    reps: usize,
+    batch: usize,
+    fs: [&dyn Fn() -> Result<()>; N],
+) -> Result<[f64; N]> {
+    let mut samples: [Vec<f64>; N] = std::array::from_fn(|_| Vec::with_capacity(reps));
+    for f in &fs {
+        f()?; // warm-up
+    }
+    for _ in 0..reps {
+        for (f, out) in fs.iter().zip(samples.iter_mut()) {
+            let start = Instant::now();
+            for _ in 0..batch {
+                f()?;
+            }
+            out.push(start.elapsed().as_secs_f64() / batch as f64);
+        }
+    }
+    Ok(samples.map(median))
+}
+
 /// Like [`per_call`], with batches long enough (at least `min_sample`) that
 /// timer resolution and scheduler noise do not dominate short calls.
 fn per_call_sized(
@@ -178,32 +202,31 @@ fn token_transfer(
         .with_input(input.clone())
         .with_sender(ALICE.to_vec())
         .with_fuel(1_000_000);
-    let (reps, batch) = if quick { (5, 200) } else { (21, 4000) };
+    let (reps, batch) = if quick { (5, 200) } else { (21, 2000) };
     let mut row = Row::new("token_transfer", "tx/s", true);
 
     // A node prepares a contract once, when it is deployed.
     let module = prepare(rt, &token)?;
     let mut receipts = Vec::new();
-    let t = per_call(reps, batch, || {
+    let verity = || -> Result<()> {
         let r = rt.execute_prepared(&module, &tx, &state)?;
         check_success(&r)?;
         std::hint::black_box(r.hash());
-        if receipts.len() < 256 {
-            receipts.push(r);
-        }
         Ok(())
-    })?;
-    row.verity = Some(1.0 / t);
+    };
     // The same through `execute`, which hashes the module's bytes and looks
     // them up in the module cache on every call.
-    let t = per_call(reps, batch, || {
+    let by_code = || -> Result<()> {
         let r = rt.execute(&token, &tx, &state)?;
         check_success(&r)?;
         std::hint::black_box(r.hash());
         Ok(())
-    })?;
-    row.ratios
-        .insert("verity_execute_by_code_tx_per_s", 1.0 / t);
+    };
+    for _ in 0..256 {
+        let r = rt.execute_prepared(&module, &tx, &state)?;
+        check_success(&r)?;
+        receipts.push(r);
+    }
 
     let base: Arc<HashMap<Vec<u8>, Vec<u8>>> = Arc::new(
         state
@@ -217,24 +240,27 @@ fn token_transfer(
         base: base.clone(),
         ..MiniHost::default()
     };
-    let module = wt.compile(&token)?;
-    let pre = wt.prepare(&module)?;
-    let t = per_call(reps, batch, || {
+    let pre = wt.prepare(&wt.compile(&token)?)?;
+    let plain = || -> Result<()> {
         let h = wt.call(&pre, "transfer", host())?;
         ensure!(h.writes.len() == 2 && h.events.len() == 1);
         std::hint::black_box(h.digest());
         Ok(())
-    })?;
-    row.wasmtime_unmetered = Some(1.0 / t);
-
-    let module = wi.compile(&token)?;
-    let t = per_call(reps, batch, || {
-        let h = wi.call(&module, "transfer", host(), 1_000_000)?;
+    };
+    let wi_module = wi.compile(&token)?;
+    let interpreted = || -> Result<()> {
+        let h = wi.call(&wi_module, "transfer", host(), 1_000_000)?;
         ensure!(h.writes.len() == 2 && h.events.len() == 1);
         std::hint::black_box(h.digest());
         Ok(())
-    })?;
-    row.wasmi = Some(1.0 / t);
+    };
+    let [verity, by_code, plain, interpreted] =
+        interleaved(reps, batch, [&verity, &by_code, &plain, &interpreted])?;
+    row.verity = Some(1.0 / verity);
+    row.ratios
+        .insert("verity_execute_by_code_tx_per_s", 1.0 / by_code);
+    row.wasmtime_unmetered = Some(1.0 / plain);
+    row.wasmi = Some(1.0 / interpreted);
     Ok((row.finish(), receipts))
 }
 
