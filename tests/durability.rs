@@ -6,10 +6,22 @@ mod common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use common::{fixture, verity};
 use verity_runtime::{DirState, StateBackend};
+
+/// Held by each test for its whole run. The tests read state directories
+/// in this process while spawning `verity` processes; were two tests to
+/// run at once, a child forked for one would inherit, until its `exec`,
+/// the lock file descriptor another test is about to close, and that
+/// test's next open would find the directory busy (seen in CI: the lock
+/// is flock(2), shared by every copy of the descriptor).
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// The counter fixture's value in `dir` (0 if never written). Panics if the
 /// state file is corrupt.
@@ -35,6 +47,7 @@ fn increment(dir: &Path) -> Command {
 
 #[test]
 fn a_crash_at_each_step_of_a_commit_leaves_the_old_or_the_new_state() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     assert!(increment(dir.path()).status().unwrap().success());
     assert_eq!(count(dir.path()), 1);
@@ -56,6 +69,7 @@ fn a_crash_at_each_step_of_a_commit_leaves_the_old_or_the_new_state() {
 
 #[test]
 fn killing_runs_at_random_moments_never_corrupts_the_state() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let mut value = count(dir.path());
     // Deterministic spread of kill delays, 0..~25 ms: most land inside
@@ -81,6 +95,7 @@ fn killing_runs_at_random_moments_never_corrupts_the_state() {
 
 #[test]
 fn a_held_directory_is_refused_with_a_clear_message() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let held = DirState::open(dir.path()).unwrap();
     let out = increment(dir.path()).output().unwrap();
@@ -94,6 +109,7 @@ fn a_held_directory_is_refused_with_a_clear_message() {
 
 #[test]
 fn concurrent_runs_never_lose_an_update() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let children: Vec<_> = (0..8)
         .map(|_| increment(dir.path()).spawn().unwrap())
