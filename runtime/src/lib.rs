@@ -29,6 +29,7 @@ mod host;
 pub mod instrument;
 mod pool;
 pub mod profile;
+mod recent_code;
 mod runtime;
 pub mod state;
 mod transaction;

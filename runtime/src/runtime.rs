@@ -15,6 +15,7 @@ use crate::instrument::{
 };
 use crate::pool::{self, Allocation, Gate};
 use crate::profile::{Compiler, Profile};
+use crate::recent_code::RecentCode;
 use crate::state::{Overlay, StateBackend};
 use crate::transaction::Transaction;
 use crate::validate::{ModuleInfo, Rejection, validate};
@@ -242,6 +243,7 @@ impl RuntimeBuilder {
                 entries: HashMap::new(),
                 order: VecDeque::new(),
             }),
+            recent_code: RecentCode::default(),
             artifacts,
             counters: Counters::default(),
             artifact_error: Mutex::new(None),
@@ -280,6 +282,7 @@ pub struct Runtime {
     /// Admits at most as many runs as the pool has slots.
     gate: Option<Gate>,
     cache: Mutex<ModuleCache>,
+    recent_code: RecentCode,
     artifacts: Option<ArtifactCache>,
     counters: Counters,
     /// Why the artifact cache last failed to load or store a module.
@@ -360,8 +363,14 @@ impl Runtime {
     /// result for the same code hash. Nodes prepare a module once, when it
     /// is deployed, and run it with [`Runtime::execute_prepared`].
     pub fn prepare(&self, code: &[u8]) -> Result<Arc<PreparedModule>, Rejection> {
-        let code_hash = Hash32::of(code);
+        let code_hash = self.code_hash(code);
         self.prepare_hashed(code, code_hash)
+    }
+
+    /// SHA-256 of `code`, found without hashing when the same bytes were
+    /// run recently.
+    pub(crate) fn code_hash(&self, code: &[u8]) -> Hash32 {
+        self.recent_code.hash(code)
     }
 
     fn prepare_hashed(
@@ -448,16 +457,18 @@ impl Runtime {
     /// are what to commit; they are empty unless the run succeeded.
     /// Returns `Err` only when the host cannot work (a failing backend).
     ///
-    /// Every call hashes `code` to find its compiled module; a node that
-    /// runs a module many times prepares it once and calls
-    /// [`Runtime::execute_prepared`].
+    /// Every call needs `code`'s hash to find its compiled module: the bytes
+    /// of the 16 most recently run modules (up to 1 MiB each) are compared
+    /// instead of hashed again, others are hashed. A node that runs a
+    /// module many times prepares it once and calls
+    /// [`Runtime::execute_prepared`], which needs neither.
     pub fn execute(
         &self,
         code: &[u8],
         tx: &Transaction,
         state: &dyn StateBackend,
     ) -> Result<Receipt, RuntimeError> {
-        let code_hash = Hash32::of(code);
+        let code_hash = self.code_hash(code);
         let mut receipt = self.new_receipt(code_hash, tx);
         let prepared = self
             .check_transaction(tx)
