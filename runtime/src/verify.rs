@@ -2,6 +2,8 @@
 //! set and compare the result field by field.
 
 use std::fmt;
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use verity_host_abi::{Hash32, Receipt};
 
@@ -141,7 +143,7 @@ impl Runtime {
     /// ```
     pub fn verify(&self, code: &[u8], receipt: &Receipt) -> Result<(), VerifyError> {
         self.check_profile(receipt)?;
-        let module = Hash32::of(code);
+        let module = self.code_hash(code);
         if module != receipt.code_hash {
             return Err(VerifyError::CodeMismatch {
                 receipt: receipt.code_hash,
@@ -182,6 +184,72 @@ impl Runtime {
         let witness = WitnessState::from_receipt(receipt);
         let actual = self.execute_prepared(module, &replay(receipt), &witness);
         compare(receipt, actual)
+    }
+
+    /// [`Runtime::verify_prepared`] for many receipts at once, on up to
+    /// `threads` threads (each receipt verifies independently). Returns one
+    /// result per item, in the items' order: the outcome does not depend
+    /// on `threads`, only the time does.
+    ///
+    /// ```
+    /// use std::num::NonZeroUsize;
+    /// use verity_runtime::{MemoryState, Profile, Runtime, Transaction};
+    ///
+    /// let runtime = Runtime::new(Profile::default())?;
+    /// let wasm = wat::parse_str(r#"(module (func (export "run")))"#)?;
+    /// let module = runtime.prepare(&wasm)?;
+    /// let good = runtime.execute_prepared(&module, &Transaction::new("run"), &MemoryState::default())?;
+    /// let mut bad = good.clone();
+    /// bad.fuel_used += 1;
+    /// let cores = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
+    /// let results = runtime.verify_batch(&[(&*module, &good), (&*module, &bad)], cores);
+    /// assert!(results[0].is_ok() && results[1].is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn verify_batch(
+        &self,
+        items: &[(&PreparedModule, &Receipt)],
+        threads: NonZeroUsize,
+    ) -> Vec<Result<(), VerifyError>> {
+        let threads = threads.get().min(items.len());
+        if threads <= 1 {
+            return items
+                .iter()
+                .map(|(module, receipt)| self.verify_prepared(module, receipt))
+                .collect();
+        }
+        // Threads take the next unclaimed item, so a slow receipt does not
+        // hold up a fixed share of the batch.
+        let next = AtomicUsize::new(0);
+        let worker = || {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((module, receipt)) = items.get(i) else {
+                    return done;
+                };
+                done.push((i, self.verify_prepared(module, receipt)));
+            }
+        };
+        let mut slots: Vec<Option<Result<(), VerifyError>>> =
+            std::iter::repeat_with(|| None).take(items.len()).collect();
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (1..threads).map(|_| scope.spawn(worker)).collect();
+            let mine = worker();
+            for part in handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .chain([mine])
+            {
+                for (i, result) in part {
+                    slots[i] = Some(result);
+                }
+            }
+        });
+        slots
+            .into_iter()
+            .map(|r| r.expect("every item was claimed by exactly one thread"))
+            .collect()
     }
 
     fn check_profile(&self, receipt: &Receipt) -> Result<(), VerifyError> {

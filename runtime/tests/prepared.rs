@@ -83,6 +83,42 @@ fn verify_prepared_refuses_what_verify_refuses() {
 }
 
 #[test]
+fn verify_batch_gives_each_receipt_the_verdict_of_verify_prepared() {
+    let rt = Runtime::new(Profile::default()).unwrap();
+    let module = rt.prepare(&wasm()).unwrap();
+    let other = rt
+        .prepare(&module_bytes(b"(module (func (export \"run\")))").unwrap())
+        .unwrap();
+    // Every outcome, each also tampered with, and one against the wrong
+    // module: 2 x 5 + 1 receipts, good and bad interleaved.
+    let mut receipts = Vec::new();
+    for tx in txs() {
+        let good = rt.execute_prepared(&module, &tx, &state()).unwrap();
+        let mut bad = good.clone();
+        bad.output.push(1);
+        receipts.push((&*module, good));
+        receipts.push((&*module, bad));
+    }
+    receipts.push((&*other, receipts[0].1.clone()));
+    let items: Vec<_> = receipts.iter().map(|(m, r)| (*m, r)).collect();
+    let expected: Vec<String> = items
+        .iter()
+        .map(|(m, r)| format!("{:?}", rt.verify_prepared(m, r)))
+        .collect();
+    let oks = expected.iter().filter(|e| *e == "Ok(())").count();
+    assert_eq!((oks, expected.len()), (5, 11), "{expected:#?}");
+    for threads in [1, 2, 3, 16] {
+        let got: Vec<String> = rt
+            .verify_batch(&items, threads.try_into().unwrap())
+            .iter()
+            .map(|r| format!("{r:?}"))
+            .collect();
+        assert_eq!(got, expected, "{threads} threads");
+    }
+    assert!(rt.verify_batch(&[], std::num::NonZeroUsize::MIN).is_empty());
+}
+
+#[test]
 fn a_module_prepared_by_another_runtime_is_refused() {
     let a = Runtime::new(Profile::default()).unwrap();
     let b = Runtime::new(Profile::default()).unwrap();
