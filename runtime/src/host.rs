@@ -244,13 +244,20 @@ fn output_set(caller: &mut Ctx<'_>, ptr: i32, len: i32) -> wasmtime::Result<()> 
 }
 
 /// Bounds-checks and copies a storage key.
-fn read_key(caller: &Ctx<'_>, mem: Memory, ptr: i32, len: i32) -> wasmtime::Result<Vec<u8>> {
+/// Where a key lies in guest memory, within the profile's key size limit.
+fn key_range(caller: &Ctx<'_>, mem: Memory, ptr: i32, len: i32) -> wasmtime::Result<Range<usize>> {
     let len = limit(
         len,
         caller.data().limits.max_key_bytes,
         TrapKind::KeyTooLong,
     )?;
-    read_guest(caller, mem, ptr, len)
+    range(caller, mem, ptr, len)
+}
+
+/// Copies a key out of guest memory.
+fn read_key(caller: &Ctx<'_>, mem: Memory, ptr: i32, len: i32) -> wasmtime::Result<Vec<u8>> {
+    let r = key_range(caller, mem, ptr, len)?;
+    Ok(mem.data(caller)[r].to_vec())
 }
 
 fn storage_read(
@@ -261,12 +268,8 @@ fn storage_read(
     dst_cap: i32,
 ) -> wasmtime::Result<i32> {
     let mem = memory(caller)?;
-    let key_len = limit(
-        key_len,
-        caller.data().limits.max_key_bytes,
-        TrapKind::KeyTooLong,
-    )?;
-    let key = range(caller, mem, key_ptr, key_len)?;
+    let key = key_range(caller, mem, key_ptr, key_len)?;
+    let key_len = key.len();
     // The key is read in place: nothing is copied unless the overlay must
     // remember it.
     let (data, state) = mem.data_and_store_mut(&mut *caller);
