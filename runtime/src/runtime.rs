@@ -468,21 +468,20 @@ impl Runtime {
         tx: &Transaction,
         state: &dyn StateBackend,
     ) -> Result<Receipt, RuntimeError> {
-        let code_hash = self.code_hash(code);
-        let mut receipt = self.new_receipt(code_hash, tx);
-        let prepared = self
-            .check_transaction(tx)
-            .and_then(|()| self.prepare_hashed(code, code_hash))
-            .and_then(|p| p.entry(&tx.entry).map(|e| (p, e)));
-        match prepared {
-            Err(rejection) => {
-                receipt.status = Status::Rejected {
-                    reason: rejection.to_string(),
-                }
-            }
-            Ok((prepared, entry)) => self.run(&prepared, entry, tx, state, &mut receipt)?,
-        }
-        Ok(receipt)
+        self.execute_hashed(code, self.code_hash(code), tx, state)
+    }
+
+    /// [`Runtime::execute`] for a caller that already knows `code`'s hash.
+    pub(crate) fn execute_hashed(
+        &self,
+        code: &[u8],
+        code_hash: Hash32,
+        tx: &Transaction,
+        state: &dyn StateBackend,
+    ) -> Result<Receipt, RuntimeError> {
+        self.receipt_of(code_hash, tx, state, || {
+            self.prepare_hashed(code, code_hash)
+        })
     }
 
     /// Runs `tx` on a module this runtime prepared: the same receipt as
@@ -514,17 +513,31 @@ impl Runtime {
         if !Engine::same(&self.engine, module.pre.module().engine()) {
             return Err(RuntimeError::ForeignModule);
         }
-        let mut receipt = self.new_receipt(module.code_hash, tx);
-        match self
+        self.receipt_of(module.code_hash, tx, state, || Ok(module))
+    }
+
+    /// Checks `tx`, then gets the module (only if `tx` is acceptable, so a
+    /// bad transaction costs no compilation) and its entry, and runs it; any
+    /// rejection on the way becomes the receipt's status.
+    fn receipt_of<M: std::ops::Deref<Target = PreparedModule>>(
+        &self,
+        code_hash: Hash32,
+        tx: &Transaction,
+        state: &dyn StateBackend,
+        module: impl FnOnce() -> Result<M, Rejection>,
+    ) -> Result<Receipt, RuntimeError> {
+        let mut receipt = self.new_receipt(code_hash, tx);
+        let ready = self
             .check_transaction(tx)
-            .and_then(|()| module.entry(&tx.entry))
-        {
+            .and_then(|()| module())
+            .and_then(|m| m.entry(&tx.entry).map(|e| (m, e)));
+        match ready {
             Err(rejection) => {
                 receipt.status = Status::Rejected {
                     reason: rejection.to_string(),
                 }
             }
-            Ok(entry) => self.run(module, entry, tx, state, &mut receipt)?,
+            Ok((module, entry)) => self.run(&module, entry, tx, state, &mut receipt)?,
         }
         Ok(receipt)
     }

@@ -151,7 +151,7 @@ impl Runtime {
             });
         }
         let witness = WitnessState::from_receipt(receipt);
-        let actual = self.execute(code, &replay(receipt), &witness);
+        let actual = self.execute_hashed(code, module, &replay(receipt), &witness);
         compare(receipt, actual)
     }
 
