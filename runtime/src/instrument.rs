@@ -10,7 +10,10 @@
 //! - **bounds its call stack logically**: each call of a defined function
 //!   adds the callee's frame cost (parameters, locals, maximum operand stack
 //!   height, plus a fixed overhead) to a depth global and traps when the
-//!   profile's `max_stack_slots` is exceeded, long before any native limit;
+//!   profile's `max_stack_slots` is exceeded, long before any native limit.
+//!   A `call_indirect` is charged by the *structure* of the type it names
+//!   (wasm's type equivalence), never by the index that names it: two
+//!   indices naming equal types are charged alike;
 //! - **canonicalises NaNs** produced by float arithmetic, so every engine
 //!   yields the same bits.
 //!
@@ -19,10 +22,19 @@
 //! properties of the instrumented module, not of the compiler. docs/costs.md
 //! specifies the rules; tests assert them exactly.
 //!
-//! The instrumentation adds three globals, exported under reserved names
-//! (validation refuses modules exporting names that start with `__verity`),
-//! and three scratch locals per function. It adds no imports, so function
-//! indices are unchanged.
+//! The instrumentation adds three globals after every global the module
+//! imports or defines, exported under reserved names (validation refuses
+//! modules exporting names that start with `__verity`), and three scratch
+//! locals per function. It adds no imports, so function indices are
+//! unchanged.
+//!
+//! [`instrument`] is correct on its own input, not only behind the
+//! runtime's validation: it parses and validates under exactly the
+//! features it is given (so a binary malformed under them is refused, not
+//! re-encoded into a valid one), and it accepts imported globals, tables
+//! and memories (the spec testsuite runs through it with the `spectest`
+//! imports). Calls to imported functions push no frame: in Verity they
+//! are host functions, which use no wasm stack.
 
 use std::collections::HashMap;
 
@@ -35,6 +47,13 @@ use wasmparser::{
     FuncValidatorAllocations, FunctionBody, Operator as Op, Parser, Payload, TypeRef, ValidPayload,
     Validator, WasmFeatures,
 };
+
+/// Version of the instrumentation's rules (fuel per block, frames, NaN
+/// canonicalisation, the code it emits). Hashed into every profile with the
+/// constants below. Bump it with any change to what [`instrument`] emits:
+/// the test `instrumentation_fingerprint` pins a digest of its output on a
+/// corpus and fails until both are updated together.
+pub const METERING_VERSION: u32 = 2;
 
 /// Export name of the fuel global (i64, fuel left).
 pub const FUEL_GLOBAL: &str = "__verity_fuel";
@@ -54,10 +73,11 @@ pub const EXIT_STACK_OVERFLOW: i32 = 2;
 /// instrumentation's own temporaries.
 pub const FRAME_OVERHEAD_SLOTS: u32 = 8;
 
-/// The canonical NaNs (quiet, positive, no payload), as Cranelift's NaN
-/// canonicalisation produces them.
-const CANONICAL_NAN_F32: u32 = 0x7fc0_0000;
-const CANONICAL_NAN_F64: u64 = 0x7ff8_0000_0000_0000;
+/// The canonical f32 NaN (quiet, positive, no payload), as Cranelift's NaN
+/// canonicalisation produces it.
+pub const CANONICAL_NAN_F32: u32 = 0x7fc0_0000;
+/// The canonical f64 NaN (see [`CANONICAL_NAN_F32`]).
+pub const CANONICAL_NAN_F64: u64 = 0x7ff8_0000_0000_0000;
 
 /// An instrumented module.
 pub struct Instrumented {
@@ -77,19 +97,22 @@ struct Analysis {
     /// Frame cost of every function (0 for imports: host functions do not
     /// use the wasm stack).
     frames: Vec<u32>,
-    /// The largest frame among defined functions of each type: what a
-    /// `call_indirect` of that type is charged.
-    type_frames: HashMap<u32, u32>,
-    /// Globals the module defines (it imports none: validation refuses
-    /// non-function imports).
+    /// What a `call_indirect` naming each type index is charged (see
+    /// [`indirect_frame`]): equal for every index that names the same
+    /// function type.
+    indirect_frames: Vec<u32>,
+    /// Globals in the module's global index space, imported and defined:
+    /// the instrumentation's globals are appended after them.
     globals: u32,
     /// Parameter count of every type.
     type_params: Vec<u32>,
     export_frames: HashMap<String, u32>,
 }
 
-/// Instruments `code`, which must already have passed validation under
-/// `features` (the runtime validates first; this pass assumes a valid module).
+/// Instruments `code`, validating it under `features` as it goes: a module
+/// that is malformed or invalid under `features` is refused with the
+/// validator's message (an internal diagnostic, never receipt text: the
+/// runtime validates first and reports its own stable reasons).
 pub fn instrument(
     code: &[u8],
     features: WasmFeatures,
@@ -105,12 +128,22 @@ pub fn instrument(
     };
     let mut module = Module::new();
     rewriter
-        .parse_core_module(&mut module, Parser::new(0), code)
+        .parse_core_module(&mut module, parser(features), code)
         .map_err(|e| format!("instrumentation failed: {e}"))?;
     Ok(Instrumented {
         code: module.finish(),
         export_frames: analysis.export_frames.clone(),
     })
+}
+
+/// A parser that reads `code` exactly as a validator with `features` does:
+/// wasmparser's default reads every proposal's encodings (a multi-byte
+/// memory index, say), which would turn a binary that is malformed under
+/// the profile into a valid module on re-encoding.
+fn parser(features: WasmFeatures) -> Parser {
+    let mut parser = Parser::new(0);
+    parser.set_features(features);
+    parser
 }
 
 fn analyze(code: &[u8], features: WasmFeatures) -> Result<Analysis, String> {
@@ -119,26 +152,34 @@ fn analyze(code: &[u8], features: WasmFeatures) -> Result<Analysis, String> {
     let mut allocs = FuncValidatorAllocations::default();
     let mut a = Analysis::default();
     let mut exports: Vec<(String, u32)> = Vec::new();
-    for payload in Parser::new(0).parse_all(code) {
+    // Every type by index; `None` for a type that is not a function type.
+    let mut types: Vec<Option<wasmparser::FuncType>> = Vec::new();
+    for payload in parser(features).parse_all(code) {
         let payload = payload.map_err(err)?;
         match &payload {
             Payload::TypeSection(reader) => {
                 for group in reader.clone() {
                     for sub in group.map_err(err)?.into_types() {
-                        let params = match &sub.composite_type.inner {
-                            wasmparser::CompositeInnerType::Func(f) => f.params().len() as u32,
-                            _ => 0,
+                        let ty = match sub.composite_type.inner {
+                            wasmparser::CompositeInnerType::Func(f) => Some(f),
+                            _ => None,
                         };
-                        a.type_params.push(params);
+                        a.type_params
+                            .push(ty.as_ref().map_or(0, |f| f.params().len() as u32));
+                        types.push(ty);
                     }
                 }
             }
             Payload::ImportSection(reader) => {
                 for import in reader.clone().into_imports() {
-                    if let TypeRef::Func(ty) = import.map_err(err)?.ty {
-                        a.func_types.push(ty);
-                        a.frames.push(0);
-                        a.imported_funcs += 1;
+                    match import.map_err(err)?.ty {
+                        TypeRef::Func(ty) | TypeRef::FuncExact(ty) => {
+                            a.func_types.push(ty);
+                            a.frames.push(0);
+                            a.imported_funcs += 1;
+                        }
+                        TypeRef::Global(_) => a.globals += 1,
+                        _ => {}
                     }
                 }
             }
@@ -147,7 +188,7 @@ fn analyze(code: &[u8], features: WasmFeatures) -> Result<Analysis, String> {
                     a.func_types.push(ty.map_err(err)?);
                 }
             }
-            Payload::GlobalSection(reader) => a.globals = reader.count(),
+            Payload::GlobalSection(reader) => a.globals += reader.count(),
             Payload::ExportSection(reader) => {
                 for e in reader.clone() {
                     let e = e.map_err(err)?;
@@ -168,16 +209,36 @@ fn analyze(code: &[u8], features: WasmFeatures) -> Result<Analysis, String> {
             a.frames.push(frame);
         }
     }
+    // Frames of defined functions by function type: by the type's
+    // structure, not by the index that names it, since `call_indirect`
+    // accepts any function whose type is equivalent to the one it names.
+    let mut by_type: HashMap<&wasmparser::FuncType, u32> = HashMap::new();
     for (index, &frame) in a.frames.iter().enumerate().skip(a.imported_funcs as usize) {
-        let ty = a.func_types[index];
-        let slot = a.type_frames.entry(ty).or_insert(0);
-        *slot = (*slot).max(frame);
+        if let Some(Some(ty)) = a.func_types.get(index).and_then(|&t| types.get(t as usize)) {
+            let slot = by_type.entry(ty).or_insert(0);
+            *slot = (*slot).max(frame);
+        }
     }
+    a.indirect_frames = types
+        .iter()
+        .map(|ty| ty.as_ref().map_or(0, |ty| indirect_frame(ty, &by_type)))
+        .collect();
     for (name, index) in exports {
         let frame = a.frames.get(index as usize).copied().unwrap_or(0);
         a.export_frames.insert(name, frame);
     }
     Ok(a)
+}
+
+/// The frame a `call_indirect` of type `ty` pushes: the largest frame of
+/// any defined function whose type is equivalent to `ty`, and never less
+/// than the smallest frame a function of that type can have (its
+/// parameters plus the fixed overhead), so that a call through a table
+/// always counts, whatever it reaches: a defined function, an import, or a
+/// function of another instance through a shared table.
+fn indirect_frame(ty: &wasmparser::FuncType, by_type: &HashMap<&wasmparser::FuncType, u32>) -> u32 {
+    let least = (ty.params().len() as u32).saturating_add(FRAME_OVERHEAD_SLOTS);
+    by_type.get(ty).copied().unwrap_or(0).max(least)
 }
 
 /// Validates a body and returns its frame cost: parameters and locals, the
@@ -196,6 +257,9 @@ fn frame_cost(
         fv.op(offset, &op)?;
         max_height = max_height.max(fv.operand_stack_height());
     }
+    // The body must end exactly at its final `end`: without this check a
+    // body missing it would be accepted (spec test binary.wast).
+    ops.finish()?;
     Ok(locals
         .saturating_add(max_height)
         .saturating_add(FRAME_OVERHEAD_SLOTS))
@@ -380,7 +444,7 @@ impl Rewriter<'_> {
                 self.a.frames.get(*function_index as usize).copied()
             }
             Op::CallIndirect { type_index, .. } => {
-                Some(self.a.type_frames.get(type_index).copied().unwrap_or(0))
+                self.a.indirect_frames.get(*type_index as usize).copied()
             }
             _ => None,
         }
@@ -567,5 +631,162 @@ impl Reencode for Rewriter<'_> {
         let f = self.rewrite_body(func)?;
         code.function(&f);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    /// SHA-256 over what [`instrument`] emits for a fixed corpus: the
+    /// fixture contracts, the example modules and the accepted hostile
+    /// modules. Any change to the instrumentation's output changes it.
+    const FINGERPRINT: (u32, &str) = (
+        2,
+        "1603c5e4423d300e57ef4e771507658b41cc3f3a1a13bac1cd4e90f22d5d3909",
+    );
+
+    fn corpus() -> Vec<(String, Vec<u8>)> {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures");
+        let mut files = Vec::new();
+        for dir in ["wasm", "", "hostile"] {
+            for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+                let path = entry.unwrap().path();
+                let ext = path.extension().and_then(|e| e.to_str());
+                if matches!(ext, Some("wasm" | "wat")) {
+                    files.push(path);
+                }
+            }
+        }
+        files.sort();
+        files
+            .into_iter()
+            .filter_map(|p| {
+                let bytes = wat::parse_file(&p).ok()?;
+                Some((p.file_name()?.to_string_lossy().into_owned(), bytes))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn instrumentation_fingerprint() {
+        let features = crate::Profile::default().features();
+        let mut hash = Sha256::new();
+        let mut instrumented = 0;
+        for (name, code) in corpus() {
+            let Ok(out) = instrument(&code, features, 32 << 10) else {
+                continue;
+            };
+            hash.update(name.as_bytes());
+            hash.update((out.code.len() as u64).to_le_bytes());
+            hash.update(&out.code);
+            instrumented += 1;
+        }
+        assert!(
+            instrumented >= 30,
+            "only {instrumented} modules instrumented"
+        );
+        let digest: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            (METERING_VERSION, digest.as_str()),
+            FINGERPRINT,
+            "the instrumentation's output changed, so receipts made before may not \
+             verify: if that is intended, bump METERING_VERSION (it is hashed into the \
+             profile) and set FINGERPRINT to (the new version, \"{digest}\")"
+        );
+    }
+
+    /// Two type indices naming equal function types are charged alike by
+    /// `call_indirect`, and never less than a frame of that type can be.
+    #[test]
+    fn call_indirect_frames_follow_type_identity_not_index() {
+        let code = wat::parse_str(
+            r#"(module
+              (type $a (func (param i64 i64)))
+              (type $b (func (param i64 i64)))
+              (type $c (func (param i32)))
+              (table 1 funcref)
+              (elem (i32.const 0) $f)
+              (func $f (type $a) (local i32 i32 i32)
+                (call_indirect (type $b) (local.get 0) (local.get 1) (i32.const 0))))"#,
+        )
+        .unwrap();
+        let a = analyze(&code, crate::Profile::default().features()).unwrap();
+        // $f: 2 params + 3 locals + operand stack 3 + overhead.
+        let f = 2 + 3 + 3 + FRAME_OVERHEAD_SLOTS;
+        assert_eq!(a.frames, vec![f]);
+        assert_eq!(a.indirect_frames[0], f);
+        assert_eq!(
+            a.indirect_frames[1], f,
+            "the alias must be charged $f's frame"
+        );
+        // No function has type $c: still the least frame of that type.
+        assert_eq!(a.indirect_frames[2], 1 + FRAME_OVERHEAD_SLOTS);
+    }
+
+    #[test]
+    fn imported_globals_are_not_aliased_by_the_meters() {
+        let code = wat::parse_str(
+            r#"(module
+              (import "spectest" "global_i32" (global i32))
+              (global $g (mut i64) (i64.const 7))
+              (func (export "run") (result i32) (global.get 0)))"#,
+        )
+        .unwrap();
+        let out = instrument(&code, crate::Profile::default().features(), 100).unwrap();
+        // Fuel, depth and exit are globals 2, 3 and 4.
+        let mut exports = Vec::new();
+        for payload in Parser::new(0).parse_all(&out.code) {
+            if let Payload::ExportSection(r) = payload.unwrap() {
+                for e in r {
+                    let e = e.unwrap();
+                    exports.push((e.name.to_string(), e.index));
+                }
+            }
+        }
+        for (name, index) in [(FUEL_GLOBAL, 2), (DEPTH_GLOBAL, 3), (EXIT_GLOBAL, 4)] {
+            assert!(
+                exports.contains(&(name.to_string(), index)),
+                "{name} is not global {index}: {exports:?}"
+            );
+        }
+        Validator::new_with_features(crate::Profile::default().features())
+            .validate_all(&out.code)
+            .unwrap();
+    }
+
+    /// Encodings a later proposal allows but the profile's features do not
+    /// are malformed: `instrument` must refuse them, not re-encode them
+    /// into a valid module.
+    #[test]
+    fn binaries_malformed_under_the_features_are_refused() {
+        let features = crate::Profile::default().features();
+        // memory.grow's reserved byte as an overlong LEB (0x80 0x00), and
+        // memory.size's reserved byte as 0x01: valid only with multi-memory.
+        for reserved in [&[0x80u8, 0x00][..], &[0x01][..]] {
+            let mut body = vec![0x00, 0x41, 0x00, 0x40];
+            body.extend_from_slice(reserved);
+            body.extend_from_slice(&[0x1a, 0x0b]);
+            let mut code = vec![0, b'a', b's', b'm', 1, 0, 0, 0];
+            code.extend_from_slice(&[1, 4, 1, 0x60, 0, 0]); // type () -> ()
+            code.extend_from_slice(&[3, 2, 1, 0]); // one function
+            code.extend_from_slice(&[5, 3, 1, 0, 1]); // memory 1
+            code.push(10);
+            code.push(body.len() as u8 + 2);
+            code.push(1);
+            code.push(body.len() as u8);
+            code.extend_from_slice(&body);
+            assert!(
+                Validator::new_with_features(features)
+                    .validate_all(&code)
+                    .is_err(),
+                "test module {reserved:x?} should be malformed"
+            );
+            assert!(
+                instrument(&code, features, 100).is_err(),
+                "instrument accepted a malformed binary ({reserved:x?})"
+            );
+        }
     }
 }

@@ -6,12 +6,25 @@ use std::fmt::Write as _;
 use verity_host_abi::abi::ABI_VERSION;
 use verity_host_abi::receipt::FORMAT_VERSION;
 use verity_host_abi::{CostClass, CostSchedule, Hash32, Limits};
+
+use crate::instrument::{
+    CANONICAL_NAN_F32, CANONICAL_NAN_F64, FRAME_OVERHEAD_SLOTS, METERING_VERSION,
+};
 use wasmparser::WasmFeatures;
 
 /// The wasmtime release this runtime is built against. It is part of the
 /// profile, so receipts made by a different wasmtime are refused by
 /// verification. A test checks it against Cargo.lock.
 pub const WASMTIME_VERSION: &str = "48.0.8";
+
+/// The wasmparser release that validates and reads modules. Validation
+/// decides `rejected` receipts, so it is in the profile. A test checks it
+/// against Cargo.lock.
+pub const WASMPARSER_VERSION: &str = "0.254.2";
+
+/// The wasm-encoder release that writes instrumented modules. A test
+/// checks it against Cargo.lock.
+pub const WASM_ENCODER_VERSION: &str = "0.254.2";
 
 /// Domain tag of the profile hash.
 pub const PROFILE_DOMAIN: &[u8] = b"verity.profile.v1\0";
@@ -80,7 +93,7 @@ pub const REFUSED_PROPOSALS: &[(&str, WasmFeatures)] = &[
 pub const ENGINE_SETTINGS: &[(&str, &str)] = &[
     (
         "metering",
-        "instrumented v1 (runtime/src/instrument.rs, docs/costs.md)",
+        "instrumented (runtime/src/instrument.rs, docs/costs.md); rules versioned by metering.version",
     ),
     (
         "fuel_rule",
@@ -88,13 +101,15 @@ pub const ENGINE_SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "stack_rule",
-        "call adds params+locals+max operand height+8 slots; trap past max_stack_slots",
+        "call adds params+locals+max operand height+8 slots; call_indirect adds the largest frame of a defined function of an equivalent type, at least params+8; trap past max_stack_slots",
     ),
     (
         "nan_canonicalization",
         "instrumented, plus cranelift_nan_canonicalization",
     ),
     ("cranelift_nan_canonicalization", "true"),
+    ("cranelift_opt_level", "none"),
+    ("compiler_inlining", "no"),
     ("wasm_features", "exactly the accepted proposals"),
     ("start_function", "rejected"),
     ("memory_grow_refusal", "store limiter at max_memory_pages"),
@@ -121,9 +136,10 @@ pub struct Profile {
     pub limits: Limits,
     /// Host call costs.
     pub costs: CostSchedule,
-    /// wasmtime's native stack budget in bytes for wasm frames. Until the
-    /// logical stack limit lands (docs/determinism.md), this is the stack
-    /// limit, and it is hashed so that receipts name it.
+    /// wasmtime's native stack budget in bytes for wasm frames. The logical
+    /// limit (`limits.max_stack_slots`) is always reached first, with a
+    /// margin a test measures on both compilers (docs/determinism.md); this
+    /// is a backstop, hashed so that receipts name it.
     pub max_native_stack: usize,
 }
 
@@ -156,6 +172,18 @@ impl Profile {
         };
         line("name", &self.name);
         line("wasmtime", &WASMTIME_VERSION);
+        line("wasmparser", &WASMPARSER_VERSION);
+        line("wasm_encoder", &WASM_ENCODER_VERSION);
+        line("metering.version", &METERING_VERSION);
+        line("metering.frame_overhead_slots", &FRAME_OVERHEAD_SLOTS);
+        line(
+            "metering.canonical_nan_f32",
+            &format_args!("{CANONICAL_NAN_F32:#010x}"),
+        );
+        line(
+            "metering.canonical_nan_f64",
+            &format_args!("{CANONICAL_NAN_F64:#018x}"),
+        );
         line("abi_version", &ABI_VERSION);
         line("receipt_format", &FORMAT_VERSION);
         for (name, _) in ACCEPTED_PROPOSALS {
@@ -182,8 +210,19 @@ impl Profile {
     }
 
     /// The wasmtime configuration this profile runs under, compiling with
-    /// `compiler`.
-    pub(crate) fn wasmtime_config(&self, compiler: Compiler) -> wasmtime::Config {
+    /// `compiler`: the semantic settings only (features, NaN
+    /// canonicalisation, optimisation level, native stack budget), without
+    /// the runtime's allocation strategy. Public so that harnesses (the
+    /// spec testsuite run) compile exactly as the runtime does.
+    ///
+    /// ```
+    /// use verity_runtime::{Compiler, Profile};
+    ///
+    /// let engine = wasmtime::Engine::new(&Profile::default().wasmtime_config(Compiler::Winch))?;
+    /// # let _ = engine;
+    /// # Ok::<(), wasmtime::Error>(())
+    /// ```
+    pub fn wasmtime_config(&self, compiler: Compiler) -> wasmtime::Config {
         let mut c = wasmtime::Config::new();
         c.strategy(match compiler {
             Compiler::Cranelift => wasmtime::Strategy::Cranelift,
@@ -199,7 +238,16 @@ impl Profile {
             // (instrument.rs), identically under every compiler.
             .consume_fuel(false)
             .cranelift_nan_canonicalization(true)
-            .cranelift_opt_level(wasmtime::OptLevel::Speed)
+            // No e-graph pass: its GVN and loop-invariant code motion keep
+            // values live across calls that no wasm local or operand holds,
+            // so a frame of a few logical slots could take kilobytes of
+            // native stack and run out of it before the logical limit, at
+            // a depth only Cranelift decides (test:
+            // `no_accepted_module_reaches_the_native_stack_limit`).
+            .cranelift_opt_level(wasmtime::OptLevel::None)
+            // Inlining merges frames the logical stack counts separately.
+            // Off is wasmtime 48's default; stated so it cannot drift.
+            .compiler_inlining(wasmtime::Inlining::No)
             .wasm_backtrace_max_frames(None)
             .max_wasm_stack(self.max_native_stack);
         c
@@ -243,6 +291,37 @@ mod tests {
             lock.contains(&needle),
             "Cargo.lock's wasmtime is not {WASMTIME_VERSION}: update WASMTIME_VERSION"
         );
+    }
+
+    #[test]
+    fn receipt_shaping_dependencies_match_cargo_lock() {
+        let lock = include_str!("../../Cargo.lock");
+        for (name, version) in [
+            ("wasmparser", WASMPARSER_VERSION),
+            ("wasm-encoder", WASM_ENCODER_VERSION),
+        ] {
+            let needle = format!("name = \"{name}\"\nversion = \"{version}\"");
+            assert!(
+                lock.contains(&needle),
+                "Cargo.lock's {name} is not {version}: update the profile's constant"
+            );
+        }
+    }
+
+    #[test]
+    fn dependency_and_metering_versions_are_hashed() {
+        let text = Profile::default().canonical_text();
+        for line in [
+            format!("wasmparser={WASMPARSER_VERSION}"),
+            format!("wasm_encoder={WASM_ENCODER_VERSION}"),
+            format!("metering.version={METERING_VERSION}"),
+            format!("metering.frame_overhead_slots={FRAME_OVERHEAD_SLOTS}"),
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} is not in the profile"
+            );
+        }
     }
 
     #[test]

@@ -25,16 +25,22 @@ pub enum Rejection {
         limit: u32,
     },
     /// The module uses a wasm proposal the profile does not accept.
-    #[error("module uses the `{proposal}` proposal, which the profile does not accept ({detail})")]
+    #[error("module uses the `{proposal}` proposal, which the profile does not accept ({at})")]
     Proposal {
         /// The proposal's name.
         proposal: &'static str,
-        /// The validator's message under the profile's features.
-        detail: String,
+        /// Where the validator first met it.
+        at: Location,
     },
-    /// The binary is not a valid wasm module.
-    #[error("invalid module: {0}")]
-    Invalid(String),
+    /// The binary is not a valid wasm module under the profile's features:
+    /// malformed, or ill-typed. The reason names where, in Verity's words;
+    /// it never quotes the validator's own message, whose text belongs to
+    /// a dependency and could change with its version.
+    #[error("invalid module: not valid WebAssembly under the profile ({at})")]
+    Invalid {
+        /// Where the validator found the first error.
+        at: Location,
+    },
     /// An import from a module other than `verity`.
     #[error(
         "import `{module}`.`{name}` is not allowed: only functions of the `verity` host ABI may be imported"
@@ -156,9 +162,101 @@ pub enum Rejection {
         /// `max_fuel`.
         limit: u64,
     },
-    /// wasmtime refused a module the validator accepted.
-    #[error("compilation failed: {0}")]
-    Compile(String),
+    /// A stage after validation refused a module the validator accepted.
+    /// This is a profile bug, not the module's: the stage is named, but no
+    /// dependency's message is quoted (see [`Rejection::Invalid`]).
+    #[error("{stage} failed on a module that passed validation")]
+    Compile {
+        /// `instrumentation` or `compilation`.
+        stage: &'static str,
+    },
+}
+
+/// Where in a module validation found a problem, in Verity's own words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// The 8-byte preamble (magic number and version).
+    Header,
+    /// A section, by its name in the spec (`type`, `import`, ...).
+    Section(&'static str),
+    /// The body of a function, by its index (imports included).
+    Function(u32),
+    /// Past the last section that could be read.
+    End,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Header => f.write_str("in the module header"),
+            Location::Section(name) => write!(f, "in the {name} section"),
+            Location::Function(index) => write!(f, "in the body of function {index}"),
+            Location::End => f.write_str("after the last readable section"),
+        }
+    }
+}
+
+/// The name the spec gives section `id`.
+fn section_name(id: u8) -> &'static str {
+    match id {
+        0 => "custom",
+        1 => "type",
+        2 => "import",
+        3 => "function",
+        4 => "table",
+        5 => "memory",
+        6 => "global",
+        7 => "export",
+        8 => "start",
+        9 => "element",
+        10 => "code",
+        11 => "data",
+        12 => "data count",
+        13 => "tag",
+        _ => "unknown",
+    }
+}
+
+/// Where `offset`, the position of a validation error in `bytes`, lies.
+/// Only section boundaries are read here, which the binary format fixes.
+fn locate(bytes: &[u8], features: WasmFeatures, offset: usize) -> Location {
+    if offset < 8 {
+        return Location::Header;
+    }
+    let mut imported_funcs = 0u32;
+    let mut code_index = 0u32;
+    for payload in parser(features).parse_all(bytes) {
+        let Ok(payload) = payload else { break };
+        if let Payload::ImportSection(reader) = &payload {
+            imported_funcs = reader
+                .clone()
+                .into_imports()
+                .filter(|i| matches!(i, Ok(i) if matches!(i.ty, TypeRef::Func(_) | TypeRef::FuncExact(_))))
+                .count() as u32;
+        }
+        if let Payload::CodeSectionEntry(body) = &payload {
+            if body.range().contains(&offset) {
+                return Location::Function(imported_funcs + code_index);
+            }
+            code_index += 1;
+            continue;
+        }
+        if let Some((id, range)) = payload.as_section() {
+            // A section's header (id and size) sits just before its content.
+            if range.start.saturating_sub(6) <= offset && offset < range.end {
+                return Location::Section(section_name(id));
+            }
+        }
+    }
+    Location::End
+}
+
+/// A parser that reads exactly the encodings `features` allow, as the
+/// validator does.
+fn parser(features: WasmFeatures) -> Parser {
+    let mut parser = Parser::new(0);
+    parser.set_features(features);
+    parser
 }
 
 /// What validation learned about an accepted module.
@@ -190,8 +288,23 @@ fn fmt_types<'a>(types: impl Iterator<Item = &'a str>) -> String {
     types.collect::<Vec<_>>().join(", ")
 }
 
+/// A value type's name in the text format, spelled by Verity (not by a
+/// dependency's `Display`), since it can appear in a rejection reason.
+fn val_type_name(ty: &ValType) -> &'static str {
+    match ty {
+        ValType::I32 => "i32",
+        ValType::I64 => "i64",
+        ValType::F32 => "f32",
+        ValType::F64 => "f64",
+        ValType::V128 => "v128",
+        ValType::Ref(r) if r.is_func_ref() => "funcref",
+        ValType::Ref(r) if r.is_extern_ref() => "externref",
+        ValType::Ref(_) => "ref",
+    }
+}
+
 fn fmt_func_type(ty: &FuncType) -> String {
-    let names = |v: &[ValType]| v.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+    let names = |v: &[ValType]| v.iter().map(val_type_name).collect::<Vec<_>>();
     format!(
         "({}) -> ({})",
         names(ty.params()).join(", "),
@@ -240,7 +353,7 @@ pub fn validate(profile: &Profile, bytes: &[u8]) -> Result<ModuleInfo, Rejection
         });
     }
     check_features(profile.features(), bytes)?;
-    check_structure(limits, bytes)
+    check_structure(limits, profile.features(), bytes)
 }
 
 /// Validates under the profile's features; on failure names the refused
@@ -250,22 +363,30 @@ fn check_features(features: WasmFeatures, bytes: &[u8]) -> Result<(), Rejection>
         Ok(_) => return Ok(()),
         Err(e) => e,
     };
-    let detail = format!("{} (at offset {:#x})", err.message(), err.offset());
+    let at = locate(bytes, features, err.offset());
     for (proposal, extra) in REFUSED_PROPOSALS {
         if Validator::new_with_features(features.union(*extra))
             .validate_all(bytes)
             .is_ok()
         {
-            return Err(Rejection::Proposal { proposal, detail });
+            return Err(Rejection::Proposal { proposal, at });
         }
     }
-    Err(Rejection::Invalid(detail))
+    Err(Rejection::Invalid { at })
 }
 
 /// Checks imports, limits and the start function of a module that has
 /// already passed the validator.
-fn check_structure(limits: &Limits, bytes: &[u8]) -> Result<ModuleInfo, Rejection> {
-    let invalid = |e: wasmparser::BinaryReaderError| Rejection::Invalid(e.message().to_string());
+fn check_structure(
+    limits: &Limits,
+    features: WasmFeatures,
+    bytes: &[u8],
+) -> Result<ModuleInfo, Rejection> {
+    // The validator has read all of `bytes` under `features`, so none of
+    // these can fail; should one, it is reported where it happened.
+    let invalid = |e: wasmparser::BinaryReaderError| Rejection::Invalid {
+        at: locate(bytes, features, e.offset()),
+    };
     let mut types: Vec<FuncType> = Vec::new();
     let mut func_types: Vec<u32> = Vec::new();
     let mut imported_funcs = 0u32;
@@ -275,14 +396,18 @@ fn check_structure(limits: &Limits, bytes: &[u8]) -> Result<ModuleInfo, Rejectio
     let mut data_bytes = 0u64;
     let mut code_index = 0u32;
 
-    for payload in Parser::new(0).parse_all(bytes) {
+    for payload in parser(features).parse_all(bytes) {
         match payload.map_err(invalid)? {
             Payload::TypeSection(reader) => {
                 for group in reader {
                     for sub in group.map_err(invalid)?.into_types() {
                         match sub.composite_type.inner {
                             CompositeInnerType::Func(f) => types.push(f),
-                            _ => return Err(Rejection::Invalid("non-function type".into())),
+                            _ => {
+                                return Err(Rejection::Invalid {
+                                    at: Location::Section("type"),
+                                });
+                            }
                         }
                     }
                 }
@@ -419,7 +544,9 @@ fn check_structure(limits: &Limits, bytes: &[u8]) -> Result<ModuleInfo, Rejectio
             .get(index as usize)
             .and_then(|t| types.get(*t as usize))
             .map(fmt_func_type)
-            .ok_or_else(|| Rejection::Invalid(format!("export `{name}` has no type")))?;
+            .ok_or(Rejection::Invalid {
+                at: Location::Section("export"),
+            })?;
         info.exported_functions.insert(name, sig);
     }
     Ok(info)
@@ -450,9 +577,9 @@ fn check_import(import: &wasmparser::Import<'_>, types: &[FuncType]) -> Result<(
     let spec = abi::host_fn(import.name).ok_or_else(|| Rejection::UnknownHostFunction {
         name: import.name.to_string(),
     })?;
-    let found = types
-        .get(ty as usize)
-        .ok_or_else(|| Rejection::Invalid(format!("import `{}` has no type", import.name)))?;
+    let found = types.get(ty as usize).ok_or(Rejection::Invalid {
+        at: Location::Section("import"),
+    })?;
     let to_wasm = |t: &AbiValType| match t {
         AbiValType::I32 => ValType::I32,
         AbiValType::I64 => ValType::I64,

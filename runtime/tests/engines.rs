@@ -242,3 +242,205 @@ fn docs_costs_md_states_the_rules_these_tests_check() {
     assert_eq!(verity_runtime::instrument::op_cost(&Op::I32Add), 1);
     assert_eq!(verity_runtime::instrument::op_cost(&Op::Drop), 1);
 }
+
+/// Unbounded recursions shaped to use as much native stack per logical
+/// slot as a module can: every kind of frame content the slot count covers
+/// (parameters, locals, operand stack, results, values live across the
+/// call), through `call` and through `call_indirect`.
+fn native_stack_shapes() -> Vec<(&'static str, String)> {
+    let n = |k: usize, s: &str| s.repeat(k);
+    vec![
+        (
+            "empty frame",
+            r#"(module (func $f (call $f)) (func (export "run") (call $f)))"#.into(),
+        ),
+        (
+            "call_indirect through an unused equal type",
+            r#"(module (type $a (func)) (type $b (func)) (table 1 funcref)
+                (elem (i32.const 0) $f)
+                (func $f (type $a) (call_indirect (type $b) (i32.const 0)))
+                (func (export "run") (call $f)))"#
+                .into(),
+        ),
+        (
+            "200 i64 parameters",
+            format!(
+                r#"(module (func $f (param{p}) (call $f {a}))
+                    (func (export "run") (call $f {c})))"#,
+                p = n(200, " i64"),
+                a = (0..200)
+                    .map(|i| format!("(local.get {i})"))
+                    .collect::<String>(),
+                c = n(200, "(i64.const 1)"),
+            ),
+        ),
+        (
+            "1000 f64 locals",
+            format!(
+                r#"(module (func $f (local{l}) (call $f))
+                    (func (export "run") (call $f)))"#,
+                l = n(1000, " f64"),
+            ),
+        ),
+        (
+            "300 operands held across the call",
+            format!(
+                r#"(module (func $f (result i64) {push} (call $f) {add})
+                    (func (export "run") (drop (call $f))))"#,
+                push = n(300, "(i64.const 3)"),
+                add = n(300, "(i64.add)"),
+            ),
+        ),
+        (
+            "40 live locals across the call",
+            format!(
+                r#"(module (func $f (param $x i64) (result i64) (local{l})
+                    {set} (drop (call $f (local.get $x))) (local.get $x) {sum})
+                    (func (export "run") (drop (call $f (i64.const 1)))))"#,
+                l = n(40, " i64"),
+                set = (1..=40)
+                    .map(|i| format!("(local.set {i} (i64.mul (local.get $x) (i64.const {i})))"))
+                    .collect::<String>(),
+                sum = (1..=40)
+                    .map(|i| format!("(local.get {i}) (i64.add)"))
+                    .collect::<String>(),
+            ),
+        ),
+        (
+            // An optimiser that shares equal pure expressions (GVN) keeps
+            // the first results live across the call instead of computing
+            // them again: native frames of any size for a frame of a few
+            // slots. The profile compiles without such optimisations.
+            "2000 pure expressions repeated after the call",
+            format!(
+                r#"(module (global $g (mut i64) (i64.const 0)) (global $h (mut f64) (f64.const 0))
+                    (func $f (param $x i64) (param $y f64) {e} (call $f (local.get $x) (local.get $y)) {e})
+                    (func (export "run") (call $f (i64.const 7) (f64.const 2))))"#,
+                e = (0..1000)
+                    .map(|k| {
+                        format!(
+                            "(global.set $g (i64.popcnt (i64.rotl (local.get $x) (i64.const {k}))))\
+                             (global.set $h (f64.sqrt (f64.add (local.get $y) (f64.const {k}))))"
+                        )
+                    })
+                    .collect::<String>(),
+            ),
+        ),
+        (
+            // Loop-invariant code motion would hoist these out of the loop,
+            // live across every call in it.
+            "1000 loop invariants around a call",
+            format!(
+                r#"(module (global $g (mut i64) (i64.const 0))
+                    (func $f (param $x i64) (loop $l {e} (call $f (local.get $x)) (br $l)))
+                    (func (export "run") (call $f (i64.const 7))))"#,
+                e = (0..1000)
+                    .map(|k| format!(
+                        "(global.set $g (i64.popcnt (i64.rotl (local.get $x) (i64.const {k}))))"
+                    ))
+                    .collect::<String>(),
+            ),
+        ),
+        (
+            "1000 i64 results",
+            format!(
+                r#"(module (func $f (result{r}) (call $f))
+                    (func (export "run") (call $f) {d}))"#,
+                r = n(1000, " i64"),
+                d = n(1000, "(drop)"),
+            ),
+        ),
+        (
+            "200 call sites of a 100-result function",
+            format!(
+                r#"(module (func $g (result{r}) {c})
+                    (func $f {calls} (call $f))
+                    (func (export "run") (call $f)))"#,
+                r = n(100, " i64"),
+                c = n(100, "(i64.const 1)"),
+                calls = n(200, &format!("(call $g){}", n(100, "(drop)"))),
+            ),
+        ),
+        (
+            "50 i64 results",
+            format!(
+                r#"(module (func $f (result{r}) (call $f))
+                    (func (export "run") (call $f) {d}))"#,
+                r = n(50, " i64"),
+                d = n(50, "(drop)"),
+            ),
+        ),
+    ]
+}
+
+/// The factor by which the native stack budget exceeds the worst native
+/// use of a logically full stack, at least: tested by running every shape
+/// with the native budget divided by it.
+const NATIVE_STACK_MARGIN: usize = 2;
+
+#[test]
+fn no_accepted_module_reaches_the_native_stack_limit() {
+    let mut tight = Profile::default();
+    tight.max_native_stack /= NATIVE_STACK_MARGIN;
+    let fuel = 1 << 32;
+    for (shape, wat) in native_stack_shapes() {
+        let wasm = module_bytes(wat.as_bytes()).unwrap();
+        let tx = Transaction::new("run").with_fuel(fuel);
+        let mut receipts = Vec::new();
+        for profile in [Profile::default(), tight.clone()] {
+            for compiler in COMPILERS {
+                let runtime = Runtime::with_compiler(profile.clone(), compiler).unwrap();
+                let r = runtime
+                    .execute(&wasm, &tx, &MemoryState::default())
+                    .unwrap();
+                assert_eq!(
+                    r.status,
+                    Status::Trapped {
+                        trap: TrapKind::StackOverflow
+                    },
+                    "{shape} on {compiler:?}"
+                );
+                // A native overflow would have used the whole limit.
+                assert!(
+                    r.fuel_used < fuel,
+                    "{shape} on {compiler:?} reached the native stack limit with a budget of {} bytes",
+                    profile.max_native_stack
+                );
+                receipts.push(r);
+            }
+        }
+        assert_eq!(
+            receipts[0], receipts[1],
+            "{shape}: Cranelift and Winch differ"
+        );
+        assert_eq!(receipts[2].fuel_used, receipts[0].fuel_used, "{shape}");
+    }
+}
+
+/// Should the native stack run out first after all (here forced with a
+/// tiny native budget), the receipt still does not depend on the compiler:
+/// the run is `stack_overflow` and uses its whole fuel limit.
+#[test]
+fn a_native_stack_overflow_is_the_same_receipt_on_every_compiler() {
+    let tiny = Profile {
+        max_native_stack: 16 << 10,
+        ..Profile::default()
+    };
+    let (_, wat) = &native_stack_shapes()[0];
+    let wasm = module_bytes(wat.as_bytes()).unwrap();
+    let tx = Transaction::new("run").with_fuel(1_000_000);
+    let [a, b] = COMPILERS.map(|c| {
+        Runtime::with_compiler(tiny.clone(), c)
+            .unwrap()
+            .execute(&wasm, &tx, &MemoryState::default())
+            .unwrap()
+    });
+    assert_eq!(
+        a.status,
+        Status::Trapped {
+            trap: TrapKind::StackOverflow
+        }
+    );
+    assert_eq!(a.fuel_used, 1_000_000);
+    assert_eq!(a.encode(), b.encode());
+}
