@@ -181,18 +181,152 @@ fn generated_modules_agree_across_instrumentation_compilers_and_wasmi() {
         .unwrap();
 }
 
+/// The engines every module is compared on.
+struct Engines {
+    profile: Profile,
+    cranelift: Runtime,
+    winch: Runtime,
+    /// wasmi with its own fuel on (a bound for the original module).
+    plain: wasmi::Engine,
+    /// wasmi with its own fuel off (the instrumented module meters itself).
+    metered: wasmi::Engine,
+}
+
+impl Engines {
+    fn new() -> Engines {
+        let profile = Profile::default();
+        Engines {
+            cranelift: Runtime::with_compiler(profile.clone(), Compiler::Cranelift).unwrap(),
+            winch: Runtime::with_compiler(profile.clone(), Compiler::Winch).unwrap(),
+            plain: wasmi_engine(true),
+            metered: wasmi_engine(false),
+            profile,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    ran: u64,
+    rejected: u64,
+    transparent: u64,
+    compared_fuel: u64,
+    statuses: std::collections::BTreeMap<String, u64>,
+}
+
+/// Runs module `n` on Cranelift, Winch and wasmi and checks that they
+/// agree (see the file's header).
+fn compare(e: &Engines, n: &str, code: &[u8], stats: &mut Stats) {
+    let tx = Transaction::new("run").with_fuel(FUEL);
+    let receipt = e
+        .cranelift
+        .execute(code, &tx, &MemoryState::default())
+        .unwrap_or_else(|err| panic!("module {n}: host error {err}"));
+    if let Status::Rejected { reason } = &receipt.status {
+        // Generated modules may exceed a profile limit; nothing else.
+        assert!(
+            reason.contains("limit") || reason.contains("over the"),
+            "module {n} rejected unexpectedly: {reason}"
+        );
+        stats.rejected += 1;
+        return;
+    }
+    stats.ran += 1;
+    *stats
+        .statuses
+        .entry(receipt.status.to_string())
+        .or_default() += 1;
+    let again = e
+        .cranelift
+        .execute(code, &tx, &MemoryState::default())
+        .unwrap();
+    assert_eq!(
+        receipt.encode(),
+        again.encode(),
+        "module {n}: rerun differs"
+    );
+    let on_winch = e.winch.execute(code, &tx, &MemoryState::default()).unwrap();
+    assert_eq!(
+        receipt.encode(),
+        on_winch.encode(),
+        "module {n}: Cranelift {:?} vs Winch {:?}",
+        receipt.status,
+        on_winch.status
+    );
+
+    // The instrumented module on wasmi (wasmi's own fuel off).
+    let inst = instrument::instrument(code, e.profile.features(), e.profile.limits.max_stack_slots)
+        .unwrap_or_else(|err| panic!("module {n}: {err}"));
+    let entry_frame = inst.export_frames["run"];
+    let Some((store, instance, metered_out)) = on_wasmi(&e.metered, &inst.code, |s, i| {
+        i.get_global(&*s, FUEL_GLOBAL)
+            .unwrap()
+            .set(&mut *s, wasmi::Val::I64(FUEL as i64))
+            .unwrap();
+        i.get_global(&*s, DEPTH_GLOBAL)
+            .unwrap()
+            .set(&mut *s, wasmi::Val::I32(entry_frame as i32))
+            .unwrap();
+    }) else {
+        return;
+    };
+    let global = |name: &str| instance.get_global(&store, name).unwrap().get(&store);
+    let left = match global(FUEL_GLOBAL) {
+        wasmi::Val::I64(v) => v as u64,
+        other => panic!("fuel global is {other:?}"),
+    };
+    let exit = match global(EXIT_GLOBAL) {
+        wasmi::Val::I32(v) => v,
+        other => panic!("exit global is {other:?}"),
+    };
+    let wasmi_status = match (metered_out.trapped, exit) {
+        (false, _) => "success",
+        (true, EXIT_OUT_OF_FUEL) => "out_of_fuel",
+        (true, EXIT_STACK_OVERFLOW) => "stack_overflow",
+        (true, _) => "trapped",
+    };
+    let verity_status = match &receipt.status {
+        Status::Trapped {
+            trap: TrapKind::StackOverflow,
+        } => "stack_overflow",
+        s => s.name(),
+    };
+    assert_eq!(wasmi_status, verity_status, "module {n}: status");
+    if receipt.status != Status::OutOfFuel {
+        assert_eq!(FUEL - left, receipt.fuel_used, "module {n}: fuel_used");
+    }
+    stats.compared_fuel += 1;
+
+    // Transparency: the original module behaves the same, unless the
+    // instrumented run was stopped by fuel or the logical stack.
+    if matches!(wasmi_status, "out_of_fuel" | "stack_overflow") {
+        return;
+    }
+    let Some((_, _, original)) = on_wasmi(&e.plain, code, |_, _| {}) else {
+        return;
+    };
+    if converts_nan_precision(code) {
+        // wasm-smith canonicalises arithmetic NaNs but not those of
+        // f32.demote_f64 / f64.promote_f32, whose NaN bits the spec
+        // leaves to the engine and Verity canonicalises: memory may
+        // legitimately differ. Whether it traps may not.
+        assert_eq!(original.trapped, metered_out.trapped, "module {n}: trap");
+    } else {
+        assert_eq!(
+            original, metered_out,
+            "module {n}: instrumentation changed behaviour"
+        );
+    }
+    stats.transparent += 1;
+}
+
 fn differential_run() {
     let modules: u64 = std::env::var("VERITY_FUZZ_MODULES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
-    let profile = Profile::default();
-    let cranelift = Runtime::with_compiler(profile.clone(), Compiler::Cranelift).unwrap();
-    let winch = Runtime::with_compiler(profile.clone(), Compiler::Winch).unwrap();
-    let plain = wasmi_engine(true);
-    let metered = wasmi_engine(false);
-    let (mut ran, mut rejected, mut transparent, mut compared_fuel) = (0u64, 0u64, 0u64, 0u64);
-    let mut statuses = std::collections::BTreeMap::<String, u64>::new();
+    let engines = Engines::new();
+    let mut stats = Stats::default();
 
     // `VERITY_FUZZ_START=n` resumes at seed n; `VERITY_FUZZ_TRACE=1` prints
     // each seed before running it (to find the one that crashed).
@@ -214,104 +348,15 @@ fn differential_run() {
         if let Some(path) = std::env::var_os("VERITY_FUZZ_DUMP") {
             std::fs::write(path, &code).unwrap();
         }
-        let tx = Transaction::new("run").with_fuel(FUEL);
-        let receipt = cranelift
-            .execute(&code, &tx, &MemoryState::default())
-            .unwrap_or_else(|e| panic!("module {n}: host error {e}"));
-        if let Status::Rejected { reason } = &receipt.status {
-            // Generated modules may exceed a profile limit; nothing else.
-            assert!(
-                reason.contains("limit") || reason.contains("over the"),
-                "module {n} rejected unexpectedly: {reason}"
-            );
-            rejected += 1;
-            continue;
-        }
-        ran += 1;
-        *statuses.entry(receipt.status.to_string()).or_default() += 1;
-        let again = cranelift
-            .execute(&code, &tx, &MemoryState::default())
-            .unwrap();
-        assert_eq!(
-            receipt.encode(),
-            again.encode(),
-            "module {n}: rerun differs"
-        );
-        let on_winch = winch.execute(&code, &tx, &MemoryState::default()).unwrap();
-        assert_eq!(
-            receipt.encode(),
-            on_winch.encode(),
-            "module {n}: Cranelift {:?} vs Winch {:?}",
-            receipt.status,
-            on_winch.status
-        );
-
-        // The instrumented module on wasmi (wasmi's own fuel off).
-        let inst =
-            instrument::instrument(&code, profile.features(), profile.limits.max_stack_slots)
-                .unwrap_or_else(|e| panic!("module {n}: {e}"));
-        let entry_frame = inst.export_frames["run"];
-        let Some((store, instance, metered_out)) = on_wasmi(&metered, &inst.code, |s, i| {
-            i.get_global(&*s, FUEL_GLOBAL)
-                .unwrap()
-                .set(&mut *s, wasmi::Val::I64(FUEL as i64))
-                .unwrap();
-            i.get_global(&*s, DEPTH_GLOBAL)
-                .unwrap()
-                .set(&mut *s, wasmi::Val::I32(entry_frame as i32))
-                .unwrap();
-        }) else {
-            continue;
-        };
-        let global = |name: &str| instance.get_global(&store, name).unwrap().get(&store);
-        let left = match global(FUEL_GLOBAL) {
-            wasmi::Val::I64(v) => v as u64,
-            other => panic!("fuel global is {other:?}"),
-        };
-        let exit = match global(EXIT_GLOBAL) {
-            wasmi::Val::I32(v) => v,
-            other => panic!("exit global is {other:?}"),
-        };
-        let wasmi_status = match (metered_out.trapped, exit) {
-            (false, _) => "success",
-            (true, EXIT_OUT_OF_FUEL) => "out_of_fuel",
-            (true, EXIT_STACK_OVERFLOW) => "stack_overflow",
-            (true, _) => "trapped",
-        };
-        let verity_status = match &receipt.status {
-            Status::Trapped {
-                trap: TrapKind::StackOverflow,
-            } => "stack_overflow",
-            s => s.name(),
-        };
-        assert_eq!(wasmi_status, verity_status, "module {n}: status");
-        if receipt.status != Status::OutOfFuel {
-            assert_eq!(FUEL - left, receipt.fuel_used, "module {n}: fuel_used");
-        }
-        compared_fuel += 1;
-
-        // Transparency: the original module behaves the same, unless the
-        // instrumented run was stopped by fuel or the logical stack.
-        if matches!(wasmi_status, "out_of_fuel" | "stack_overflow") {
-            continue;
-        }
-        let Some((_, _, original)) = on_wasmi(&plain, &code, |_, _| {}) else {
-            continue;
-        };
-        if converts_nan_precision(&code) {
-            // wasm-smith canonicalises arithmetic NaNs but not those of
-            // f32.demote_f64 / f64.promote_f32, whose NaN bits the spec
-            // leaves to the engine and Verity canonicalises: memory may
-            // legitimately differ. Whether it traps may not.
-            assert_eq!(original.trapped, metered_out.trapped, "module {n}: trap");
-        } else {
-            assert_eq!(
-                original, metered_out,
-                "module {n}: instrumentation changed behaviour"
-            );
-        }
-        transparent += 1;
+        compare(&engines, &n.to_string(), &code, &mut stats);
     }
+    let Stats {
+        ran,
+        rejected,
+        transparent,
+        compared_fuel,
+        statuses,
+    } = stats;
     println!(
         "differential: {modules} seeds, {ran} modules ran ({rejected} rejected by limits), \
          {compared_fuel} compared with wasmi on fuel and status, {transparent} checked for \
@@ -322,6 +367,121 @@ fn differential_run() {
         transparent >= ran / 4,
         "too few transparency checks: {transparent}"
     );
+}
+
+/// A module whose functions reach each other only through `call_indirect`,
+/// naming types by indices that alias one another: every function type is
+/// declared several times over, functions are declared with one copy and
+/// called through another. The recursion depth is random, often far past
+/// the logical stack limit. Deterministic in `seed`.
+fn duplicate_type_module(seed: u64) -> String {
+    let r = seed_bytes(seed, 64);
+    let pick = |i: usize, n: u8| (r[i] % n) as usize;
+    // Two shapes of function, each declared 2 to 4 times.
+    let shapes = [
+        "(param i32) (result i32)",
+        "(param i32 i64 i64) (result i32)",
+    ];
+    let copies = [2 + pick(0, 3), 2 + pick(1, 3)];
+    let mut types = String::new();
+    let mut type_ids = Vec::new();
+    for (s, sig) in shapes.iter().enumerate() {
+        let mut ids = Vec::new();
+        for c in 0..copies[s] {
+            types.push_str(&format!("(type $s{s}c{c} (func {sig}))\n"));
+            ids.push(format!("$s{s}c{c}"));
+        }
+        type_ids.push(ids);
+    }
+    let funcs = 2 + pick(2, 4);
+    let mut bodies = String::new();
+    for f in 0..funcs {
+        let shape = pick(3 + f, 2);
+        let declared = &type_ids[shape][pick(10 + f, copies[shape] as u8)];
+        let callee = pick(20 + f, funcs as u8);
+        let callee_shape = pick(3 + callee, 2);
+        let via = &type_ids[callee_shape][pick(30 + f, copies[callee_shape] as u8)];
+        let locals = " i64".repeat(pick(40 + f, 6));
+        let locals = if locals.is_empty() {
+            String::new()
+        } else {
+            format!("(local{locals})")
+        };
+        let args = if callee_shape == 0 {
+            "(i32.sub (local.get 0) (i32.const 1))".to_string()
+        } else {
+            "(i32.sub (local.get 0) (i32.const 1)) (i64.const 7) (i64.const 9)".to_string()
+        };
+        bodies.push_str(&format!(
+            "(func $f{f} (type {declared}) {locals}
+               (if (result i32) (i32.eqz (local.get 0))
+                 (then (i32.const 1))
+                 (else (i32.add (i32.const 1)
+                   (call_indirect (type {via}) {args} (i32.const {callee_slot}))))))\n",
+            callee_slot = callee * 2 + callee_shape,
+        ));
+    }
+    // Slot 2k holds f_k if its shape is 0, slot 2k+1 if it is 1.
+    let mut elems = String::new();
+    for f in 0..funcs {
+        let shape = pick(3 + f, 2);
+        elems.push_str(&format!(
+            "(elem (i32.const {}) func $f{f})\n",
+            f * 2 + shape
+        ));
+    }
+    let depth = match pick(50, 4) {
+        0 => 3,
+        1 => 100,
+        _ => 1_000_000,
+    };
+    let entry_shape = pick(3, 2);
+    let entry_args = if entry_shape == 0 {
+        format!("(i32.const {depth})")
+    } else {
+        format!("(i32.const {depth}) (i64.const 1) (i64.const 2)")
+    };
+    format!(
+        r#"(module
+  {types}
+  (table {slots} funcref)
+  {elems}
+  {bodies}
+  (memory (export "memory") 1)
+  (func (export "run") (i32.store (i32.const 0) (call $f0 {entry_args}))))"#,
+        slots = funcs * 2,
+    )
+}
+
+#[test]
+fn duplicate_type_call_indirect_modules_agree_across_compilers_and_wasmi() {
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(|| {
+            let engines = Engines::new();
+            let mut stats = Stats::default();
+            let mut overflowed = 0;
+            for seed in 0..200u64 {
+                let wat = duplicate_type_module(seed);
+                let code = wat::parse_str(&wat).unwrap_or_else(|e| panic!("{e}\n{wat}"));
+                let before = *stats.statuses.get("trapped: stack_overflow").unwrap_or(&0);
+                compare(&engines, &format!("dup-types {seed}"), &code, &mut stats);
+                if *stats.statuses.get("trapped: stack_overflow").unwrap_or(&0) > before {
+                    overflowed += 1;
+                }
+            }
+            println!("duplicate types: {:?}", stats.statuses);
+            assert_eq!(stats.ran, 200, "every generated module must run");
+            // The point of the generator: deep recursion through aliased
+            // types, ended by the logical limit on every engine.
+            assert!(
+                overflowed >= 50,
+                "only {overflowed} reached the stack limit"
+            );
+        })
+        .unwrap()
+        .join()
+        .unwrap();
 }
 
 #[test]
