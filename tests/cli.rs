@@ -313,6 +313,7 @@ fn state_directory_persists_successes_and_ignores_failures() {
     let state = dir.path().join("state");
     let counter = fixture("counter.wat");
     let s = path_str(&state);
+    assert_eq!(code(&run_cli(&["state", "init", s])), 0);
     for expected in 1u64..=3 {
         let out = run_cli(&[
             "run",
@@ -417,4 +418,142 @@ fn profile_prints_the_hash_receipts_carry() {
         profile["settings"]["wasmtime"],
         verity_runtime::profile::WASMTIME_VERSION
     );
+}
+
+/// The counter's committed value in a state directory (0 if never set).
+fn committed_count(state: &Path) -> u64 {
+    let s = verity_runtime::DirState::open(state).unwrap();
+    use verity_runtime::StateBackend;
+    s.get(b"count")
+        .unwrap()
+        .map_or(0, |v| u64::from_le_bytes(v.try_into().unwrap()))
+}
+
+#[test]
+fn a_missing_state_directory_is_an_error_not_a_new_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("sttae");
+    let counter = fixture("counter.wat");
+    let out = run_cli(&[
+        "run",
+        path_str(&counter),
+        "--entry",
+        "increment",
+        "--state",
+        path_str(&typo),
+    ]);
+    assert_eq!(code(&out), 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("verity state init"), "{err}");
+    assert!(!typo.exists(), "a mistyped --state created a directory");
+    // An existing directory that holds no state is refused too.
+    let out = run_cli(&[
+        "run",
+        path_str(&counter),
+        "--entry",
+        "increment",
+        "--state",
+        path_str(dir.path()),
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(!dir.path().join("state.bin").exists());
+    // `state init` makes one, once.
+    assert_eq!(code(&run_cli(&["state", "init", path_str(&typo)])), 0);
+    let again = run_cli(&["state", "init", path_str(&typo)]);
+    assert_eq!(code(&again), 2);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds"));
+}
+
+#[test]
+fn a_receipt_that_cannot_be_written_commits_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let s = path_str(&state);
+    assert_eq!(code(&run_cli(&["state", "init", s])), 0);
+    let counter = fixture("counter.wat");
+    let bad = dir.path().join("no/such/dir/r.json");
+    let out = run_cli(&[
+        "run",
+        path_str(&counter),
+        "--entry",
+        "increment",
+        "--state",
+        s,
+        "--receipt",
+        path_str(&bad),
+    ]);
+    // Exit 2 means nothing happened: the transaction was not committed,
+    // so running it again is safe.
+    assert_eq!(code(&out), 2);
+    assert_eq!(committed_count(&state), 0);
+    // With a writable path, the receipt lands and the state moves on, and
+    // no temporary file is left beside it.
+    let good = dir.path().join("r.json");
+    let out = run_cli(&[
+        "run",
+        path_str(&counter),
+        "--entry",
+        "increment",
+        "--state",
+        s,
+        "--receipt",
+        path_str(&good),
+    ]);
+    assert_eq!(code(&out), 0);
+    assert_eq!(committed_count(&state), 1);
+    let receipt: Value = serde_json::from_slice(&std::fs::read(&good).unwrap()).unwrap();
+    assert_eq!(receipt["status"], "success");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.contains("tmp")),
+        "left behind: {names:?}"
+    );
+}
+
+#[test]
+fn a_closed_stdout_is_an_error_before_the_commit_never_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let s = path_str(&state);
+    assert_eq!(code(&run_cli(&["state", "init", s])), 0);
+    for json in [false, true] {
+        // A pipe whose reading end is already closed: every write fails.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut cmd = verity();
+        cmd.args([
+            "run",
+            path_str(&fixture("counter.wat")),
+            "--entry",
+            "increment",
+            "--state",
+            s,
+        ]);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "json={json}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(err.contains("standard output"), "{err}");
+        assert_eq!(committed_count(&state), 0, "committed without delivering");
+    }
+    // Other commands too: an error, not a panic.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = verity()
+        .arg("profile")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -412,7 +412,12 @@ fn the_readme_walkthrough_builds_runs_with_args_and_verifies() {
     );
     let wasm = krate.join("target/wasm32-unknown-unknown/release/mycounter.wasm");
     let state = krate.join("state");
-    std::fs::create_dir_all(&state).unwrap();
+    let init = verity()
+        .args(["state", "init"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert_eq!(init.status.code(), Some(0));
     let inspect = verity().arg("inspect").arg(&wasm).output().unwrap();
     assert!(String::from_utf8_lossy(&inspect.stdout).contains("entry    add(by: u64) -> u64"));
     let first = verity()

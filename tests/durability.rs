@@ -34,6 +34,13 @@ fn count(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// A fresh, empty state directory (`verity state init`).
+fn new_state() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    drop(DirState::create(dir.path()).unwrap());
+    dir
+}
+
 fn increment(dir: &Path) -> Command {
     let mut cmd = verity();
     cmd.arg("run")
@@ -48,7 +55,7 @@ fn increment(dir: &Path) -> Command {
 #[test]
 fn a_crash_at_each_step_of_a_commit_leaves_the_old_or_the_new_state() {
     let _serial = serial();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = new_state();
     assert!(increment(dir.path()).status().unwrap().success());
     assert_eq!(count(dir.path()), 1);
     // Before the rename the old state stands; from the rename on, the new.
@@ -70,7 +77,7 @@ fn a_crash_at_each_step_of_a_commit_leaves_the_old_or_the_new_state() {
 #[test]
 fn killing_runs_at_random_moments_never_corrupts_the_state() {
     let _serial = serial();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = new_state();
     let mut value = count(dir.path());
     // Deterministic spread of kill delays, 0..~25 ms: most land inside
     // process start-up, compilation, the run or the commit.
@@ -96,7 +103,7 @@ fn killing_runs_at_random_moments_never_corrupts_the_state() {
 #[test]
 fn a_held_directory_is_refused_with_a_clear_message() {
     let _serial = serial();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = new_state();
     let held = DirState::open(dir.path()).unwrap();
     let out = increment(dir.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -110,7 +117,7 @@ fn a_held_directory_is_refused_with_a_clear_message() {
 #[test]
 fn concurrent_runs_never_lose_an_update() {
     let _serial = serial();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = new_state();
     let children: Vec<_> = (0..8)
         .map(|_| increment(dir.path()).spawn().unwrap())
         .collect();

@@ -50,6 +50,22 @@ pub enum DirStateError {
         /// The directory.
         path: String,
     },
+    /// There is no state at the path: the directory is missing or holds no
+    /// `state.bin`. A state is made explicitly ([`DirState::create`]), so
+    /// that a mistyped path is an error, not a new empty state.
+    #[error(
+        "no Verity state at {path} (no directory with a state.bin there); create one first with `verity state init {path}`"
+    )]
+    NotFound {
+        /// The directory.
+        path: String,
+    },
+    /// [`DirState::create`] found a state already there.
+    #[error("{path} already holds a Verity state (state.bin)")]
+    Exists {
+        /// The directory.
+        path: String,
+    },
     /// `state.bin` is not a valid state file.
     #[error("state file {path}/state.bin is corrupt: {reason}")]
     Corrupt {
@@ -67,7 +83,7 @@ pub enum DirStateError {
 /// use verity_host_abi::WriteEntry;
 ///
 /// let dir = tempfile::tempdir()?;
-/// let mut state = DirState::open(dir.path())?;
+/// let mut state = DirState::create(dir.path())?;
 /// state.commit(&[WriteEntry { key: b"k".to_vec(), value: Some(b"v".to_vec()) }])?;
 /// // One holder at a time.
 /// assert!(matches!(DirState::open(dir.path()), Err(DirStateError::Busy { .. })));
@@ -85,16 +101,49 @@ pub struct DirState {
 }
 
 impl DirState {
-    /// Opens (creating it if needed) the state directory at `path` and loads
-    /// its state.
+    /// Opens the state directory at `path`, which [`DirState::create`]
+    /// made, and loads its state.
     pub fn open(path: &Path) -> Result<Self, DirStateError> {
+        Self::open_inner(path, false)
+    }
+
+    /// Creates an empty state at `path`: the directory (and its parents)
+    /// if missing, and an empty `state.bin`. Refuses a directory that
+    /// already holds a state.
+    ///
+    /// ```
+    /// use verity_runtime::{DirState, DirStateError};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("state");
+    /// assert!(matches!(DirState::open(&path), Err(DirStateError::NotFound { .. })));
+    /// drop(DirState::create(&path)?);
+    /// assert!(matches!(DirState::create(&path), Err(DirStateError::Exists { .. })));
+    /// assert!(DirState::open(&path)?.state().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn create(path: &Path) -> Result<Self, DirStateError> {
+        let shown = path.display().to_string();
+        std::fs::create_dir_all(path).map_err(|source| DirStateError::Io {
+            path: shown,
+            source,
+        })?;
+        Self::open_inner(path, true)
+    }
+
+    fn open_inner(path: &Path, create: bool) -> Result<Self, DirStateError> {
         let shown = path.display().to_string();
         let io = |source| DirStateError::Io {
             path: shown.clone(),
             source,
         };
-        std::fs::create_dir_all(path).map_err(io)?;
-        let dir = Dir::open_ambient_dir(path, ambient_authority()).map_err(io)?;
+        let dir = match Dir::open_ambient_dir(path, ambient_authority()) {
+            Ok(dir) => dir,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(DirStateError::NotFound { path: shown });
+            }
+            Err(e) => return Err(io(e)),
+        };
         let lock = dir
             .open_with(LOCK, OpenOptions::new().write(true).create(true))
             .map_err(io)?
@@ -107,6 +156,7 @@ impl DirState {
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
         let state = match dir.open(FILE) {
+            Ok(_) if create => return Err(DirStateError::Exists { path: shown }),
             Ok(mut f) => {
                 let mut bytes = Vec::new();
                 f.read_to_end(&mut bytes).map_err(io)?;
@@ -115,15 +165,22 @@ impl DirState {
                     reason,
                 })?
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => MemoryState::default(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => MemoryState::default(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(DirStateError::NotFound { path: shown });
+            }
             Err(e) => return Err(io(e)),
         };
-        Ok(DirState {
+        let mut opened = DirState {
             dir,
             _lock: lock,
             path: shown,
             state,
-        })
+        };
+        if create {
+            opened.commit(&[])?;
+        }
+        Ok(opened)
     }
 
     /// The state as loaded (and as updated by commits).

@@ -91,7 +91,120 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// Bytes shown in hex around a position: up to 8 bytes before `at` and 24
+/// from it, with `…` where bytes are left out, and the length.
+fn hex_window(b: &[u8], at: usize) -> String {
+    if b.is_empty() {
+        return "(empty)".into();
+    }
+    let start = at.saturating_sub(8).min(b.len());
+    let end = (at + 24).min(b.len());
+    let mut s = String::new();
+    if start > 0 {
+        s.push('…');
+    }
+    s.push_str(&hex(&b[start..end]));
+    if end < b.len() {
+        s.push('…');
+    }
+    format!("{s} ({} bytes)", b.len())
+}
+
+/// Where two byte strings first differ (the shorter one's length if one
+/// is a prefix of the other).
+fn first_difference(a: &[u8], b: &[u8]) -> usize {
+    a.iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()))
+}
+
+/// A byte field of two receipts, each shown around their first difference.
+fn bytes_mismatch(claimed: &[u8], actual: &[u8]) -> (String, String) {
+    let at = first_difference(claimed, actual);
+    (
+        format!(
+            "{} (first difference at byte {at:#x})",
+            hex_window(claimed, at)
+        ),
+        hex_window(actual, at),
+    )
+}
+
+/// The byte parts of one entry of a receipt list, by name; `None` for an
+/// absent value.
+type Parts<'a> = Vec<(&'static str, Option<&'a [u8]>)>;
+
+fn read_parts(e: &verity_host_abi::ReadEntry) -> Parts<'_> {
+    vec![("key", Some(&e.key)), ("value", e.value.as_deref())]
+}
+
+fn write_parts(e: &verity_host_abi::WriteEntry) -> Parts<'_> {
+    vec![("key", Some(&e.key)), ("value", e.value.as_deref())]
+}
+
+fn event_parts(e: &verity_host_abi::Event) -> Parts<'_> {
+    vec![("topic", Some(&e.topic)), ("data", Some(&e.data))]
+}
+
+/// A list field of two receipts: the first entry that differs, each part
+/// in hex around the first differing byte.
+fn list_mismatch<T: PartialEq>(
+    claimed: &[T],
+    actual: &[T],
+    parts: impl for<'a> Fn(&'a T) -> Parts<'a>,
+) -> (String, String) {
+    let i = claimed
+        .iter()
+        .zip(actual)
+        .position(|(a, b)| a != b)
+        .unwrap_or(claimed.len().min(actual.len()));
+    // The part and byte where the entries first differ.
+    let mut at: Option<(&'static str, usize)> = None;
+    if let (Some(a), Some(b)) = (claimed.get(i), actual.get(i)) {
+        for ((name, x), (_, y)) in parts(a).into_iter().zip(parts(b)) {
+            if x != y {
+                let offset = match (x, y) {
+                    (Some(x), Some(y)) => first_difference(x, y),
+                    _ => 0,
+                };
+                at = Some((name, offset));
+                break;
+            }
+        }
+    }
+    let show = |list: &[T]| -> String {
+        let head = format!("{} entries", list.len());
+        let Some(entry) = list.get(i) else {
+            return format!("{head}, no entry {i}");
+        };
+        let body: Vec<String> = parts(entry)
+            .into_iter()
+            .map(|(name, bytes)| {
+                let offset = match at {
+                    Some((n, o)) if n == name => o,
+                    _ => 0,
+                };
+                match bytes {
+                    Some(b) => format!("{name} {}", hex_window(b, offset)),
+                    None => format!("{name} absent"),
+                }
+            })
+            .collect();
+        format!("{head}, entry {i}: {}", body.join(", "))
+    };
+    let mut claimed_text = show(claimed);
+    if let Some((name, offset)) = at {
+        claimed_text.push_str(&format!(" (first difference: {name} byte {offset:#x})"));
+    }
+    (claimed_text, show(actual))
+}
+
 /// Every field of `claimed` that differs from `actual`.
+///
+/// Byte fields and lists are shown around their first difference, in hex:
+/// for a list, the first entry that differs and the offset of the first
+/// differing byte in it.
 pub fn diff(claimed: &Receipt, actual: &Receipt) -> Vec<FieldMismatch> {
     let mut out = Vec::new();
     // Fields are formatted only when they differ: verifying a matching
@@ -107,21 +220,41 @@ pub fn diff(claimed: &Receipt, actual: &Receipt) -> Vec<FieldMismatch> {
             }
         };
     }
-    let dbg = |v: &dyn fmt::Debug| format!("{v:?}");
+    macro_rules! pair {
+        ($name:ident, $pair:expr) => {
+            if claimed.$name != actual.$name {
+                let (c, a) = $pair;
+                out.push(FieldMismatch {
+                    field: stringify!($name),
+                    claimed: c,
+                    actual: a,
+                });
+            }
+        };
+    }
     field!(format_version, |v: &u32| v.to_string());
     field!(profile_hash, |v: &Hash32| v.to_hex());
     field!(code_hash, |v: &Hash32| v.to_hex());
     field!(entry, |v: &String| format!("{v:?}"));
-    field!(sender, |v: &Vec<u8>| hex(v));
-    field!(context, |v: &Vec<u8>| hex(v));
-    field!(input, |v: &Vec<u8>| hex(v));
+    pair!(sender, bytes_mismatch(&claimed.sender, &actual.sender));
+    pair!(context, bytes_mismatch(&claimed.context, &actual.context));
+    pair!(input, bytes_mismatch(&claimed.input, &actual.input));
     field!(fuel_limit, |v: &u64| v.to_string());
     field!(fuel_used, |v: &u64| v.to_string());
     field!(status, |v: &verity_host_abi::Status| v.to_string());
-    field!(reads, |v: &Vec<_>| dbg(v));
-    field!(writes, |v: &Vec<_>| dbg(v));
-    field!(events, |v: &Vec<_>| dbg(v));
-    field!(output, |v: &Vec<u8>| hex(v));
+    pair!(
+        reads,
+        list_mismatch(&claimed.reads, &actual.reads, read_parts)
+    );
+    pair!(
+        writes,
+        list_mismatch(&claimed.writes, &actual.writes, write_parts)
+    );
+    pair!(
+        events,
+        list_mismatch(&claimed.events, &actual.events, event_parts)
+    );
+    pair!(output, bytes_mismatch(&claimed.output, &actual.output));
     out
 }
 
@@ -287,5 +420,89 @@ fn compare(claimed: &Receipt, actual: Result<Receipt, RuntimeError>) -> Result<(
         Ok(())
     } else {
         Err(VerifyError::Mismatch(mismatches))
+    }
+}
+
+#[cfg(test)]
+mod diff_tests {
+    use super::*;
+    use verity_host_abi::{Event, Status, WriteEntry};
+
+    fn receipt() -> Receipt {
+        Receipt {
+            format_version: 1,
+            profile_hash: Hash32::default(),
+            code_hash: Hash32::default(),
+            entry: "run".into(),
+            sender: vec![],
+            context: vec![],
+            input: vec![],
+            fuel_limit: 10,
+            fuel_used: 3,
+            status: Status::Success,
+            reads: vec![],
+            writes: vec![],
+            events: vec![],
+            output: vec![],
+        }
+    }
+
+    #[test]
+    fn a_tampered_event_is_shown_at_its_first_differing_byte_in_hex() {
+        let mut a = receipt();
+        let data: Vec<u8> = (0..200).collect();
+        a.events = vec![
+            Event {
+                topic: b"t".to_vec(),
+                data: data.clone(),
+            };
+            3
+        ];
+        let mut b = a.clone();
+        b.events[2].data[150] ^= 0xff;
+        let m = diff(&b, &a);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].field, "events");
+        // Entry 2, byte 150 = 0x96, shown in hex around it on both sides.
+        assert!(m[0].claimed.contains("entry 2"), "{}", m[0].claimed);
+        assert!(m[0].claimed.contains("data byte 0x96"), "{}", m[0].claimed);
+        assert!(m[0].claimed.contains("69"), "{}", m[0].claimed); // 0x96 ^ 0xff
+        assert!(m[0].actual.contains("96"), "{}", m[0].actual);
+        assert!(
+            !m[0].claimed.contains(", 1"),
+            "decimal bytes: {}",
+            m[0].claimed
+        );
+    }
+
+    #[test]
+    fn a_missing_write_names_the_entry_count_and_index() {
+        let mut a = receipt();
+        a.writes = vec![WriteEntry {
+            key: b"k".to_vec(),
+            value: Some(b"v".to_vec()),
+        }];
+        let b = receipt();
+        let m = diff(&b, &a);
+        assert_eq!(m[0].claimed, "0 entries, no entry 0");
+        assert_eq!(
+            m[0].actual,
+            "1 entries, entry 0: key 6b (1 bytes), value 76 (1 bytes)"
+        );
+    }
+
+    #[test]
+    fn a_long_output_is_shown_where_it_differs() {
+        let mut a = receipt();
+        a.output = vec![0xab; 4096];
+        let mut b = a.clone();
+        b.output[3000] = 0;
+        let m = diff(&b, &a);
+        assert!(
+            m[0].claimed.contains("first difference at byte 0xbb8"),
+            "{}",
+            m[0].claimed
+        );
+        assert!(m[0].claimed.contains("abab00abab"), "{}", m[0].claimed);
     }
 }

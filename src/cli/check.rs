@@ -41,15 +41,15 @@ pub fn check(args: CheckArgs) -> Result<Outcome> {
                     "exports": info.exported_functions,
                     "host_imports": info.host_imports,
                 });
-                println!("{}", serde_json::to_string_pretty(&doc)?);
+                outln!("{}", serde_json::to_string_pretty(&doc)?);
             } else {
-                println!("accepted  {code_hash}");
+                outln!("accepted  {code_hash}");
                 for (name, sig) in &info.exported_functions {
                     let mark = if sig == "() -> ()" { "entry" } else { "     " };
-                    println!("  {mark} {name}: {sig}");
+                    outln!("  {mark} {name}: {sig}");
                 }
                 if !info.host_imports.is_empty() {
-                    println!("  imports: {}", info.host_imports.join(", "));
+                    outln!("  imports: {}", info.host_imports.join(", "));
                 }
             }
             Ok(Outcome::Ok)
@@ -61,9 +61,9 @@ pub fn check(args: CheckArgs) -> Result<Outcome> {
                     "code_hash": code_hash,
                     "reason": rejection.to_string(),
                 });
-                println!("{}", serde_json::to_string_pretty(&doc)?);
+                outln!("{}", serde_json::to_string_pretty(&doc)?);
             } else {
-                println!("rejected: {rejection}");
+                outln!("rejected: {rejection}");
             }
             Ok(Outcome::Failed)
         }

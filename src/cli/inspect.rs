@@ -27,14 +27,14 @@ pub fn inspect(args: InspectArgs) -> Result<Outcome> {
     let spec = match contract_spec(&code) {
         Ok(Some(spec)) => spec,
         Ok(None) => {
-            println!(
+            outln!(
                 "{}: no verity.spec section (the module was not built with verity-sdk's #[contract])",
                 args.module.display()
             );
             return Ok(Outcome::Failed);
         }
         Err(e) => {
-            println!("{}: {e}", args.module.display());
+            outln!("{}: {e}", args.module.display());
             return Ok(Outcome::Failed);
         }
     };
@@ -53,11 +53,11 @@ pub fn inspect(args: InspectArgs) -> Result<Outcome> {
             })
             .collect();
         let doc = json!({"code_hash": code_hash.to_hex(), "entries": entries});
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        println!("code     {code_hash}");
+        outln!("code     {code_hash}");
         for e in &spec.entries {
-            println!("entry    {}", e.signature());
+            outln!("entry    {}", e.signature());
         }
     }
     Ok(Outcome::Ok)

@@ -1,5 +1,21 @@
 //! The command line: argument parsing and the subcommands.
 
+/// `print!` to standard output, returning an error (exit 2) instead of
+/// panicking when it is closed or full. Commands deliver their output
+/// before any state is committed, so a failure here leaves nothing done.
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::cli::write_stdout(format_args!($($t)*))?
+    };
+}
+
+/// `println!` with [`out!`]'s error handling.
+macro_rules! outln {
+    ($($t:tt)*) => {
+        $crate::cli::write_stdout(format_args!("{}\n", format_args!($($t)*)))?
+    };
+}
+
 pub mod args;
 mod check;
 pub mod inputs;
@@ -7,6 +23,7 @@ mod inspect;
 mod print;
 mod profile;
 mod run;
+mod state;
 mod verify;
 
 use std::process::ExitCode;
@@ -42,6 +59,30 @@ pub(crate) fn one_shot_runtime(
         .build()
 }
 
+/// Writes to standard output and flushes, so that a closed pipe is an
+/// error here, not a panic later.
+pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_fmt(args)
+        .and_then(|()| stdout.flush())
+        .map_err(|e| anyhow::anyhow!("cannot write to standard output: {e}"))
+}
+
+/// An error after the transaction's writes were committed: the process
+/// exits 3, so that a caller does not run the transaction again.
+#[derive(Debug)]
+pub(crate) struct AfterCommit(pub String);
+
+impl std::fmt::Display for AfterCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the transaction was committed, but {}", self.0)
+    }
+}
+
+impl std::error::Error for AfterCommit {}
+
 /// What a command ended in; maps to the process exit code.
 pub(crate) enum Outcome {
     /// Exit 0.
@@ -58,7 +99,8 @@ pub(crate) enum Outcome {
     about = "Deterministic WebAssembly sandbox for verifiable execution",
     long_about = "Runs a wasm transaction with fuel metering against a key-value state and prints \
 its execution receipt; verifies a receipt by re-execution.\n\nExit codes: 0 success, 1 failed \
-transaction / verification mismatch / rejected module, 2 usage or I/O error."
+transaction / verification mismatch / rejected module, 2 usage or I/O error (nothing was \
+committed), 3 the transaction was committed but its receipt could not be delivered."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -77,6 +119,8 @@ enum Command {
     Profile(profile::ProfileArgs),
     /// Print a contract's entry points and argument types (its verity.spec).
     Inspect(inspect::InspectArgs),
+    /// Make a state directory (`verity state init DIR`).
+    State(state::StateArgs),
 }
 
 /// Parses the arguments, runs the command and maps the outcome to an exit
@@ -89,6 +133,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::check(args),
         Command::Profile(args) => profile::profile(args),
         Command::Inspect(args) => inspect::inspect(args),
+        Command::State(args) => state::state(args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
@@ -98,7 +143,11 @@ pub fn main() -> ExitCode {
             let text = format!("{e:#}");
             let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
             eprintln!("verity: error: {line}");
-            ExitCode::from(2)
+            if e.is::<AfterCommit>() {
+                ExitCode::from(3)
+            } else {
+                ExitCode::from(2)
+            }
         }
     }
 }

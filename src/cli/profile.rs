@@ -24,10 +24,10 @@ pub fn profile(args: ProfileArgs) -> Result<Outcome> {
             .map(|(k, v)| (k.to_string(), v.into()))
             .collect();
         let doc = json!({ "profile_hash": profile.hash().to_hex(), "settings": settings });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        println!("profile_hash={}", profile.hash());
-        print!("{}", profile.canonical_text());
+        outln!("profile_hash={}", profile.hash());
+        out!("{}", profile.canonical_text());
     }
     Ok(Outcome::Ok)
 }

@@ -1,11 +1,11 @@
 //! `verity run`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
 use verity_runtime::abi::spec::{EntrySpec, TypeSpec};
-use verity_runtime::{DirState, MemoryState, StateBackend, Transaction, contract_spec};
+use verity_runtime::{DirState, MemoryState, Receipt, StateBackend, Transaction, contract_spec};
 
 use super::Outcome;
 use super::args::{decode_output, encode_args};
@@ -40,8 +40,9 @@ pub struct RunArgs {
     /// Fuel limit.
     #[arg(long, default_value_t = Transaction::DEFAULT_FUEL)]
     fuel: u64,
-    /// Persistent state directory; writes are committed atomically on success.
-    /// Without it the run sees an empty state.
+    /// Persistent state directory, made by `verity state init DIR`; writes
+    /// are committed atomically on success. Without it the run sees an
+    /// empty state.
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
     /// Also write the receipt (JSON) to this file.
@@ -87,7 +88,7 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         encode_args(entry, &args.arg)?
     };
     let tx = Transaction {
-        entry: args.entry,
+        entry: args.entry.clone(),
         input,
         sender: parse_bytes_arg("--sender", &args.sender)?,
         context: parse_bytes_arg("--context", &args.context)?,
@@ -101,28 +102,80 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
     };
     let runtime = super::one_shot_runtime(args.compiler)?;
     let receipt = runtime.execute(&code, &tx, backend)?;
-    if let Some(dir) = dir_state.as_mut().filter(|_| receipt.status.is_success()) {
-        dir.commit(&receipt.writes)?;
-    }
+
+    // Everything is delivered before anything is committed: the receipt
+    // file (under a temporary name), then standard output. The commit is
+    // the last step that can fail with nothing done; exit 2 therefore
+    // always means "not committed", and a caller may safely retry.
     let json = receipt_json(&receipt);
-    if let Some(out) = &args.receipt {
-        std::fs::write(out, &json)
-            .with_context(|| format!("cannot write receipt to {}", out.display()))?;
-    }
-    if args.json {
-        print!("{json}");
-    } else {
-        print!("{}", receipt_human(&receipt));
-        let decoded = entry_spec
-            .filter(|e| receipt.status.is_success() && e.returns != TypeSpec::Unit)
-            .and_then(|e| decode_output(&e, &receipt.output).map(|v| (e.returns.to_string(), v)));
-        if let Some((ty, value)) = decoded {
-            println!("returns  {value} ({ty})");
+    let staged = match &args.receipt {
+        Some(out) => Some(stage(out, &json)?),
+        None => None,
+    };
+    let delivered =
+        print(&args, entry_spec, &receipt, &json).and_then(|()| match dir_state.as_mut() {
+            Some(dir) if receipt.status.is_success() => Ok(dir.commit(&receipt.writes)?),
+            _ => Ok(()),
+        });
+    if let Err(e) = delivered {
+        if let Some(tmp) = &staged {
+            let _ = std::fs::remove_file(tmp);
         }
+        return Err(e);
+    }
+    if let (Some(tmp), Some(out)) = (&staged, &args.receipt) {
+        std::fs::rename(tmp, out).map_err(|e| {
+            let why = format!(
+                "its receipt could not be moved to {}: {e} (it is at {})",
+                out.display(),
+                tmp.display()
+            );
+            if dir_state.is_some() && receipt.status.is_success() {
+                anyhow::Error::new(super::AfterCommit(why))
+            } else {
+                anyhow::anyhow!(why)
+            }
+        })?;
     }
     Ok(if receipt.status.is_success() {
         Outcome::Ok
     } else {
         Outcome::Failed
     })
+}
+
+/// Writes the receipt beside `out` under a temporary name, to be renamed
+/// over `out` once the transaction is committed.
+fn stage(out: &Path, json: &str) -> Result<PathBuf> {
+    let name = out
+        .file_name()
+        .with_context(|| format!("--receipt {}: not a file name", out.display()))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(".verity-tmp");
+    let tmp = out.with_file_name(tmp_name);
+    std::fs::write(&tmp, json)
+        .with_context(|| format!("cannot write receipt to {}", out.display()))?;
+    Ok(tmp)
+}
+
+/// The receipt on standard output, human-readable or JSON.
+fn print(
+    args: &RunArgs,
+    entry_spec: Option<EntrySpec>,
+    receipt: &Receipt,
+    json: &str,
+) -> Result<()> {
+    if args.json {
+        out!("{json}");
+    } else {
+        out!("{}", receipt_human(receipt));
+        let decoded = entry_spec
+            .filter(|e| receipt.status.is_success() && e.returns != TypeSpec::Unit)
+            .and_then(|e| decode_output(&e, &receipt.output).map(|v| (e.returns.to_string(), v)));
+        if let Some((ty, value)) = decoded {
+            outln!("returns  {value} ({ty})");
+        }
+    }
+    Ok(())
 }

@@ -63,19 +63,19 @@ pub fn verify(args: VerifyArgs) -> Result<Outcome> {
                 "field": m.field, "claimed": m.claimed, "actual": m.actual,
             })).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else if verified {
-        println!(
+        outln!(
             "verified: receipt {} reproduces byte for byte",
             receipt_hash.unwrap_or_default()
         );
     } else {
-        println!("NOT VERIFIED");
+        outln!("NOT VERIFIED");
         if let Some(e) = &error {
-            println!("  {e}");
+            outln!("  {e}");
         }
         for m in &mismatches {
-            println!("  {m}");
+            outln!("  {m}");
         }
     }
     Ok(if verified {
