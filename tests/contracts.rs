@@ -335,6 +335,31 @@ fn the_readme_walkthrough_is_the_counter_fixture() {
     );
 }
 
+/// The `[profile...]` sections of a manifest: section headers and
+/// settings, without comments or blank lines.
+fn profile_sections(manifest: &str) -> Vec<String> {
+    let start = manifest
+        .find("[profile.release]")
+        .expect("[profile.release]");
+    manifest[start..]
+        .lines()
+        .map(|l| l.split('#').next().unwrap().trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn the_readme_walkthrough_has_the_fixtures_release_profile() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let manifest = readme_block(&readme, "2. `Cargo.toml`", "toml");
+    let fixtures = std::fs::read_to_string(fixture("contracts/Cargo.toml")).unwrap();
+    assert_eq!(
+        profile_sections(&manifest),
+        profile_sections(&fixtures),
+        "README's walkthrough Cargo.toml must carry fixtures/contracts/Cargo.toml's profile"
+    );
+}
+
 /// Runs a command from the repository root; fails the test with its output
 /// if it fails.
 fn run_ok(cmd: &mut Command, what: &str) {
@@ -411,6 +436,17 @@ fn the_readme_walkthrough_builds_runs_with_args_and_verifies() {
         String::from_utf8_lossy(&out.stderr)
     );
     let wasm = krate.join("target/wasm32-unknown-unknown/release/mycounter.wasm");
+    // What a reader builds is what the README's size table says: the same
+    // source and profile as the counter fixture. (Only embedded paths may
+    // differ: the fixtures are built with remapped ones.)
+    let built = std::fs::metadata(&wasm).unwrap().len() as i64;
+    let fixture_size = std::fs::metadata(fixture("wasm/counter.wasm"))
+        .unwrap()
+        .len() as i64;
+    assert!(
+        (built - fixture_size).abs() <= 256,
+        "the walkthrough builds to {built} bytes, the counter fixture is {fixture_size}"
+    );
     let state = krate.join("state");
     let init = verity()
         .args(["state", "init"])

@@ -87,6 +87,24 @@ pub mod __private;
 pub use address::Address;
 pub use error::ContractError;
 pub use scratch::SCRATCH_BYTES;
+/// serde, as the SDK uses it. Deriving through the SDK needs no serde
+/// dependency of your own, only the path to this re-export:
+///
+/// ```
+/// use verity_sdk::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, PartialEq, Debug)]
+/// #[serde(crate = "verity_sdk::serde")]
+/// pub struct Order {
+///     pub id: u64,
+///     pub qty: u32,
+/// }
+///
+/// let mut buf = [0u8; 16];
+/// let bytes = verity_sdk::codec::encode(&Order { id: 7, qty: 2 }, &mut buf).unwrap();
+/// assert_eq!(verity_sdk::codec::decode::<Order>(bytes), Some(Order { id: 7, qty: 2 }));
+/// ```
+pub use serde;
 pub use serde::{Deserialize, Serialize};
 pub use verity_sdk_macros::{ContractError, contract};
 

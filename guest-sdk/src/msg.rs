@@ -1,6 +1,14 @@
 //! A fixed-capacity message buffer that needs neither `alloc` nor `core::fmt`
 //! (both cost kilobytes of code in a contract).
 
+/// What a panic whose message is formatted (not a string literal) reverts
+/// with when the `panic-fmt` feature is off: on wasm and, so that native
+/// tests see exactly what the contract will say, in `TestEnv` too.
+/// `Option::expect("...")`, `Result::unwrap()` and `assert_eq!` format
+/// their messages; `panic!("literal")` and `Option::unwrap()` do not.
+pub(crate) const FORMATTED_PANIC_PLACEHOLDER: &str =
+    "<formatted message; enable verity-sdk feature `panic-fmt` to keep it>";
+
 /// Up to `N` bytes of UTF-8 text; longer text is cut at a character boundary.
 pub(crate) struct MsgBuf<const N: usize> {
     buf: [u8; N],

@@ -26,7 +26,7 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
                 let _ = core::fmt::Write::write_fmt(&mut m, format_args!("{message}"));
             }
             #[cfg(not(feature = "panic-fmt"))]
-            m.push_str("<formatted message; enable verity-sdk feature `panic-fmt` to keep it>");
+            m.push_str(crate::msg::FORMATTED_PANIC_PLACEHOLDER);
         }
     }
     crate::host::abort(m.as_bytes())

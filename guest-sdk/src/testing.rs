@@ -6,8 +6,10 @@
 //! contract error and a panic all end the run as `reverted` with the same
 //! message text as on wasm; key, value, output, topic, event-data, event-count
 //! and write-set limits of the default profile trap with the same trap kinds.
-//! What differs: no fuel is charged, and a formatted panic message is kept in
-//! full (on wasm it needs the `panic-fmt` feature).
+//! What differs: no fuel is charged. Panic messages are what the wasm build
+//! reports: a formatted one (`expect("...")`, `Result::unwrap`,
+//! `assert_eq!`) is the placeholder unless the `panic-fmt` feature is on
+//! (see [`FORMATTED_PANICS_KEPT`]).
 //!
 //! ```
 //! use verity_sdk::testing::{Status, TestEnv};
@@ -262,6 +264,11 @@ std::thread_local! {
     static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
+/// Whether formatted panic messages are kept (the `panic-fmt` feature). If
+/// not, the wasm build reverts with a placeholder instead, and so does
+/// [`TestEnv`]: a native test sees exactly the message the contract gives.
+pub const FORMATTED_PANICS_KEPT: bool = cfg!(feature = "panic-fmt");
+
 /// Records panics inside runs in the wasm panic handler's format (and keeps
 /// them off stderr); other panics go to the previous hook.
 fn install_panic_hook() {
@@ -272,12 +279,18 @@ fn install_panic_hook() {
             if !IN_RUN.with(Cell::get) {
                 return previous(info);
             }
+            // std passes a literal message (`fmt::Arguments::as_str` is
+            // `Some`) as a `&'static str` payload and a formatted one as a
+            // `String`: exactly the distinction the wasm panic handler makes.
             let payload = info.payload();
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
+            let message = match payload.downcast_ref::<&str>() {
+                Some(literal) => literal.to_string(),
+                None if FORMATTED_PANICS_KEPT => payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .unwrap_or_default(),
+                None => crate::msg::FORMATTED_PANIC_PLACEHOLDER.to_string(),
+            };
             let text = match info.location() {
                 Some(l) => std::format!(
                     "panicked at {}:{}:{}: {message}",

@@ -34,6 +34,12 @@ impl Probe {
         // Absent: this run has not written it.
         Item::<u32>::new(b"absent").get().unwrap();
     }
+    pub fn expect_literal() {
+        Item::<u32>::new(b"absent").get().expect("n must be set");
+    }
+    pub fn literal_panic() {
+        panic!("a literal message");
+    }
     pub fn write_and_read(n: u32) -> Option<u32> {
         N.set(&n);
         N.get()
@@ -86,6 +92,34 @@ fn every_failure_rolls_back_writes_and_events() {
         "{msg}"
     );
     assert_eq!(env.state(), &before);
+}
+
+/// `TestEnv` reports the message the wasm build reports: a formatted panic
+/// message (`expect`, `Result::unwrap`, `assert_eq!`) only with the
+/// `panic-fmt` feature, a literal one always.
+#[test]
+fn panic_messages_are_what_the_wasm_build_reports() {
+    let mut env = TestEnv::new();
+    let msg = env
+        .call::<Probe>("expect_literal", &())
+        .revert_message()
+        .unwrap()
+        .to_string();
+    let (_, text) = msg.split_once(": ").unwrap();
+    if verity_sdk::testing::FORMATTED_PANICS_KEPT {
+        assert_eq!(text, "n must be set");
+    } else {
+        assert_eq!(
+            text,
+            "<formatted message; enable verity-sdk feature `panic-fmt` to keep it>"
+        );
+    }
+    let msg = env
+        .call::<Probe>("literal_panic", &())
+        .revert_message()
+        .unwrap()
+        .to_string();
+    assert!(msg.ends_with(": a literal message"), "{msg}");
 }
 
 #[test]
