@@ -6,6 +6,7 @@
 /// tests see exactly what the contract will say, in `TestEnv` too.
 /// `Option::expect("...")`, `Result::unwrap()` and `assert_eq!` format
 /// their messages; `panic!("literal")` and `Option::unwrap()` do not.
+#[cfg(any(not(target_arch = "wasm32"), not(feature = "panic-fmt")))]
 pub(crate) const FORMATTED_PANIC_PLACEHOLDER: &str =
     "<formatted message; enable verity-sdk feature `panic-fmt` to keep it>";
 

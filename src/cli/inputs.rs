@@ -43,7 +43,10 @@ pub fn parse_bytes_arg(flag: &str, value: &str) -> Result<Vec<u8>> {
 /// A receipt file, as read: the receipt, and the hash the file states if it
 /// is JSON (a binary receipt states none).
 pub struct ReceiptFile {
+    /// The receipt's fields.
     pub receipt: Receipt,
+    /// The `receipt_hash` a JSON file states, to be checked against the
+    /// fields' own hash.
     pub stated_hash: Option<Hash32>,
 }
 
