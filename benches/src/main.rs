@@ -9,6 +9,7 @@
 //! cargo run --release -p verity-bench -- [--json] [--quick] [--svg docs/bench.svg]
 //! ```
 
+mod adversarial;
 mod chart;
 mod hosts;
 
@@ -62,7 +63,7 @@ pub(crate) struct Row {
 }
 
 impl Row {
-    fn new(name: &'static str, unit: &'static str, higher_is_better: bool) -> Row {
+    pub(crate) fn new(name: &'static str, unit: &'static str, higher_is_better: bool) -> Row {
         Row {
             name,
             unit,
@@ -579,6 +580,9 @@ fn main() -> Result<()> {
     }
     if want("verify_parallel") {
         rows.push(verify_parallel(args.quick, &rt, &receipts)?);
+    }
+    if want("adversarial") {
+        rows.extend(adversarial::rows(&rt, args.quick)?);
     }
     let elapsed: Duration = started.elapsed();
     if let Some(path) = &args.svg {
