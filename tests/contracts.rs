@@ -218,7 +218,7 @@ fn hostile_rust_contracts_end_in_their_statuses() {
     assert_eq!(hostile("recurse", &shallow, 10_000_000), Status::Success);
     let deep = postcard::to_allocvec(&(10_000_000u32,)).unwrap();
     assert_eq!(
-        hostile("recurse", &deep, 1_000_000_000),
+        hostile("recurse", &deep, 100_000_000),
         Status::Trapped {
             trap: TrapKind::StackOverflow
         }

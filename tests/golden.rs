@@ -68,17 +68,17 @@ const GOLDEN: &[(&str, &str, &[&str])] = &[
     (
         "fuel_edge_loop_exact",
         "fuel_edge.wat",
-        &["--entry", "loop1000", "--fuel", "8000"],
+        &["--entry", "loop1000", "--fuel", "24384"],
     ),
     (
         "fuel_edge_loop_short",
         "fuel_edge.wat",
-        &["--entry", "loop1000", "--fuel", "7999"],
+        &["--entry", "loop1000", "--fuel", "24383"],
     ),
     (
         "fuel_edge_fill_exact",
         "fuel_edge.wat",
-        &["--entry", "fill", "--fuel", "65540"],
+        &["--entry", "fill", "--fuel", "82051"],
     ),
     // Recursion at the logical stack limit and one call past it.
     (

@@ -215,3 +215,49 @@ fn oversized_modules_are_rejected_before_parsing() {
         }
     );
 }
+
+/// The adversarial corpus (`fixtures/adversarial/`, timed by `verity-bench
+/// --only adversarial`): every module ends in its expected status at the
+/// fuel the benchmark gives it, with byte-identical receipts on both
+/// compilers. The slowest of them, the pointer chase, runs at `max_fuel`
+/// here, so CI runs the worst transaction the profile allows.
+#[test]
+fn the_adversarial_corpus_ends_alike_on_both_compilers() {
+    let dir = fixture("adversarial");
+    let manifest = std::fs::read_to_string(dir.join("expected.tsv")).unwrap();
+    let limits = Profile::default().limits;
+    let mut cases = 0;
+    for line in manifest.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        let c: Vec<&str> = line.split('\t').collect();
+        let (file, fuel, status) = (c[0], c[2].parse::<u64>().unwrap(), c[3]);
+        assert!(fuel <= limits.max_fuel, "{file}: fuel over max_fuel");
+        let code = module(&dir.join(file));
+        let tx = Transaction::new("run").with_fuel(fuel);
+        let [a, b] = [Host::Cranelift, Host::Winch].map(|h| {
+            runtime_for(h)
+                .execute(&code, &tx, &MemoryState::default())
+                .unwrap()
+        });
+        assert_eq!(a.status.name(), status, "{file}: {}", a.status);
+        assert_eq!(a.encode(), b.encode(), "{file}: Cranelift and Winch differ");
+        cases += 1;
+        if file == "read_flood.wat" {
+            // The flood ends at the read-set cap: a precise status, and a
+            // read set the profile bounds.
+            assert_eq!(
+                a.status,
+                Status::Trapped {
+                    trap: verity_runtime::TrapKind::ReadSetTooLarge
+                }
+            );
+            assert_eq!(a.reads.len(), limits.max_read_keys as usize);
+            let bytes: usize = a
+                .reads
+                .iter()
+                .map(|r| r.key.len() + r.value.as_ref().map_or(0, Vec::len))
+                .sum();
+            assert!(bytes <= limits.max_read_bytes as usize);
+        }
+    }
+    assert!(cases >= 20, "only {cases} adversarial modules");
+}

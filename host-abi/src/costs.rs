@@ -1,10 +1,17 @@
-//! The fuel cost schedule of host calls.
+//! The fuel cost schedule: host calls and wasm operators.
 //!
 //! A host call costs `base + per_byte * bytes` fuel, where `bytes` is the
 //! count named for that function in [`for_each_host_fn!`](crate::for_each_host_fn).
 //! The base is charged before the call does anything; the per-byte part is
 //! charged before any byte is copied, hashed or stored. When the remaining
 //! fuel does not cover a charge the run ends with status `out_of_fuel`.
+//!
+//! The `wasm_*` classes price the module's own instructions (the runtime's
+//! instrumentation charges them, docs/costs.md): `base` per instruction of
+//! the class, and `per_byte` per unit the instruction touches: bytes for
+//! bulk memory operations, elements for table operations, 64 KiB pages for
+//! `memory.grow` and for a memory's initial pages. The values come from the
+//! calibration in docs/costs.md (`verity-bench --only adversarial`).
 
 /// The cost of one class of host call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -85,4 +92,26 @@ cost_schedule! {
     abort = (50, 1),
     /// SHA-256 of a guest buffer.
     sha256 = (200, 1),
+    /// Every wasm instruction not in a class below (`block`, `loop`,
+    /// `end`, `else` and `nop` are free).
+    wasm_op = (1, 0),
+    /// Loads and stores: priced for memory latency (docs/costs.md, the
+    /// pointer chase and `max_fuel`).
+    wasm_memory_access = (8, 0),
+    /// `f32`/`f64` division and square root.
+    wasm_float_slow = (4, 0),
+    /// `memory.fill`, `memory.copy`, `memory.init`: per call and per byte.
+    wasm_memory_bulk = (128, 1),
+    /// `table.fill`, `table.copy`, `table.init`: per call and per element.
+    wasm_table_bulk = (16, 1),
+    /// `memory.grow`: per call, and per 64 KiB page asked for (granted or
+    /// not): what committing a page costs the host.
+    wasm_memory_grow = (32, 16_384),
+    /// `table.grow`: per call and per element asked for.
+    wasm_table_grow = (16, 1),
+    /// `elem.drop` and `data.drop`.
+    wasm_segment_drop = (8, 0),
+    /// A memory's initial pages, charged before the entry point runs: per
+    /// 64 KiB page, as for `memory.grow`.
+    wasm_memory_initial = (0, 16_384),
 }

@@ -56,6 +56,11 @@ pub struct Limits {
     pub max_write_set_bytes: u32,
     /// Run: bytes of an abort message kept in the receipt (longer ones are cut).
     pub max_abort_message_bytes: u32,
+    /// Run: distinct keys the read set may hold.
+    pub max_read_keys: u32,
+    /// Run: key and value bytes the read set may hold (the read that
+    /// crosses it is recorded, then the run traps).
+    pub max_read_bytes: u32,
     /// Run: logical call stack, in slots (docs/costs.md): every active call
     /// of a wasm function holds its parameters, locals, maximum operand stack
     /// height and a fixed overhead. A call past it traps `stack_overflow`.
@@ -80,7 +85,7 @@ impl Default for Limits {
             max_input_bytes: 64 << 10,
             max_sender_bytes: 256,
             max_context_bytes: 4 << 10,
-            max_fuel: 10_000_000_000,
+            max_fuel: 100_000_000,
             max_output_bytes: 64 << 10,
             max_key_bytes: 256,
             max_value_bytes: 64 << 10,
@@ -90,6 +95,8 @@ impl Default for Limits {
             max_write_set_bytes: 1 << 20,
             max_abort_message_bytes: 1 << 10,
             max_stack_slots: 32 << 10,
+            max_read_keys: 4_096,
+            max_read_bytes: 4 << 20,
         }
     }
 }
@@ -97,7 +104,7 @@ impl Default for Limits {
 impl Limits {
     /// Every limit as `(name, value)`, in declaration order: the form the
     /// profile hashes and the docs list.
-    pub fn entries(&self) -> [(&'static str, u64); 25] {
+    pub fn entries(&self) -> [(&'static str, u64); 27] {
         [
             ("max_module_bytes", self.max_module_bytes.into()),
             ("max_memory_pages", self.max_memory_pages.into()),
@@ -133,6 +140,8 @@ impl Limits {
                 self.max_abort_message_bytes.into(),
             ),
             ("max_stack_slots", self.max_stack_slots.into()),
+            ("max_read_keys", self.max_read_keys.into()),
+            ("max_read_bytes", self.max_read_bytes.into()),
         ]
     }
 }

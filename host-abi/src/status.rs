@@ -139,6 +139,9 @@ trap_kinds! {
     TooManyEvents = "too_many_events",
     /// A write set larger than `max_write_set_bytes`.
     WriteSetTooLarge = "write_set_too_large",
+    /// A read set with more than `max_read_keys` keys or
+    /// `max_read_bytes` bytes.
+    ReadSetTooLarge = "read_set_too_large",
     /// A host function that needs memory was called by a module without one.
     NoMemory = "no_memory",
     /// A trap the engine reported that none of the kinds above describes.

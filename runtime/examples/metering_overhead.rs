@@ -97,7 +97,7 @@ fn main() {
     for (name, wat) in KERNELS {
         let code = wat::parse_str(wat).unwrap();
         let inst =
-            instrument::instrument(&code, profile.features(), profile.limits.max_stack_slots)
+            instrument::instrument(&code, &profile)
                 .unwrap();
         let frame = inst.export_frames["run"];
         let t_plain = time(&plain, false, &code, |_, _| {});

@@ -9,7 +9,7 @@ use verity_host_abi::abi::IMPORT_MODULE;
 use verity_host_abi::{CostClass, CostSchedule, Event, Limits, TrapKind, for_each_host_fn};
 use wasmtime::{Caller, Global, Linker, Memory, ResourceLimiter, Val};
 
-use crate::state::{Overlay, StateBackend, StateError};
+use crate::state::{Overlay, ReadError, StateBackend, StateError};
 
 /// Why a host call ended the run. Carried through wasmtime as the error of
 /// the host function and classified into a status afterwards.
@@ -278,10 +278,11 @@ fn storage_read(
         &mut state.fuel_left,
         per_byte.saturating_mul(key_len as u64),
     )?;
-    let value = state
-        .overlay
-        .get(state.backend, &data[key])
-        .map_err(|e| exit(e.into()))?;
+    let value = match state.overlay.get(state.backend, &data[key]) {
+        Ok(value) => value,
+        Err(ReadError::State(e)) => return Err(exit(e.into())),
+        Err(ReadError::ReadSetTooLarge) => return Err(trap(TrapKind::ReadSetTooLarge)),
+    };
     let Some(value) = value else {
         return Ok(-1);
     };

@@ -4,9 +4,11 @@
 //! Every accepted module is rewritten before compilation (wasmparser reads,
 //! wasm-encoder writes) so that the module itself:
 //!
-//! - **meters fuel** in a global: each basic block charges its instruction
-//!   count on entry, and bulk memory and table operations charge their
-//!   length; a block that cannot be paid for does not run;
+//! - **meters fuel** in a global: each basic block charges the cost of its
+//!   instructions (by class, from the profile's schedule) on entry, and
+//!   bulk memory and table operations, `memory.grow` and `table.grow`
+//!   charge per unit they touch before they run; a block that cannot be
+//!   paid for does not run;
 //! - **bounds its call stack logically**: each call of a defined function
 //!   adds the callee's frame cost (parameters, locals, maximum operand stack
 //!   height, plus a fixed overhead) to a depth global and traps when the
@@ -43,6 +45,7 @@ use wasm_encoder::{
     CodeSection, ConstExpr, ExportKind, ExportSection, Function, GlobalSection, GlobalType, Ieee32,
     Ieee64, Instruction as I, Module, SectionId, ValType as EncType,
 };
+use verity_host_abi::{CostClass, CostSchedule};
 use wasmparser::{
     FuncValidatorAllocations, FunctionBody, Operator as Op, Parser, Payload, TypeRef, ValidPayload,
     Validator, WasmFeatures,
@@ -53,7 +56,7 @@ use wasmparser::{
 /// constants below. Bump it with any change to what [`instrument`] emits:
 /// the test `instrumentation_fingerprint` pins a digest of its output on a
 /// corpus and fails until both are updated together.
-pub const METERING_VERSION: u32 = 2;
+pub const METERING_VERSION: u32 = 3;
 
 /// Export name of the fuel global (i64, fuel left).
 pub const FUEL_GLOBAL: &str = "__verity_fuel";
@@ -113,15 +116,13 @@ struct Analysis {
 /// that is malformed or invalid under `features` is refused with the
 /// validator's message (an internal diagnostic, never receipt text: the
 /// runtime validates first and reports its own stable reasons).
-pub fn instrument(
-    code: &[u8],
-    features: WasmFeatures,
-    max_stack_slots: u32,
-) -> Result<Instrumented, String> {
+pub fn instrument(code: &[u8], profile: &crate::Profile) -> Result<Instrumented, String> {
+    let features = profile.features();
     let analysis = analyze(code, features)?;
     let mut rewriter = Rewriter {
         a: &analysis,
-        max_stack_slots,
+        costs: profile.costs,
+        max_stack_slots: profile.limits.max_stack_slots,
         defined_index: 0,
         globals_done: false,
         exports_done: false,
@@ -265,13 +266,52 @@ fn frame_cost(
         .saturating_add(FRAME_OVERHEAD_SLOTS))
 }
 
-/// The fuel an operator adds to its basic block. Structure that compiles to
-/// no code is free; every other instruction costs 1.
-pub fn op_cost(op: &Op<'_>) -> u64 {
-    match op {
-        Op::Block { .. } | Op::Loop { .. } | Op::End | Op::Else | Op::Nop => 0,
-        _ => 1,
-    }
+/// The fuel an operator adds to its basic block: its class's `base` in the
+/// schedule (`host-abi/src/costs.rs`). Structure that compiles to no code
+/// (`block`, `loop`, `end`, `else`, `nop`) is free.
+pub fn op_cost(op: &Op<'_>, costs: &CostSchedule) -> u64 {
+    op_class(op).map_or(0, |class| costs.get(class).base)
+}
+
+/// The cost class of an operator; `None` for those that are free.
+pub fn op_class(op: &Op<'_>) -> Option<CostClass> {
+    Some(match op {
+        Op::Block { .. } | Op::Loop { .. } | Op::End | Op::Else | Op::Nop => return None,
+        Op::I32Load { .. }
+        | Op::I64Load { .. }
+        | Op::F32Load { .. }
+        | Op::F64Load { .. }
+        | Op::I32Load8S { .. }
+        | Op::I32Load8U { .. }
+        | Op::I32Load16S { .. }
+        | Op::I32Load16U { .. }
+        | Op::I64Load8S { .. }
+        | Op::I64Load8U { .. }
+        | Op::I64Load16S { .. }
+        | Op::I64Load16U { .. }
+        | Op::I64Load32S { .. }
+        | Op::I64Load32U { .. }
+        | Op::I32Store { .. }
+        | Op::I64Store { .. }
+        | Op::F32Store { .. }
+        | Op::F64Store { .. }
+        | Op::I32Store8 { .. }
+        | Op::I32Store16 { .. }
+        | Op::I64Store8 { .. }
+        | Op::I64Store16 { .. }
+        | Op::I64Store32 { .. } => CostClass::wasm_memory_access,
+        Op::F32Div | Op::F64Div | Op::F32Sqrt | Op::F64Sqrt => CostClass::wasm_float_slow,
+        Op::MemoryFill { .. } | Op::MemoryCopy { .. } | Op::MemoryInit { .. } => {
+            CostClass::wasm_memory_bulk
+        }
+        Op::TableFill { .. } | Op::TableCopy { .. } | Op::TableInit { .. } => {
+            CostClass::wasm_table_bulk
+        }
+        Op::MemoryGrow { .. } => CostClass::wasm_memory_grow,
+        Op::TableGrow { .. } => CostClass::wasm_table_grow,
+        Op::ElemDrop { .. } | Op::DataDrop { .. } => CostClass::wasm_segment_drop,
+        _ => CostClass::wasm_op,
+    })
 }
 
 /// Whether a new basic block starts after `op`: control enters the next
@@ -329,9 +369,10 @@ fn nan_result(op: &Op<'_>) -> Option<NanResult> {
     }
 }
 
-/// Whether the operator's last operand is an i32 count of bytes or
-/// elements it touches (charged 1 fuel each).
-fn is_bulk(op: &Op<'_>) -> bool {
+/// Whether the operator's last operand is an i32 count of the units it
+/// touches (bytes, elements or pages), each charged its class's
+/// `per_byte` before the operator runs.
+fn counts_units(op: &Op<'_>) -> bool {
     matches!(
         op,
         Op::MemoryFill { .. }
@@ -341,11 +382,13 @@ fn is_bulk(op: &Op<'_>) -> bool {
             | Op::TableCopy { .. }
             | Op::TableInit { .. }
             | Op::TableGrow { .. }
+            | Op::MemoryGrow { .. }
     )
 }
 
 struct Rewriter<'a> {
     a: &'a Analysis,
+    costs: CostSchedule,
     max_stack_slots: u32,
     defined_index: u32,
     globals_done: bool,
@@ -411,10 +454,29 @@ impl Rewriter<'_> {
         self.charge(f, &[I::I64Const(cost as i64)]);
     }
 
-    /// Charges the i32 count on top of the stack (leaving it there).
-    fn charge_count(&self, f: &mut Function, scratch: u32) {
-        f.instruction(&I::LocalTee(scratch));
-        self.charge(f, &[I::LocalGet(scratch), I::I64ExtendI32U]);
+    /// Charges `unit` fuel per unit of the i32 count on top of the stack
+    /// (leaving it there). At most 2^32 - 1 units of at most 2^31 fuel:
+    /// the product fits an i64.
+    fn charge_count(&self, f: &mut Function, scratch: u32, unit: u64) {
+        match unit {
+            0 => {}
+            1 => {
+                f.instruction(&I::LocalTee(scratch));
+                self.charge(f, &[I::LocalGet(scratch), I::I64ExtendI32U]);
+            }
+            _ => {
+                f.instruction(&I::LocalTee(scratch));
+                self.charge(
+                    f,
+                    &[
+                        I::LocalGet(scratch),
+                        I::I64ExtendI32U,
+                        I::I64Const(unit.min(1 << 31) as i64),
+                        I::I64Mul,
+                    ],
+                );
+            }
+        }
     }
 
     fn push_frame(&self, f: &mut Function, frame: u32) {
@@ -509,7 +571,7 @@ impl Rewriter<'_> {
         let mut start = 0;
         let mut cost = 0u64;
         for (i, op) in ops.iter().enumerate() {
-            cost += op_cost(op);
+            cost = cost.saturating_add(op_cost(op, &self.costs));
             if ends_block(op) {
                 blocks.push((start, cost));
                 start = i + 1;
@@ -529,8 +591,9 @@ impl Rewriter<'_> {
                 }
                 next_block.next();
             }
-            if is_bulk(op) {
-                self.charge_count(&mut f, scratch_i32);
+            if counts_units(op) {
+                let unit = op_class(op).map_or(0, |c| self.costs.get(c).per_byte);
+                self.charge_count(&mut f, scratch_i32, unit);
             }
             let frame = self.callee_frame(op);
             if let Some(frame) = frame {
@@ -643,8 +706,8 @@ mod tests {
     /// fixture contracts, the example modules and the accepted hostile
     /// modules. Any change to the instrumentation's output changes it.
     const FINGERPRINT: (u32, &str) = (
-        2,
-        "1603c5e4423d300e57ef4e771507658b41cc3f3a1a13bac1cd4e90f22d5d3909",
+        3,
+        "3557d6402d679df41b2fab60ee2cad4e66a9093f47b0d69a544c8f7ce203b54a",
     );
 
     fn corpus() -> Vec<(String, Vec<u8>)> {
@@ -671,11 +734,11 @@ mod tests {
 
     #[test]
     fn instrumentation_fingerprint() {
-        let features = crate::Profile::default().features();
+        let profile = crate::Profile::default();
         let mut hash = Sha256::new();
         let mut instrumented = 0;
         for (name, code) in corpus() {
-            let Ok(out) = instrument(&code, features, 32 << 10) else {
+            let Ok(out) = instrument(&code, &profile) else {
                 continue;
             };
             hash.update(name.as_bytes());
@@ -734,7 +797,7 @@ mod tests {
               (func (export "run") (result i32) (global.get 0)))"#,
         )
         .unwrap();
-        let out = instrument(&code, crate::Profile::default().features(), 100).unwrap();
+        let out = instrument(&code, &crate::Profile::default()).unwrap();
         // Fuel, depth and exit are globals 2, 3 and 4.
         let mut exports = Vec::new();
         for payload in Parser::new(0).parse_all(&out.code) {
@@ -784,7 +847,7 @@ mod tests {
                 "test module {reserved:x?} should be malformed"
             );
             assert!(
-                instrument(&code, features, 100).is_err(),
+                instrument(&code, &crate::Profile::default()).is_err(),
                 "instrument accepted a malformed binary ({reserved:x?})"
             );
         }

@@ -361,11 +361,20 @@ mod tests {
             CostClass::event => &mut c.event,
             CostClass::abort => &mut c.abort,
             CostClass::sha256 => &mut c.sha256,
+            CostClass::wasm_op => &mut c.wasm_op,
+            CostClass::wasm_memory_access => &mut c.wasm_memory_access,
+            CostClass::wasm_float_slow => &mut c.wasm_float_slow,
+            CostClass::wasm_memory_bulk => &mut c.wasm_memory_bulk,
+            CostClass::wasm_table_bulk => &mut c.wasm_table_bulk,
+            CostClass::wasm_memory_grow => &mut c.wasm_memory_grow,
+            CostClass::wasm_table_grow => &mut c.wasm_table_grow,
+            CostClass::wasm_segment_drop => &mut c.wasm_segment_drop,
+            CostClass::wasm_memory_initial => &mut c.wasm_memory_initial,
         };
         field.per_byte += 1;
     }
 
-    fn limits_from(e: &[(&str, u64); 25]) -> Limits {
+    fn limits_from(e: &[(&str, u64); 27]) -> Limits {
         let v = |i: usize| e[i].1 as u32;
         Limits {
             max_module_bytes: v(0),
@@ -393,6 +402,8 @@ mod tests {
             max_write_set_bytes: v(22),
             max_abort_message_bytes: v(23),
             max_stack_slots: v(24),
+            max_read_keys: v(25),
+            max_read_bytes: v(26),
         }
     }
 }

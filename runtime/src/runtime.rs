@@ -431,11 +431,7 @@ impl Runtime {
     fn compile(&self, code: &[u8], code_hash: Hash32) -> Result<Arc<PreparedModule>, Rejection> {
         Counters::bump(&self.counters.compiled);
         let info = validate(&self.profile, code)?;
-        let instrumented = instrument::instrument(
-            code,
-            self.profile.features(),
-            self.profile.limits.max_stack_slots,
-        )
+        let instrumented = instrument::instrument(code, &self.profile)
         .map_err(|_| Rejection::Compile {
             stage: "instrumentation",
         })?;
@@ -622,7 +618,7 @@ impl Runtime {
             fuel: None,
             fuel_left: 0,
             limiter: host::PageLimiter::new(&self.profile.limits),
-            overlay: Overlay::new(),
+            overlay: Overlay::new(&self.profile.limits),
             events: Vec::new(),
             output: Vec::new(),
         };
@@ -716,7 +712,17 @@ impl Runtime {
             ));
         };
         let engine = RuntimeError::engine;
-        fuel.set(&mut *store, Val::I64(fuel_limit as i64))
+        // The memory's initial pages are paid for before the entry runs
+        // (docs/costs.md): a limit that cannot pay for them runs nothing.
+        let pages = self
+            .profile
+            .costs
+            .wasm_memory_initial
+            .total(prepared.info.initial_memory_pages);
+        let Some(fuel_left) = fuel_limit.checked_sub(pages) else {
+            return Ok((Err(HostExit::OutOfFuel.into()), 0, 0));
+        };
+        fuel.set(&mut *store, Val::I64(fuel_left as i64))
             .map_err(engine)?;
         let data = store.data_mut();
         data.fuel = Some(fuel);

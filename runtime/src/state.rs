@@ -146,24 +146,47 @@ pub(crate) struct Overlay {
     reads: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     write_bytes: u64,
+    /// Key and value bytes of `reads`.
+    read_bytes: u64,
+    max_read_keys: usize,
+    max_read_bytes: u64,
+}
+
+/// Why a read did not return a value.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// The backend failed: not the guest's doing.
+    State(StateError),
+    /// The read set would exceed `max_read_keys` or `max_read_bytes`.
+    ReadSetTooLarge,
 }
 
 impl Overlay {
-    pub(crate) fn new() -> Self {
+    /// An empty overlay whose read set is capped as `limits` say.
+    pub(crate) fn new(limits: &verity_host_abi::Limits) -> Self {
         Overlay {
             reads: BTreeMap::new(),
             writes: BTreeMap::new(),
             write_bytes: 0,
+            read_bytes: 0,
+            max_read_keys: limits.max_read_keys as usize,
+            max_read_bytes: limits.max_read_bytes.into(),
         }
     }
 
     /// The current value of `key` as the run sees it. The key is copied
     /// only when a read from the backend has to be recorded.
+    ///
+    /// A read of a new key past `max_read_keys` fails before the backend
+    /// is asked. A read whose key and value take the read set past
+    /// `max_read_bytes` is recorded (so that a verifier re-executing from
+    /// the receipt's read set sees the same value) and then fails: the read
+    /// set exceeds the cap by at most one key and value.
     pub(crate) fn get(
         &mut self,
         backend: &dyn StateBackend,
         key: &[u8],
-    ) -> Result<Option<&[u8]>, StateError> {
+    ) -> Result<Option<&[u8]>, ReadError> {
         if let Some(v) = self.writes.get(key) {
             return Ok(v.as_deref());
         }
@@ -172,8 +195,17 @@ impl Overlay {
         if self.reads.contains_key(key) {
             return Ok(self.reads.get(key).and_then(|v| v.as_deref()));
         }
-        let value = backend.get(key)?;
-        Ok(self.reads.entry(key.to_vec()).or_insert(value).as_deref())
+        if self.reads.len() >= self.max_read_keys {
+            return Err(ReadError::ReadSetTooLarge);
+        }
+        let value = backend.get(key).map_err(ReadError::State)?;
+        self.read_bytes += (key.len() + value.as_ref().map_or(0, Vec::len)) as u64;
+        let over = self.read_bytes > self.max_read_bytes;
+        let value = self.reads.entry(key.to_vec()).or_insert(value).as_deref();
+        if over {
+            return Err(ReadError::ReadSetTooLarge);
+        }
+        Ok(value)
     }
 
     /// Total key and value bytes the write set would hold after setting `key`

@@ -268,6 +268,9 @@ pub struct ModuleInfo {
     pub host_imports: Vec<String>,
     /// Whether the module exports its memory as `memory`.
     pub exports_memory: bool,
+    /// The initial size of the module's memory in 64 KiB pages (0 if it
+    /// has none): charged before the entry runs (docs/costs.md).
+    pub initial_memory_pages: u64,
 }
 
 impl ModuleInfo {
@@ -457,6 +460,7 @@ fn check_structure(
                 // multi-memory proposal the validator refuses it.
                 for memory in reader {
                     let initial = memory.map_err(invalid)?.initial;
+                    info.initial_memory_pages = initial;
                     if initial > u64::from(limits.max_memory_pages) {
                         return Err(Rejection::MemoryTooLarge {
                             initial,

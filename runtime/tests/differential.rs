@@ -255,13 +255,20 @@ fn compare(e: &Engines, n: &str, code: &[u8], stats: &mut Stats) {
     );
 
     // The instrumented module on wasmi (wasmi's own fuel off).
-    let inst = instrument::instrument(code, e.profile.features(), e.profile.limits.max_stack_slots)
+    let inst = instrument::instrument(code, &e.profile)
         .unwrap_or_else(|err| panic!("module {n}: {err}"));
     let entry_frame = inst.export_frames["run"];
+    // The host charges the memory's initial pages before the entry runs.
+    let pages = e.cranelift.prepare(code).unwrap().info().initial_memory_pages;
+    let page_charge = e.profile.costs.wasm_memory_initial.total(pages);
+    if page_charge > FUEL {
+        assert_eq!(receipt.status, Status::OutOfFuel, "module {n}");
+        return;
+    }
     let Some((store, instance, metered_out)) = on_wasmi(&e.metered, &inst.code, |s, i| {
         i.get_global(&*s, FUEL_GLOBAL)
             .unwrap()
-            .set(&mut *s, wasmi::Val::I64(FUEL as i64))
+            .set(&mut *s, wasmi::Val::I64((FUEL - page_charge) as i64))
             .unwrap();
         i.get_global(&*s, DEPTH_GLOBAL)
             .unwrap()
@@ -487,7 +494,7 @@ fn duplicate_type_call_indirect_modules_agree_across_compilers_and_wasmi() {
 #[test]
 fn the_instrumented_module_is_valid_and_names_its_globals() {
     let code = wat::parse_str(r#"(module (func (export "run") (loop br 0)))"#).unwrap();
-    let inst = instrument::instrument(&code, Profile::default().features(), 100).unwrap();
+    let inst = instrument::instrument(&code, &Profile::default()).unwrap();
     let mut v = wasmparser::Validator::new_with_features(Profile::default().features());
     v.validate_all(&inst.code).unwrap();
     let text = wasmprinter_free_names(&inst.code);

@@ -49,26 +49,93 @@ fn a_loop_costs_its_instructions_per_iteration_exactly() {
 }
 
 #[test]
-fn bulk_memory_costs_one_per_byte_on_every_compiler() {
+fn bulk_memory_costs_its_base_and_each_byte_on_every_compiler() {
     // Wasmtime's own fuel charged 65541 under Cranelift and 5 under Winch
-    // for this fill; here: 3 constants + memory.fill + 65536 bytes.
+    // for this fill; here: 3 constants + memory.fill's base + 65536 bytes,
+    // after the memory's one initial page.
+    let c = Profile::default().costs;
     let wat = r#"(module (memory 1)
       (func (export "fill") (memory.fill (i32.const 0) (i32.const 7) (i32.const 65536)))
       (func (export "copy") (memory.copy (i32.const 0) (i32.const 100) (i32.const 1000))))"#;
-    assert_eq!(run(wat, "fill", 1_000_000).fuel_used, 4 + 65536);
-    assert_eq!(run(wat, "copy", 1_000_000).fuel_used, 4 + 1000);
+    let page = c.wasm_memory_initial.total(1);
+    let fill = page + 3 * c.wasm_op.base + c.wasm_memory_bulk.total(65536);
+    assert_eq!(run(wat, "fill", 1_000_000).fuel_used, fill);
+    assert_eq!(
+        run(wat, "copy", 1_000_000).fuel_used,
+        page + 3 * c.wasm_op.base + c.wasm_memory_bulk.total(1000)
+    );
     // The length is charged before the copy runs: too little fuel and
     // nothing is copied, even if the copy would then trap.
-    assert_eq!(run(wat, "fill", 65539).status, Status::OutOfFuel);
+    assert_eq!(run(wat, "fill", fill).status, Status::Success);
+    assert_eq!(run(wat, "fill", fill - 1).status, Status::OutOfFuel);
+    // Length 0 still pays the base.
+    let empty = r#"(module (memory 1)
+      (func (export "run") (memory.fill (i32.const 0) (i32.const 0) (i32.const 0))))"#;
+    assert_eq!(
+        run(empty, "run", 1_000_000).fuel_used,
+        page + 3 * c.wasm_op.base + c.wasm_memory_bulk.base
+    );
 }
 
 #[test]
-fn instantiation_and_empty_entries_cost_nothing() {
-    let wat = r#"(module (memory 1) (data (i32.const 0) "some data")
+fn instantiation_costs_only_the_initial_pages() {
+    let c = Profile::default().costs;
+    let wat = r#"(module (memory 3) (data (i32.const 0) "some data")
       (global $g (mut i32) (i32.const 5))
       (func (export "run")))"#;
-    let r = run(wat, "run", 10);
+    let pages = c.wasm_memory_initial.total(3);
+    let r = run(wat, "run", pages);
+    assert_eq!((r.status, r.fuel_used), (Status::Success, pages));
+    // A limit that cannot pay for the pages runs nothing.
+    let r = run(wat, "run", pages - 1);
+    assert_eq!((r.status, r.fuel_used), (Status::OutOfFuel, pages - 1));
+    // No memory, no charge.
+    let r = run(r#"(module (func (export "run")))"#, "run", 0);
     assert_eq!((r.status, r.fuel_used), (Status::Success, 0));
+}
+
+#[test]
+fn memory_grow_pays_for_the_pages_it_asks_for_granted_or_not() {
+    let c = Profile::default().costs;
+    let wat = r#"(module (memory 1)
+      (func (export "grow2") (drop (memory.grow (i32.const 2))))
+      (func (export "refused") (drop (memory.grow (i32.const 1000)))))"#;
+    let page = c.wasm_memory_initial.total(1);
+    // i32.const + memory.grow + drop, then 2 pages.
+    let fixed = page + 2 * c.wasm_op.base + c.wasm_memory_grow.base;
+    assert_eq!(
+        run(wat, "grow2", 10_000_000).fuel_used,
+        fixed + 2 * c.wasm_memory_grow.per_byte
+    );
+    // Asking past the cap is refused (-1) and still pays for what it asked.
+    let r = run(wat, "refused", 100_000_000);
+    assert_eq!(r.status, Status::Success);
+    assert_eq!(r.fuel_used, fixed + 1000 * c.wasm_memory_grow.per_byte);
+    // Too little fuel for the pages: out of fuel before the grow.
+    assert_eq!(
+        run(wat, "grow2", fixed + 2 * c.wasm_memory_grow.per_byte - 1).status,
+        Status::OutOfFuel
+    );
+}
+
+#[test]
+fn operators_cost_their_class() {
+    let c = Profile::default().costs;
+    let wat = r#"(module (memory 1) (table 1 funcref) (func $f) (elem $e func $f)
+      (func (export "load") (drop (i64.load (i32.const 8))))
+      (func (export "sqrt") (drop (f64.sqrt (f64.const 2))))
+      (func (export "drop_elem") (elem.drop $e))
+      (func (export "table_grow") (drop (table.grow (ref.null func) (i32.const 5)))))"#;
+    let page = c.wasm_memory_initial.total(1);
+    let op = c.wasm_op.base;
+    for (entry, fuel) in [
+        ("load", 2 * op + c.wasm_memory_access.base),
+        ("sqrt", 2 * op + c.wasm_float_slow.base),
+        ("drop_elem", c.wasm_segment_drop.base),
+        ("table_grow", 3 * op + c.wasm_table_grow.total(5)),
+    ] {
+        assert_eq!(run(wat, entry, 1_000_000).fuel_used, page + fuel, "{entry}");
+    }
 }
 
 #[test]
@@ -136,13 +203,13 @@ fn deepest_ok_depth(locals: u32, params: u32) -> u32 {
 fn the_logical_stack_limit_trips_at_the_same_depth_on_every_compiler() {
     for (locals, params) in [(0, 0), (64, 0), (0, 32), (200, 8)] {
         let max = deepest_ok_depth(locals, params);
-        let ok = run(&recursion(max, locals, params), "run", 1 << 30);
+        let ok = run(&recursion(max, locals, params), "run", 100_000_000);
         assert_eq!(
             ok.status,
             Status::Success,
             "depth {max} with {locals} locals, {params} params must fit"
         );
-        let over = run(&recursion(max + 1, locals, params), "run", 1 << 30);
+        let over = run(&recursion(max + 1, locals, params), "run", 100_000_000);
         assert_eq!(
             over.status,
             Status::Trapped {
@@ -177,11 +244,11 @@ fn the_native_stack_is_never_the_limit() {
     // $r: 1 param, operand stack 60 + 2, + 8; entry: 1 + 8.
     let max = (limit - 9) / (1 + 62 + 8) - 1;
     assert_eq!(
-        run(&deep_operands(max), "run", 1 << 30).status,
+        run(&deep_operands(max), "run", 100_000_000).status,
         Status::Success
     );
     assert_eq!(
-        run(&deep_operands(max + 1), "run", 1 << 30).status,
+        run(&deep_operands(max + 1), "run", 100_000_000).status,
         Status::Trapped {
             trap: TrapKind::StackOverflow
         }
@@ -217,15 +284,16 @@ fn docs_costs_md_states_the_rules_these_tests_check() {
     let overhead = verity_runtime::instrument::FRAME_OVERHEAD_SLOTS;
     for needle in [
         "8000 for 1000 iterations".to_string(),
-        "costs 4 + 65536".to_string(),
         format!("frame = parameters + declared locals + maximum operand stack height + {overhead}"),
         format!("(default {})", Profile::default().limits.max_stack_slots),
-        "`block`, `loop`, `end`, `else` and\n  `nop`".to_string(),
+        "`block`, `loop`, `end`, `else` and `nop` compile".to_string(),
     ] {
         assert!(doc.contains(&needle), "docs/costs.md lacks {needle:?}");
     }
     // The free operators the doc names are the ones the meter treats as free.
+    use verity_runtime::instrument::op_cost;
     use wasmparser::Operator as Op;
+    let costs = Profile::default().costs;
     for op in [
         Op::Block {
             blockty: wasmparser::BlockType::Empty,
@@ -237,210 +305,9 @@ fn docs_costs_md_states_the_rules_these_tests_check() {
         Op::Else,
         Op::Nop,
     ] {
-        assert_eq!(verity_runtime::instrument::op_cost(&op), 0);
+        assert_eq!(op_cost(&op, &costs), 0);
     }
-    assert_eq!(verity_runtime::instrument::op_cost(&Op::I32Add), 1);
-    assert_eq!(verity_runtime::instrument::op_cost(&Op::Drop), 1);
-}
-
-/// Unbounded recursions shaped to use as much native stack per logical
-/// slot as a module can: every kind of frame content the slot count covers
-/// (parameters, locals, operand stack, results, values live across the
-/// call), through `call` and through `call_indirect`.
-fn native_stack_shapes() -> Vec<(&'static str, String)> {
-    let n = |k: usize, s: &str| s.repeat(k);
-    vec![
-        (
-            "empty frame",
-            r#"(module (func $f (call $f)) (func (export "run") (call $f)))"#.into(),
-        ),
-        (
-            "call_indirect through an unused equal type",
-            r#"(module (type $a (func)) (type $b (func)) (table 1 funcref)
-                (elem (i32.const 0) $f)
-                (func $f (type $a) (call_indirect (type $b) (i32.const 0)))
-                (func (export "run") (call $f)))"#
-                .into(),
-        ),
-        (
-            "200 i64 parameters",
-            format!(
-                r#"(module (func $f (param{p}) (call $f {a}))
-                    (func (export "run") (call $f {c})))"#,
-                p = n(200, " i64"),
-                a = (0..200)
-                    .map(|i| format!("(local.get {i})"))
-                    .collect::<String>(),
-                c = n(200, "(i64.const 1)"),
-            ),
-        ),
-        (
-            "1000 f64 locals",
-            format!(
-                r#"(module (func $f (local{l}) (call $f))
-                    (func (export "run") (call $f)))"#,
-                l = n(1000, " f64"),
-            ),
-        ),
-        (
-            "300 operands held across the call",
-            format!(
-                r#"(module (func $f (result i64) {push} (call $f) {add})
-                    (func (export "run") (drop (call $f))))"#,
-                push = n(300, "(i64.const 3)"),
-                add = n(300, "(i64.add)"),
-            ),
-        ),
-        (
-            "40 live locals across the call",
-            format!(
-                r#"(module (func $f (param $x i64) (result i64) (local{l})
-                    {set} (drop (call $f (local.get $x))) (local.get $x) {sum})
-                    (func (export "run") (drop (call $f (i64.const 1)))))"#,
-                l = n(40, " i64"),
-                set = (1..=40)
-                    .map(|i| format!("(local.set {i} (i64.mul (local.get $x) (i64.const {i})))"))
-                    .collect::<String>(),
-                sum = (1..=40)
-                    .map(|i| format!("(local.get {i}) (i64.add)"))
-                    .collect::<String>(),
-            ),
-        ),
-        (
-            // An optimiser that shares equal pure expressions (GVN) keeps
-            // the first results live across the call instead of computing
-            // them again: native frames of any size for a frame of a few
-            // slots. The profile compiles without such optimisations.
-            "2000 pure expressions repeated after the call",
-            format!(
-                r#"(module (global $g (mut i64) (i64.const 0)) (global $h (mut f64) (f64.const 0))
-                    (func $f (param $x i64) (param $y f64) {e} (call $f (local.get $x) (local.get $y)) {e})
-                    (func (export "run") (call $f (i64.const 7) (f64.const 2))))"#,
-                e = (0..1000)
-                    .map(|k| {
-                        format!(
-                            "(global.set $g (i64.popcnt (i64.rotl (local.get $x) (i64.const {k}))))\
-                             (global.set $h (f64.sqrt (f64.add (local.get $y) (f64.const {k}))))"
-                        )
-                    })
-                    .collect::<String>(),
-            ),
-        ),
-        (
-            // Loop-invariant code motion would hoist these out of the loop,
-            // live across every call in it.
-            "1000 loop invariants around a call",
-            format!(
-                r#"(module (global $g (mut i64) (i64.const 0))
-                    (func $f (param $x i64) (loop $l {e} (call $f (local.get $x)) (br $l)))
-                    (func (export "run") (call $f (i64.const 7))))"#,
-                e = (0..1000)
-                    .map(|k| format!(
-                        "(global.set $g (i64.popcnt (i64.rotl (local.get $x) (i64.const {k}))))"
-                    ))
-                    .collect::<String>(),
-            ),
-        ),
-        (
-            "1000 i64 results",
-            format!(
-                r#"(module (func $f (result{r}) (call $f))
-                    (func (export "run") (call $f) {d}))"#,
-                r = n(1000, " i64"),
-                d = n(1000, "(drop)"),
-            ),
-        ),
-        (
-            "200 call sites of a 100-result function",
-            format!(
-                r#"(module (func $g (result{r}) {c})
-                    (func $f {calls} (call $f))
-                    (func (export "run") (call $f)))"#,
-                r = n(100, " i64"),
-                c = n(100, "(i64.const 1)"),
-                calls = n(200, &format!("(call $g){}", n(100, "(drop)"))),
-            ),
-        ),
-        (
-            "50 i64 results",
-            format!(
-                r#"(module (func $f (result{r}) (call $f))
-                    (func (export "run") (call $f) {d}))"#,
-                r = n(50, " i64"),
-                d = n(50, "(drop)"),
-            ),
-        ),
-    ]
-}
-
-/// The factor by which the native stack budget exceeds the worst native
-/// use of a logically full stack, at least: tested by running every shape
-/// with the native budget divided by it.
-const NATIVE_STACK_MARGIN: usize = 2;
-
-#[test]
-fn no_accepted_module_reaches_the_native_stack_limit() {
-    let mut tight = Profile::default();
-    tight.max_native_stack /= NATIVE_STACK_MARGIN;
-    let fuel = 1 << 32;
-    for (shape, wat) in native_stack_shapes() {
-        let wasm = module_bytes(wat.as_bytes()).unwrap();
-        let tx = Transaction::new("run").with_fuel(fuel);
-        let mut receipts = Vec::new();
-        for profile in [Profile::default(), tight.clone()] {
-            for compiler in COMPILERS {
-                let runtime = Runtime::with_compiler(profile.clone(), compiler).unwrap();
-                let r = runtime
-                    .execute(&wasm, &tx, &MemoryState::default())
-                    .unwrap();
-                assert_eq!(
-                    r.status,
-                    Status::Trapped {
-                        trap: TrapKind::StackOverflow
-                    },
-                    "{shape} on {compiler:?}"
-                );
-                // A native overflow would have used the whole limit.
-                assert!(
-                    r.fuel_used < fuel,
-                    "{shape} on {compiler:?} reached the native stack limit with a budget of {} bytes",
-                    profile.max_native_stack
-                );
-                receipts.push(r);
-            }
-        }
-        assert_eq!(
-            receipts[0], receipts[1],
-            "{shape}: Cranelift and Winch differ"
-        );
-        assert_eq!(receipts[2].fuel_used, receipts[0].fuel_used, "{shape}");
-    }
-}
-
-/// Should the native stack run out first after all (here forced with a
-/// tiny native budget), the receipt still does not depend on the compiler:
-/// the run is `stack_overflow` and uses its whole fuel limit.
-#[test]
-fn a_native_stack_overflow_is_the_same_receipt_on_every_compiler() {
-    let tiny = Profile {
-        max_native_stack: 16 << 10,
-        ..Profile::default()
-    };
-    let (_, wat) = &native_stack_shapes()[0];
-    let wasm = module_bytes(wat.as_bytes()).unwrap();
-    let tx = Transaction::new("run").with_fuel(1_000_000);
-    let [a, b] = COMPILERS.map(|c| {
-        Runtime::with_compiler(tiny.clone(), c)
-            .unwrap()
-            .execute(&wasm, &tx, &MemoryState::default())
-            .unwrap()
-    });
-    assert_eq!(
-        a.status,
-        Status::Trapped {
-            trap: TrapKind::StackOverflow
-        }
-    );
-    assert_eq!(a.fuel_used, 1_000_000);
-    assert_eq!(a.encode(), b.encode());
+    assert_eq!(op_cost(&Op::I32Add, &costs), costs.wasm_op.base);
+    assert_eq!(op_cost(&Op::Drop, &costs), costs.wasm_op.base);
+    assert_eq!(op_cost(&Op::F64Sqrt, &costs), costs.wasm_float_slow.base);
 }

@@ -234,11 +234,7 @@ impl<'e> Harness<'e> {
         let code = match self.mode {
             Mode::Control(_) => bytes.to_vec(),
             Mode::Instrumented(_) => {
-                let code = instrument::instrument(
-                    bytes,
-                    self.profile.features(),
-                    self.profile.limits.max_stack_slots,
-                )
+                let code = instrument::instrument(bytes, &self.profile)
                 .map_err(|e| format!("instrumentation refused a valid module: {e}"))?
                 .code;
                 with_full_fuel_meter(&code)
@@ -699,7 +695,7 @@ fn check_refusals(text: &str) -> Refusals {
         out.run += 1;
         let validated = verity_runtime::validate::validate(&profile, &bytes);
         let instrumented =
-            instrument::instrument(&bytes, profile.features(), profile.limits.max_stack_slots);
+            instrument::instrument(&bytes, &profile);
         match (validated, instrumented) {
             (Err(_), Err(_)) => out.passed += 1,
             (Ok(_), _) => out

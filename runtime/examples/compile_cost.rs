@@ -1,0 +1,140 @@
+//! What preparing a module costs: validation, instrumentation and
+//! compilation timed apart, on both compilers, with the instrumented size.
+//!
+//! ```sh
+//! cargo run --release -p verity-runtime --example compile_cost -- MODULE.wasm...
+//! ```
+//!
+//! With no arguments it generates the compile bombs of docs/costs.md.
+
+use std::time::Instant;
+
+use verity_runtime::{Compiler, Profile, instrument, validate};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let profile = Profile::default();
+    let mut modules: Vec<(String, Vec<u8>)> = Vec::new();
+    for path in std::env::args().skip(1) {
+        modules.push((path.clone(), verity_runtime::module_bytes(&std::fs::read(&path)?)?));
+    }
+    if modules.is_empty() {
+        for (name, code) in bombs(&profile) {
+            modules.push((name, code));
+        }
+    }
+    println!("| module | bytes | validate ms | instrument ms | instrumented bytes | cranelift ms | winch ms |");
+    println!("|---|---|---|---|---|---|---|");
+    for (name, code) in modules {
+        let t = Instant::now();
+        let v = validate::validate(&profile, &code);
+        let validate_ms = t.elapsed().as_secs_f64() * 1e3;
+        if let Err(e) = v {
+            println!("| {name} | {} | {validate_ms:.1} | rejected: {e} | | | |", code.len());
+            continue;
+        }
+        let t = Instant::now();
+        let inst = instrument::instrument(&code, &profile)?;
+        let instrument_ms = t.elapsed().as_secs_f64() * 1e3;
+        let mut times = Vec::new();
+        for c in [Compiler::Cranelift, Compiler::Winch] {
+            let engine = wasmtime::Engine::new(&profile.wasmtime_config(c))?;
+            let t = Instant::now();
+            wasmtime::Module::new(&engine, &inst.code)?;
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        println!(
+            "| {name} | {} | {validate_ms:.1} | {instrument_ms:.1} | {} | {:.0} | {:.0} |",
+            code.len(),
+            inst.code.len(),
+            times[0],
+            times[1]
+        );
+    }
+    Ok(())
+}
+
+/// Modules at the profile's size limits shaped to be slow to compile.
+fn bombs(profile: &Profile) -> Vec<(String, Vec<u8>)> {
+    let body_limit = profile.limits.max_function_body_bytes as usize;
+    let module_limit = profile.limits.max_module_bytes as usize;
+    let mut out = Vec::new();
+    // Straight-line basic blocks: `i32.const 0; br_if 0` (4 bytes each).
+    let branches = |n: usize| {
+        let mut b = vec![0x00, 0x02, 0x40];
+        for _ in 0..n {
+            b.extend_from_slice(&[0x41, 0x00, 0x0d, 0x00]);
+        }
+        b.extend_from_slice(&[0x0b, 0x0b]);
+        b
+    };
+    // Calls (2 bytes each), each instrumented with a frame push and pop.
+    let calls = |n: usize| {
+        let mut b = vec![0x00];
+        for _ in 0..n {
+            b.extend_from_slice(&[0x10, 0x00]);
+        }
+        b.push(0x0b);
+        b
+    };
+    // Nested blocks, as deep as one body allows.
+    let nested = |n: usize| {
+        let mut b = vec![0x00];
+        for _ in 0..n {
+            b.extend_from_slice(&[0x02, 0x40]);
+        }
+        b.extend(std::iter::repeat_n(0x0b, n + 1));
+        b
+    };
+    let per_fn = |f: &dyn Fn(usize) -> Vec<u8>, unit: usize| f((body_limit - 16) / unit);
+    for (name, body) in [
+        ("branches, one max-size body", per_fn(&branches, 4)),
+        ("calls, one max-size body", per_fn(&calls, 2)),
+        ("nested blocks, one max-size body", per_fn(&nested, 3)),
+    ] {
+        out.push((name.to_string(), module(std::slice::from_ref(&body))));
+        let copies = (module_limit - 64) / (body_limit + 8);
+        out.push((
+            format!("{}, {copies} max-size bodies", name.split(',').next().unwrap()),
+            module(&vec![body; copies]),
+        ));
+    }
+    out
+}
+
+fn leb(mut x: usize, out: &mut Vec<u8>) {
+    loop {
+        let b = (x & 0x7f) as u8;
+        x >>= 7;
+        if x == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+/// A module of `() -> ()` functions with these bodies (locals included),
+/// the first exported as `run`.
+fn module(bodies: &[Vec<u8>]) -> Vec<u8> {
+    let section = |id: u8, payload: Vec<u8>| {
+        let mut s = vec![id];
+        leb(payload.len(), &mut s);
+        s.extend(payload);
+        s
+    };
+    let mut m = b"\0asm\x01\0\0\0".to_vec();
+    m.extend(section(1, vec![1, 0x60, 0, 0]));
+    let mut funcs = Vec::new();
+    leb(bodies.len(), &mut funcs);
+    funcs.extend(std::iter::repeat_n(0u8, bodies.len()));
+    m.extend(section(3, funcs));
+    m.extend(section(7, b"\x01\x03run\x00\x00".to_vec()));
+    let mut code = Vec::new();
+    leb(bodies.len(), &mut code);
+    for b in bodies {
+        leb(b.len(), &mut code);
+        code.extend_from_slice(b);
+    }
+    m.extend(section(10, code));
+    m
+}
