@@ -557,3 +557,45 @@ fn a_closed_stdout_is_an_error_before_the_commit_never_a_panic() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The peak resident memory, in bytes, of the largest child process this
+/// test process has waited for.
+fn peak_child_rss() -> u64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: `getrusage` writes a `rusage` to the pointer it is given,
+    // which points to memory of that type; RUSAGE_CHILDREN is a valid
+    // `who`. It reads nothing else.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) };
+    assert_eq!(rc, 0, "getrusage failed");
+    // SAFETY: getrusage returned 0, so it initialised the whole struct.
+    let usage = unsafe { usage.assume_init() };
+    // ru_maxrss is in KiB on Linux.
+    u64::try_from(usage.ru_maxrss).unwrap() * 1024
+}
+
+/// Everything a transaction can make the host hold at once (memory grown
+/// and filled to the cap, the most and largest events, a full write set,
+/// the largest output), run through the CLI with its JSON receipt: the
+/// process stays under the 256 MB the profile promises (docs/costs.md).
+#[test]
+fn the_worst_transaction_stays_under_256_mb() {
+    let out = run_cli(&[
+        "run",
+        path_str(&fixture("adversarial/memory_worst.wat")),
+        "--entry",
+        "run",
+        "--fuel",
+        "100000000",
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0);
+    let receipt = stdout_json(&out);
+    assert_eq!(receipt["events"].as_array().unwrap().len(), 256);
+    // Every child of this test process so far, this one included.
+    let peak = peak_child_rss();
+    assert!(
+        peak < 256 << 20,
+        "a CLI process peaked at {} MB",
+        peak >> 20
+    );
+}

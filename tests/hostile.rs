@@ -227,7 +227,10 @@ fn the_adversarial_corpus_ends_alike_on_both_compilers() {
     let manifest = std::fs::read_to_string(dir.join("expected.tsv")).unwrap();
     let limits = Profile::default().limits;
     let mut cases = 0;
-    for line in manifest.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+    for line in manifest
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
         let c: Vec<&str> = line.split('\t').collect();
         let (file, fuel, status) = (c[0], c[2].parse::<u64>().unwrap(), c[3]);
         assert!(fuel <= limits.max_fuel, "{file}: fuel over max_fuel");

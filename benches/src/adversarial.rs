@@ -59,7 +59,8 @@ pub(crate) fn measure(rt: &Runtime, quick: bool) -> Result<Vec<Measured>> {
         // Quick mode runs a tenth of the fuel.
         let fuel = if quick { case.fuel / 10 } else { case.fuel };
         let tx = Transaction::new("run").with_fuel(fuel);
-        rt.prepare(&code).map_err(|e| anyhow::anyhow!("{}: {e}", case.file))?;
+        rt.prepare(&code)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", case.file))?;
         let mut samples = Vec::new();
         let mut used = 0;
         for _ in 0..reps {

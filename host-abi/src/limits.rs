@@ -56,6 +56,10 @@ pub struct Limits {
     pub max_write_set_bytes: u32,
     /// Run: bytes of an abort message kept in the receipt (longer ones are cut).
     pub max_abort_message_bytes: u32,
+    /// Module: bytes of the instrumented module (what the compiler gets).
+    pub max_instrumented_bytes: u32,
+    /// Module: bytes of one instrumented function body.
+    pub max_instrumented_function_bytes: u32,
     /// Run: distinct keys the read set may hold.
     pub max_read_keys: u32,
     /// Run: key and value bytes the read set may hold (the read that
@@ -70,7 +74,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_module_bytes: 4 << 20,
+            max_module_bytes: 2 << 20,
             max_memory_pages: 256,
             max_tables: 1,
             max_table_elements: 10_000,
@@ -95,6 +99,8 @@ impl Default for Limits {
             max_write_set_bytes: 1 << 20,
             max_abort_message_bytes: 1 << 10,
             max_stack_slots: 32 << 10,
+            max_instrumented_bytes: 8 << 20,
+            max_instrumented_function_bytes: 2 << 20,
             max_read_keys: 4_096,
             max_read_bytes: 4 << 20,
         }
@@ -104,7 +110,7 @@ impl Default for Limits {
 impl Limits {
     /// Every limit as `(name, value)`, in declaration order: the form the
     /// profile hashes and the docs list.
-    pub fn entries(&self) -> [(&'static str, u64); 27] {
+    pub fn entries(&self) -> [(&'static str, u64); 29] {
         [
             ("max_module_bytes", self.max_module_bytes.into()),
             ("max_memory_pages", self.max_memory_pages.into()),
@@ -140,6 +146,11 @@ impl Limits {
                 self.max_abort_message_bytes.into(),
             ),
             ("max_stack_slots", self.max_stack_slots.into()),
+            ("max_instrumented_bytes", self.max_instrumented_bytes.into()),
+            (
+                "max_instrumented_function_bytes",
+                self.max_instrumented_function_bytes.into(),
+            ),
             ("max_read_keys", self.max_read_keys.into()),
             ("max_read_bytes", self.max_read_bytes.into()),
         ]

@@ -49,6 +49,11 @@ pub const SPEC_SECTION: &str = "verity.spec";
 /// Version byte that starts every record.
 pub const SPEC_VERSION: u8 = 1;
 
+/// The largest `verity.spec` section a reader accepts, in bytes (all
+/// sections of that name together). A contract with hundreds of entries
+/// needs a few KiB; the bound keeps reading a hostile module's spec cheap.
+pub const MAX_SPEC_BYTES: usize = 64 << 10;
+
 /// How deeply `Option` types may nest in a spec (bounds decoding).
 const MAX_TYPE_DEPTH: u32 = 8;
 
@@ -255,9 +260,16 @@ pub struct ContractSpec {
 impl ContractSpec {
     /// Decodes the contents of a `verity.spec` section (a concatenation of
     /// records). Entry names must be unique.
+    ///
+    /// Linear in the section's size, which must be at most
+    /// [`MAX_SPEC_BYTES`].
     pub fn decode(section: &[u8]) -> Result<ContractSpec, SpecError> {
+        if section.len() > MAX_SPEC_BYTES {
+            return Err(SpecError::TooLarge(section.len()));
+        }
         let mut r = Reader { rest: section };
         let mut entries: Vec<EntrySpec> = Vec::new();
+        let mut names = alloc::collections::BTreeSet::new();
         while !r.rest.is_empty() {
             let version = r.u8()?;
             if version != SPEC_VERSION {
@@ -281,7 +293,7 @@ impl ContractSpec {
                 1 => true,
                 _ => return Err(SpecError::Invalid("fallible flag is neither 0 nor 1")),
             };
-            if entries.iter().any(|e| e.name == name) {
+            if !names.insert(name.clone()) {
                 return Err(SpecError::DuplicateEntry(name));
             }
             entries.push(EntrySpec {
@@ -316,12 +328,18 @@ pub enum SpecError {
     Invalid(&'static str),
     /// Two records describe the same entry.
     DuplicateEntry(String),
+    /// The section is larger than [`MAX_SPEC_BYTES`].
+    TooLarge(usize),
 }
 
 impl fmt::Display for SpecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SpecError::Truncated => f.write_str("contract spec is truncated"),
+            SpecError::TooLarge(n) => write!(
+                f,
+                "contract spec is {n} bytes, over the limit of {MAX_SPEC_BYTES}"
+            ),
             SpecError::UnsupportedVersion(v) => {
                 write!(f, "contract spec record version {v} is not supported")
             }

@@ -103,3 +103,51 @@ fn duplicate_entries_unknown_versions_and_deep_nesting_are_errors() {
         Err(SpecError::Invalid(_))
     ));
 }
+
+/// The smallest record of an entry named `name`: no arguments, returning
+/// `()`, infallible.
+fn tiny_record(name: &str) -> Vec<u8> {
+    let mut entry = EntrySpec {
+        name: name.to_string(),
+        args: vec![],
+        returns: TypeSpec::Unit,
+        fallible: false,
+    }
+    .encode();
+    entry.shrink_to_fit();
+    entry
+}
+
+#[test]
+fn a_spec_over_the_size_limit_is_refused_before_it_is_parsed() {
+    use verity_host_abi::spec::MAX_SPEC_BYTES;
+    // As many distinct tiny entries as fit: accepted, and duplicates among
+    // thousands of names are still found (by a set, not a scan per entry).
+    let mut section = Vec::new();
+    let mut n = 0;
+    loop {
+        let r = tiny_record(&format!("e{n}"));
+        if section.len() + r.len() > MAX_SPEC_BYTES {
+            break;
+        }
+        section.extend(r);
+        n += 1;
+    }
+    assert!(n > 4_000);
+    assert_eq!(ContractSpec::decode(&section).unwrap().entries.len(), n);
+    // The same entries, the last one replaced by a second `e0`.
+    let first = tiny_record("e0");
+    let last = tiny_record(&format!("e{}", n - 1));
+    let mut dup = section[..section.len() - last.len()].to_vec();
+    dup.extend(first);
+    assert!(matches!(
+        ContractSpec::decode(&dup),
+        Err(SpecError::DuplicateEntry(name)) if name == "e0"
+    ));
+    // One byte more than the limit: refused whatever it holds.
+    let over = vec![0u8; MAX_SPEC_BYTES + 1];
+    assert_eq!(
+        ContractSpec::decode(&over),
+        Err(SpecError::TooLarge(MAX_SPEC_BYTES + 1))
+    );
+}

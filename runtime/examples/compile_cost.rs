@@ -15,42 +15,83 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let profile = Profile::default();
     let mut modules: Vec<(String, Vec<u8>)> = Vec::new();
     for path in std::env::args().skip(1) {
-        modules.push((path.clone(), verity_runtime::module_bytes(&std::fs::read(&path)?)?));
+        modules.push((
+            path.clone(),
+            verity_runtime::module_bytes(&std::fs::read(&path)?)?,
+        ));
     }
     if modules.is_empty() {
         for (name, code) in bombs(&profile) {
             modules.push((name, code));
         }
     }
-    println!("| module | bytes | validate ms | instrument ms | instrumented bytes | cranelift ms | winch ms |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| module | bytes | validate ms | instrument ms | instrumented bytes | cranelift ms | winch ms | Runtime::prepare ms (compiler) | peak RSS MB |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (name, code) in modules {
         let t = Instant::now();
         let v = validate::validate(&profile, &code);
         let validate_ms = t.elapsed().as_secs_f64() * 1e3;
         if let Err(e) = v {
-            println!("| {name} | {} | {validate_ms:.1} | rejected: {e} | | | |", code.len());
+            println!(
+                "| {name} | {} | {validate_ms:.1} | rejected: {e} | | | | | |",
+                code.len()
+            );
             continue;
         }
+        // The real pipeline, as a node runs it (a fresh runtime, so nothing
+        // is cached).
+        let runtime = verity_runtime::Runtime::new(profile.clone())?;
+        let t = Instant::now();
+        let prepared = runtime.prepare(&code);
+        let prepare_ms = t.elapsed().as_secs_f64() * 1e3;
+        let prepared = match prepared {
+            Ok(p) => format!("{prepare_ms:.0} ({})", p.compiler().name()),
+            Err(e) => format!("{prepare_ms:.0} (rejected: {e})"),
+        };
         let t = Instant::now();
         let inst = instrument::instrument(&code, &profile)?;
         let instrument_ms = t.elapsed().as_secs_f64() * 1e3;
         let mut times = Vec::new();
         for c in [Compiler::Cranelift, Compiler::Winch] {
+            // Only what the runtime would compile: Cranelift is skipped
+            // past its size bound (it can take seconds there).
+            if c == Compiler::Cranelift
+                && inst.code.len() > verity_runtime::CRANELIFT_MAX_INSTRUMENTED_BYTES
+            {
+                times.push("(Winch tier)".to_string());
+                continue;
+            }
             let engine = wasmtime::Engine::new(&profile.wasmtime_config(c))?;
             let t = Instant::now();
-            wasmtime::Module::new(&engine, &inst.code)?;
-            times.push(t.elapsed().as_secs_f64() * 1e3);
+            match wasmtime::Module::new(&engine, &inst.code) {
+                Ok(_) => times.push(format!("{:.0}", t.elapsed().as_secs_f64() * 1e3)),
+                Err(_) => times.push("refused".to_string()),
+            }
         }
         println!(
-            "| {name} | {} | {validate_ms:.1} | {instrument_ms:.1} | {} | {:.0} | {:.0} |",
+            "| {name} | {} | {validate_ms:.1} | {instrument_ms:.1} | {} | {} | {} | {prepared} | {} |",
             code.len(),
             inst.code.len(),
             times[0],
-            times[1]
+            times[1],
+            peak_rss_mb()
         );
     }
     Ok(())
+}
+
+/// The process's peak resident memory so far, in MB (Linux).
+fn peak_rss_mb() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or("-".into(), |kb| format!("{}", kb / 1024))
 }
 
 /// Modules at the profile's size limits shaped to be slow to compile.
@@ -60,7 +101,7 @@ fn bombs(profile: &Profile) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     // Straight-line basic blocks: `i32.const 0; br_if 0` (4 bytes each).
     let branches = |n: usize| {
-        let mut b = vec![0x00, 0x02, 0x40];
+        let mut b: Vec<u8> = vec![0x00, 0x02, 0x40];
         for _ in 0..n {
             b.extend_from_slice(&[0x41, 0x00, 0x0d, 0x00]);
         }
@@ -69,7 +110,7 @@ fn bombs(profile: &Profile) -> Vec<(String, Vec<u8>)> {
     };
     // Calls (2 bytes each), each instrumented with a frame push and pop.
     let calls = |n: usize| {
-        let mut b = vec![0x00];
+        let mut b: Vec<u8> = vec![0x00];
         for _ in 0..n {
             b.extend_from_slice(&[0x10, 0x00]);
         }
@@ -78,23 +119,44 @@ fn bombs(profile: &Profile) -> Vec<(String, Vec<u8>)> {
     };
     // Nested blocks, as deep as one body allows.
     let nested = |n: usize| {
-        let mut b = vec![0x00];
+        let mut b: Vec<u8> = vec![0x00];
         for _ in 0..n {
             b.extend_from_slice(&[0x02, 0x40]);
         }
         b.extend(std::iter::repeat_n(0x0b, n + 1));
         b
     };
-    let per_fn = |f: &dyn Fn(usize) -> Vec<u8>, unit: usize| f((body_limit - 16) / unit);
-    for (name, body) in [
-        ("branches, one max-size body", per_fn(&branches, 4)),
-        ("calls, one max-size body", per_fn(&calls, 2)),
-        ("nested blocks, one max-size body", per_fn(&nested, 3)),
+    // Each shape with bodies of the full body limit down to an eighth of
+    // it, as many as the module limit holds: the worst accepted one is the
+    // bound (larger ones are rejected by the instrumented-size limits).
+    let limits = &profile.limits;
+    let fn_limit = limits.max_instrumented_function_bytes as f64;
+    let module_instr_limit = limits.max_instrumented_bytes as f64;
+    // (shape, generator, bytes per unit, instrumented bytes per input byte)
+    for (shape, f, unit, growth) in [
+        ("branches", &branches as &dyn Fn(usize) -> Vec<u8>, 4, 6.0),
+        ("calls", &calls, 2, 15.5),
+        ("nested blocks", &nested, 3, 1.0),
     ] {
-        out.push((name.to_string(), module(std::slice::from_ref(&body))));
-        let copies = (module_limit - 64) / (body_limit + 8);
+        for div in [1, 2, 4, 8] {
+            let body = f((body_limit / div - 16) / unit);
+            let copies = ((module_limit - 64) / (body.len() + 8)).max(1);
+            out.push((
+                format!("{shape}, {copies} bodies of {} KiB", body.len() >> 10),
+                module(&vec![body; copies]),
+            ));
+        }
+        // Just under every limit at once: the worst module of this shape
+        // that the profile accepts.
+        let body_bytes = (fn_limit * 0.97 / growth).min((body_limit - 16) as f64) as usize;
+        let body = f(body_bytes / unit);
+        let copies = ((module_instr_limit * 0.97 / growth) as usize / (body.len() + 8))
+            .clamp(1, (module_limit - 64) / (body.len() + 8));
         out.push((
-            format!("{}, {copies} max-size bodies", name.split(',').next().unwrap()),
+            format!(
+                "{shape} at the limits, {copies} bodies of {} KiB",
+                body.len() >> 10
+            ),
             module(&vec![body; copies]),
         ));
     }

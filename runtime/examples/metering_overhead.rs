@@ -96,9 +96,7 @@ fn main() {
     println!("|---|---|---|---|---|---|");
     for (name, wat) in KERNELS {
         let code = wat::parse_str(wat).unwrap();
-        let inst =
-            instrument::instrument(&code, &profile)
-                .unwrap();
+        let inst = instrument::instrument(&code, &profile).unwrap();
         let frame = inst.export_frames["run"];
         let t_plain = time(&plain, false, &code, |_, _| {});
         let t_fuel = time(&fueled, true, &code, |_, _| {});

@@ -5,7 +5,7 @@
 //! execution, so a module without one, or with a malformed one, runs all the
 //! same.
 
-use verity_host_abi::spec::{ContractSpec, SPEC_SECTION, SpecError};
+use verity_host_abi::spec::{ContractSpec, MAX_SPEC_BYTES, SPEC_SECTION, SpecError};
 use wasmparser::{Parser, Payload};
 
 /// Why a module's spec could not be read.
@@ -20,7 +20,10 @@ pub enum SpecReadError {
 }
 
 /// The contract spec in `code`, `None` if it has no `verity.spec` section.
-/// Several such sections are read as one (the linker may split them).
+/// Several such sections are read as one (the linker may split them), at
+/// most [`MAX_SPEC_BYTES`] in all. Linear in the module's size; callers
+/// that run the module read the spec only after it passed validation (the
+/// CLI does).
 ///
 /// ```
 /// let wasm = verity_runtime::module_bytes(br#"(module (func (export "run")))"#)?;
@@ -32,12 +35,16 @@ pub fn contract_spec(code: &[u8]) -> Result<Option<ContractSpec>, SpecReadError>
     for payload in Parser::new(0).parse_all(code) {
         match payload.map_err(|e| SpecReadError::NotWasm(e.message().to_string()))? {
             Payload::CustomSection(c) if c.name() == SPEC_SECTION => {
-                section
-                    .get_or_insert_with(Vec::new)
-                    .extend_from_slice(c.data());
+                let s = section.get_or_insert_with(Vec::new);
+                if s.len() + c.data().len() > MAX_SPEC_BYTES {
+                    return Err(SpecReadError::Malformed(SpecError::TooLarge(
+                        s.len() + c.data().len(),
+                    )));
+                }
+                s.extend_from_slice(c.data());
             }
-            // Function bodies cannot hold custom sections: skip parsing them.
-            Payload::CodeSectionStart { .. } | Payload::CodeSectionEntry(_) => {}
+            // Function bodies are not parsed (they cannot hold custom
+            // sections), so this is linear in the module's size.
             _ => {}
         }
     }

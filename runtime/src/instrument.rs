@@ -40,12 +40,12 @@
 
 use std::collections::HashMap;
 
+use verity_host_abi::{CostClass, CostSchedule};
 use wasm_encoder::reencode::{Error as ReencodeError, Reencode, RoundtripReencoder, utils};
 use wasm_encoder::{
     CodeSection, ConstExpr, ExportKind, ExportSection, Function, GlobalSection, GlobalType, Ieee32,
     Ieee64, Instruction as I, Module, SectionId, ValType as EncType,
 };
-use verity_host_abi::{CostClass, CostSchedule};
 use wasmparser::{
     FuncValidatorAllocations, FunctionBody, Operator as Op, Parser, Payload, TypeRef, ValidPayload,
     Validator, WasmFeatures,
@@ -89,6 +89,9 @@ pub struct Instrumented {
     /// Frame cost of each exported function, by export name: what the host
     /// charges for the entry call.
     pub export_frames: HashMap<String, u32>,
+    /// The largest instrumented function body: (function index, bytes).
+    /// Compilers' cost grows with it; the profile caps it.
+    pub largest_function: (u32, usize),
 }
 
 /// What the rewriting pass needs to know about the whole module.
@@ -121,6 +124,7 @@ pub fn instrument(code: &[u8], profile: &crate::Profile) -> Result<Instrumented,
     let analysis = analyze(code, features)?;
     let mut rewriter = Rewriter {
         a: &analysis,
+        largest: (0, 0),
         costs: profile.costs,
         max_stack_slots: profile.limits.max_stack_slots,
         defined_index: 0,
@@ -131,9 +135,11 @@ pub fn instrument(code: &[u8], profile: &crate::Profile) -> Result<Instrumented,
     rewriter
         .parse_core_module(&mut module, parser(features), code)
         .map_err(|e| format!("instrumentation failed: {e}"))?;
+    let largest_function = rewriter.largest;
     Ok(Instrumented {
         code: module.finish(),
         export_frames: analysis.export_frames.clone(),
+        largest_function,
     })
 }
 
@@ -388,6 +394,8 @@ fn counts_units(op: &Op<'_>) -> bool {
 
 struct Rewriter<'a> {
     a: &'a Analysis,
+    /// The largest instrumented body so far: (function index, bytes).
+    largest: (u32, usize),
     costs: CostSchedule,
     max_stack_slots: u32,
     defined_index: u32,
@@ -691,7 +699,11 @@ impl Reencode for Rewriter<'_> {
         code: &mut CodeSection,
         func: FunctionBody<'_>,
     ) -> Result<(), ReencodeError<Self::Error>> {
+        let index = self.a.imported_funcs + self.defined_index;
         let f = self.rewrite_body(func)?;
+        if f.byte_len() > self.largest.1 {
+            self.largest = (index, f.byte_len());
+        }
         code.function(&f);
         Ok(())
     }

@@ -41,7 +41,9 @@ pub use contract_spec::{SpecReadError, contract_spec};
 pub use dir_state::{DirState, DirStateError};
 pub use pool::{Allocation, PoolOptions};
 pub use profile::{Compiler, Profile};
-pub use runtime::{PreparedModule, Runtime, RuntimeBuilder, RuntimeError};
+pub use runtime::{
+    CRANELIFT_MAX_INSTRUMENTED_BYTES, PreparedModule, Runtime, RuntimeBuilder, RuntimeError,
+};
 pub use state::{MemoryState, StateBackend, StateError, WitnessState};
 pub use transaction::Transaction;
 pub use validate::{ModuleInfo, Rejection};

@@ -374,7 +374,7 @@ mod tests {
         field.per_byte += 1;
     }
 
-    fn limits_from(e: &[(&str, u64); 27]) -> Limits {
+    fn limits_from(e: &[(&str, u64); 29]) -> Limits {
         let v = |i: usize| e[i].1 as u32;
         Limits {
             max_module_bytes: v(0),
@@ -402,8 +402,10 @@ mod tests {
             max_write_set_bytes: v(22),
             max_abort_message_bytes: v(23),
             max_stack_slots: v(24),
-            max_read_keys: v(25),
-            max_read_bytes: v(26),
+            max_instrumented_bytes: v(25),
+            max_instrumented_function_bytes: v(26),
+            max_read_keys: v(27),
+            max_read_bytes: v(28),
         }
     }
 }

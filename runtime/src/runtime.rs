@@ -67,6 +67,7 @@ struct FixedExports {
 /// Export names are resolved here once, not on every run.
 pub struct PreparedModule {
     code_hash: Hash32,
+    compiler: Compiler,
     info: ModuleInfo,
     pre: InstancePre<HostState>,
     entries: HashMap<String, EntryPoint>,
@@ -79,6 +80,13 @@ impl PreparedModule {
         self.code_hash
     }
 
+    /// The compiler that compiled it: the runtime's, or Winch for a module
+    /// too large for Cranelift to compile in bounded time
+    /// ([`CRANELIFT_MAX_INSTRUMENTED_BYTES`]). Receipts do not depend on it.
+    pub fn compiler(&self) -> Compiler {
+        self.compiler
+    }
+
     /// What validation learned about the module.
     pub fn info(&self) -> &ModuleInfo {
         &self.info
@@ -86,6 +94,7 @@ impl PreparedModule {
 
     fn new(
         code_hash: Hash32,
+        compiler: Compiler,
         module: &Module,
         linker: &Linker<HostState>,
         meta: Meta,
@@ -115,6 +124,7 @@ impl PreparedModule {
             .map_err(|_| Rejection::Compile { stage: "linking" })?;
         Ok(PreparedModule {
             code_hash,
+            compiler,
             info: meta.info,
             pre,
             entries,
@@ -249,6 +259,7 @@ impl RuntimeBuilder {
             artifacts,
             counters: Counters::default(),
             artifact_error: Mutex::new(None),
+            large: std::sync::OnceLock::new(),
         })
     }
 }
@@ -289,7 +300,23 @@ pub struct Runtime {
     counters: Counters,
     /// Why the artifact cache last failed to load or store a module.
     artifact_error: Mutex<Option<String>>,
+    /// Winch, for modules too large for Cranelift (made on first use).
+    large: std::sync::OnceLock<Option<LargeTier>>,
 }
+
+/// A second engine and linker, for modules compiled by Winch because they
+/// are too large for Cranelift.
+struct LargeTier {
+    engine: Engine,
+    linker: Linker<HostState>,
+}
+
+/// Instrumented modules larger than this are compiled by Winch even when
+/// the runtime's compiler is Cranelift: Cranelift takes about 1.2 µs per
+/// instrumented byte of branch-dense code (about 0.6 s at this size),
+/// Winch 0.05 µs (docs/costs.md, `examples/compile_cost.rs`). Not part of
+/// the profile: receipts do not depend on the compiler.
+pub const CRANELIFT_MAX_INSTRUMENTED_BYTES: usize = 512 << 10;
 
 impl Runtime {
     /// Modules kept compiled in memory by default.
@@ -411,7 +438,7 @@ impl Runtime {
         let loaded = cache
             .load(&self.engine, code_hash)
             .and_then(|(module, meta)| {
-                PreparedModule::new(code_hash, &module, &self.linker, meta)
+                PreparedModule::new(code_hash, self.compiler, &module, &self.linker, meta)
                     .map_err(|e| LoadError::Unusable(e.to_string()))
             });
         match loaded {
@@ -431,26 +458,69 @@ impl Runtime {
     fn compile(&self, code: &[u8], code_hash: Hash32) -> Result<Arc<PreparedModule>, Rejection> {
         Counters::bump(&self.counters.compiled);
         let info = validate(&self.profile, code)?;
-        let instrumented = instrument::instrument(code, &self.profile)
-        .map_err(|_| Rejection::Compile {
-            stage: "instrumentation",
-        })?;
-        let module = Module::from_binary(&self.engine, &instrumented.code).map_err(|_| {
-            Rejection::Compile {
+        let instrumented =
+            instrument::instrument(code, &self.profile).map_err(|_| Rejection::Compile {
+                stage: "instrumentation",
+            })?;
+        let limits = &self.profile.limits;
+        let (index, size) = instrumented.largest_function;
+        if size > limits.max_instrumented_function_bytes as usize {
+            return Err(Rejection::InstrumentedFunctionTooLarge {
+                index,
+                size,
+                limit: limits.max_instrumented_function_bytes,
+            });
+        }
+        if instrumented.code.len() > limits.max_instrumented_bytes as usize {
+            return Err(Rejection::InstrumentedModuleTooLarge {
+                size: instrumented.code.len(),
+                limit: limits.max_instrumented_bytes,
+            });
+        }
+        // Cranelift's time grows faster than linearly with a function's
+        // branches; past a size it would take seconds on a crafted module
+        // (docs/costs.md). Such modules compile with Winch, which is
+        // linear. Receipts do not depend on the compiler.
+        let large = self.compiler == Compiler::Cranelift
+            && instrumented.code.len() > CRANELIFT_MAX_INSTRUMENTED_BYTES;
+        let (engine, linker, compiler) = if large {
+            let tier = self.large_tier().ok_or(Rejection::Compile {
                 stage: "compilation",
-            }
-        })?;
+            })?;
+            (&tier.engine, &tier.linker, Compiler::Winch)
+        } else {
+            (&self.engine, &self.linker, self.compiler)
+        };
+        let module =
+            Module::from_binary(engine, &instrumented.code).map_err(|_| Rejection::Compile {
+                stage: "compilation",
+            })?;
         let meta = Meta {
             info,
             export_frames: instrumented.export_frames,
         };
-        if let Some(cache) = &self.artifacts {
+        if let Some(cache) = self.artifacts.as_ref().filter(|_| !large) {
             match cache.store(code_hash, &module, &meta) {
                 Ok(()) => Counters::bump(&self.counters.artifact_writes),
                 Err(e) => self.artifact_failed(format!("cannot store {code_hash}: {e}")),
             }
         }
-        PreparedModule::new(code_hash, &module, &self.linker, meta).map(Arc::new)
+        PreparedModule::new(code_hash, compiler, &module, linker, meta).map(Arc::new)
+    }
+
+    /// The engine and linker for modules too large for Cranelift, made on
+    /// first use: Winch, instances mapped on demand (large modules are
+    /// rare; they do not get pool slots). `None` if the engine cannot be
+    /// built.
+    fn large_tier(&self) -> Option<&LargeTier> {
+        self.large
+            .get_or_init(|| {
+                let engine = Engine::new(&self.profile.wasmtime_config(Compiler::Winch)).ok()?;
+                let mut linker = Linker::new(&engine);
+                host::link(&mut linker).ok()?;
+                Some(LargeTier { engine, linker })
+            })
+            .as_ref()
     }
 
     /// Runs `tx` on the module `code` (a wasm binary) against `state`.
@@ -513,7 +583,14 @@ impl Runtime {
         tx: &Transaction,
         state: &dyn StateBackend,
     ) -> Result<Receipt, RuntimeError> {
-        if !Engine::same(&self.engine, module.pre.module().engine()) {
+        let engine = module.pre.module().engine();
+        let ours = Engine::same(&self.engine, engine)
+            || self
+                .large
+                .get()
+                .and_then(Option::as_ref)
+                .is_some_and(|t| Engine::same(&t.engine, engine));
+        if !ours {
             return Err(RuntimeError::ForeignModule);
         }
         self.receipt_of(module.code_hash, tx, state, || Ok(module))
@@ -604,7 +681,9 @@ impl Runtime {
         let backend: &'static dyn StateBackend =
             unsafe { std::mem::transmute::<&dyn StateBackend, &'static dyn StateBackend>(state) };
         // Held until the store is gone, so the pool always has a slot for it.
-        let _permit = self.gate.as_ref().map(Gate::acquire);
+        let engine = prepared.pre.module().engine();
+        let pooled = Engine::same(&self.engine, engine);
+        let _permit = self.gate.as_ref().filter(|_| pooled).map(Gate::acquire);
         // The transaction's byte fields move into the store and back into
         // the receipt afterwards: the receipt's copies are the only ones.
         let mut data = HostState {
@@ -624,7 +703,7 @@ impl Runtime {
         };
         let mut attempt = 0u32;
         let (mut store, instance) = loop {
-            let mut store = Store::new(&self.engine, data);
+            let mut store = Store::new(engine, data);
             store.limiter(|s| &mut s.limiter);
             match prepared.pre.instantiate(&mut store) {
                 // The gate leaves a slot for every admitted run, but wasmtime

@@ -162,6 +162,27 @@ pub enum Rejection {
         /// `max_fuel`.
         limit: u64,
     },
+    /// Instrumentation would make a function body larger than
+    /// `max_instrumented_function_bytes` (compile time and memory grow
+    /// with it).
+    #[error("instrumented, function {index} would be {size} bytes, over the limit of {limit}")]
+    InstrumentedFunctionTooLarge {
+        /// Function index.
+        index: u32,
+        /// Its instrumented size.
+        size: usize,
+        /// The limit.
+        limit: u32,
+    },
+    /// Instrumentation would make the module larger than
+    /// `max_instrumented_bytes`.
+    #[error("instrumented, the module would be {size} bytes, over the limit of {limit}")]
+    InstrumentedModuleTooLarge {
+        /// Its instrumented size.
+        size: usize,
+        /// The limit.
+        limit: u32,
+    },
     /// A stage after validation refused a module the validator accepted.
     /// This is a profile bug, not the module's: the stage is named, but no
     /// dependency's message is quoted (see [`Rejection::Invalid`]).

@@ -255,11 +255,16 @@ fn compare(e: &Engines, n: &str, code: &[u8], stats: &mut Stats) {
     );
 
     // The instrumented module on wasmi (wasmi's own fuel off).
-    let inst = instrument::instrument(code, &e.profile)
-        .unwrap_or_else(|err| panic!("module {n}: {err}"));
+    let inst =
+        instrument::instrument(code, &e.profile).unwrap_or_else(|err| panic!("module {n}: {err}"));
     let entry_frame = inst.export_frames["run"];
     // The host charges the memory's initial pages before the entry runs.
-    let pages = e.cranelift.prepare(code).unwrap().info().initial_memory_pages;
+    let pages = e
+        .cranelift
+        .prepare(code)
+        .unwrap()
+        .info()
+        .initial_memory_pages;
     let page_charge = e.profile.costs.wasm_memory_initial.total(pages);
     if page_charge > FUEL {
         assert_eq!(receipt.status, Status::OutOfFuel, "module {n}");

@@ -235,8 +235,8 @@ impl<'e> Harness<'e> {
             Mode::Control(_) => bytes.to_vec(),
             Mode::Instrumented(_) => {
                 let code = instrument::instrument(bytes, &self.profile)
-                .map_err(|e| format!("instrumentation refused a valid module: {e}"))?
-                .code;
+                    .map_err(|e| format!("instrumentation refused a valid module: {e}"))?
+                    .code;
                 with_full_fuel_meter(&code)
             }
         };
@@ -694,8 +694,7 @@ fn check_refusals(text: &str) -> Refusals {
         };
         out.run += 1;
         let validated = verity_runtime::validate::validate(&profile, &bytes);
-        let instrumented =
-            instrument::instrument(&bytes, &profile);
+        let instrumented = instrument::instrument(&bytes, &profile);
         match (validated, instrumented) {
             (Err(_), Err(_)) => out.passed += 1,
             (Ok(_), _) => out

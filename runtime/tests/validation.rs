@@ -196,3 +196,122 @@ fn functions_count_imports_without_definitions() {
         too_many_functions,
     );
 }
+
+/// A binary module of `() -> ()` functions with these raw bodies.
+fn module_of(bodies: &[Vec<u8>]) -> Vec<u8> {
+    fn leb(mut x: usize, out: &mut Vec<u8>) {
+        loop {
+            let b = (x & 0x7f) as u8;
+            x >>= 7;
+            if x == 0 {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+    let section = |id: u8, payload: Vec<u8>| {
+        let mut s = vec![id];
+        leb(payload.len(), &mut s);
+        s.extend(payload);
+        s
+    };
+    let mut m = b"\0asm\x01\0\0\0".to_vec();
+    m.extend(section(1, vec![1, 0x60, 0, 0]));
+    let mut funcs = Vec::new();
+    leb(bodies.len(), &mut funcs);
+    funcs.extend(std::iter::repeat_n(0u8, bodies.len()));
+    m.extend(section(3, funcs));
+    m.extend(section(7, b"\x01\x03run\x00\x00".to_vec()));
+    let mut code = Vec::new();
+    leb(bodies.len(), &mut code);
+    for b in bodies {
+        leb(b.len(), &mut code);
+        code.extend_from_slice(b);
+    }
+    m.extend(section(10, code));
+    m
+}
+
+/// `n` calls of function 0 (each instrumented with a frame push and pop,
+/// about 15x the bytes).
+fn calls(n: usize) -> Vec<u8> {
+    let mut b = vec![0x00];
+    for _ in 0..n {
+        b.extend_from_slice(&[0x10, 0x00]);
+    }
+    b.push(0x0b);
+    b
+}
+
+/// `n` branches (`i32.const 0; br_if 0`), each a basic block with its own
+/// fuel charge.
+fn branches(n: usize) -> Vec<u8> {
+    let mut b = vec![0x00, 0x02, 0x40];
+    for _ in 0..n {
+        b.extend_from_slice(&[0x41, 0x00, 0x0d, 0x00]);
+    }
+    b.extend_from_slice(&[0x0b, 0x0b]);
+    b
+}
+
+/// Modules that instrumentation would blow past the compilers' budget are
+/// rejected with the limit named, never with a compiler's message.
+#[test]
+fn instrumented_size_limits_are_rejections_with_reasons() {
+    let runtime = verity_runtime::Runtime::new(Profile::default()).unwrap();
+    let l = Profile::default().limits;
+    // One body of 256k calls: within max_function_body_bytes, but about
+    // 8 MiB once instrumented.
+    let big_fn = module_of(&[calls(250_000)]);
+    assert!(check_bytes(&big_fn).is_ok(), "the validator accepts it");
+    match runtime.prepare(&big_fn).map(|_| ()) {
+        Err(Rejection::InstrumentedFunctionTooLarge {
+            index: 0,
+            size,
+            limit,
+        }) => {
+            assert!(size > limit as usize);
+            assert_eq!(limit, l.max_instrumented_function_bytes);
+        }
+        other => panic!("expected InstrumentedFunctionTooLarge, got {other:?}"),
+    }
+    // Many bodies each under the function limit, together over the module's.
+    let many = module_of(&vec![calls(60_000); 12]);
+    match runtime.prepare(&many).map(|_| ()) {
+        Err(Rejection::InstrumentedModuleTooLarge { size, limit }) => {
+            assert!(size > limit as usize);
+            assert_eq!(limit, l.max_instrumented_bytes);
+        }
+        other => panic!("expected InstrumentedModuleTooLarge, got {other:?}"),
+    }
+}
+
+fn check_bytes(code: &[u8]) -> Result<(), Rejection> {
+    validate(&Profile::default(), code).map(|_| ())
+}
+
+/// A module past Cranelift's size bound is compiled by Winch, whatever the
+/// runtime's compiler, and its receipts are those of an all-Winch runtime.
+#[test]
+fn large_modules_compile_with_winch_and_give_the_same_receipts() {
+    use verity_runtime::{Compiler, MemoryState, Runtime, Transaction};
+    let code = module_of(&[branches(60_000), branches(60_000)]);
+    let cranelift = Runtime::new(Profile::default()).unwrap();
+    let prepared = cranelift.prepare(&code).unwrap();
+    assert_eq!(prepared.compiler(), Compiler::Winch);
+    let small = module_bytes(br#"(module (func (export "run")))"#).unwrap();
+    assert_eq!(
+        cranelift.prepare(&small).unwrap().compiler(),
+        Compiler::Cranelift
+    );
+    let winch = Runtime::with_compiler(Profile::default(), Compiler::Winch).unwrap();
+    let tx = Transaction::new("run").with_fuel(10_000_000);
+    let a = cranelift
+        .execute_prepared(&prepared, &tx, &MemoryState::default())
+        .unwrap();
+    let b = winch.execute(&code, &tx, &MemoryState::default()).unwrap();
+    assert!(a.status.is_success(), "{}", a.status);
+    assert_eq!(a.encode(), b.encode());
+    cranelift.verify(&code, &a).unwrap();
+}

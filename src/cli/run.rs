@@ -59,9 +59,18 @@ pub struct RunArgs {
 
 pub fn run(args: RunArgs) -> Result<Outcome> {
     let code = read_module(&args.module)?;
-    // The spec is only metadata: a module without one (or with a broken one)
-    // still runs; only `--arg` needs it.
-    let spec = contract_spec(&code);
+    let runtime = super::one_shot_runtime(args.compiler)?;
+    // The spec is read only from a module that passed validation (hostile
+    // bytes get a `rejected` receipt, not a spec reader), and only as
+    // metadata: a module without one (or with a broken one) still runs;
+    // only `--arg` needs it. The compiled module stays in the runtime's
+    // cache for the run below.
+    let spec = match runtime.prepare(&code) {
+        Ok(_) => contract_spec(&code).map_err(|e| anyhow::anyhow!("{e}")),
+        Err(rejection) => Err(anyhow::anyhow!(
+            "the module was rejected ({rejection}), so its spec is not read"
+        )),
+    };
     let entry_spec: Option<EntrySpec> = spec
         .as_ref()
         .ok()
@@ -100,7 +109,6 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         Some(d) => d,
         None => &empty,
     };
-    let runtime = super::one_shot_runtime(args.compiler)?;
     let receipt = runtime.execute(&code, &tx, backend)?;
 
     // Everything is delivered before anything is committed: the receipt
