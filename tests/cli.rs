@@ -368,15 +368,7 @@ fn state_directory_persists_successes_and_ignores_failures() {
 fn corrupt_state_directory_is_an_error_not_a_reset() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("state.bin"), b"garbage").unwrap();
-    let counter = fixture("counter.wat");
-    let out = run_cli(&[
-        "run",
-        path_str(&counter),
-        "--entry",
-        "increment",
-        "--state",
-        path_str(dir.path()),
-    ]);
+    let out = increment_in(dir.path());
     assert_eq!(code(&out), 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("corrupt"));
     assert_eq!(
@@ -420,6 +412,18 @@ fn profile_prints_the_hash_receipts_carry() {
     );
 }
 
+/// `verity run` of the counter's `increment` against the state in `state`.
+fn increment_in(state: &Path) -> Output {
+    run_cli(&[
+        "run",
+        path_str(&fixture("counter.wat")),
+        "--entry",
+        "increment",
+        "--state",
+        path_str(state),
+    ])
+}
+
 /// The counter's committed value in a state directory (0 if never set).
 fn committed_count(state: &Path) -> u64 {
     let s = verity_runtime::DirState::open(state).unwrap();
@@ -433,28 +437,13 @@ fn committed_count(state: &Path) -> u64 {
 fn a_missing_state_directory_is_an_error_not_a_new_state() {
     let dir = tempfile::tempdir().unwrap();
     let typo = dir.path().join("sttae");
-    let counter = fixture("counter.wat");
-    let out = run_cli(&[
-        "run",
-        path_str(&counter),
-        "--entry",
-        "increment",
-        "--state",
-        path_str(&typo),
-    ]);
+    let out = increment_in(&typo);
     assert_eq!(code(&out), 2);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("verity state init"), "{err}");
     assert!(!typo.exists(), "a mistyped --state created a directory");
     // An existing directory that holds no state is refused too.
-    let out = run_cli(&[
-        "run",
-        path_str(&counter),
-        "--entry",
-        "increment",
-        "--state",
-        path_str(dir.path()),
-    ]);
+    let out = increment_in(dir.path());
     assert_eq!(code(&out), 2);
     assert!(!dir.path().join("state.bin").exists());
     // `state init` makes one, once.
@@ -471,34 +460,27 @@ fn a_receipt_that_cannot_be_written_commits_nothing() {
     let s = path_str(&state);
     assert_eq!(code(&run_cli(&["state", "init", s])), 0);
     let counter = fixture("counter.wat");
-    let bad = dir.path().join("no/such/dir/r.json");
-    let out = run_cli(&[
-        "run",
-        path_str(&counter),
-        "--entry",
-        "increment",
-        "--state",
-        s,
-        "--receipt",
-        path_str(&bad),
-    ]);
+    let increment_to = |receipt: &Path| {
+        run_cli(&[
+            "run",
+            path_str(&counter),
+            "--entry",
+            "increment",
+            "--state",
+            s,
+            "--receipt",
+            path_str(receipt),
+        ])
+    };
     // Exit 2 means nothing happened: the transaction was not committed,
     // so running it again is safe.
+    let out = increment_to(&dir.path().join("no/such/dir/r.json"));
     assert_eq!(code(&out), 2);
     assert_eq!(committed_count(&state), 0);
     // With a writable path, the receipt lands and the state moves on, and
     // no temporary file is left beside it.
     let good = dir.path().join("r.json");
-    let out = run_cli(&[
-        "run",
-        path_str(&counter),
-        "--entry",
-        "increment",
-        "--state",
-        s,
-        "--receipt",
-        path_str(&good),
-    ]);
+    let out = increment_to(&good);
     assert_eq!(code(&out), 0);
     assert_eq!(committed_count(&state), 1);
     let receipt: Value = serde_json::from_slice(&std::fs::read(&good).unwrap()).unwrap();

@@ -10,6 +10,7 @@
 //! ```
 
 mod adversarial;
+mod bombs;
 mod chart;
 mod hosts;
 
@@ -581,6 +582,9 @@ fn main() -> Result<()> {
     }
     if want("verify_parallel") {
         rows.push(verify_parallel(args.quick, &rt, &receipts)?);
+    }
+    if want("compile_bombs") {
+        rows.push(bombs::row()?);
     }
     if want("adversarial") {
         rows.extend(adversarial::rows(&rt, args.quick)?);

@@ -708,6 +708,17 @@ fn check_refusals(text: &str) -> Refusals {
     out
 }
 
+/// A tally's skips, by reason (the validator directives, checked apart,
+/// left out).
+fn skip_reasons(t: &Tally) -> String {
+    t.skipped
+        .iter()
+        .filter(|(k, _)| !k.starts_with("validator directive"))
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[test]
 fn spec_testsuite_passes_instrumented_on_every_compiler() {
     let profile = Profile::default();
@@ -796,12 +807,7 @@ fn spec_testsuite_passes_instrumented_on_every_compiler() {
         for (line, why) in &r.failures {
             failures.push(format!("{}:{line} [validator] {why}", file.name()));
         }
-        let skipped: Vec<String> = tallies[2]
-            .skipped
-            .iter()
-            .filter(|(k, _)| !k.starts_with("validator directive"))
-            .map(|(k, v)| format!("{k}: {v}"))
-            .collect();
+        let skipped = skip_reasons(tallies[2]);
         println!(
             "| {} | {} | {}/{}, {}/{} | {} | {}/{} (+{} text-format) |",
             file.name(),
@@ -810,26 +816,21 @@ fn spec_testsuite_passes_instrumented_on_every_compiler() {
             tallies[1].passed,
             tallies[2].passed,
             tallies[3].passed,
-            skipped.join(", "),
+            skipped,
             r.passed,
             r.run,
             r.text_format,
         );
     }
     for (m, t) in totals.iter().enumerate() {
-        let skipped: Vec<String> = t
-            .skipped
-            .iter()
-            .filter(|(k, _)| !k.starts_with("validator directive"))
-            .map(|(k, v)| format!("{k}: {v}"))
-            .collect();
+        let skipped = skip_reasons(t);
         println!(
             "total {}: {} suites, {} directives run, {} passed; skipped {}",
             engines[m].0.name(),
             files.len(),
             t.run,
             t.passed,
-            skipped.join(", ")
+            skipped
         );
     }
     println!(

@@ -197,62 +197,30 @@ fn functions_count_imports_without_definitions() {
     );
 }
 
-/// A binary module of `() -> ()` functions with these raw bodies.
-fn module_of(bodies: &[Vec<u8>]) -> Vec<u8> {
-    fn leb(mut x: usize, out: &mut Vec<u8>) {
-        loop {
-            let b = (x & 0x7f) as u8;
-            x >>= 7;
-            if x == 0 {
-                out.push(b);
-                return;
-            }
-            out.push(b | 0x80);
-        }
-    }
-    let section = |id: u8, payload: Vec<u8>| {
-        let mut s = vec![id];
-        leb(payload.len(), &mut s);
-        s.extend(payload);
-        s
-    };
-    let mut m = b"\0asm\x01\0\0\0".to_vec();
-    m.extend(section(1, vec![1, 0x60, 0, 0]));
-    let mut funcs = Vec::new();
-    leb(bodies.len(), &mut funcs);
-    funcs.extend(std::iter::repeat_n(0u8, bodies.len()));
-    m.extend(section(3, funcs));
-    m.extend(section(7, b"\x01\x03run\x00\x00".to_vec()));
-    let mut code = Vec::new();
-    leb(bodies.len(), &mut code);
-    for b in bodies {
-        leb(b.len(), &mut code);
-        code.extend_from_slice(b);
-    }
-    m.extend(section(10, code));
-    m
+/// A module of `() -> ()` functions with these bodies (text), the first
+/// exported as `run`.
+fn module_of(bodies: &[String]) -> Vec<u8> {
+    let funcs: String = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let export = if i == 0 { r#"(export "run")"# } else { "" };
+            format!("(func {export} {b})")
+        })
+        .collect();
+    module_bytes(format!("(module {funcs})").as_bytes()).unwrap()
 }
 
 /// `n` calls of function 0 (each instrumented with a frame push and pop,
 /// about 15x the bytes).
-fn calls(n: usize) -> Vec<u8> {
-    let mut b = vec![0x00];
-    for _ in 0..n {
-        b.extend_from_slice(&[0x10, 0x00]);
-    }
-    b.push(0x0b);
-    b
+fn calls(n: usize) -> String {
+    "call 0 ".repeat(n)
 }
 
 /// `n` branches (`i32.const 0; br_if 0`), each a basic block with its own
 /// fuel charge.
-fn branches(n: usize) -> Vec<u8> {
-    let mut b = vec![0x00, 0x02, 0x40];
-    for _ in 0..n {
-        b.extend_from_slice(&[0x41, 0x00, 0x0d, 0x00]);
-    }
-    b.extend_from_slice(&[0x0b, 0x0b]);
-    b
+fn branches(n: usize) -> String {
+    format!("(block {})", "i32.const 0 br_if 0 ".repeat(n))
 }
 
 /// Modules that instrumentation would blow past the compilers' budget are
