@@ -11,7 +11,7 @@
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::Cell;
 
-const PAGE: usize = 64 * 1024;
+const PAGE: usize = verity_host_abi::limits::WASM_PAGE_BYTES as usize;
 
 /// The allocator. Installed as `#[global_allocator]` on wasm32.
 pub struct BumpAllocator {

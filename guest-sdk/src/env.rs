@@ -4,10 +4,15 @@ use crate::msg::MsgBuf;
 use crate::scratch::{Guard, TOO_LARGE};
 use crate::{Address, host};
 
+use verity_host_abi::Limits;
+
 /// Largest sender the default profile accepts (`max_sender_bytes`).
-const SENDER_CAP: usize = 256;
+const SENDER_CAP: usize = Limits::DEFAULT.max_sender_bytes as usize;
 /// Largest context blob the default profile accepts (`max_context_bytes`).
-const CONTEXT_CAP: usize = 4096;
+const CONTEXT_CAP: usize = Limits::DEFAULT.max_context_bytes as usize;
+// The revert messages below name these numbers (the SDK formats nothing):
+// a change of the defaults must change them too.
+const _: () = assert!(SENDER_CAP == 256 && CONTEXT_CAP == 4096);
 
 /// Calls `f` with the raw transaction input.
 ///

@@ -27,7 +27,7 @@ use crate::scratch::{Guard, TOO_LARGE};
 use crate::{codec, host};
 
 /// Longest key the default profile accepts (`max_key_bytes`).
-pub const MAX_KEY_BYTES: usize = 256;
+pub const MAX_KEY_BYTES: usize = verity_host_abi::Limits::DEFAULT.max_key_bytes as usize;
 
 /// Whether `key` holds a value.
 pub fn has(key: &[u8]) -> bool {

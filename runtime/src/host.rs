@@ -3,6 +3,7 @@
 //! an implementation whose signature differs from the table does not compile.
 
 use std::ops::Range;
+use verity_host_abi::limits::WASM_PAGE_BYTES;
 
 use sha2::{Digest, Sha256};
 use verity_host_abi::abi::IMPORT_MODULE;
@@ -72,7 +73,7 @@ pub(crate) struct PageLimiter {
 impl PageLimiter {
     pub(crate) fn new(limits: &Limits) -> Self {
         PageLimiter {
-            max_memory_bytes: u64::from(limits.max_memory_pages) * 65_536,
+            max_memory_bytes: u64::from(limits.max_memory_pages) * u64::from(WASM_PAGE_BYTES),
             max_table_elements: u64::from(limits.max_table_elements),
             max_tables: limits.max_tables as usize,
         }

@@ -17,6 +17,7 @@
 //! docs/performance.md has the measurements behind the defaults.
 
 use std::sync::{Condvar, Mutex};
+use verity_host_abi::limits::WASM_PAGE_BYTES;
 
 use verity_host_abi::Limits;
 use wasmtime::{Enabled, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -113,7 +114,7 @@ pub(crate) fn configure(
         .max_core_instance_size(INSTANCE_BYTES)
         .max_memories_per_module(1)
         .max_tables_per_module(limits.max_tables.max(1))
-        .max_memory_size(limits.max_memory_pages as usize * 65_536)
+        .max_memory_size(limits.max_memory_pages as usize * WASM_PAGE_BYTES as usize)
         .table_elements(limits.max_table_elements as usize)
         .pagemap_scan(if pagemap { Enabled::Yes } else { Enabled::No });
     // Without PAGEMAP_SCAN "keep resident" means memset the lowest bytes of

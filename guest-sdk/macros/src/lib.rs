@@ -64,7 +64,7 @@ fn expand_contract(item: &ItemImpl) -> syn::Result<TokenStream2> {
         }
         let sig = &f.sig;
         let name = sig.ident.to_string();
-        if name.len() > 256 {
+        if name.len() > verity_host_abi::Limits::DEFAULT.max_entry_bytes as usize {
             return Err(syn::Error::new(sig.ident.span(), "entry name is too long"));
         }
         if !sig.generics.params.is_empty() || sig.asyncness.is_some() {
