@@ -2,14 +2,12 @@
 //! kill, at any point of a commit, it holds the old or the new state, never
 //! a mix and never a corrupt file; concurrent runs never lose an update.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use common::{fixture, verity};
+use crate::common::{fixture, verity};
 use verity_runtime::{DirState, StateBackend};
 
 /// Held by each test for its whole run. The tests read state directories

@@ -18,7 +18,7 @@
 //! Verity ever sees). The test fails on any failure, and says whether the
 //! control failed too (a harness or suite issue) or only the instrumented
 //! module did (an instrumentation bug). `cargo test --release -p
-//! verity-runtime --test spec_testsuite -- --nocapture` prints the per-suite
+//! verity-runtime --test all spec_testsuite -- --nocapture` prints the per-suite
 //! table that docs/determinism.md quotes.
 
 use std::collections::{BTreeMap, HashMap, HashSet};

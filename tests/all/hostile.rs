@@ -1,11 +1,9 @@
 //! Every hostile fixture ends in its expected status, deterministically,
 //! without touching the state.
 
-mod common;
-
 use std::sync::OnceLock;
 
-use common::{fixture, module, runtime};
+use crate::common::{fixture, module, runtime};
 use verity_runtime::{
     Allocation, Compiler, MemoryState, Profile, Receipt, Runtime, Status, Transaction,
 };

@@ -2,11 +2,9 @@
 //! real runtime: token scenarios, hostile Rust, the walkthrough's commands,
 //! reproducible builds, the size gate, and the contracts' own native tests.
 
-mod common;
-
 use std::process::Command;
 
-use common::{fixture, root, verity};
+use crate::common::{fixture, root, verity};
 use serde::Deserialize;
 use verity_runtime::{Status, TrapKind};
 use verity_testkit::{Call, Harness};

@@ -1,12 +1,10 @@
 //! End-to-end tests of the `verity` binary: exit codes, run -> verify round
 //! trips, tampering, corrupt input, persistent state.
 
-mod common;
-
 use std::path::Path;
 use std::process::Output;
 
-use common::{fixture, verity};
+use crate::common::{fixture, verity};
 use serde_json::Value;
 
 fn run_cli(args: &[&str]) -> Output {

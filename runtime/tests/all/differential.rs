@@ -11,7 +11,7 @@
 //! 3. Nothing panics or hangs: every run is bounded by fuel.
 //!
 //! CI runs a bounded number of modules; `VERITY_FUZZ_MODULES=100000 cargo
-//! test --release -p verity-runtime --test differential` runs more. The
+//! test --release -p verity-runtime --test all differential` runs more. The
 //! closing line printed with `--nocapture` says how many modules ran.
 
 use arbitrary::Unstructured;

@@ -3,14 +3,12 @@
 //! Python implementation of docs/receipt.md recomputes.
 //!
 //! After an intended change of the receipt format or the profile, rewrite
-//! them with `VERITY_BLESS=1 cargo test --release --test golden`.
-
-mod common;
+//! them with `VERITY_BLESS=1 cargo test --release --test all golden`.
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::{fixture, root, verity};
+use crate::common::{fixture, root, verity};
 use verity_host_abi::json::ReceiptJson;
 
 /// (name, module, arguments after the module)

@@ -1,0 +1,13 @@
+//! The runtime's integration tests, in one binary (one link of wasmtime
+//! instead of one per file). Each module is one subject; its header says
+//! what it proves.
+
+mod allocation;
+mod differential;
+mod engines;
+mod host_functions;
+mod mutation;
+mod prepared;
+mod spec_testsuite;
+mod state_semantics;
+mod validation;
