@@ -20,6 +20,11 @@ pub const IMPORT_MODULE: &str = "verity";
 /// take pointers.
 pub const MEMORY_EXPORT: &str = "memory";
 
+/// Export names starting with this are reserved for the runtime: its
+/// instrumentation exports its fuel, depth and exit globals under them, and
+/// validation rejects a module that exports such a name itself.
+pub const RESERVED_EXPORT_PREFIX: &str = "__verity";
+
 /// Version of this ABI. A change to [`for_each_host_fn!`] that is not purely
 /// additive bumps it.
 pub const ABI_VERSION: u32 = 1;

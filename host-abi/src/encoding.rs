@@ -16,6 +16,7 @@ use crate::status::{Status, TrapKind};
 
 /// Why a byte string is not a canonical receipt.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// The input ended inside the named field.
     Truncated {

@@ -319,6 +319,7 @@ impl ContractSpec {
 
 /// Why a `verity.spec` section could not be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SpecError {
     /// The section ended inside a record.
     Truncated,

@@ -77,6 +77,7 @@ macro_rules! trap_kinds {
         /// Why a guest trapped. The name (not a number) is what the receipt
         /// encodes, so the set is open to additions without renumbering.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
         pub enum TrapKind {
             $( $(#[$doc])* $variant, )*
         }

@@ -10,6 +10,7 @@ use wasmparser::{Parser, Payload};
 
 /// Why a module's spec could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SpecReadError {
     /// The bytes are not a wasm module (as far as reading sections goes).
     #[error("not a wasm module: {0}")]

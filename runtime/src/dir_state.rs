@@ -13,9 +13,10 @@
 //! [`DirStateError::Busy`] at once rather than waiting, so two concurrent
 //! `verity run --state DIR` never interleave their read-modify-write.
 //!
-//! For crash tests, the environment variable `VERITY_CRASH_AT` set to
-//! `after-write`, `after-sync` or `after-rename` aborts the process at that
-//! step of a commit.
+//! For crash tests, in a build with the `failpoints` feature, the
+//! environment variable `VERITY_CRASH_AT` set to `after-write`,
+//! `after-sync` or `after-rename` aborts the process at that step of a
+//! commit.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -33,6 +34,7 @@ const MAGIC: &[u8; 16] = b"verity-state-v1\n";
 
 /// Why a state directory could not be opened or committed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DirStateError {
     /// I/O on the directory failed.
     #[error("state directory {path}: {source}")]
@@ -224,12 +226,18 @@ impl StateBackend for DirState {
 }
 
 /// Aborts the process here if `VERITY_CRASH_AT` names this step (crash
-/// tests only; see the module docs).
+/// tests only; see the module docs). Compiled in only with the `failpoints`
+/// feature, which the workspace's tests enable: a production build never
+/// reads the variable.
+#[cfg(feature = "failpoints")]
 fn crash_point(step: &str) {
     if std::env::var_os("VERITY_CRASH_AT").is_some_and(|v| v == step) {
         std::process::abort();
     }
 }
+
+#[cfg(not(feature = "failpoints"))]
+fn crash_point(_step: &str) {}
 
 fn encode(state: &MemoryState) -> Vec<u8> {
     let mut out = MAGIC.to_vec();

@@ -64,8 +64,7 @@ pub const FUEL_GLOBAL: &str = "__verity_fuel";
 pub const DEPTH_GLOBAL: &str = "__verity_depth";
 /// Export name of the exit global (i32): why instrumentation code trapped.
 pub const EXIT_GLOBAL: &str = "__verity_exit";
-/// Prefix of export names reserved for the instrumentation.
-pub const RESERVED_EXPORT_PREFIX: &str = "__verity";
+pub use verity_host_abi::abi::RESERVED_EXPORT_PREFIX;
 /// `EXIT_GLOBAL` value: a fuel charge could not be paid.
 pub const EXIT_OUT_OF_FUEL: i32 = 1;
 /// `EXIT_GLOBAL` value: a call would exceed `max_stack_slots`.

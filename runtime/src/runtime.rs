@@ -23,6 +23,7 @@ use crate::validate::{ModuleInfo, Rejection, validate};
 /// A failure of the host itself: the transaction has no outcome. Every
 /// outcome of the guest, including rejection, is an `Ok(Receipt)` instead.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RuntimeError {
     /// wasmtime could not be configured or failed outside the guest's control.
     #[error("engine error: {0}")]

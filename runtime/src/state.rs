@@ -7,6 +7,7 @@ use verity_host_abi::{ReadEntry, Receipt, WriteEntry};
 
 /// Why a state backend could not answer.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StateError {
     /// The backend holds no answer for this key: a verification witness
     /// lacks it. Verification fails naming the key.

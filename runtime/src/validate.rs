@@ -15,6 +15,7 @@ use crate::profile::{Profile, REFUSED_PROPOSALS};
 /// Why a module or a transaction was refused before anything ran. Its
 /// `Display` text is the `reason` of a `rejected` receipt.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Rejection {
     /// The binary is larger than `max_module_bytes`.
     #[error("module is {size} bytes, over the limit of {limit}")]
@@ -195,6 +196,7 @@ pub enum Rejection {
 
 /// Where in a module validation found a problem, in Verity's own words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Location {
     /// The 8-byte preamble (magic number and version).
     Header,

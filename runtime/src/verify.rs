@@ -34,6 +34,7 @@ impl fmt::Display for FieldMismatch {
 
 /// Why a receipt does not verify.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum VerifyError {
     /// The receipt was made under another profile; this runtime refuses to
     /// judge it.
