@@ -23,11 +23,16 @@
 #![warn(missing_docs)]
 
 mod artifact;
+mod builder;
 mod contract_spec;
 mod dir_state;
+mod error;
+mod execution;
 mod host;
 pub mod instrument;
+mod module_store;
 mod pool;
+mod prepared;
 pub mod profile;
 mod recent_code;
 mod runtime;
@@ -37,13 +42,15 @@ pub mod validate;
 pub mod verify;
 
 pub use artifact::CacheStats;
+pub use builder::RuntimeBuilder;
 pub use contract_spec::{SpecReadError, contract_spec};
 pub use dir_state::{DirState, DirStateError};
+pub use error::RuntimeError;
+pub use module_store::CRANELIFT_MAX_INSTRUMENTED_BYTES;
 pub use pool::{Allocation, PoolOptions};
+pub use prepared::PreparedModule;
 pub use profile::{Compiler, Profile};
-pub use runtime::{
-    CRANELIFT_MAX_INSTRUMENTED_BYTES, PreparedModule, Runtime, RuntimeBuilder, RuntimeError,
-};
+pub use runtime::Runtime;
 pub use state::{MemoryState, StateBackend, StateError, WitnessState};
 pub use transaction::Transaction;
 pub use validate::{ModuleInfo, Rejection};

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use verity_host_abi::{Hash32, Receipt};
 
-use crate::runtime::{PreparedModule, Runtime, RuntimeError};
+use crate::error::RuntimeError;
+use crate::prepared::PreparedModule;
+use crate::runtime::Runtime;
 use crate::state::{StateError, WitnessState};
 use crate::transaction::Transaction;
 

@@ -1,0 +1,198 @@
+//! Where a runtime gets its modules: the in-memory cache, the on-disk
+//! artifact cache, and the compile pipeline (validate, instrument, compile,
+//! link), with the Winch tier for modules too large for Cranelift.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use verity_host_abi::Hash32;
+use wasmtime::{Engine, Linker, Module};
+
+use crate::artifact::{Counters, LoadError, Meta};
+use crate::host::{self, HostState};
+use crate::instrument;
+use crate::prepared::PreparedModule;
+use crate::profile::Compiler;
+use crate::runtime::Runtime;
+use crate::validate::{Rejection, validate};
+
+/// Compiled modules (and rejections) by code hash, evicting the oldest
+/// entry past `capacity`. Eviction only costs a recompilation, never changes
+/// an outcome.
+pub(crate) struct ModuleCache {
+    pub(crate) capacity: usize,
+    pub(crate) entries: HashMap<Hash32, Result<Arc<PreparedModule>, Rejection>>,
+    pub(crate) order: VecDeque<Hash32>,
+}
+
+impl ModuleCache {
+    pub(crate) fn insert(&mut self, hash: Hash32, value: Result<Arc<PreparedModule>, Rejection>) {
+        if self.entries.insert(hash, value).is_none() {
+            self.order.push_back(hash);
+        }
+        while self.order.len() > self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.entries.remove(&old);
+            }
+        }
+    }
+}
+
+/// A second engine and linker, for modules compiled by Winch because they
+/// are too large for Cranelift.
+pub(crate) struct LargeTier {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<HostState>,
+}
+
+/// Instrumented modules larger than this are compiled by Winch even when
+/// the runtime's compiler is Cranelift: Cranelift takes about 1.2 µs per
+/// instrumented byte of branch-dense code (about 0.6 s at this size),
+/// Winch 0.05 µs (docs/costs.md, `examples/compile_cost.rs`). Not part of
+/// the profile: receipts do not depend on the compiler.
+pub const CRANELIFT_MAX_INSTRUMENTED_BYTES: usize = 512 << 10;
+
+impl Runtime {
+    fn artifact_failed(&self, why: String) {
+        Counters::bump(&self.counters.artifact_errors);
+        *self
+            .artifact_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(why);
+    }
+
+    /// Validates and compiles `code` (wasm binary), or returns the cached
+    /// result for the same code hash. Nodes prepare a module once, when it
+    /// is deployed, and run it with [`Runtime::execute_prepared`].
+    pub fn prepare(&self, code: &[u8]) -> Result<Arc<PreparedModule>, Rejection> {
+        let code_hash = self.code_hash(code);
+        self.prepare_hashed(code, code_hash)
+    }
+
+    /// SHA-256 of `code`, found without hashing when the same bytes were
+    /// run recently.
+    pub(crate) fn code_hash(&self, code: &[u8]) -> Hash32 {
+        self.recent_code.hash(code)
+    }
+
+    pub(crate) fn prepare_hashed(
+        &self,
+        code: &[u8],
+        code_hash: Hash32,
+    ) -> Result<Arc<PreparedModule>, Rejection> {
+        if let Some(hit) = self.lock_cache().entries.get(&code_hash) {
+            Counters::bump(&self.counters.memory_hits);
+            return hit.clone();
+        }
+        let prepared = match self.load_artifact(code_hash) {
+            Some(prepared) => Ok(prepared),
+            None => self.compile(code, code_hash),
+        };
+        let mut cache = self.lock_cache();
+        // Threads that raced to compile the same code all use the first
+        // result, so no run holds a module that the cache has dropped.
+        if let Some(first) = cache.entries.get(&code_hash) {
+            return first.clone();
+        }
+        cache.insert(code_hash, prepared.clone());
+        prepared
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, ModuleCache> {
+        // A panic while holding the lock cannot leave the cache inconsistent
+        // (every update is a single insert), so a poisoned lock is usable.
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The module for `code_hash` from the artifact cache, if it has a
+    /// usable one.
+    fn load_artifact(&self, code_hash: Hash32) -> Option<Arc<PreparedModule>> {
+        let cache = self.artifacts.as_ref()?;
+        let loaded = cache
+            .load(&self.engine, code_hash)
+            .and_then(|(module, meta)| {
+                PreparedModule::new(code_hash, self.compiler, &module, &self.linker, meta)
+                    .map_err(|e| LoadError::Unusable(e.to_string()))
+            });
+        match loaded {
+            Ok(prepared) => {
+                Counters::bump(&self.counters.artifact_loads);
+                Some(Arc::new(prepared))
+            }
+            Err(LoadError::Missing) => None,
+            Err(LoadError::Unusable(why)) => {
+                // Compiled again by the caller, and the file replaced.
+                self.artifact_failed(format!("cannot load {code_hash}: {why}"));
+                None
+            }
+        }
+    }
+
+    fn compile(&self, code: &[u8], code_hash: Hash32) -> Result<Arc<PreparedModule>, Rejection> {
+        Counters::bump(&self.counters.compiled);
+        let info = validate(&self.profile, code)?;
+        let instrumented =
+            instrument::instrument(code, &self.profile).map_err(|_| Rejection::Compile {
+                stage: "instrumentation",
+            })?;
+        let limits = &self.profile.limits;
+        let (index, size) = instrumented.largest_function;
+        if size > limits.max_instrumented_function_bytes as usize {
+            return Err(Rejection::InstrumentedFunctionTooLarge {
+                index,
+                size,
+                limit: limits.max_instrumented_function_bytes,
+            });
+        }
+        if instrumented.code.len() > limits.max_instrumented_bytes as usize {
+            return Err(Rejection::InstrumentedModuleTooLarge {
+                size: instrumented.code.len(),
+                limit: limits.max_instrumented_bytes,
+            });
+        }
+        // Cranelift's time grows faster than linearly with a function's
+        // branches; past a size it would take seconds on a crafted module
+        // (docs/costs.md). Such modules compile with Winch, which is
+        // linear. Receipts do not depend on the compiler.
+        let large = self.compiler == Compiler::Cranelift
+            && instrumented.code.len() > CRANELIFT_MAX_INSTRUMENTED_BYTES;
+        let (engine, linker, compiler) = if large {
+            let tier = self.large_tier().ok_or(Rejection::Compile {
+                stage: "compilation",
+            })?;
+            (&tier.engine, &tier.linker, Compiler::Winch)
+        } else {
+            (&self.engine, &self.linker, self.compiler)
+        };
+        let module =
+            Module::from_binary(engine, &instrumented.code).map_err(|_| Rejection::Compile {
+                stage: "compilation",
+            })?;
+        let meta = Meta {
+            info,
+            export_frames: instrumented.export_frames,
+        };
+        if let Some(cache) = self.artifacts.as_ref().filter(|_| !large) {
+            match cache.store(code_hash, &module, &meta) {
+                Ok(()) => Counters::bump(&self.counters.artifact_writes),
+                Err(e) => self.artifact_failed(format!("cannot store {code_hash}: {e}")),
+            }
+        }
+        PreparedModule::new(code_hash, compiler, &module, linker, meta).map(Arc::new)
+    }
+
+    /// The engine and linker for modules too large for Cranelift, made on
+    /// first use: Winch, instances mapped on demand (large modules are
+    /// rare; they do not get pool slots). `None` if the engine cannot be
+    /// built.
+    fn large_tier(&self) -> Option<&LargeTier> {
+        self.large
+            .get_or_init(|| {
+                let engine = Engine::new(&self.profile.wasmtime_config(Compiler::Winch)).ok()?;
+                let mut linker = Linker::new(&engine);
+                host::link(&mut linker).ok()?;
+                Some(LargeTier { engine, linker })
+            })
+            .as_ref()
+    }
+}

@@ -1,0 +1,115 @@
+//! A module ready to run: validated, instrumented, compiled and linked, with
+//! its entry points and the instrumentation's exports resolved once.
+
+use std::collections::HashMap;
+
+use verity_host_abi::Hash32;
+use verity_host_abi::abi::MEMORY_EXPORT;
+use wasmtime::{InstancePre, Linker, Module, ModuleExport};
+
+use crate::artifact::Meta;
+use crate::host::HostState;
+use crate::instrument::{DEPTH_GLOBAL, EXIT_GLOBAL, FUEL_GLOBAL};
+use crate::profile::Compiler;
+use crate::validate::{ModuleInfo, Rejection};
+
+/// An exported `() -> ()` function, resolved once per module.
+#[derive(Clone, Copy)]
+pub(crate) struct EntryPoint {
+    pub(crate) export: ModuleExport,
+    /// Stack slots the host's call of the entry takes.
+    pub(crate) frame: u32,
+}
+
+/// The instrumentation's globals and the memory, resolved once per module.
+#[derive(Clone, Copy)]
+pub(crate) struct FixedExports {
+    pub(crate) fuel: ModuleExport,
+    pub(crate) depth: ModuleExport,
+    pub(crate) exit: ModuleExport,
+    pub(crate) memory: Option<ModuleExport>,
+}
+
+/// A validated, compiled module, ready to instantiate: what
+/// [`Runtime::prepare`] returns and [`Runtime::execute_prepared`] runs.
+/// Export names are resolved here once, not on every run.
+pub struct PreparedModule {
+    pub(crate) code_hash: Hash32,
+    pub(crate) compiler: Compiler,
+    pub(crate) info: ModuleInfo,
+    pub(crate) pre: InstancePre<HostState>,
+    pub(crate) entries: HashMap<String, EntryPoint>,
+    pub(crate) fixed: FixedExports,
+}
+
+impl PreparedModule {
+    /// SHA-256 of the module binary.
+    pub fn code_hash(&self) -> Hash32 {
+        self.code_hash
+    }
+
+    /// The compiler that compiled it: the runtime's, or Winch for a module
+    /// too large for Cranelift to compile in bounded time
+    /// ([`CRANELIFT_MAX_INSTRUMENTED_BYTES`]). Receipts do not depend on it.
+    pub fn compiler(&self) -> Compiler {
+        self.compiler
+    }
+
+    /// What validation learned about the module.
+    pub fn info(&self) -> &ModuleInfo {
+        &self.info
+    }
+
+    pub(crate) fn new(
+        code_hash: Hash32,
+        compiler: Compiler,
+        module: &Module,
+        linker: &Linker<HostState>,
+        meta: Meta,
+    ) -> Result<PreparedModule, Rejection> {
+        let compile = || Rejection::Compile {
+            stage: "instrumentation",
+        };
+        let export = |name: &str| module.get_export_index(name).ok_or_else(compile);
+        let fixed = FixedExports {
+            fuel: export(FUEL_GLOBAL)?,
+            depth: export(DEPTH_GLOBAL)?,
+            exit: export(EXIT_GLOBAL)?,
+            memory: module.get_export_index(MEMORY_EXPORT),
+        };
+        let mut entries = HashMap::new();
+        for (name, sig) in &meta.info.exported_functions {
+            if sig == "() -> ()" {
+                let entry = EntryPoint {
+                    export: export(name)?,
+                    frame: meta.export_frames.get(name).copied().unwrap_or(0),
+                };
+                entries.insert(name.clone(), entry);
+            }
+        }
+        let pre = linker
+            .instantiate_pre(module)
+            .map_err(|_| Rejection::Compile { stage: "linking" })?;
+        Ok(PreparedModule {
+            code_hash,
+            compiler,
+            info: meta.info,
+            pre,
+            entries,
+            fixed,
+        })
+    }
+
+    /// The entry point `name`, or why the transaction is rejected.
+    pub(crate) fn entry(&self, name: &str) -> Result<EntryPoint, Rejection> {
+        match self.entries.get(name) {
+            Some(entry) => Ok(*entry),
+            // Not a `() -> ()` export: validation's answer names the reason.
+            None => Err(self
+                .info
+                .check_entry(name)
+                .err()
+                .unwrap_or_else(|| Rejection::MissingEntry(name.to_string()))),
+        }
+    }
+}
