@@ -59,7 +59,7 @@ impl RuntimeBuilder {
     }
 
     /// Keeps compiled modules in `dir` across processes (see
-    /// [`CacheStats`]). The directory must be writable only by this host.
+    /// [`CacheStats`](crate::CacheStats)). The directory must be writable only by this host.
     pub fn artifact_cache(mut self, dir: cap_std::fs::Dir) -> Self {
         self.artifacts = Some(dir);
         self

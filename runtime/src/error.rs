@@ -14,7 +14,7 @@ pub enum RuntimeError {
     /// The state backend failed.
     #[error(transparent)]
     State(#[from] StateError),
-    /// A [`PreparedModule`] was passed to a runtime other than the one that
+    /// A [`PreparedModule`](crate::PreparedModule) was passed to a runtime other than the one that
     /// prepared it.
     #[error("the prepared module belongs to another runtime")]
     ForeignModule,

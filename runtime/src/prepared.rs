@@ -31,7 +31,7 @@ pub(crate) struct FixedExports {
 }
 
 /// A validated, compiled module, ready to instantiate: what
-/// [`Runtime::prepare`] returns and [`Runtime::execute_prepared`] runs.
+/// [`Runtime::prepare`](crate::Runtime::prepare) returns and [`Runtime::execute_prepared`](crate::Runtime::execute_prepared) runs.
 /// Export names are resolved here once, not on every run.
 pub struct PreparedModule {
     pub(crate) code_hash: Hash32,
@@ -50,7 +50,7 @@ impl PreparedModule {
 
     /// The compiler that compiled it: the runtime's, or Winch for a module
     /// too large for Cranelift to compile in bounded time
-    /// ([`CRANELIFT_MAX_INSTRUMENTED_BYTES`]). Receipts do not depend on it.
+    /// ([`CRANELIFT_MAX_INSTRUMENTED_BYTES`](crate::CRANELIFT_MAX_INSTRUMENTED_BYTES)). Receipts do not depend on it.
     pub fn compiler(&self) -> Compiler {
         self.compiler
     }
