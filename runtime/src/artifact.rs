@@ -9,7 +9,7 @@
 //! other settings is simply never found. A file is:
 //!
 //! ```text
-//! magic      8 bytes   "VRTYART1"
+//! magic      8 bytes   "VRTYART2"
 //! key       32 bytes   the digest the file is named after
 //! checksum  32 bytes   SHA-256 of everything after this field
 //! meta_len   4 bytes   little-endian length of `meta`
@@ -36,7 +36,7 @@ use wasmtime::{Engine, Module};
 use crate::profile::Compiler;
 use crate::validate::ModuleInfo;
 
-const MAGIC: &[u8; 8] = b"VRTYART1";
+const MAGIC: &[u8; 8] = b"VRTYART2";
 const KEY_DOMAIN: &[u8] = b"verity.artifact.v1\0";
 const HEADER: usize = 8 + 32 + 32 + 4;
 /// File name suffix of cache entries.

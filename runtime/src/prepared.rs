@@ -79,7 +79,7 @@ impl PreparedModule {
         };
         let mut entries = HashMap::new();
         for (name, sig) in &meta.info.exported_functions {
-            if sig == "() -> ()" {
+            if sig.is_entry() {
                 let entry = EntryPoint {
                     export: export(name)?,
                     frame: meta.export_frames.get(name).copied().unwrap_or(0),

@@ -282,11 +282,57 @@ fn parser(features: WasmFeatures) -> Parser {
     parser
 }
 
+/// The type of an exported function, by the names of its value types
+/// (`i32`, `f64`, `funcref`, ...), spelled by Verity. `Display` writes it as
+/// `(i32, i64) -> (i32)`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FuncSig {
+    /// Parameter types.
+    pub params: Vec<String>,
+    /// Result types.
+    pub results: Vec<String>,
+}
+
+impl FuncSig {
+    /// Whether a transaction may call it: entry points take nothing and
+    /// return nothing (inputs and outputs travel through host functions).
+    ///
+    /// ```
+    /// use verity_runtime::validate::FuncSig;
+    /// assert!(FuncSig::default().is_entry());
+    /// let f = FuncSig { params: vec!["i32".into()], results: vec![] };
+    /// assert!(!f.is_entry());
+    /// assert_eq!(f.to_string(), "(i32) -> ()");
+    /// ```
+    pub fn is_entry(&self) -> bool {
+        self.params.is_empty() && self.results.is_empty()
+    }
+
+    fn of(ty: &FuncType) -> FuncSig {
+        let names = |v: &[ValType]| v.iter().map(|t| val_type_name(t).to_string()).collect();
+        FuncSig {
+            params: names(ty.params()),
+            results: names(ty.results()),
+        }
+    }
+}
+
+impl std::fmt::Display for FuncSig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "({}) -> ({})",
+            self.params.join(", "),
+            self.results.join(", ")
+        )
+    }
+}
+
 /// What validation learned about an accepted module.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ModuleInfo {
-    /// Every exported function, with its type written as `(i32) -> ()`.
-    pub exported_functions: BTreeMap<String, String>,
+    /// Every exported function, with its type.
+    pub exported_functions: BTreeMap<String, FuncSig>,
     /// The host functions the module imports.
     pub host_imports: Vec<String>,
     /// Whether the module exports its memory as `memory`.
@@ -301,10 +347,10 @@ impl ModuleInfo {
     pub fn check_entry(&self, entry: &str) -> Result<(), Rejection> {
         match self.exported_functions.get(entry) {
             None => Err(Rejection::MissingEntry(entry.to_string())),
-            Some(sig) if sig == "() -> ()" => Ok(()),
+            Some(sig) if sig.is_entry() => Ok(()),
             Some(sig) => Err(Rejection::EntrySignature {
                 name: entry.to_string(),
-                found: sig.clone(),
+                found: sig.to_string(),
             }),
         }
     }
@@ -330,12 +376,7 @@ fn val_type_name(ty: &ValType) -> &'static str {
 }
 
 fn fmt_func_type(ty: &FuncType) -> String {
-    let names = |v: &[ValType]| v.iter().map(val_type_name).collect::<Vec<_>>();
-    format!(
-        "({}) -> ({})",
-        names(ty.params()).join(", "),
-        names(ty.results()).join(", ")
-    )
+    FuncSig::of(ty).to_string()
 }
 
 fn abi_sig(params: &[AbiValType], results: &[AbiValType]) -> String {
@@ -570,7 +611,7 @@ fn check_structure(
         let sig = func_types
             .get(index as usize)
             .and_then(|t| types.get(*t as usize))
-            .map(fmt_func_type)
+            .map(FuncSig::of)
             .ok_or(Rejection::Invalid {
                 at: Location::Section("export"),
             })?;

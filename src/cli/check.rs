@@ -38,14 +38,18 @@ pub fn check(args: CheckArgs) -> Result<Outcome> {
                 let doc = json!({
                     "accepted": true,
                     "code_hash": code_hash,
-                    "exports": info.exported_functions,
+                    "exports": info
+                        .exported_functions
+                        .iter()
+                        .map(|(name, sig)| (name.clone(), sig.to_string()))
+                        .collect::<std::collections::BTreeMap<_, _>>(),
                     "host_imports": info.host_imports,
                 });
                 outln!("{}", serde_json::to_string_pretty(&doc)?);
             } else {
                 outln!("accepted  {code_hash}");
                 for (name, sig) in &info.exported_functions {
-                    let mark = if sig == "() -> ()" { "entry" } else { "     " };
+                    let mark = if sig.is_entry() { "entry" } else { "     " };
                     outln!("  {mark} {name}: {sig}");
                 }
                 if !info.host_imports.is_empty() {
