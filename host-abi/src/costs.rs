@@ -65,6 +65,19 @@ macro_rules! cost_schedule {
             pub const fn get(&self, class: CostClass) -> Cost {
                 match class { $(CostClass::$field => self.$field,)* }
             }
+
+            /// The cost of one class, to change it (a profile with another
+            /// schedule).
+            ///
+            /// ```
+            /// use verity_host_abi::{CostClass, CostSchedule};
+            /// let mut s = CostSchedule::default();
+            /// s.get_mut(CostClass::sha256).per_byte = 3;
+            /// assert_eq!(s.sha256.per_byte, 3);
+            /// ```
+            pub fn get_mut(&mut self, class: CostClass) -> &mut Cost {
+                match class { $(CostClass::$field => &mut self.$field,)* }
+            }
         }
 
         impl Default for CostSchedule {
