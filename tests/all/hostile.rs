@@ -258,7 +258,50 @@ fn the_adversarial_corpus_ends_alike_on_both_compilers() {
                 .map(|r| r.key.len() + r.value.as_ref().map_or(0, Vec::len))
                 .sum();
             assert!(bytes <= limits.max_read_bytes as usize);
+            // A receipt that ends at the cap still verifies by re-execution.
+            runtime_for(Host::Cranelift).verify(&code, &a).unwrap();
         }
     }
     assert!(cases >= 20, "only {cases} adversarial modules");
+}
+
+/// The read that takes the read set past `max_read_bytes` is recorded
+/// before the run traps, so a verifier replaying the receipt's read set
+/// sees the same values and reaches the same trap; a receipt that leaves
+/// that read out does not verify.
+#[test]
+fn a_run_stopped_by_the_read_bytes_cap_verifies_and_a_trimmed_read_set_does_not() {
+    let limits = Profile::default().limits;
+    let value = vec![7u8; limits.max_value_bytes as usize];
+    let state: MemoryState = (0u32..100)
+        .map(|i| (i.to_le_bytes().to_vec(), value.clone()))
+        .collect();
+    // Reads keys 0, 1, 2, ... (4 bytes each), asking only for the length.
+    let wat = r#"(module
+      (import "verity" "storage_read" (func $read (param i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (func (export "run") (local $i i32)
+        (loop $l
+          (i32.store (i32.const 0) (local.get $i))
+          (drop (call $read (i32.const 0) (i32.const 4) (i32.const 64) (i32.const 0)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $l))))"#;
+    let code = verity_runtime::module_bytes(wat.as_bytes()).unwrap();
+    let tx = Transaction::new("run").with_fuel(50_000_000);
+    let rt = runtime_for(Host::Cranelift);
+    let r = rt.execute(&code, &tx, &state).unwrap();
+    assert_eq!(
+        r.status,
+        Status::Trapped {
+            trap: verity_runtime::TrapKind::ReadSetTooLarge
+        }
+    );
+    let per_read = 4 + value.len();
+    let crossing = limits.max_read_bytes as usize / per_read + 1;
+    assert_eq!(r.reads.len(), crossing, "the crossing read is recorded");
+    rt.verify(&code, &r).unwrap();
+    // A lying receipt: the same run without its last read.
+    let mut trimmed = r.clone();
+    trimmed.reads.pop();
+    assert!(rt.verify(&code, &trimmed).is_err());
 }
