@@ -65,6 +65,33 @@ impl<const N: usize> MsgBuf<N> {
     }
 }
 
+/// Longest panic message a contract reverts with, in bytes.
+pub(crate) const PANIC_MESSAGE_BYTES: usize = 1024;
+
+/// Writes the start of a panic's revert message, on wasm and in `TestEnv`
+/// alike, into a `MsgBuf<PANIC_MESSAGE_BYTES>`:
+/// `panicked at <file>:<line>:<column>: `; the panic's message follows, and
+/// all of it is cut at [`PANIC_MESSAGE_BYTES`].
+///
+/// A macro rather than a function: expanded in the panic handler, it
+/// compiles to exactly the code the handler had when it was written out, so
+/// the fixture contracts' bytes (and the receipts naming them) stay as
+/// they are.
+macro_rules! push_panic_location {
+    ($m:expr, $location:expr) => {
+        $m.push_str("panicked at ");
+        if let Some(loc) = $location {
+            $m.push_str(loc.file())
+                .push_str(":")
+                .push_u32(loc.line())
+                .push_str(":")
+                .push_u32(loc.column());
+        }
+        $m.push_str(": ");
+    };
+}
+pub(crate) use push_panic_location;
+
 #[cfg(feature = "panic-fmt")]
 impl<const N: usize> core::fmt::Write for MsgBuf<N> {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {

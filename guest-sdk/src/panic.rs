@@ -1,20 +1,14 @@
 //! The panic handler for wasm32: a panic reverts the run with
-//! `panicked at <file>:<line>:<column>: <message>`.
+//! `panicked at <file>:<line>:<column>: <message>` (the start written by
+//! [`push_panic_location!`](crate::msg::push_panic_location), as in
+//! `TestEnv`).
 
-use crate::msg::MsgBuf;
+use crate::msg::{MsgBuf, PANIC_MESSAGE_BYTES, push_panic_location};
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    let mut m = MsgBuf::<1024>::new();
-    m.push_str("panicked at ");
-    if let Some(loc) = info.location() {
-        m.push_str(loc.file())
-            .push_str(":")
-            .push_u32(loc.line())
-            .push_str(":")
-            .push_u32(loc.column());
-    }
-    m.push_str(": ");
+    let mut m = MsgBuf::<PANIC_MESSAGE_BYTES>::new();
+    push_panic_location!(m, info.location());
     let message = info.message();
     match message.as_str() {
         Some(s) => {

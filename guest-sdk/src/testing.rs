@@ -1,15 +1,25 @@
 //! A native test environment: the same contract source, under `cargo test`,
-//! against an in-memory host with the runtime's semantics.
+//! run by the runtime's own host rules.
 //!
-//! What matches the Verity runtime: storage reads see the run's own writes;
-//! writes and events are kept only when the run succeeds; `revert`, a
-//! contract error and a panic all end the run as `reverted` with the same
-//! message text as on wasm; key, value, output, topic, event-data, event-count
-//! and write-set limits of the default profile trap with the same trap kinds.
-//! What differs: no fuel is charged. Panic messages are what the wasm build
-//! reports: a formatted one (`expect("...")`, `Result::unwrap`,
-//! `assert_eq!`) is the placeholder unless the `panic-fmt` feature is on
-//! (see [`FORMATTED_PANICS_KEPT`]).
+//! Every host call of the contract goes to the [`Host`] of
+//! `verity-host-core`, the code the runtime's wasmtime glue calls too: the
+//! overlay (reads see the run's own writes; writes, events and output are
+//! kept only when the run succeeds), every limit and its trap kind, the order
+//! of the checks, `abort` and its message cap, and host-call fuel (each
+//! function's base cost plus its per-byte part). Transactions are checked as
+//! the runtime checks them (field sizes, fuel limit, a known entry), with the
+//! same rejection text. `revert`, a contract error and a panic all end the
+//! run as `reverted` with the message the wasm build gives: a panic pays for
+//! its message as the wasm panic handler's `abort` does, and a formatted
+//! message (`expect("...")`, `Result::unwrap`, `assert_eq!`) is the
+//! placeholder unless the `panic-fmt` feature is on (see
+//! [`FORMATTED_PANICS_KEPT`]).
+//!
+//! What differs from a wasm run: the contract's own instructions cost
+//! nothing here, so [`Outcome::host_fuel`] is the fuel of its host calls
+//! alone (a receipt's `fuel_used` adds the instructions), and a run can run
+//! out of fuel only in a host call. The parity test (`tests/all/parity.rs` in
+//! the repository) runs every fixture contract both ways and compares.
 //!
 //! ```
 //! use verity_sdk::testing::{Status, TestEnv};
@@ -29,19 +39,23 @@
 //! }
 //!
 //! let mut env = TestEnv::new();
-//! assert_eq!(env.call::<Counter>("add", &(2u64,)).output::<u64>(), 2);
+//! let out = env.call::<Counter>("add", &(2u64,));
+//! assert_eq!(out.output::<u64>(), 2);
+//! assert!(out.host_fuel > 0); // input, a read, a write, the output
 //! assert_eq!(env.call::<Counter>("add", &(3u64,)).output::<u64>(), 5);
 //! // Direct calls work too, inside a run:
 //! assert_eq!(env.invoke(|| Counter::add(1)), Ok(6));
 //! // Overflow panics (debug build) and the run reverts, leaving state alone:
 //! let out = env.call::<Counter>("add", &(u64::MAX,));
-//! assert!(matches!(out.status, Status::Reverted(_)));
+//! assert!(matches!(out.status, Status::Reverted { .. }));
 //! assert_eq!(env.invoke(|| COUNT.get()), Ok(Some(6)));
+//! // The runtime's rejection text for an entry the contract lacks:
+//! let out = env.call::<Counter>("sub", &());
+//! assert_eq!(out.status.to_string(), "rejected: the module exports no function named `sub`");
 //! ```
 
 use std::boxed::Box;
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::string::{String, ToString};
 use std::sync::Once;
@@ -50,25 +64,19 @@ use std::vec::Vec;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use verity_host_abi::spec::ContractSpec;
-use verity_host_abi::{Event, Limits, TrapKind};
+use verity_host_abi::{CostSchedule, Limits};
+use verity_host_core::{
+    DEFAULT_FUEL, GuestMemory, Host, HostExit, MemoryState, TxBytes, TxRejection, check_transaction,
+};
 
-use crate::{Address, Contract, codec};
+pub use verity_host_abi::{Event, ReadEntry, Status, TrapKind, WriteEntry};
 
-/// How a test run ended (the runtime's statuses, without `out_of_fuel`).
+use crate::msg::{MsgBuf, PANIC_MESSAGE_BYTES, push_panic_location};
+use crate::{Address, Contract, ContractError, codec};
+
+/// The result of [`TestEnv::call`]: the receipt's outcome fields, and the
+/// fuel the run's host calls took.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Status {
-    /// The entry returned normally.
-    Success,
-    /// The contract reverted: `revert`, a contract error, or a panic.
-    Reverted(String),
-    /// A host function trapped, e.g. a key longer than the profile allows.
-    Trapped(TrapKind),
-    /// The entry does not exist.
-    Rejected(String),
-}
-
-/// The result of [`TestEnv::call`].
-#[derive(Clone, Debug)]
 pub struct Outcome {
     /// How the run ended.
     pub status: Status,
@@ -76,15 +84,20 @@ pub struct Outcome {
     pub output: Vec<u8>,
     /// Events emitted (empty unless the run succeeded).
     pub events: Vec<Event>,
+    /// Keys read from the committed state and the values seen, sorted by
+    /// key (kept whatever the status, as in a receipt).
+    pub reads: Vec<ReadEntry>,
     /// The write set, sorted by key; `None` is a removal (empty unless the
     /// run succeeded).
-    pub writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    pub writes: Vec<WriteEntry>,
+    /// Fuel taken by host calls: all of the fuel limit if the run ran out.
+    pub host_fuel: u64,
 }
 
 impl Outcome {
     /// Whether the run succeeded.
     pub fn is_success(&self) -> bool {
-        self.status == Status::Success
+        self.status.is_success()
     }
 
     /// Decodes the output as `T`. Panics (failing the test) if the run did
@@ -98,24 +111,53 @@ impl Outcome {
     /// The revert message, if the run reverted.
     pub fn revert_message(&self) -> Option<&str> {
         match &self.status {
-            Status::Reverted(m) => Some(m),
+            Status::Reverted { message } => Some(message),
             _ => None,
+        }
+    }
+
+    fn rejected(rejection: TxRejection) -> Outcome {
+        Outcome {
+            status: Status::Rejected {
+                reason: rejection.to_string(),
+            },
+            output: Vec::new(),
+            events: Vec::new(),
+            reads: Vec::new(),
+            writes: Vec::new(),
+            host_fuel: 0,
         }
     }
 }
 
-/// An in-memory host: committed state plus the transaction fields of the
-/// next call.
-#[derive(Clone, Debug, Default)]
+/// An in-memory host: committed state, the profile's limits and costs, and
+/// the transaction fields of the next call.
+#[derive(Clone, Debug)]
 pub struct TestEnv {
-    state: BTreeMap<Vec<u8>, Vec<u8>>,
+    state: MemoryState,
     sender: Vec<u8>,
     context: Vec<u8>,
+    fuel: u64,
     limits: Limits,
+    costs: CostSchedule,
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        TestEnv {
+            state: MemoryState::default(),
+            sender: Vec::new(),
+            context: Vec::new(),
+            fuel: DEFAULT_FUEL,
+            limits: Limits::DEFAULT,
+            costs: CostSchedule::default(),
+        }
+    }
 }
 
 impl TestEnv {
-    /// An empty state, empty sender and context, default limits.
+    /// An empty state, empty sender and context, the default profile's
+    /// limits and costs, and the default fuel limit.
     pub fn new() -> Self {
         TestEnv::default()
     }
@@ -137,8 +179,28 @@ impl TestEnv {
         self
     }
 
+    /// Sets the fuel limit of the following calls (checked against the
+    /// limits' `max_fuel` as the runtime checks it).
+    pub fn set_fuel(&mut self, fuel: u64) -> &mut Self {
+        self.fuel = fuel;
+        self
+    }
+
+    /// Runs the following calls under other limits (a profile's).
+    pub fn set_limits(&mut self, limits: Limits) -> &mut Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Charges the following calls' host functions by another schedule (a
+    /// profile's).
+    pub fn set_costs(&mut self, costs: CostSchedule) -> &mut Self {
+        self.costs = costs;
+        self
+    }
+
     /// The committed state.
-    pub fn state(&self) -> &BTreeMap<Vec<u8>, Vec<u8>> {
+    pub fn state(&self) -> &MemoryState {
         &self.state
     }
 
@@ -155,56 +217,69 @@ impl TestEnv {
 
     /// Like [`call`](Self::call), with raw input bytes.
     pub fn call_raw<C: Contract>(&mut self, entry: &str, input: &[u8]) -> Outcome {
+        let tx = self.tx(input.to_vec());
+        if let Err(rejection) = check_transaction(&self.limits, entry, &tx, self.fuel) {
+            return Outcome::rejected(rejection);
+        }
         let known = ContractSpec::decode(C::SPEC)
             .map(|s| s.entry(entry).is_some())
             .unwrap_or(false);
         if !known {
-            return Outcome {
-                status: Status::Rejected(std::format!("entry `{entry}` is not exported")),
-                output: Vec::new(),
-                events: Vec::new(),
-                writes: Vec::new(),
-            };
+            return Outcome::rejected(TxRejection::MissingEntry(entry.to_string()));
         }
-        let (result, frame) = self.run(input.to_vec(), || {
-            C::__dispatch(entry);
-        });
-        match result {
-            Ok(()) => Outcome {
-                status: Status::Success,
-                output: frame.output,
-                events: frame.events,
-                writes: frame.writes.into_iter().collect(),
-            },
-            Err(status) => Outcome {
-                status,
-                output: Vec::new(),
-                events: Vec::new(),
-                writes: Vec::new(),
-            },
-        }
+        self.run(tx, || C::__dispatch(entry)).1
     }
 
     /// Runs `f` as a transaction with empty input: contract functions can be
-    /// called directly. Commits writes only if `f` returns normally.
+    /// called directly. Commits writes only if `f` returns normally; a
+    /// revert, a panic or a host trap is the `Err` status, and the run's
+    /// writes are dropped.
+    ///
+    /// For a function that returns `Result`, use
+    /// [`try_invoke`](Self::try_invoke): an `Err` must revert the run as its
+    /// entry point would, which `invoke` cannot see. (`invoke` panics if `f`
+    /// returns a `Result`, rather than commit a failed run's writes.)
+    #[track_caller]
     pub fn invoke<R>(&mut self, f: impl FnOnce() -> R) -> Result<R, Status> {
-        self.run(Vec::new(), f).0
+        assert!(
+            !std::any::type_name::<R>().starts_with("core::result::Result<"),
+            "TestEnv::invoke: the function returns a Result; use TestEnv::try_invoke, which reverts on Err"
+        );
+        let tx = self.tx(Vec::new());
+        self.run(tx, f).0
     }
 
-    fn run<R>(&mut self, input: Vec<u8>, f: impl FnOnce() -> R) -> (Result<R, Status>, Frame) {
-        install_panic_hook();
-        let frame = Frame {
+    /// Runs `f` as a transaction with empty input, as an entry point
+    /// returning `Result` runs: `Ok` commits; `Err(e)` reverts the run with
+    /// the error's code and message (`error <code>: <message>`, paid for as
+    /// the wasm build's `abort` is) and drops its writes.
+    pub fn try_invoke<T, E: ContractError>(
+        &mut self,
+        f: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, Status> {
+        let tx = self.tx(Vec::new());
+        let (result, _) = self.run(tx, || match f() {
+            Ok(v) => Some(v),
+            Err(e) => crate::env::revert_with(&e),
+        });
+        result.map(|v| v.expect("an Err reverted the run"))
+    }
+
+    fn tx(&self, input: Vec<u8>) -> TxBytes {
+        TxBytes {
             input,
             sender: self.sender.clone(),
             context: self.context.clone(),
-            state: self.state.clone(),
-            writes: BTreeMap::new(),
-            write_bytes: 0,
-            events: Vec::new(),
-            output: Vec::new(),
-            limits: self.limits,
-        };
-        let previous = FRAME.with(|f| f.borrow_mut().replace(frame));
+        }
+    }
+
+    /// Runs `f` with a fresh host over the committed state (moved into the
+    /// host for the run and back, never copied), commits on success.
+    fn run<R>(&mut self, tx: TxBytes, f: impl FnOnce() -> R) -> (Result<R, Status>, Outcome) {
+        install_panic_hook();
+        let state = std::mem::take(&mut self.state);
+        let host = Host::new(state, tx, &self.limits, &self.costs, self.fuel);
+        let previous = HOST.with(|h| h.borrow_mut().replace(host));
         assert!(
             previous.is_none(),
             "TestEnv runs cannot nest: a contract function called TestEnv"
@@ -212,54 +287,55 @@ impl TestEnv {
         IN_RUN.with(|r| r.set(true));
         let result = catch_unwind(AssertUnwindSafe(f));
         IN_RUN.with(|r| r.set(false));
-        let frame = FRAME
-            .with(|f| f.borrow_mut().take())
-            .expect("the run's frame is still installed");
-        let result = result.map_err(|payload| match payload.downcast::<Unwind>() {
-            Ok(u) => match *u {
-                Unwind::Abort(m) => Status::Reverted(m),
-                Unwind::Trap(k) => Status::Trapped(k),
-            },
-            Err(_) => Status::Reverted(
-                LAST_PANIC
+        let mut host = HOST
+            .with(|h| h.borrow_mut().take())
+            .expect("the run's host is still installed");
+        let result = result.map_err(|payload| match payload.downcast::<HostExit>() {
+            Ok(exit) => status_of(*exit),
+            // A panic: on wasm the panic handler reverts through `abort`,
+            // which charges for the message like any other call.
+            Err(_) => {
+                let message = LAST_PANIC
                     .with(|p| p.borrow_mut().take())
-                    .unwrap_or_else(|| "panicked".to_string()),
-            ),
-        });
-        if result.is_ok() {
-            for (k, v) in &frame.writes {
-                match v {
-                    Some(v) => self.state.insert(k.clone(), v.clone()),
-                    None => self.state.remove(k),
-                };
+                    .expect("the panic hook recorded the panic");
+                let mut bytes = message.as_bytes().to_vec();
+                let len = bytes.len() as i32;
+                let exit = host
+                    .abort(&mut GuestMemory::new(&mut bytes), 0, len)
+                    .expect_err("abort ends the run");
+                status_of(exit)
             }
-        }
-        (result, frame)
+        });
+        let status = match &result {
+            Ok(_) => Status::Success,
+            Err(status) => status.clone(),
+        };
+        let host_fuel = match status {
+            Status::OutOfFuel => self.fuel,
+            _ => self.fuel - host.fuel_left(),
+        };
+        let run = host.finish(&status);
+        self.state = run.backend;
+        self.state.apply(&run.effects.writes);
+        let outcome = Outcome {
+            status,
+            output: run.effects.output,
+            events: run.effects.events,
+            reads: run.effects.reads,
+            writes: run.effects.writes,
+            host_fuel,
+        };
+        (result, outcome)
     }
 }
 
-/// One run in progress.
-struct Frame {
-    input: Vec<u8>,
-    sender: Vec<u8>,
-    context: Vec<u8>,
-    state: BTreeMap<Vec<u8>, Vec<u8>>,
-    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    write_bytes: u64,
-    events: Vec<Event>,
-    output: Vec<u8>,
-    limits: Limits,
-}
-
-/// How a host function ends a run early (carried by `resume_unwind`, which
-/// skips the panic hook).
-enum Unwind {
-    Abort(String),
-    Trap(TrapKind),
+/// The status a host exit gives; the in-memory state never fails.
+fn status_of(exit: HostExit) -> Status {
+    exit.into_status().expect("the in-memory state cannot fail")
 }
 
 std::thread_local! {
-    static FRAME: RefCell<Option<Frame>> = const { RefCell::new(None) };
+    static HOST: RefCell<Option<Host<MemoryState>>> = const { RefCell::new(None) };
     static IN_RUN: Cell<bool> = const { Cell::new(false) };
     static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
 }
@@ -269,8 +345,8 @@ std::thread_local! {
 /// [`TestEnv`]: a native test sees exactly the message the contract gives.
 pub const FORMATTED_PANICS_KEPT: bool = cfg!(feature = "panic-fmt");
 
-/// Records panics inside runs in the wasm panic handler's format (and keeps
-/// them off stderr); other panics go to the previous hook.
+/// Records panics inside runs as the wasm panic handler words them (and
+/// keeps them off stderr); other panics go to the previous hook.
 fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
@@ -283,168 +359,108 @@ fn install_panic_hook() {
             // `Some`) as a `&'static str` payload and a formatted one as a
             // `String`: exactly the distinction the wasm panic handler makes.
             let payload = info.payload();
-            let message = match payload.downcast_ref::<&str>() {
-                Some(literal) => literal.to_string(),
-                None if FORMATTED_PANICS_KEPT => payload
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .unwrap_or_default(),
-                None => crate::msg::FORMATTED_PANIC_PLACEHOLDER.to_string(),
+            let mut m = MsgBuf::<PANIC_MESSAGE_BYTES>::new();
+            push_panic_location!(m, info.location());
+            match payload.downcast_ref::<&str>() {
+                Some(literal) => m.push_str(literal),
+                None if FORMATTED_PANICS_KEPT => {
+                    m.push_str(payload.downcast_ref::<String>().map_or("", String::as_str))
+                }
+                None => m.push_str(crate::msg::FORMATTED_PANIC_PLACEHOLDER),
             };
-            let text = match info.location() {
-                Some(l) => std::format!(
-                    "panicked at {}:{}:{}: {message}",
-                    l.file(),
-                    l.line(),
-                    l.column()
-                ),
-                None => std::format!("panicked at : {message}"),
-            };
+            let text = String::from_utf8_lossy(m.as_bytes()).into_owned();
             LAST_PANIC.with(|p| *p.borrow_mut() = Some(text));
         }));
     });
 }
 
-fn with_frame<R>(f: impl FnOnce(&mut Frame) -> Result<R, Unwind>) -> R {
-    let r = FRAME.with(|cell| {
+/// Runs a host call on the current run's host; a call that ends the run
+/// unwinds to [`TestEnv`] with its [`HostExit`] (`resume_unwind` skips the
+/// panic hook).
+fn with_host<R>(f: impl FnOnce(&mut Host<MemoryState>) -> Result<R, HostExit>) -> R {
+    let r = HOST.with(|cell| {
         let mut guard = cell.borrow_mut();
-        let frame = guard.as_mut().expect(
+        let host = guard.as_mut().expect(
             "a verity-sdk host function was called outside TestEnv::call or TestEnv::invoke",
         );
-        f(frame)
+        f(host)
     });
     match r {
         Ok(v) => v,
-        Err(u) => resume_unwind(Box::new(u)),
+        Err(exit) => resume_unwind(Box::new(exit)),
     }
 }
 
-fn limit(len: usize, max: u32, kind: TrapKind) -> Result<(), Unwind> {
-    if len > max as usize {
-        Err(Unwind::Trap(kind))
-    } else {
-        Ok(())
-    }
+/// A guest memory holding `parts` one after another, as a contract's
+/// arguments would lie in its linear memory; returns it with each part's
+/// offset and length as the ABI's `i32`s.
+fn memory_of<const N: usize>(parts: [&[u8]; N]) -> (Vec<u8>, [(i32, i32); N]) {
+    let mut bytes = Vec::new();
+    let spans = parts.map(|p| {
+        let at = bytes.len() as i32;
+        bytes.extend_from_slice(p);
+        (at, p.len() as i32)
+    });
+    (bytes, spans)
 }
 
-/// The native implementations behind [`crate::host`].
+/// The native implementations behind [`crate::host`]: each lays the call's
+/// slices out as guest memory and calls the host function of the same name.
 pub(crate) mod host {
     use super::*;
 
+    fn len(n: i32) -> usize {
+        n as u32 as usize
+    }
+
     pub(crate) fn input_len() -> usize {
-        with_frame(|f| Ok(f.input.len()))
+        len(with_host(|h| h.input_len(&mut GuestMemory::absent())))
     }
     pub(crate) fn input_read(dst: &mut [u8]) {
-        with_frame(|f| {
-            dst.copy_from_slice(&f.input);
-            Ok(())
-        })
+        with_host(|h| h.input_read(&mut GuestMemory::new(dst), 0))
     }
     pub(crate) fn sender_len() -> usize {
-        with_frame(|f| Ok(f.sender.len()))
+        len(with_host(|h| h.sender_len(&mut GuestMemory::absent())))
     }
     pub(crate) fn sender_read(dst: &mut [u8]) {
-        with_frame(|f| {
-            dst.copy_from_slice(&f.sender);
-            Ok(())
-        })
+        with_host(|h| h.sender_read(&mut GuestMemory::new(dst), 0))
     }
     pub(crate) fn context_len() -> usize {
-        with_frame(|f| Ok(f.context.len()))
+        len(with_host(|h| h.context_len(&mut GuestMemory::absent())))
     }
     pub(crate) fn context_read(dst: &mut [u8]) {
-        with_frame(|f| {
-            dst.copy_from_slice(&f.context);
-            Ok(())
-        })
+        with_host(|h| h.context_read(&mut GuestMemory::new(dst), 0))
     }
     pub(crate) fn output_set(data: &[u8]) {
-        with_frame(|f| {
-            limit(
-                data.len(),
-                f.limits.max_output_bytes,
-                TrapKind::OutputTooLong,
-            )?;
-            f.output = data.to_vec();
-            Ok(())
-        })
+        let (mut mem, [(p, n)]) = memory_of([data]);
+        with_host(|h| h.output_set(&mut GuestMemory::new(&mut mem), p, n))
     }
     pub(crate) fn storage_read(key: &[u8], dst: &mut [u8]) -> Option<usize> {
-        with_frame(|f| {
-            limit(key.len(), f.limits.max_key_bytes, TrapKind::KeyTooLong)?;
-            let value = match f.writes.get(key) {
-                Some(w) => w.as_deref(),
-                None => f.state.get(key).map(Vec::as_slice),
-            };
-            Ok(value.map(|v| {
-                if v.len() <= dst.len() {
-                    dst[..v.len()].copy_from_slice(v);
-                }
-                v.len()
-            }))
-        })
-    }
-    fn put(f: &mut Frame, key: &[u8], value: Option<&[u8]>) -> Result<(), Unwind> {
-        let entry = |v: Option<usize>| key.len() as u64 + v.unwrap_or(0) as u64;
-        let old = f
-            .writes
-            .get(key)
-            .map_or(0, |v| entry(v.as_ref().map(Vec::len)));
-        let total = f.write_bytes - old + entry(value.map(<[u8]>::len));
-        if total > u64::from(f.limits.max_write_set_bytes) {
-            return Err(Unwind::Trap(TrapKind::WriteSetTooLarge));
-        }
-        f.writes.insert(key.to_vec(), value.map(<[u8]>::to_vec));
-        f.write_bytes = total;
-        Ok(())
+        let (mut mem, [(kp, kn), (dp, dn)]) = memory_of([key, dst]);
+        let found = with_host(|h| h.storage_read(&mut GuestMemory::new(&mut mem), kp, kn, dp, dn));
+        dst.copy_from_slice(&mem[len(dp)..]);
+        (found >= 0).then_some(len(found))
     }
     pub(crate) fn storage_write(key: &[u8], value: &[u8]) {
-        with_frame(|f| {
-            limit(
-                value.len(),
-                f.limits.max_value_bytes,
-                TrapKind::ValueTooLong,
-            )?;
-            limit(key.len(), f.limits.max_key_bytes, TrapKind::KeyTooLong)?;
-            put(f, key, Some(value))
-        })
+        let (mut mem, [(kp, kn), (vp, vn)]) = memory_of([key, value]);
+        with_host(|h| h.storage_write(&mut GuestMemory::new(&mut mem), kp, kn, vp, vn))
     }
     pub(crate) fn storage_remove(key: &[u8]) {
-        with_frame(|f| {
-            limit(key.len(), f.limits.max_key_bytes, TrapKind::KeyTooLong)?;
-            put(f, key, None)
-        })
+        let (mut mem, [(kp, kn)]) = memory_of([key]);
+        with_host(|h| h.storage_remove(&mut GuestMemory::new(&mut mem), kp, kn))
     }
     pub(crate) fn event_emit(topic: &[u8], data: &[u8]) {
-        with_frame(|f| {
-            if f.events.len() >= f.limits.max_events as usize {
-                return Err(Unwind::Trap(TrapKind::TooManyEvents));
-            }
-            limit(
-                topic.len(),
-                f.limits.max_topic_bytes,
-                TrapKind::TopicTooLong,
-            )?;
-            limit(
-                data.len(),
-                f.limits.max_event_data_bytes,
-                TrapKind::EventDataTooLong,
-            )?;
-            f.events.push(Event {
-                topic: topic.to_vec(),
-                data: data.to_vec(),
-            });
-            Ok(())
-        })
+        let (mut mem, [(tp, tn), (dp, dn)]) = memory_of([topic, data]);
+        with_host(|h| h.event_emit(&mut GuestMemory::new(&mut mem), tp, tn, dp, dn))
     }
     pub(crate) fn abort(msg: &[u8]) -> ! {
-        let keep = with_frame(|f| Ok(msg.len().min(f.limits.max_abort_message_bytes as usize)));
-        let message = String::from_utf8_lossy(&msg[..keep]).into_owned();
-        resume_unwind(Box::new(Unwind::Abort(message)))
+        let (mut mem, [(p, n)]) = memory_of([msg]);
+        with_host(|h| h.abort(&mut GuestMemory::new(&mut mem), p, n));
+        unreachable!("abort always ends the run")
     }
     pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
-        use sha2::Digest;
-        with_frame(|_| Ok(()));
-        sha2::Sha256::digest(data).into()
+        let (mut mem, [(sp, sn), (dp, _)]) = memory_of([data, &[0; 32]]);
+        with_host(|h| h.sha256(&mut GuestMemory::new(&mut mem), sp, sn, dp));
+        mem[len(dp)..].try_into().expect("32 bytes")
     }
 }

@@ -1,12 +1,14 @@
 //! The native test environment keeps the runtime's semantics: rollback on
 //! every failure, read-your-writes, limits with the runtime's trap kinds,
-//! and the wasm panic handler's message format.
+//! the wasm panic handler's message format, host-call fuel, and the
+//! runtime's transaction checks. (tests/all/parity.rs at the repository's
+//! root compares it with the runtime on every fixture contract.)
 #![allow(
     missing_docs,
     reason = "the probe contract's entries are named for what the tests exercise"
 )]
 
-use verity_host_abi::TrapKind;
+use verity_host_abi::{CostSchedule, Limits, TrapKind, WriteEntry};
 use verity_sdk::storage::{self, Item, Map};
 use verity_sdk::testing::{Status, TestEnv};
 use verity_sdk::{Address, ContractError, contract, env, events};
@@ -70,6 +72,13 @@ impl Probe {
     pub fn sender_len() -> u32 {
         env::with_sender(|s| s.len() as u32)
     }
+    pub fn nothing_written() {}
+    pub fn read_n() -> Option<u32> {
+        N.get()
+    }
+    pub fn put_kv() {
+        storage::set_bytes(b"k", b"vv");
+    }
     pub fn echo() -> u32 {
         env::with_input(|i| i.len() as u32)
     }
@@ -81,10 +90,20 @@ fn every_failure_rolls_back_writes_and_events() {
     assert!(env.call::<Probe>("write_and_read", &(1u32,)).is_success());
     let before = env.state().clone();
     let r = env.call::<Probe>("write_then_revert", &(2u32,));
-    assert_eq!(r.status, Status::Reverted("changed my mind".into()));
+    assert_eq!(
+        r.status,
+        Status::Reverted {
+            message: "changed my mind".into()
+        }
+    );
     assert!(r.events.is_empty() && r.writes.is_empty());
     let r = env.call::<Probe>("write_then_err", &(3u32,));
-    assert_eq!(r.status, Status::Reverted("error 7: nope".into()));
+    assert_eq!(
+        r.status,
+        Status::Reverted {
+            message: "error 7: nope".into()
+        }
+    );
     let r = env.call::<Probe>("write_then_panic", &(4u32,));
     let msg = r.revert_message().unwrap();
     assert!(
@@ -136,7 +155,13 @@ fn reads_see_the_run_s_own_writes_and_removals() {
     );
     let r = env.call::<Probe>("remove", &());
     assert!(!r.output::<bool>());
-    assert_eq!(r.writes, vec![(b"n".to_vec(), None)]);
+    assert_eq!(
+        r.writes,
+        vec![WriteEntry {
+            key: b"n".to_vec(),
+            value: None
+        }]
+    );
     assert!(env.state().is_empty());
     let who = Address([5; 32]);
     let r = env.call::<Probe>("map_put", &(who, 77u64));
@@ -144,8 +169,8 @@ fn reads_see_the_run_s_own_writes_and_removals() {
     let mut key = b"m\0".to_vec();
     key.extend_from_slice(&[5; 32]);
     assert_eq!(
-        env.state().get(&key),
-        Some(&verity_sdk::codec::to_vec(&77u64))
+        env.state().value(&key),
+        Some(&verity_sdk::codec::to_vec(&77u64)[..])
     );
 }
 
@@ -159,7 +184,7 @@ fn limits_trap_with_the_runtime_s_trap_kinds() {
     ] {
         assert_eq!(
             env.call::<Probe>(entry, &()).status,
-            Status::Trapped(kind),
+            Status::Trapped { trap: kind },
             "{entry}"
         );
     }
@@ -175,10 +200,89 @@ fn input_sender_and_unknown_entries() {
     let bad = env.call_raw::<Probe>("write_and_read", &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
     assert_eq!(
         bad.status,
-        Status::Reverted("invalid input: expected (n: u32)".into())
+        Status::Reverted {
+            message: "invalid input: expected (n: u32)".into()
+        }
     );
     assert!(matches!(
         env.call::<Probe>("nothing", &()).status,
-        Status::Rejected(_)
+        Status::Rejected { .. }
     ));
+}
+
+#[test]
+fn host_calls_are_charged_by_the_schedule() {
+    let costs = CostSchedule::default();
+    let mut env = TestEnv::new();
+    // The same dispatch with and without one 3-byte write: the difference
+    // is the write's base cost and 5 per key and value byte.
+    let empty = env.call::<Probe>("nothing_written", &());
+    let write = env.call::<Probe>("put_kv", &());
+    assert!(empty.is_success() && write.is_success());
+    assert_eq!(
+        write.host_fuel - empty.host_fuel,
+        costs.storage_write.total(3)
+    );
+    assert_eq!(costs.storage_write.total(3), 2_015);
+    // One unit of fuel too few: out of fuel, all of it used, nothing kept.
+    env.set_fuel(write.host_fuel - 1);
+    let r = env.call::<Probe>("put_kv", &());
+    assert_eq!(r.status, Status::OutOfFuel);
+    assert_eq!(r.host_fuel, write.host_fuel - 1);
+    assert!(r.writes.is_empty());
+}
+
+#[test]
+fn transactions_are_checked_as_the_runtime_checks_them() {
+    let mut env = TestEnv::new();
+    let limits = Limits::DEFAULT;
+    let big = vec![0u8; limits.max_input_bytes as usize + 1];
+    let r = env.call_raw::<Probe>("echo", &big);
+    assert_eq!(
+        r.status.to_string(),
+        format!(
+            "rejected: transaction input is {} bytes, over the limit of {}",
+            big.len(),
+            limits.max_input_bytes
+        )
+    );
+    env.set_fuel(limits.max_fuel + 1);
+    assert!(matches!(
+        env.call::<Probe>("echo", &()).status,
+        Status::Rejected { .. }
+    ));
+}
+
+#[test]
+fn read_set_caps_trap_as_in_the_runtime() {
+    let mut env = TestEnv::new();
+    env.set_limits(Limits {
+        max_read_keys: 0,
+        ..Limits::DEFAULT
+    });
+    assert_eq!(
+        env.call::<Probe>("read_n", &()).status,
+        Status::Trapped {
+            trap: TrapKind::ReadSetTooLarge
+        }
+    );
+    // A read of a key the run wrote itself is no read of the state.
+    assert!(env.call::<Probe>("write_and_read", &(1u32,)).is_success());
+}
+
+#[test]
+fn try_invoke_reverts_an_err_and_invoke_refuses_results() {
+    let mut env = TestEnv::new();
+    assert_eq!(
+        env.try_invoke(|| Probe::write_then_err(5)),
+        Err(Status::Reverted {
+            message: "error 7: nope".into()
+        })
+    );
+    assert!(env.state().is_empty(), "an Err keeps no writes");
+    let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        env.invoke(|| Probe::write_then_err(5))
+    }));
+    assert!(refused.is_err(), "invoke must not commit a failed Result");
+    assert!(env.state().is_empty());
 }

@@ -3,16 +3,17 @@
 //! and building the receipt.
 
 use verity_host_abi::receipt::FORMAT_VERSION;
-use verity_host_abi::{Event, Hash32, ReadEntry, Receipt, Status, TrapKind, WriteEntry};
+use verity_host_abi::{Hash32, Receipt, Status, TrapKind};
+use verity_host_core::{Effects, Host, HostExit, TxBytes, check_transaction};
 use wasmtime::{Engine, Extern, Instance, ModuleExport, Store, Val};
 
 use crate::error::RuntimeError;
-use crate::host::{self, HostExit, HostState};
+use crate::host::{self, HostState};
 use crate::instrument::{EXIT_OUT_OF_FUEL, EXIT_STACK_OVERFLOW};
 use crate::pool::Gate;
 use crate::prepared::{EntryPoint, FixedExports, PreparedModule};
 use crate::runtime::Runtime;
-use crate::state::{Overlay, StateBackend};
+use crate::state::StateBackend;
 use crate::transaction::Transaction;
 use crate::validate::Rejection;
 
@@ -34,8 +35,8 @@ impl Runtime {
             sender: tx.sender.clone(),
             context: tx.context.clone(),
         };
-        let ready = self
-            .check_transaction(tx)
+        let ready = check_transaction(&self.profile.limits, &tx.entry, &bytes, tx.fuel_limit)
+            .map_err(Rejection::from)
             .and_then(|()| module())
             .and_then(|m| m.entry(&tx.entry).map(|e| (m, e)));
         let (bytes, outcome) = match ready {
@@ -58,32 +59,11 @@ impl Runtime {
             fuel_limit: tx.fuel_limit,
             fuel_used: o.fuel_used,
             status: o.status,
-            reads: o.reads,
-            writes: o.writes,
-            events: o.events,
-            output: o.output,
+            reads: o.effects.reads,
+            writes: o.effects.writes,
+            events: o.effects.events,
+            output: o.effects.output,
         }
-    }
-
-    fn check_transaction(&self, tx: &Transaction) -> Result<(), Rejection> {
-        let l = &self.profile.limits;
-        for (what, size, limit) in [
-            ("entry", tx.entry.len(), l.max_entry_bytes),
-            ("input", tx.input.len(), l.max_input_bytes),
-            ("sender", tx.sender.len(), l.max_sender_bytes),
-            ("context", tx.context.len(), l.max_context_bytes),
-        ] {
-            if size > limit as usize {
-                return Err(Rejection::TransactionFieldTooLarge { what, size, limit });
-            }
-        }
-        if tx.fuel_limit > l.max_fuel {
-            return Err(Rejection::FuelLimitTooHigh {
-                requested: tx.fuel_limit,
-                limit: l.max_fuel,
-            });
-        }
-        Ok(())
     }
 
     /// Instantiates and calls the entry point, filling in the outcome.
@@ -109,20 +89,14 @@ impl Runtime {
         let pooled = Engine::same(&self.engine, engine);
         let _permit = self.gate.as_ref().filter(|_| pooled).map(Gate::acquire);
         // The transaction's byte fields move into the store and back.
+        let profile = &self.profile;
         let mut data = HostState {
-            backend,
-            input: bytes.input,
-            sender: bytes.sender,
-            context: bytes.context,
-            limits: self.profile.limits,
-            costs: self.profile.costs,
+            // The guest's meter holds the fuel; each host call takes its
+            // share from there.
+            host: Host::new(backend, bytes, &profile.limits, &profile.costs, 0),
             memory: None,
             fuel: None,
-            fuel_left: 0,
-            limiter: host::PageLimiter::new(&self.profile.limits),
-            overlay: Overlay::new(&self.profile.limits),
-            events: Vec::new(),
-            output: Vec::new(),
+            limiter: host::PageLimiter::new(&profile.limits),
         };
         let mut attempt = 0u32;
         let (mut store, instance) = loop {
@@ -159,13 +133,6 @@ impl Runtime {
             },
             Ok(instance) => self.call(prepared, entry, &instance, &mut store, tx.fuel_limit)?,
         };
-        let data = store.into_data();
-        let bytes = TxBytes {
-            input: data.input,
-            sender: data.sender,
-            context: data.context,
-        };
-        let (reads, writes) = data.overlay.into_sets();
         // The logical stack limit is always reached long before wasmtime's
         // native one (a test measures the margin on both compilers). Should
         // the native stack ever run out first, where it did depends on the
@@ -184,25 +151,13 @@ impl Runtime {
             _ if native_overflow => tx.fuel_limit,
             _ => tx.fuel_limit.saturating_sub(end.fuel_left),
         };
-        // A failed run keeps its read set (what it saw) and nothing else.
-        let outcome = if status.is_success() {
-            Outcome {
-                status,
-                fuel_used,
-                reads,
-                writes,
-                events: data.events,
-                output: data.output,
-            }
-        } else {
-            Outcome {
-                status,
-                fuel_used,
-                reads,
-                ..Outcome::empty()
-            }
+        let run = store.into_data().host.finish(&status);
+        let outcome = Outcome {
+            status,
+            fuel_used,
+            effects: run.effects,
         };
-        Ok((bytes, outcome))
+        Ok((run.tx, outcome))
     }
 
     /// Sets the meters of a fresh instance and calls the entry.
@@ -280,45 +235,23 @@ impl Runtime {
     }
 }
 
-/// The transaction's byte fields, owned by the receipt being built: moved
-/// into the run's store for the host functions and back.
-struct TxBytes {
-    input: Vec<u8>,
-    sender: Vec<u8>,
-    context: Vec<u8>,
-}
-
 /// What a run produced, beyond what the transaction already says: the
 /// receipt's outcome fields.
 struct Outcome {
     status: Status,
     fuel_used: u64,
-    reads: Vec<ReadEntry>,
-    writes: Vec<WriteEntry>,
-    events: Vec<Event>,
-    output: Vec<u8>,
+    effects: Effects,
 }
 
 impl Outcome {
-    /// Nothing ran: success with no effects, the base of the others.
-    fn empty() -> Outcome {
-        Outcome {
-            status: Status::Success,
-            fuel_used: 0,
-            reads: Vec::new(),
-            writes: Vec::new(),
-            events: Vec::new(),
-            output: Vec::new(),
-        }
-    }
-
-    /// Refused before anything ran.
+    /// Refused before anything ran: no fuel used, no effects.
     fn rejected(rejection: &Rejection) -> Outcome {
         Outcome {
             status: Status::Rejected {
                 reason: rejection.to_string(),
             },
-            ..Outcome::empty()
+            fuel_used: 0,
+            effects: Effects::default(),
         }
     }
 }
@@ -366,10 +299,7 @@ fn exit_global(
 /// guest's own `unreachable`.
 fn classify(err: wasmtime::Error, exit: i32) -> Result<Status, RuntimeError> {
     let err = match err.downcast::<HostExit>() {
-        Ok(HostExit::Trap(trap)) => return Ok(Status::Trapped { trap }),
-        Ok(HostExit::OutOfFuel) => return Ok(Status::OutOfFuel),
-        Ok(HostExit::Abort(message)) => return Ok(Status::Reverted { message }),
-        Ok(HostExit::State(e)) => return Err(RuntimeError::State(e)),
+        Ok(exit) => return exit.into_status().map_err(RuntimeError::State),
         Err(other) => other,
     };
     let Some(trap) = err.downcast_ref::<wasmtime::Trap>() else {

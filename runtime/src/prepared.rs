@@ -12,6 +12,7 @@ use crate::host::HostState;
 use crate::instrument::{DEPTH_GLOBAL, EXIT_GLOBAL, FUEL_GLOBAL};
 use crate::profile::Compiler;
 use crate::validate::{ModuleInfo, Rejection};
+use verity_host_core::TxRejection;
 
 /// An exported `() -> ()` function, resolved once per module.
 #[derive(Clone, Copy)]
@@ -109,7 +110,7 @@ impl PreparedModule {
                 .info
                 .check_entry(name)
                 .err()
-                .unwrap_or_else(|| Rejection::MissingEntry(name.to_string()))),
+                .unwrap_or_else(|| TxRejection::MissingEntry(name.to_string()).into())),
         }
     }
 }

@@ -29,7 +29,7 @@ pub struct Transaction {
 
 impl Transaction {
     /// Fuel limit of [`Transaction::new`].
-    pub const DEFAULT_FUEL: u64 = 10_000_000;
+    pub const DEFAULT_FUEL: u64 = verity_host_core::DEFAULT_FUEL;
 
     /// A transaction calling `entry` with empty input, sender and context and
     /// [`Transaction::DEFAULT_FUEL`].

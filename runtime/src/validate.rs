@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use verity_host_abi::abi::{self, IMPORT_MODULE, MEMORY_EXPORT};
 use verity_host_abi::{Limits, ValType as AbiValType};
+use verity_host_core::TxRejection;
 use wasmparser::{
     CompositeInnerType, ElementItems, ExternalKind, FuncType, Parser, Payload, TypeRef, ValType,
     Validator, WasmFeatures,
@@ -134,9 +135,6 @@ pub enum Rejection {
         /// The limit.
         limit: u32,
     },
-    /// The transaction's entry point is not an exported function.
-    #[error("the module exports no function named `{0}`")]
-    MissingEntry(String),
     /// The entry point's type is not `() -> ()`.
     #[error("entry `{name}` has type {found}; entry points must have type () -> ()")]
     EntrySignature {
@@ -145,24 +143,10 @@ pub enum Rejection {
         /// Its type.
         found: String,
     },
-    /// A transaction field over its limit.
-    #[error("transaction {what} is {size} bytes, over the limit of {limit}")]
-    TransactionFieldTooLarge {
-        /// `entry`, `input`, `sender` or `context`.
-        what: &'static str,
-        /// Its size.
-        size: usize,
-        /// The limit.
-        limit: u32,
-    },
-    /// A fuel limit over the profile's maximum.
-    #[error("fuel limit {requested} is over the profile's maximum of {limit}")]
-    FuelLimitTooHigh {
-        /// Requested fuel.
-        requested: u64,
-        /// `max_fuel`.
-        limit: u64,
-    },
+    /// The transaction breaks a rule checked before anything runs: a field
+    /// or fuel limit over the profile's, or an entry the module lacks.
+    #[error(transparent)]
+    Transaction(#[from] TxRejection),
     /// Instrumentation would make a function body larger than
     /// `max_instrumented_function_bytes` (compile time and memory grow
     /// with it).
@@ -349,7 +333,7 @@ impl ModuleInfo {
     /// Checks that `entry` is an exported `() -> ()` function.
     pub fn check_entry(&self, entry: &str) -> Result<(), Rejection> {
         match self.exported_functions.get(entry) {
-            None => Err(Rejection::MissingEntry(entry.to_string())),
+            None => Err(TxRejection::MissingEntry(entry.to_string()).into()),
             Some(sig) if sig.is_entry() => Ok(()),
             Some(sig) => Err(Rejection::EntrySignature {
                 name: entry.to_string(),

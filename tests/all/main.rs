@@ -7,3 +7,4 @@ mod contracts;
 mod durability;
 mod golden;
 mod hostile;
+mod parity;

@@ -1,0 +1,195 @@
+//! One run's host: the transaction, the overlay over the pre-state, the
+//! outputs, and the fuel host calls take.
+
+use std::vec::Vec;
+
+use verity_host_abi::{
+    CostClass, CostSchedule, Event, Limits, ReadEntry, Status, WriteEntry, for_each_host_fn,
+};
+
+use crate::calls;
+use crate::exit::HostExit;
+use crate::memory::GuestMemory;
+use crate::overlay::Overlay;
+use crate::state::StateBackend;
+
+/// The transaction's byte fields the guest can read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TxBytes {
+    /// Input bytes (`input_read`).
+    pub input: Vec<u8>,
+    /// The sender (`sender_read`).
+    pub sender: Vec<u8>,
+    /// The embedder's context blob (`context_read`).
+    pub context: Vec<u8>,
+}
+
+/// What a run leaves behind for its receipt.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// Keys read from the pre-state with the values seen, sorted by key.
+    pub reads: Vec<ReadEntry>,
+    /// The write set, sorted by key (`None` removes).
+    pub writes: Vec<WriteEntry>,
+    /// Events in emission order.
+    pub events: Vec<Event>,
+    /// The output bytes.
+    pub output: Vec<u8>,
+}
+
+/// A finished run: its effects, and the transaction bytes and backend the
+/// host held, handed back.
+#[derive(Debug)]
+pub struct Finished<B> {
+    /// What the receipt records.
+    pub effects: Effects,
+    /// The transaction's byte fields.
+    pub tx: TxBytes,
+    /// The pre-state.
+    pub backend: B,
+}
+
+/// The host of one run: the rules of every host function, over a pre-state
+/// `B`.
+///
+/// Each function of the host ABI is a method of the same name taking the
+/// guest's memory and the function's `i32` arguments: it takes the
+/// function's base cost, then checks, charges per byte and acts in the
+/// order docs/abi.md and docs/costs.md give. Fuel comes from
+/// [`fuel_left`](Self::fuel_left); an engine that meters the guest's own
+/// instructions sets it before each call and reads it back after.
+pub struct Host<B> {
+    backend: B,
+    pub(crate) tx: TxBytes,
+    pub(crate) limits: Limits,
+    pub(crate) costs: CostSchedule,
+    pub(crate) fuel_left: u64,
+    pub(crate) overlay: Overlay,
+    pub(crate) events: Vec<Event>,
+    pub(crate) output: Vec<u8>,
+}
+
+impl<B: StateBackend> Host<B> {
+    /// A host for a run of `tx` against `backend` under a profile's
+    /// `limits` and `costs`, with `fuel` for host calls.
+    pub fn new(backend: B, tx: TxBytes, limits: &Limits, costs: &CostSchedule, fuel: u64) -> Self {
+        Host {
+            backend,
+            tx,
+            limits: *limits,
+            costs: *costs,
+            fuel_left: fuel,
+            overlay: Overlay::new(limits),
+            events: Vec::new(),
+            output: Vec::new(),
+        }
+    }
+
+    /// Fuel left for host calls.
+    pub fn fuel_left(&self) -> u64 {
+        self.fuel_left
+    }
+
+    /// Sets the fuel left, e.g. from the guest's own meter before a host call.
+    pub fn set_fuel_left(&mut self, fuel: u64) {
+        self.fuel_left = fuel;
+    }
+
+    /// The transaction's byte fields.
+    pub fn tx(&self) -> &TxBytes {
+        &self.tx
+    }
+
+    /// The pre-state.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// Ends the run with `status`. A run that did not succeed keeps its read
+    /// set (what it saw, which a verifier needs to re-execute it) and
+    /// nothing else: no writes, events or output.
+    pub fn finish(self, status: &Status) -> Finished<B> {
+        let (reads, writes) = self.overlay.into_sets();
+        let effects = if status.is_success() {
+            Effects {
+                reads,
+                writes,
+                events: self.events,
+                output: self.output,
+            }
+        } else {
+            Effects {
+                reads,
+                ..Effects::default()
+            }
+        };
+        Finished {
+            effects,
+            tx: self.tx,
+            backend: self.backend,
+        }
+    }
+
+    /// Takes `fuel`, or ends the run with `out_of_fuel` (after which the
+    /// fuel left does not matter: the run's `fuel_used` is its whole limit).
+    pub(crate) fn charge(&mut self, fuel: u64) -> Result<(), HostExit> {
+        take_fuel(&mut self.fuel_left, fuel)
+    }
+
+    /// Charges the per-byte part of `class` for `bytes` bytes.
+    pub(crate) fn charge_bytes(&mut self, class: CostClass, bytes: usize) -> Result<(), HostExit> {
+        let per_byte = self.costs.get(class).per_byte;
+        self.charge(per_byte.saturating_mul(bytes as u64))
+    }
+
+    /// The backend and the overlay, borrowed apart (a read needs both).
+    pub(crate) fn state_parts(&mut self) -> (&B, &mut Overlay, &mut u64, &CostSchedule) {
+        (
+            &self.backend,
+            &mut self.overlay,
+            &mut self.fuel_left,
+            &self.costs,
+        )
+    }
+}
+
+/// Takes `fuel` from `left`, or `out_of_fuel`.
+pub(crate) fn take_fuel(left: &mut u64, fuel: u64) -> Result<(), HostExit> {
+    if fuel > *left {
+        return Err(HostExit::OutOfFuel);
+    }
+    *left -= fuel;
+    Ok(())
+}
+
+macro_rules! ret {
+    () => {
+        ()
+    };
+    ($r:ident) => {
+        $r
+    };
+}
+
+macro_rules! host_methods {
+    ($( $(#[$meta:meta])* fn $name:ident ( $($p:ident : $t:ident),* ) $(-> $r:ident)?,
+        cost = $cost:ident, bytes = $bytes:literal; )*) => {
+        /// The host ABI's functions, generated from its table: each takes the
+        /// function's base cost, then runs its rules.
+        impl<B: StateBackend> Host<B> {
+            $(
+                $(#[$meta])*
+                pub fn $name(
+                    &mut self,
+                    mem: &mut GuestMemory<'_>,
+                    $($p: $t),*
+                ) -> Result<ret!($($r)?), HostExit> {
+                    self.charge(self.costs.get(CostClass::$cost).base)?;
+                    calls::$name(self, mem, $($p),*)
+                }
+            )*
+        }
+    };
+}
+
+for_each_host_fn!(host_methods);

@@ -1,0 +1,80 @@
+//! What a transaction must satisfy before anything runs.
+
+use std::string::String;
+
+use verity_host_abi::Limits;
+
+use crate::host::TxBytes;
+
+/// The fuel limit of a transaction that names none (`verity run` without
+/// `--fuel`, `Transaction::new`, the SDK's `TestEnv`).
+pub const DEFAULT_FUEL: u64 = 10_000_000;
+
+/// Why a transaction was refused before anything ran (its receipt's status
+/// is `rejected` with this text as the reason).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TxRejection {
+    /// The entry point is not an exported function of the module.
+    #[error("the module exports no function named `{0}`")]
+    MissingEntry(String),
+    /// A transaction field over its limit.
+    #[error("transaction {what} is {size} bytes, over the limit of {limit}")]
+    FieldTooLarge {
+        /// `entry`, `input`, `sender` or `context`.
+        what: &'static str,
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: u32,
+    },
+    /// A fuel limit over the profile's maximum.
+    #[error("fuel limit {requested} is over the profile's maximum of {limit}")]
+    FuelLimitTooHigh {
+        /// The transaction's fuel limit.
+        requested: u64,
+        /// The profile's `max_fuel`.
+        limit: u64,
+    },
+}
+
+/// Checks a transaction's fields and fuel limit against `limits`, in the
+/// order the receipt reports them: entry, input, sender, context, fuel.
+///
+/// ```
+/// use verity_host_abi::Limits;
+/// use verity_host_core::{TxBytes, TxRejection, check_transaction};
+///
+/// let limits = Limits::default();
+/// let tx = TxBytes { input: vec![0; 10], ..TxBytes::default() };
+/// assert_eq!(check_transaction(&limits, "run", &tx, 1_000), Ok(()));
+/// let too_much = limits.max_fuel + 1;
+/// assert!(matches!(
+///     check_transaction(&limits, "run", &tx, too_much),
+///     Err(TxRejection::FuelLimitTooHigh { .. })
+/// ));
+/// ```
+pub fn check_transaction(
+    limits: &Limits,
+    entry: &str,
+    tx: &TxBytes,
+    fuel_limit: u64,
+) -> Result<(), TxRejection> {
+    for (what, size, limit) in [
+        ("entry", entry.len(), limits.max_entry_bytes),
+        ("input", tx.input.len(), limits.max_input_bytes),
+        ("sender", tx.sender.len(), limits.max_sender_bytes),
+        ("context", tx.context.len(), limits.max_context_bytes),
+    ] {
+        if size > limit as usize {
+            return Err(TxRejection::FieldTooLarge { what, size, limit });
+        }
+    }
+    if fuel_limit > limits.max_fuel {
+        return Err(TxRejection::FuelLimitTooHigh {
+            requested: fuel_limit,
+            limit: limits.max_fuel,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,246 @@
+//! Parity: the SDK's native `TestEnv` and the runtime give the same
+//! outcome for every fixture contract's scenarios.
+//!
+//! Each scenario runs step by step on both hosts side by side: the contract's
+//! source natively through `verity_sdk::testing::TestEnv`, and its committed
+//! `.wasm` (fixtures/wasm, rebuilt from that source by the rebuild check)
+//! through the runtime via `verity-testkit`. After every step the status
+//! (with its message), output, events, read set, write set, host-call fuel
+//! and the committed state must be equal.
+//!
+//! Host-call fuel: `TestEnv` charges host calls only (native code has no
+//! instructions to meter), so the runtime runs under a profile whose wasm
+//! classes cost nothing and whose other settings are the default's; its
+//! `fuel_used` is then its host calls' fuel, and out-of-fuel steps end in
+//! the same host call on both sides.
+//!
+//! Panic locations name the source file as the compiler was given it: a
+//! member of the fixtures' workspace in the wasm build, a path dependency
+//! here. That prefix (a build artefact, not a host rule) is the one thing
+//! normalised: the message without it must match, and the fuel must differ
+//! by exactly `abort`'s per-byte cost of the prefix.
+//!
+//! Not run natively: entries whose outcome the engine decides (`spin` and
+//! `allocation_bomb` in the hostile contract, deep recursion), because a
+//! native run has no fuel meter on instructions, no page cap and no logical
+//! stack; tests/all/contracts.rs covers them in the runtime.
+
+use std::marker::PhantomData;
+
+use serde::Serialize;
+use verity_host_abi::{CostClass, CostSchedule, Limits, Status};
+use verity_runtime::Profile;
+use verity_sdk::Contract;
+use verity_sdk::testing::{Outcome, TestEnv};
+use verity_testkit::{Call, Harness};
+
+use crate::common::fixture;
+
+/// The default profile with every wasm instruction class free.
+fn host_costs_only() -> Profile {
+    let mut profile = Profile::default();
+    for class in CostClass::ALL {
+        if class.name().starts_with("wasm_") {
+            *profile.costs.get_mut(*class) = verity_host_abi::Cost {
+                base: 0,
+                per_byte: 0,
+            };
+        }
+    }
+    profile.name = "parity: host calls only".into();
+    profile
+}
+
+/// One contract on both hosts.
+struct Both<C> {
+    name: &'static str,
+    native: TestEnv,
+    wasm: Harness,
+    costs: CostSchedule,
+    contract: PhantomData<C>,
+}
+
+impl<C: Contract> Both<C> {
+    fn new(name: &'static str) -> Self {
+        let code = std::fs::read(fixture(&format!("wasm/{name}.wasm"))).unwrap();
+        let profile = host_costs_only();
+        let costs = profile.costs;
+        let mut native = TestEnv::new();
+        native.set_costs(costs).set_limits(profile.limits);
+        Both {
+            name,
+            native,
+            wasm: Harness::with_profile(&code, profile).unwrap(),
+            costs,
+            contract: PhantomData,
+        }
+    }
+
+    fn sender(&mut self, sender: &[u8]) -> &mut Self {
+        self.native.set_sender(sender);
+        self.wasm.set_sender(sender);
+        self
+    }
+
+    fn fuel(&mut self, fuel: u64) -> &mut Self {
+        self.native.set_fuel(fuel);
+        self.wasm.set_fuel(fuel);
+        self
+    }
+
+    /// Calls `entry` with `args` on both hosts and asserts parity.
+    #[track_caller]
+    fn call(&mut self, entry: &str, args: &impl Serialize) -> Outcome {
+        let input = postcard::to_allocvec(args).unwrap();
+        self.call_raw(entry, &input)
+    }
+
+    #[track_caller]
+    fn call_raw(&mut self, entry: &str, input: &[u8]) -> Outcome {
+        let native = self.native.call_raw::<C>(entry, input);
+        let wasm = self.wasm.call_raw(entry, input).unwrap();
+        let step = format!("{}::{entry}", self.name);
+        assert_same(&step, &self.costs, &native, &wasm);
+        assert_eq!(
+            self.native.state(),
+            self.wasm.state(),
+            "{step}: committed state differs"
+        );
+        native
+    }
+}
+
+/// What native panic locations carry before the wasm build's: cargo names
+/// a path dependency's files relative to this workspace's root.
+const NATIVE_LOCATION_PREFIX: &str = "fixtures/contracts/";
+
+#[track_caller]
+fn assert_same(step: &str, costs: &CostSchedule, native: &Outcome, wasm: &Call) {
+    let r = &wasm.receipt;
+    let mut status = native.status.clone();
+    let mut fuel = native.host_fuel;
+    if let Status::Reverted { message } = &mut status
+        && let Some(rest) = message.strip_prefix("panicked at ")
+        && let Some(relative) = rest.strip_prefix(NATIVE_LOCATION_PREFIX)
+    {
+        *message = format!("panicked at {relative}");
+        fuel = fuel
+            .checked_sub(costs.abort.per_byte * NATIVE_LOCATION_PREFIX.len() as u64)
+            .expect("a native panic pays for its longer location");
+    }
+    assert_eq!(status, r.status, "{step}: status");
+    assert_eq!(native.output, r.output, "{step}: output");
+    assert_eq!(native.events, r.events, "{step}: events");
+    assert_eq!(native.reads, r.reads, "{step}: read set");
+    assert_eq!(native.writes, r.writes, "{step}: write set");
+    assert_eq!(fuel, r.fuel_used, "{step}: host-call fuel");
+}
+
+const OWNER: [u8; 32] = [1; 32];
+const ALICE: [u8; 32] = [2; 32];
+const BOB: [u8; 32] = [3; 32];
+
+#[test]
+fn token_scenarios_match() {
+    let mut t = Both::<token::Token>::new("token");
+    t.sender(&OWNER);
+    t.call("mint", &(ALICE, 1u64)); // not initialised
+    assert!(t.call("init", &(OWNER,)).is_success());
+    t.call("init", &(OWNER,)); // already initialised
+    assert!(t.call("mint", &(ALICE, 100u64)).is_success());
+    t.call("mint", &(BOB, u64::MAX)); // supply overflow
+    t.sender(&ALICE);
+    t.call("mint", &(ALICE, 1u64)); // not the owner
+    assert!(t.call("transfer", &(BOB, 30u64)).is_success());
+    assert!(t.call("transfer", &(ALICE, 5u64)).is_success()); // to oneself
+    t.call("transfer", &(BOB, 1_000u64)); // insufficient balance
+    t.sender(b"not an address");
+    t.call("transfer", &(BOB, 1u64)); // bad sender
+    t.sender(&BOB);
+    let out = t.call("balance_of", &(BOB,));
+    assert_eq!(out.output::<u64>(), 30);
+    t.call("total_supply", &());
+    t.call_raw("transfer", &[0xff; 3]); // undecodable input
+    t.call("burn", &()); // no such entry
+    // The transaction checks: a fuel limit over the profile's maximum, and
+    // an input over its limit.
+    t.fuel(Limits::DEFAULT.max_fuel + 1)
+        .call("total_supply", &());
+    t.fuel(verity_runtime::Transaction::DEFAULT_FUEL);
+    t.call_raw(
+        "transfer",
+        &vec![0; Limits::DEFAULT.max_input_bytes as usize + 1],
+    );
+    // Out of fuel in a host call, at every fuel limit short of a transfer's.
+    let needed = t.call("transfer", &(ALICE, 1u64)).host_fuel;
+    for fuel in [0, 1, needed / 2, needed - 1] {
+        let out = t.fuel(fuel).call("transfer", &(ALICE, 1u64));
+        assert_eq!(out.status, Status::OutOfFuel, "fuel {fuel}");
+    }
+}
+
+#[test]
+fn counter_scenarios_match() {
+    let mut c = Both::<counter::Counter>::new("counter");
+    c.call("get", &());
+    assert_eq!(c.call("add", &(2u64,)).output::<u64>(), 2);
+    assert_eq!(c.call("add", &(3u64,)).output::<u64>(), 5);
+    let out = c.call("add", &(u64::MAX,));
+    assert_eq!(out.revert_message(), Some("counter overflow"));
+    c.call("get", &());
+    c.call_raw("add", b""); // missing argument
+}
+
+#[test]
+fn hasher_scenarios_match() {
+    let mut h = Both::<hasher::Hasher>::new("hasher");
+    h.call("hash", &());
+    h.call("chain", &([7u8; 32], 0u32));
+    h.call("chain", &([7u8; 32], 100u32));
+}
+
+#[test]
+fn hostile_scenarios_match() {
+    let mut h = Both::<hostile::Hostile>::new("hostile");
+    h.call("panic_static", &());
+    h.call("panic_formatted", &(3u32,));
+    // Overflow checks are on in the contract's code, natively too.
+    let out = h.call("overflow", &(1u64,));
+    let message = out.revert_message().unwrap_or_default();
+    assert!(
+        message.ends_with(": attempt to add with overflow"),
+        "{message}"
+    );
+    h.call("overflow", &(0u64,));
+    let flood = h.call("event_flood", &());
+    assert!(matches!(flood.status, Status::Trapped { .. }));
+    h.call("long_key", &());
+    let out = h.call("write_then_panic", &());
+    assert!(out.writes.is_empty() && out.events.is_empty());
+    h.call("recurse", &(100u32,));
+}
+
+#[test]
+fn kernel_entries_match() {
+    let mut k = Both::<kernels::Kernels>::new("kernels");
+    k.call("int_loop", &(1_000u32,));
+    k.call("sha256_chain", &(50u32,));
+    k.call("keccak256_chain", &(50u32,));
+    k.call("sort", &(7u32,));
+    k.call("matmul", &(3u32,));
+}
+
+#[test]
+fn the_parity_profile_is_the_default_but_for_wasm_costs() {
+    let profile = host_costs_only();
+    let default = Profile::default();
+    assert_eq!(profile.limits, default.limits);
+    for class in CostClass::ALL {
+        let (ours, theirs) = (profile.costs.get(*class), default.costs.get(*class));
+        if class.name().starts_with("wasm_") {
+            assert_eq!((ours.base, ours.per_byte), (0, 0));
+        } else {
+            assert_eq!((ours.base, ours.per_byte), (theirs.base, theirs.per_byte));
+        }
+    }
+}
