@@ -42,16 +42,13 @@ use std::collections::HashMap;
 
 use verity_host_abi::{CostClass, CostSchedule};
 
-use crate::validate::parser;
+use crate::module_desc::{ModuleDesc, parser};
 use wasm_encoder::reencode::{Error as ReencodeError, Reencode, RoundtripReencoder, utils};
 use wasm_encoder::{
     CodeSection, ConstExpr, ExportKind, ExportSection, Function, GlobalSection, GlobalType, Ieee32,
     Ieee64, Instruction as I, Module, SectionId, ValType as EncType,
 };
-use wasmparser::{
-    FuncValidatorAllocations, FunctionBody, Operator as Op, Payload, TypeRef, ValidPayload,
-    Validator, WasmFeatures,
-};
+use wasmparser::{FunctionBody, Operator as Op};
 
 /// Version of the instrumentation's rules (fuel per block, frames, NaN
 /// canonicalisation, the code it emits). Hashed into every profile with the
@@ -96,7 +93,6 @@ pub struct Instrumented {
 }
 
 /// What the rewriting pass needs to know about the whole module.
-#[derive(Default)]
 struct Analysis {
     imported_funcs: u32,
     /// Type index of every function (imports first).
@@ -116,13 +112,23 @@ struct Analysis {
     export_frames: HashMap<String, u32>,
 }
 
-/// Instruments `code`, validating it under `features` as it goes: a module
-/// that is malformed or invalid under `features` is refused with the
-/// validator's message (an internal diagnostic, never receipt text: the
-/// runtime validates first and reports its own stable reasons).
+/// Instruments `code`, validating it under the profile's features first: a
+/// module that is malformed or invalid under them is refused with the
+/// rejection's text (an internal diagnostic here: the runtime validates
+/// with [`validate`](crate::validate::validate) first and instruments the
+/// description that read, so a module is read and validated once).
 pub fn instrument(code: &[u8], profile: &crate::Profile) -> Result<Instrumented, String> {
-    let features = profile.features();
-    let analysis = analyze(code, features)?;
+    let desc = ModuleDesc::read(code, profile.features()).map_err(|e| e.to_string())?;
+    instrument_described(code, &desc, profile)
+}
+
+/// Instruments `code`, already read into `desc` under `profile`'s features.
+pub(crate) fn instrument_described(
+    code: &[u8],
+    desc: &ModuleDesc,
+    profile: &crate::Profile,
+) -> Result<Instrumented, String> {
+    let analysis = analyze(desc);
     let mut rewriter = Rewriter {
         a: &analysis,
         largest: (0, 0),
@@ -134,7 +140,7 @@ pub fn instrument(code: &[u8], profile: &crate::Profile) -> Result<Instrumented,
     };
     let mut module = Module::new();
     rewriter
-        .parse_core_module(&mut module, parser(features), code)
+        .parse_core_module(&mut module, parser(profile.features()), code)
         .map_err(|e| format!("instrumentation failed: {e}"))?;
     let largest_function = rewriter.largest;
     Ok(Instrumented {
@@ -144,88 +150,57 @@ pub fn instrument(code: &[u8], profile: &crate::Profile) -> Result<Instrumented,
     })
 }
 
-fn analyze(code: &[u8], features: WasmFeatures) -> Result<Analysis, String> {
-    let err = |e: wasmparser::BinaryReaderError| e.message().to_string();
-    let mut validator = Validator::new_with_features(features);
-    let mut allocs = FuncValidatorAllocations::default();
-    let mut a = Analysis::default();
-    let mut exports: Vec<(String, u32)> = Vec::new();
-    // Every type by index; `None` for a type that is not a function type.
-    let mut types: Vec<Option<wasmparser::FuncType>> = Vec::new();
-    for payload in parser(features).parse_all(code) {
-        let payload = payload.map_err(err)?;
-        match &payload {
-            Payload::TypeSection(reader) => {
-                for group in reader.clone() {
-                    for sub in group.map_err(err)?.into_types() {
-                        let ty = match sub.composite_type.inner {
-                            wasmparser::CompositeInnerType::Func(f) => Some(f),
-                            _ => None,
-                        };
-                        a.type_params
-                            .push(ty.as_ref().map_or(0, |f| f.params().len() as u32));
-                        types.push(ty);
-                    }
-                }
-            }
-            Payload::ImportSection(reader) => {
-                for import in reader.clone().into_imports() {
-                    match import.map_err(err)?.ty {
-                        TypeRef::Func(ty) | TypeRef::FuncExact(ty) => {
-                            a.func_types.push(ty);
-                            a.frames.push(0);
-                            a.imported_funcs += 1;
-                        }
-                        TypeRef::Global(_) => a.globals += 1,
-                        _ => {}
-                    }
-                }
-            }
-            Payload::FunctionSection(reader) => {
-                for ty in reader.clone() {
-                    a.func_types.push(ty.map_err(err)?);
-                }
-            }
-            Payload::GlobalSection(reader) => a.globals += reader.count(),
-            Payload::ExportSection(reader) => {
-                for e in reader.clone() {
-                    let e = e.map_err(err)?;
-                    if matches!(
-                        e.kind,
-                        wasmparser::ExternalKind::Func | wasmparser::ExternalKind::FuncExact
-                    ) {
-                        exports.push((e.name.to_string(), e.index));
-                    }
-                }
-            }
-            _ => {}
-        }
-        if let ValidPayload::Func(to_validate, body) = validator.payload(&payload).map_err(err)? {
-            let mut fv = to_validate.into_validator(std::mem::take(&mut allocs));
-            let frame = frame_cost(&mut fv, &body).map_err(err)?;
-            allocs = fv.into_allocations();
-            a.frames.push(frame);
-        }
-    }
+/// What the rewriting needs, from the module's description.
+fn analyze(d: &ModuleDesc) -> Analysis {
+    // Host functions (the imports) use no wasm stack.
+    let frames: Vec<u32> = std::iter::repeat_n(0, d.imported_funcs as usize)
+        .chain(d.bodies.iter().map(|b| b.frame))
+        .collect();
     // Frames of defined functions by function type: by the type's
     // structure, not by the index that names it, since `call_indirect`
     // accepts any function whose type is equivalent to the one it names.
     let mut by_type: HashMap<&wasmparser::FuncType, u32> = HashMap::new();
-    for (index, &frame) in a.frames.iter().enumerate().skip(a.imported_funcs as usize) {
-        if let Some(Some(ty)) = a.func_types.get(index).and_then(|&t| types.get(t as usize)) {
+    for (index, &frame) in frames.iter().enumerate().skip(d.imported_funcs as usize) {
+        if let Some(ty) = d.func_type(index as u32) {
             let slot = by_type.entry(ty).or_insert(0);
             *slot = (*slot).max(frame);
         }
     }
-    a.indirect_frames = types
+    let indirect_frames = d
+        .types
         .iter()
         .map(|ty| ty.as_ref().map_or(0, |ty| indirect_frame(ty, &by_type)))
         .collect();
-    for (name, index) in exports {
-        let frame = a.frames.get(index as usize).copied().unwrap_or(0);
-        a.export_frames.insert(name, frame);
+    let export_frames = d
+        .exports
+        .iter()
+        .flatten()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                wasmparser::ExternalKind::Func | wasmparser::ExternalKind::FuncExact
+            )
+        })
+        .map(|e| {
+            (
+                e.name.clone(),
+                frames.get(e.index as usize).copied().unwrap_or(0),
+            )
+        })
+        .collect();
+    Analysis {
+        imported_funcs: d.imported_funcs,
+        func_types: d.func_types.clone(),
+        indirect_frames,
+        globals: d.imported_globals + d.defined_globals,
+        type_params: d
+            .types
+            .iter()
+            .map(|ty| ty.as_ref().map_or(0, |f| f.params().len() as u32))
+            .collect(),
+        export_frames,
+        frames,
     }
-    Ok(a)
 }
 
 /// The frame a `call_indirect` of type `ty` pushes: the largest frame of
@@ -237,30 +212,6 @@ fn analyze(code: &[u8], features: WasmFeatures) -> Result<Analysis, String> {
 fn indirect_frame(ty: &wasmparser::FuncType, by_type: &HashMap<&wasmparser::FuncType, u32>) -> u32 {
     let least = (ty.params().len() as u32).saturating_add(FRAME_OVERHEAD_SLOTS);
     by_type.get(ty).copied().unwrap_or(0).max(least)
-}
-
-/// Validates a body and returns its frame cost: parameters and locals, the
-/// highest the operand stack gets, and the fixed overhead.
-fn frame_cost(
-    fv: &mut wasmparser::FuncValidator<wasmparser::ValidatorResources>,
-    body: &FunctionBody<'_>,
-) -> wasmparser::Result<u32> {
-    let mut reader = body.get_binary_reader();
-    fv.read_locals(&mut reader)?;
-    let locals = fv.len_locals();
-    let mut max_height = 0u32;
-    let mut ops = body.get_operators_reader()?;
-    while !ops.eof() {
-        let (op, offset) = ops.read_with_offset()?;
-        fv.op(offset, &op)?;
-        max_height = max_height.max(fv.operand_stack_height());
-    }
-    // The body must end exactly at its final `end`: without this check a
-    // body missing it would be accepted (spec test binary.wast).
-    ops.finish()?;
-    Ok(locals
-        .saturating_add(max_height)
-        .saturating_add(FRAME_OVERHEAD_SLOTS))
 }
 
 /// The fuel an operator adds to its basic block: its class's `base` in the
@@ -700,7 +651,7 @@ impl Reencode for Rewriter<'_> {
 mod tests {
     use super::*;
     use sha2::{Digest, Sha256};
-    use wasmparser::Parser;
+    use wasmparser::{Parser, Payload, Validator};
 
     /// SHA-256 over what [`instrument`] emits for a fixed corpus: the
     /// fixture contracts, the example modules and the accepted hostile
@@ -775,7 +726,8 @@ mod tests {
                 (call_indirect (type $b) (local.get 0) (local.get 1) (i32.const 0))))"#,
         )
         .unwrap();
-        let a = analyze(&code, crate::Profile::default().features()).unwrap();
+        let desc = ModuleDesc::read(&code, crate::Profile::default().features()).unwrap();
+        let a = analyze(&desc);
         // $f: 2 params + 3 locals + operand stack 3 + overhead.
         let f = 2 + 3 + 3 + FRAME_OVERHEAD_SLOTS;
         assert_eq!(a.frames, vec![f]);

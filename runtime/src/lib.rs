@@ -30,6 +30,7 @@ mod error;
 mod execution;
 mod host;
 pub mod instrument;
+mod module_desc;
 mod module_store;
 mod pool;
 mod prepared;

@@ -14,7 +14,7 @@ use crate::instrument;
 use crate::prepared::PreparedModule;
 use crate::profile::Compiler;
 use crate::runtime::Runtime;
-use crate::validate::{Rejection, validate};
+use crate::validate::{Rejection, validated};
 
 /// Compiled modules (and rejections) by code hash, evicting the oldest
 /// entry past `capacity`. Eviction only costs a recompilation, never changes
@@ -130,10 +130,12 @@ impl Runtime {
 
     fn compile(&self, code: &[u8], code_hash: Hash32) -> Result<Arc<PreparedModule>, Rejection> {
         Counters::bump(&self.counters.compiled);
-        let info = validate(&self.profile, code)?;
+        let (info, desc) = validated(&self.profile, code)?;
         let instrumented =
-            instrument::instrument(code, &self.profile).map_err(|_| Rejection::Compile {
-                stage: "instrumentation",
+            instrument::instrument_described(code, &desc, &self.profile).map_err(|_| {
+                Rejection::Compile {
+                    stage: "instrumentation",
+                }
             })?;
         let limits = &self.profile.limits;
         let (index, size) = instrumented.largest_function;

@@ -1,17 +1,20 @@
 //! Module validation: every module is checked against the profile before it
 //! is compiled, and either accepted or rejected with a precise reason.
+//!
+//! The module is read once, validated by wasmparser under the profile's
+//! features ([`ModuleDesc`](crate::module_desc)); the profile's own rules
+//! are then small named checks on that description, run in the order of
+//! the sections they concern.
 
 use std::collections::BTreeMap;
 
 use verity_host_abi::abi::{self, IMPORT_MODULE, MEMORY_EXPORT};
 use verity_host_abi::{Limits, ValType as AbiValType};
 use verity_host_core::TxRejection;
-use wasmparser::{
-    CompositeInnerType, ElementItems, ExternalKind, FuncType, Parser, Payload, TypeRef, ValType,
-    Validator, WasmFeatures,
-};
+use wasmparser::{ExternalKind, FuncType, TypeRef, ValType, WasmFeatures};
 
-use crate::profile::{Profile, REFUSED_PROPOSALS};
+use crate::module_desc::{ImportDesc, ModuleDesc};
+use crate::profile::Profile;
 
 /// Why a module or a transaction was refused before anything ran. Its
 /// `Display` text is the `reason` of a `rejected` receipt.
@@ -203,72 +206,6 @@ impl std::fmt::Display for Location {
     }
 }
 
-/// The name the spec gives section `id`.
-fn section_name(id: u8) -> &'static str {
-    match id {
-        0 => "custom",
-        1 => "type",
-        2 => "import",
-        3 => "function",
-        4 => "table",
-        5 => "memory",
-        6 => "global",
-        7 => "export",
-        8 => "start",
-        9 => "element",
-        10 => "code",
-        11 => "data",
-        12 => "data count",
-        13 => "tag",
-        _ => "unknown",
-    }
-}
-
-/// Where `offset`, the position of a validation error in `bytes`, lies.
-/// Only section boundaries are read here, which the binary format fixes.
-fn locate(bytes: &[u8], features: WasmFeatures, offset: usize) -> Location {
-    if offset < 8 {
-        return Location::Header;
-    }
-    let mut imported_funcs = 0u32;
-    let mut code_index = 0u32;
-    for payload in parser(features).parse_all(bytes) {
-        let Ok(payload) = payload else { break };
-        if let Payload::ImportSection(reader) = &payload {
-            imported_funcs = reader
-                .clone()
-                .into_imports()
-                .filter(|i| matches!(i, Ok(i) if matches!(i.ty, TypeRef::Func(_) | TypeRef::FuncExact(_))))
-                .count() as u32;
-        }
-        if let Payload::CodeSectionEntry(body) = &payload {
-            if body.range().contains(&offset) {
-                return Location::Function(imported_funcs + code_index);
-            }
-            code_index += 1;
-            continue;
-        }
-        if let Some((id, range)) = payload.as_section() {
-            // A section's header (id and size) sits just before its content.
-            if range.start.saturating_sub(6) <= offset && offset < range.end {
-                return Location::Section(section_name(id));
-            }
-        }
-    }
-    Location::End
-}
-
-/// A parser that reads exactly the encodings `features` allow, as the
-/// validator does. wasmparser's default reads every proposal's encodings (a
-/// multi-byte memory index, say): instrumentation parsing that way would
-/// turn a binary malformed under the profile into a valid module on
-/// re-encoding, so every pass over a module uses this one.
-pub(crate) fn parser(features: WasmFeatures) -> Parser {
-    let mut parser = Parser::new(0);
-    parser.set_features(features);
-    parser
-}
-
 /// The type of an exported function, by the names of its value types
 /// (`i32`, `f64`, `funcref`, ...), spelled by Verity. `Display` writes it as
 /// `(i32, i64) -> (i32)`.
@@ -395,6 +332,15 @@ fn over(what: &'static str, count: u64, limit: impl Into<u64>) -> Result<(), Rej
 /// ));
 /// ```
 pub fn validate(profile: &Profile, bytes: &[u8]) -> Result<ModuleInfo, Rejection> {
+    validated(profile, bytes).map(|(info, _)| info)
+}
+
+/// [`validate`], also handing back the module's description for the
+/// instrumentation, so that it reads the module no second time.
+pub(crate) fn validated(
+    profile: &Profile,
+    bytes: &[u8],
+) -> Result<(ModuleInfo, ModuleDesc), Rejection> {
     let limits = &profile.limits;
     if bytes.len() > limits.max_module_bytes as usize {
         return Err(Rejection::ModuleTooLarge {
@@ -402,8 +348,22 @@ pub fn validate(profile: &Profile, bytes: &[u8]) -> Result<ModuleInfo, Rejection
             limit: limits.max_module_bytes,
         });
     }
-    check_features(profile.features(), bytes)?;
-    check_structure(limits, profile.features(), bytes)
+    let desc = ModuleDesc::read(bytes, profile.features())?;
+    // The profile's rules, in the order of the sections they concern, so a
+    // module breaking two is refused for the first one in the binary.
+    check_types(&desc)?;
+    check_imports(&desc, limits)?;
+    check_functions(&desc, limits)?;
+    check_tables(&desc, limits)?;
+    check_memory(&desc, limits)?;
+    check_globals(&desc, limits)?;
+    check_exports(&desc, limits)?;
+    check_start(&desc)?;
+    check_elements(&desc, limits)?;
+    check_bodies(&desc, limits)?;
+    check_data(&desc, limits)?;
+    let info = module_info(&desc)?;
+    Ok((info, desc))
 }
 
 /// Validates `bytes` under `features` only (none of Verity's import,
@@ -422,213 +382,186 @@ pub fn validate(profile: &Profile, bytes: &[u8]) -> Result<ModuleInfo, Rejection
 /// ));
 /// ```
 pub fn check_features(features: WasmFeatures, bytes: &[u8]) -> Result<(), Rejection> {
-    let err = match Validator::new_with_features(features).validate_all(bytes) {
-        Ok(_) => return Ok(()),
-        Err(e) => e,
-    };
-    let at = locate(bytes, features, err.offset());
-    for (proposal, extra) in REFUSED_PROPOSALS {
-        if Validator::new_with_features(features.union(*extra))
-            .validate_all(bytes)
-            .is_ok()
-        {
-            return Err(Rejection::Proposal { proposal, at });
-        }
-    }
-    Err(Rejection::Invalid { at })
+    ModuleDesc::read(bytes, features).map(|_| ())
 }
 
-/// Checks imports, limits and the start function of a module that has
-/// already passed the validator.
-fn check_structure(
-    limits: &Limits,
-    features: WasmFeatures,
-    bytes: &[u8],
-) -> Result<ModuleInfo, Rejection> {
-    // The validator has read all of `bytes` under `features`, so none of
-    // these can fail; should one, it is reported where it happened.
-    let invalid = |e: wasmparser::BinaryReaderError| Rejection::Invalid {
-        at: locate(bytes, features, e.offset()),
-    };
-    let mut types: Vec<FuncType> = Vec::new();
-    let mut func_types: Vec<u32> = Vec::new();
-    let mut imported_funcs = 0u32;
-    let mut info = ModuleInfo::default();
-    let mut exports: Vec<(String, u32)> = Vec::new();
-    let mut element_entries = 0u64;
-    let mut data_bytes = 0u64;
-    let mut code_index = 0u32;
+/// Only function types: the profile refuses the GC proposal's others.
+fn check_types(d: &ModuleDesc) -> Result<(), Rejection> {
+    if d.types.iter().any(Option::is_none) {
+        return Err(Rejection::Invalid {
+            at: Location::Section("type"),
+        });
+    }
+    Ok(())
+}
 
-    for payload in parser(features).parse_all(bytes) {
-        match payload.map_err(invalid)? {
-            Payload::TypeSection(reader) => {
-                for group in reader {
-                    for sub in group.map_err(invalid)?.into_types() {
-                        match sub.composite_type.inner {
-                            CompositeInnerType::Func(f) => types.push(f),
-                            _ => {
-                                return Err(Rejection::Invalid {
-                                    at: Location::Section("type"),
-                                });
-                            }
-                        }
-                    }
-                }
-            }
-            Payload::ImportSection(reader) => {
-                for import in reader.into_imports() {
-                    {
-                        let import = import.map_err(invalid)?;
-                        check_import(&import, &types)?;
-                        if let TypeRef::Func(ty) = import.ty {
-                            func_types.push(ty);
-                            imported_funcs += 1;
-                            info.host_imports.push(import.name.to_string());
-                        }
-                    }
-                }
-                // Imported functions count towards `max_functions` even in
-                // a module that defines none (and so has no function
-                // section): each takes room in the instance like any other.
-                over("functions", imported_funcs.into(), limits.max_functions)?;
-            }
-            Payload::FunctionSection(reader) => {
-                over(
-                    "functions",
-                    u64::from(imported_funcs) + u64::from(reader.count()),
-                    limits.max_functions,
-                )?;
-                for ty in reader {
-                    func_types.push(ty.map_err(invalid)?);
-                }
-            }
-            Payload::TableSection(reader) => {
-                over("tables", reader.count().into(), limits.max_tables)?;
-                for (index, table) in reader.into_iter().enumerate() {
-                    let initial = table.map_err(invalid)?.ty.initial;
-                    if initial > u64::from(limits.max_table_elements) {
-                        return Err(Rejection::TableTooLarge {
-                            index: index as u32,
-                            initial,
-                            limit: limits.max_table_elements,
-                        });
-                    }
-                }
-            }
-            Payload::MemorySection(reader) => {
-                // More than one memory never gets here: without the
-                // multi-memory proposal the validator refuses it.
-                for memory in reader {
-                    let initial = memory.map_err(invalid)?.initial;
-                    info.initial_memory_pages = initial;
-                    if initial > u64::from(limits.max_memory_pages) {
-                        return Err(Rejection::MemoryTooLarge {
-                            initial,
-                            limit: limits.max_memory_pages,
-                        });
-                    }
-                }
-            }
-            Payload::GlobalSection(reader) => {
-                over("globals", reader.count().into(), limits.max_globals)?;
-            }
-            Payload::ExportSection(reader) => {
-                over("exports", reader.count().into(), limits.max_exports)?;
-                for export in reader {
-                    let export = export.map_err(invalid)?;
-                    if export
-                        .name
-                        .starts_with(crate::instrument::RESERVED_EXPORT_PREFIX)
-                    {
-                        return Err(Rejection::ReservedExport(export.name.to_string()));
-                    }
-                    match export.kind {
-                        ExternalKind::Func | ExternalKind::FuncExact => {
-                            exports.push((export.name.to_string(), export.index));
-                        }
-                        ExternalKind::Memory if export.name == MEMORY_EXPORT => {
-                            info.exports_memory = true;
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            Payload::StartSection { func, .. } => return Err(Rejection::StartFunction(func)),
-            Payload::ElementSection(reader) => {
-                for element in reader {
-                    element_entries += u64::from(match element.map_err(invalid)?.items {
-                        ElementItems::Functions(r) => r.count(),
-                        ElementItems::Expressions(_, r) => r.count(),
-                    });
-                }
-                over(
-                    "element entries",
-                    element_entries,
-                    limits.max_element_entries,
-                )?;
-            }
-            Payload::DataSection(reader) => {
-                for data in reader {
-                    data_bytes += data.map_err(invalid)?.data.len() as u64;
-                }
-                over("bytes of data segments", data_bytes, limits.max_data_bytes)?;
-            }
-            Payload::CodeSectionEntry(body) => {
-                let index = imported_funcs + code_index;
-                code_index += 1;
-                let size = body.range().len();
-                if size > limits.max_function_body_bytes as usize {
-                    return Err(Rejection::FunctionTooLarge {
-                        index,
-                        size,
-                        limit: limits.max_function_body_bytes,
-                    });
-                }
-                let params = func_types
-                    .get(index as usize)
-                    .and_then(|t| types.get(*t as usize))
-                    .map_or(0, |t| t.params().len() as u64);
-                let mut count = params;
-                for local in body.get_locals_reader().map_err(invalid)? {
-                    count += u64::from(local.map_err(invalid)?.0);
-                }
-                if count > u64::from(limits.max_locals_per_function) {
-                    return Err(Rejection::TooManyLocals {
-                        index,
-                        count,
-                        limit: limits.max_locals_per_function,
-                    });
-                }
-            }
-            _ => {}
+/// Only host ABI functions, with the ABI's signatures, and not more than
+/// `max_functions` of them.
+fn check_imports(d: &ModuleDesc, limits: &Limits) -> Result<(), Rejection> {
+    if d.imports.is_empty() {
+        return Ok(());
+    }
+    for import in &d.imports {
+        check_import(import, &d.types)?;
+    }
+    // Imported functions count towards `max_functions` even in a module
+    // that defines none (and so has no function section): each takes room
+    // in the instance like any other.
+    over("functions", d.imported_funcs.into(), limits.max_functions)
+}
+
+/// Imported and defined functions together within `max_functions`.
+fn check_functions(d: &ModuleDesc, limits: &Limits) -> Result<(), Rejection> {
+    let Some(defined) = d.function_section else {
+        return Ok(());
+    };
+    over(
+        "functions",
+        u64::from(d.imported_funcs) + u64::from(defined),
+        limits.max_functions,
+    )
+}
+
+/// At most `max_tables` tables, none starting above `max_table_elements`.
+fn check_tables(d: &ModuleDesc, limits: &Limits) -> Result<(), Rejection> {
+    let Some(tables) = &d.tables else {
+        return Ok(());
+    };
+    over("tables", tables.len() as u64, limits.max_tables)?;
+    for (index, &initial) in tables.iter().enumerate() {
+        if initial > u64::from(limits.max_table_elements) {
+            return Err(Rejection::TableTooLarge {
+                index: index as u32,
+                initial,
+                limit: limits.max_table_elements,
+            });
         }
     }
-    for (name, index) in exports {
-        let sig = func_types
-            .get(index as usize)
-            .and_then(|t| types.get(*t as usize))
-            .map(FuncSig::of)
-            .ok_or(Rejection::Invalid {
-                at: Location::Section("export"),
-            })?;
-        info.exported_functions.insert(name, sig);
+    Ok(())
+}
+
+/// A memory starts within `max_memory_pages`. (More than one memory never
+/// gets here: without the multi-memory proposal the validator refuses it.)
+fn check_memory(d: &ModuleDesc, limits: &Limits) -> Result<(), Rejection> {
+    for &initial in &d.memories {
+        if initial > u64::from(limits.max_memory_pages) {
+            return Err(Rejection::MemoryTooLarge {
+                initial,
+                limit: limits.max_memory_pages,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_globals(d: &ModuleDesc, limits: &Limits) -> Result<(), Rejection> {
+    over("globals", d.defined_globals.into(), limits.max_globals)
+}
+
+/// At most `max_exports` exports, none under the reserved prefix the
+/// instrumentation exports its globals with.
+fn check_exports(d: &ModuleDesc, limits: &Limits) -> Result<(), Rejection> {
+    let Some(exports) = &d.exports else {
+        return Ok(());
+    };
+    over("exports", exports.len() as u64, limits.max_exports)?;
+    match exports
+        .iter()
+        .find(|e| e.name.starts_with(abi::RESERVED_EXPORT_PREFIX))
+    {
+        Some(e) => Err(Rejection::ReservedExport(e.name.clone())),
+        None => Ok(()),
+    }
+}
+
+/// No start function: code runs only in a metered entry point.
+fn check_start(d: &ModuleDesc) -> Result<(), Rejection> {
+    match d.start {
+        Some(func) => Err(Rejection::StartFunction(func)),
+        None => Ok(()),
+    }
+}
+
+fn check_elements(d: &ModuleDesc, limits: &Limits) -> Result<(), Rejection> {
+    match d.element_entries {
+        Some(entries) => over("element entries", entries, limits.max_element_entries),
+        None => Ok(()),
+    }
+}
+
+/// Each body within `max_function_body_bytes` and `max_locals_per_function`
+/// (parameters included).
+fn check_bodies(d: &ModuleDesc, limits: &Limits) -> Result<(), Rejection> {
+    for (i, body) in d.bodies.iter().enumerate() {
+        let index = d.imported_funcs + i as u32;
+        if body.size > limits.max_function_body_bytes as usize {
+            return Err(Rejection::FunctionTooLarge {
+                index,
+                size: body.size,
+                limit: limits.max_function_body_bytes,
+            });
+        }
+        if body.locals > limits.max_locals_per_function {
+            return Err(Rejection::TooManyLocals {
+                index,
+                count: body.locals.into(),
+                limit: limits.max_locals_per_function,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_data(d: &ModuleDesc, limits: &Limits) -> Result<(), Rejection> {
+    match d.data_bytes {
+        Some(bytes) => over("bytes of data segments", bytes, limits.max_data_bytes),
+        None => Ok(()),
+    }
+}
+
+/// What an accepted module exports and imports.
+fn module_info(d: &ModuleDesc) -> Result<ModuleInfo, Rejection> {
+    let mut info = ModuleInfo {
+        host_imports: d
+            .imports
+            .iter()
+            .filter(|i| matches!(i.ty, TypeRef::Func(_) | TypeRef::FuncExact(_)))
+            .map(|i| i.name.clone())
+            .collect(),
+        initial_memory_pages: d.memories.last().copied().unwrap_or(0),
+        ..ModuleInfo::default()
+    };
+    for export in d.exports.iter().flatten() {
+        match export.kind {
+            ExternalKind::Func | ExternalKind::FuncExact => {
+                let sig = d
+                    .func_type(export.index)
+                    .map(FuncSig::of)
+                    .ok_or(Rejection::Invalid {
+                        at: Location::Section("export"),
+                    })?;
+                info.exported_functions.insert(export.name.clone(), sig);
+            }
+            ExternalKind::Memory if export.name == MEMORY_EXPORT => info.exports_memory = true,
+            _ => {}
+        }
     }
     Ok(info)
 }
 
-fn check_import(import: &wasmparser::Import<'_>, types: &[FuncType]) -> Result<(), Rejection> {
+fn check_import(import: &ImportDesc, types: &[Option<FuncType>]) -> Result<(), Rejection> {
     if import.module != IMPORT_MODULE {
         return Err(Rejection::ImportNotAllowed {
-            module: import.module.to_string(),
-            name: import.name.to_string(),
+            module: import.module.clone(),
+            name: import.name.clone(),
         });
     }
     let ty = match import.ty {
         TypeRef::Func(t) | TypeRef::FuncExact(t) => t,
         other => {
             return Err(Rejection::ImportKind {
-                module: import.module.to_string(),
-                name: import.name.to_string(),
+                module: import.module.clone(),
+                name: import.name.clone(),
                 kind: match other {
                     TypeRef::Memory(_) => "memory",
                     TypeRef::Table(_) => "table",
@@ -638,12 +571,15 @@ fn check_import(import: &wasmparser::Import<'_>, types: &[FuncType]) -> Result<(
             });
         }
     };
-    let spec = abi::host_fn(import.name).ok_or_else(|| Rejection::UnknownHostFunction {
-        name: import.name.to_string(),
+    let spec = abi::host_fn(&import.name).ok_or_else(|| Rejection::UnknownHostFunction {
+        name: import.name.clone(),
     })?;
-    let found = types.get(ty as usize).ok_or(Rejection::Invalid {
-        at: Location::Section("import"),
-    })?;
+    let found = types
+        .get(ty as usize)
+        .and_then(Option::as_ref)
+        .ok_or(Rejection::Invalid {
+            at: Location::Section("import"),
+        })?;
     let to_wasm = |t: &AbiValType| match t {
         AbiValType::I32 => ValType::I32,
         AbiValType::I64 => ValType::I64,
@@ -654,7 +590,7 @@ fn check_import(import: &wasmparser::Import<'_>, types: &[FuncType]) -> Result<(
         || found.results() != expected_results.as_slice()
     {
         return Err(Rejection::ImportSignature {
-            name: import.name.to_string(),
+            name: import.name.clone(),
             expected: abi_sig(spec.params, spec.results),
             found: FuncSig::of(found).to_string(),
         });
