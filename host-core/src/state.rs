@@ -13,9 +13,20 @@ pub enum StateError {
     /// lacks it. Verification fails naming the key.
     #[error("the run read key {} which the witness does not hold", hex(.0))]
     NotInWitness(Vec<u8>),
-    /// The backend itself failed (I/O, corruption, ...).
-    #[error("state backend failed: {0}")]
-    Backend(String),
+    /// The backend itself failed (I/O, corruption, ...): its own error is
+    /// the source.
+    ///
+    /// ```
+    /// use std::error::Error;
+    /// use verity_host_core::StateError;
+    ///
+    /// let io = std::io::Error::other("disk on fire");
+    /// let e = StateError::Backend(Box::new(io));
+    /// assert_eq!(e.to_string(), "state backend failed");
+    /// assert_eq!(e.source().unwrap().to_string(), "disk on fire");
+    /// ```
+    #[error("state backend failed")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -1,17 +1,13 @@
 //! Building a [`Runtime`]: its compiler, instance allocation, caches.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-
 use wasmtime::{Engine, Linker};
 
-use crate::artifact::{ArtifactCache, Counters};
+use crate::artifact::ArtifactCache;
 use crate::error::RuntimeError;
 use crate::host;
-use crate::module_store::ModuleCache;
+use crate::module_store::ModuleStore;
 use crate::pool::{self, Allocation};
 use crate::profile::{Compiler, Profile};
-use crate::recent_code::RecentCode;
 use crate::runtime::Runtime;
 
 /// Builds a [`Runtime`] with settings that change its speed, never its
@@ -91,21 +87,15 @@ impl RuntimeBuilder {
         Ok(Runtime {
             profile_hash,
             profile: self.profile,
-            compiler: self.compiler,
             allocation: self.allocation,
-            engine,
-            linker,
             gate,
-            cache: Mutex::new(ModuleCache {
-                capacity: self.cache_capacity,
-                entries: HashMap::new(),
-                order: VecDeque::new(),
-            }),
-            recent_code: RecentCode::default(),
-            artifacts,
-            counters: Counters::default(),
-            artifact_error: Mutex::new(None),
-            large: std::sync::OnceLock::new(),
+            modules: ModuleStore::new(
+                engine,
+                linker,
+                self.compiler,
+                self.cache_capacity,
+                artifacts,
+            ),
         })
     }
 }

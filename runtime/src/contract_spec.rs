@@ -16,8 +16,8 @@ pub enum SpecReadError {
     #[error("not a wasm module: {0}")]
     NotWasm(String),
     /// The section is there but malformed.
-    #[error("{0}")]
-    Malformed(SpecError),
+    #[error(transparent)]
+    Malformed(#[from] SpecError),
 }
 
 /// The contract spec in `code`, `None` if it has no `verity.spec` section.
@@ -33,23 +33,21 @@ pub enum SpecReadError {
 /// ```
 pub fn contract_spec(code: &[u8]) -> Result<Option<ContractSpec>, SpecReadError> {
     let mut section: Option<Vec<u8>> = None;
+    // Function bodies are skipped, not parsed (they cannot hold custom
+    // sections), so this is linear in the module's size.
     for payload in Parser::new(0).parse_all(code) {
-        match payload.map_err(|e| SpecReadError::NotWasm(e.message().to_string()))? {
-            Payload::CustomSection(c) if c.name() == SPEC_SECTION => {
-                let s = section.get_or_insert_with(Vec::new);
-                if s.len() + c.data().len() > MAX_SPEC_BYTES {
-                    return Err(SpecReadError::Malformed(SpecError::TooLarge(
-                        s.len() + c.data().len(),
-                    )));
-                }
-                s.extend_from_slice(c.data());
+        let payload = payload.map_err(|e| SpecReadError::NotWasm(e.message().to_string()))?;
+        if let Payload::CustomSection(c) = payload
+            && c.name() == SPEC_SECTION
+        {
+            let s = section.get_or_insert_with(Vec::new);
+            if s.len() + c.data().len() > MAX_SPEC_BYTES {
+                return Err(SpecError::TooLarge(s.len() + c.data().len()).into());
             }
-            // Function bodies are not parsed (they cannot hold custom
-            // sections), so this is linear in the module's size.
-            _ => {}
+            s.extend_from_slice(c.data());
         }
     }
     section
-        .map(|s| ContractSpec::decode(&s).map_err(SpecReadError::Malformed))
+        .map(|s| ContractSpec::decode(&s).map_err(SpecReadError::from))
         .transpose()
 }

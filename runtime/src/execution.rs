@@ -86,7 +86,7 @@ impl Runtime {
             unsafe { std::mem::transmute::<&dyn StateBackend, &'static dyn StateBackend>(state) };
         // Held until the store is gone, so the pool always has a slot for it.
         let engine = prepared.pre.module().engine();
-        let pooled = Engine::same(&self.engine, engine);
+        let pooled = Engine::same(&self.modules.engine, engine);
         let _permit = self.gate.as_ref().filter(|_| pooled).map(Gate::acquire);
         // The transaction's byte fields move into the store and back.
         let profile = &self.profile;

@@ -3,26 +3,42 @@
 //! link), with the Winch tier for modules too large for Cranelift.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use verity_host_abi::Hash32;
 use wasmtime::{Engine, Linker, Module};
 
-use crate::artifact::{Counters, LoadError, Meta};
+use crate::artifact::{ArtifactCache, CacheStats, Counters, LoadError, Meta};
 use crate::host::{self, HostState};
 use crate::instrument;
 use crate::prepared::PreparedModule;
-use crate::profile::Compiler;
-use crate::runtime::Runtime;
+use crate::profile::{Compiler, Profile};
+use crate::recent_code::RecentCode;
 use crate::validate::{Rejection, validated};
+
+/// A runtime's modules: the engine and linker they are compiled and linked
+/// with, the caches in memory and on disk, and the Winch tier.
+pub(crate) struct ModuleStore {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<HostState>,
+    pub(crate) compiler: Compiler,
+    cache: Mutex<ModuleCache>,
+    recent_code: RecentCode,
+    artifacts: Option<ArtifactCache>,
+    counters: Counters,
+    /// Why the artifact cache last failed to load or store a module.
+    artifact_error: Mutex<Option<String>>,
+    /// Winch, for modules too large for Cranelift (made on first use).
+    large: OnceLock<Option<LargeTier>>,
+}
 
 /// Compiled modules (and rejections) by code hash, evicting the oldest
 /// entry past `capacity`. Eviction only costs a recompilation, never changes
 /// an outcome.
-pub(crate) struct ModuleCache {
-    pub(crate) capacity: usize,
-    pub(crate) entries: HashMap<Hash32, Result<Arc<PreparedModule>, Rejection>>,
-    pub(crate) order: VecDeque<Hash32>,
+struct ModuleCache {
+    capacity: usize,
+    entries: HashMap<Hash32, Result<Arc<PreparedModule>, Rejection>>,
+    order: VecDeque<Hash32>,
 }
 
 impl ModuleCache {
@@ -40,9 +56,9 @@ impl ModuleCache {
 
 /// A second engine and linker, for modules compiled by Winch because they
 /// are too large for Cranelift.
-pub(crate) struct LargeTier {
-    pub(crate) engine: Engine,
-    pub(crate) linker: Linker<HostState>,
+struct LargeTier {
+    engine: Engine,
+    linker: Linker<HostState>,
 }
 
 /// Instrumented modules larger than this are compiled by Winch even when
@@ -52,7 +68,56 @@ pub(crate) struct LargeTier {
 /// the profile: receipts do not depend on the compiler.
 pub const CRANELIFT_MAX_INSTRUMENTED_BYTES: usize = 512 << 10;
 
-impl Runtime {
+impl ModuleStore {
+    /// A store compiling with `compiler` on `engine`, keeping up to
+    /// `capacity` modules in memory, and compiled artifacts in `artifacts`.
+    pub(crate) fn new(
+        engine: Engine,
+        linker: Linker<HostState>,
+        compiler: Compiler,
+        capacity: usize,
+        artifacts: Option<ArtifactCache>,
+    ) -> Self {
+        ModuleStore {
+            engine,
+            linker,
+            compiler,
+            cache: Mutex::new(ModuleCache {
+                capacity,
+                entries: HashMap::new(),
+                order: VecDeque::new(),
+            }),
+            recent_code: RecentCode::default(),
+            artifacts,
+            counters: Counters::default(),
+            artifact_error: Mutex::new(None),
+            large: OnceLock::new(),
+        }
+    }
+
+    /// Counters of the caches.
+    pub(crate) fn stats(&self) -> CacheStats {
+        self.counters.snapshot()
+    }
+
+    /// Why the artifact cache last failed, if it ever did.
+    pub(crate) fn artifact_error(&self) -> Option<String> {
+        self.artifact_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Whether `engine` is one of this store's (a module it compiled).
+    pub(crate) fn owns(&self, engine: &Engine) -> bool {
+        Engine::same(&self.engine, engine)
+            || self
+                .large
+                .get()
+                .and_then(Option::as_ref)
+                .is_some_and(|t| Engine::same(&t.engine, engine))
+    }
+
     fn artifact_failed(&self, why: String) {
         Counters::bump(&self.counters.artifact_errors);
         *self
@@ -61,22 +126,17 @@ impl Runtime {
             .unwrap_or_else(|p| p.into_inner()) = Some(why);
     }
 
-    /// Validates and compiles `code` (wasm binary), or returns the cached
-    /// result for the same code hash. Nodes prepare a module once, when it
-    /// is deployed, and run it with [`Runtime::execute_prepared`].
-    pub fn prepare(&self, code: &[u8]) -> Result<Arc<PreparedModule>, Rejection> {
-        let code_hash = self.code_hash(code);
-        self.prepare_hashed(code, code_hash)
-    }
-
     /// SHA-256 of `code`, found without hashing when the same bytes were
     /// run recently.
     pub(crate) fn code_hash(&self, code: &[u8]) -> Hash32 {
         self.recent_code.hash(code)
     }
 
+    /// The module `code` (whose hash is `code_hash`) prepared under
+    /// `profile`: from memory, from the artifact cache, or compiled.
     pub(crate) fn prepare_hashed(
         &self,
+        profile: &Profile,
         code: &[u8],
         code_hash: Hash32,
     ) -> Result<Arc<PreparedModule>, Rejection> {
@@ -86,7 +146,7 @@ impl Runtime {
         }
         let prepared = match self.load_artifact(code_hash) {
             Some(prepared) => Ok(prepared),
-            None => self.compile(code, code_hash),
+            None => self.compile(profile, code, code_hash),
         };
         let mut cache = self.lock_cache();
         // Threads that raced to compile the same code all use the first
@@ -128,16 +188,23 @@ impl Runtime {
         }
     }
 
-    fn compile(&self, code: &[u8], code_hash: Hash32) -> Result<Arc<PreparedModule>, Rejection> {
+    /// Validates, instruments and compiles `code`: the module is read and
+    /// validated once, and the instrumentation works from that reading.
+    fn compile(
+        &self,
+        profile: &Profile,
+        code: &[u8],
+        code_hash: Hash32,
+    ) -> Result<Arc<PreparedModule>, Rejection> {
         Counters::bump(&self.counters.compiled);
-        let (info, desc) = validated(&self.profile, code)?;
+        let (info, desc) = validated(profile, code)?;
         let instrumented =
-            instrument::instrument_described(code, &desc, &self.profile).map_err(|_| {
+            instrument::instrument_described(code, &desc, profile).map_err(|_| {
                 Rejection::Compile {
                     stage: "instrumentation",
                 }
             })?;
-        let limits = &self.profile.limits;
+        let limits = &profile.limits;
         let (index, size) = instrumented.largest_function;
         if size > limits.max_instrumented_function_bytes as usize {
             return Err(Rejection::InstrumentedFunctionTooLarge {
@@ -159,7 +226,7 @@ impl Runtime {
         let large = self.compiler == Compiler::Cranelift
             && instrumented.code.len() > CRANELIFT_MAX_INSTRUMENTED_BYTES;
         let (engine, linker, compiler) = if large {
-            let tier = self.large_tier().ok_or(Rejection::Compile {
+            let tier = self.large_tier(profile).ok_or(Rejection::Compile {
                 stage: "compilation",
             })?;
             (&tier.engine, &tier.linker, Compiler::Winch)
@@ -187,10 +254,10 @@ impl Runtime {
     /// first use: Winch, instances mapped on demand (large modules are
     /// rare; they do not get pool slots). `None` if the engine cannot be
     /// built.
-    fn large_tier(&self) -> Option<&LargeTier> {
+    fn large_tier(&self, profile: &Profile) -> Option<&LargeTier> {
         self.large
             .get_or_init(|| {
-                let engine = Engine::new(&self.profile.wasmtime_config(Compiler::Winch)).ok()?;
+                let engine = Engine::new(&profile.wasmtime_config(Compiler::Winch)).ok()?;
                 let mut linker = Linker::new(&engine);
                 host::link(&mut linker).ok()?;
                 Some(LargeTier { engine, linker })

@@ -2,22 +2,20 @@
 //! (`builder.rs`), its modules (`module_store.rs`), running a transaction
 //! (`execution.rs`) and verifying one (`verify.rs`) live beside it.
 
-use std::sync::Mutex;
+use std::sync::Arc;
 
 use verity_host_abi::{Hash32, Receipt};
-use wasmtime::{Engine, Linker};
 
-use crate::artifact::{ArtifactCache, CacheStats, Counters};
+use crate::artifact::CacheStats;
 use crate::builder::RuntimeBuilder;
 use crate::error::RuntimeError;
-use crate::host::HostState;
-use crate::module_store::{LargeTier, ModuleCache};
+use crate::module_store::ModuleStore;
 use crate::pool::{Allocation, Gate};
 use crate::prepared::PreparedModule;
 use crate::profile::{Compiler, Profile};
-use crate::recent_code::RecentCode;
 use crate::state::StateBackend;
 use crate::transaction::Transaction;
+use crate::validate::Rejection;
 
 /// The embeddable host. Build one per profile and share it: it holds one
 /// wasmtime `Engine`, its instance pool, and the compiled modules.
@@ -43,20 +41,10 @@ use crate::transaction::Transaction;
 pub struct Runtime {
     pub(crate) profile: Profile,
     pub(crate) profile_hash: Hash32,
-    pub(crate) compiler: Compiler,
     pub(crate) allocation: Allocation,
-    pub(crate) engine: Engine,
-    pub(crate) linker: Linker<HostState>,
     /// Admits at most as many runs as the pool has slots.
     pub(crate) gate: Option<Gate>,
-    pub(crate) cache: Mutex<ModuleCache>,
-    pub(crate) recent_code: RecentCode,
-    pub(crate) artifacts: Option<ArtifactCache>,
-    pub(crate) counters: Counters,
-    /// Why the artifact cache last failed to load or store a module.
-    pub(crate) artifact_error: Mutex<Option<String>>,
-    /// Winch, for modules too large for Cranelift (made on first use).
-    pub(crate) large: std::sync::OnceLock<Option<LargeTier>>,
+    pub(crate) modules: ModuleStore,
 }
 
 impl Runtime {
@@ -93,7 +81,7 @@ impl Runtime {
 
     /// The compiler this runtime uses.
     pub fn compiler(&self) -> Compiler {
-        self.compiler
+        self.modules.compiler
     }
 
     /// How this runtime allocates instances.
@@ -108,17 +96,35 @@ impl Runtime {
 
     /// Counters of the module caches.
     pub fn cache_stats(&self) -> CacheStats {
-        self.counters.snapshot()
+        self.modules.stats()
     }
 
     /// Why the on-disk artifact cache last failed to load or write a module
     /// (counted in [`CacheStats::artifact_errors`]), if it ever did. Such a
     /// failure costs a compilation and changes no outcome.
     pub fn artifact_cache_error(&self) -> Option<String> {
-        self.artifact_error
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.modules.artifact_error()
+    }
+
+    /// Validates and compiles `code` (wasm binary), or returns the cached
+    /// result for the same code hash. Nodes prepare a module once, when it
+    /// is deployed, and run it with [`Runtime::execute_prepared`].
+    pub fn prepare(&self, code: &[u8]) -> Result<Arc<PreparedModule>, Rejection> {
+        self.prepare_hashed(code, self.code_hash(code))
+    }
+
+    /// SHA-256 of `code`, found without hashing when the same bytes were
+    /// run recently.
+    pub(crate) fn code_hash(&self, code: &[u8]) -> Hash32 {
+        self.modules.code_hash(code)
+    }
+
+    fn prepare_hashed(
+        &self,
+        code: &[u8],
+        code_hash: Hash32,
+    ) -> Result<Arc<PreparedModule>, Rejection> {
+        self.modules.prepare_hashed(&self.profile, code, code_hash)
     }
 
     /// Runs `tx` on the module `code` (a wasm binary) against `state`.
@@ -181,14 +187,7 @@ impl Runtime {
         tx: &Transaction,
         state: &dyn StateBackend,
     ) -> Result<Receipt, RuntimeError> {
-        let engine = module.pre.module().engine();
-        let ours = Engine::same(&self.engine, engine)
-            || self
-                .large
-                .get()
-                .and_then(Option::as_ref)
-                .is_some_and(|t| Engine::same(&t.engine, engine));
-        if !ours {
+        if !self.modules.owns(module.pre.module().engine()) {
             return Err(RuntimeError::ForeignModule);
         }
         self.receipt_of(module.code_hash, tx, state, || Ok(module))

@@ -58,17 +58,20 @@ pub enum VerifyError {
         module: Hash32,
     },
     /// Re-execution read a key the receipt's read set does not hold.
-    #[error("re-execution read key {key} which the receipt's read set does not hold")]
+    #[error(
+        "re-execution read key {} which the receipt's read set does not hold",
+        hex(key)
+    )]
     ReadOutsideWitness {
-        /// The key, hex.
-        key: String,
+        /// The key.
+        key: Vec<u8>,
     },
     /// Re-execution produced a different receipt.
     #[error("{} field(s) differ: {}", .0.len(), list(.0))]
     Mismatch(Vec<FieldMismatch>),
     /// The host failed while re-executing.
     #[error(transparent)]
-    Runtime(RuntimeError),
+    Runtime(#[from] RuntimeError),
 }
 
 fn list(m: &[FieldMismatch]) -> String {
@@ -414,7 +417,7 @@ fn replay(receipt: &Receipt) -> Transaction {
 fn compare(claimed: &Receipt, actual: Result<Receipt, RuntimeError>) -> Result<(), VerifyError> {
     let actual = actual.map_err(|e| match e {
         RuntimeError::State(StateError::NotInWitness(key)) => {
-            VerifyError::ReadOutsideWitness { key: hex(&key) }
+            VerifyError::ReadOutsideWitness { key }
         }
         other => VerifyError::Runtime(other),
     })?;
