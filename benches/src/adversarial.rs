@@ -105,14 +105,14 @@ pub(crate) fn rows(rt: &Runtime, quick: bool) -> Result<Vec<crate::Row>> {
     let (mut worst_op, mut worst_op_name) = (0.0f64, String::new());
     let (mut worst_projection, mut worst_projection_name) = (0.0f64, String::new());
     for m in &measured {
-        let mut row = crate::Row::new(leak(format!("adversarial {}", m.file)), "ns/fuel", false);
+        let mut row = crate::Row::new(format!("adversarial {}", m.file), "ns/fuel", false);
         row.verity = Some(m.ns_per_fuel);
         let ratio = m.ns_per_fuel / baseline;
-        row.ratios.insert("vs_baseline", ratio);
-        row.ratios.insert("fuel_used", m.fuel_used as f64);
-        row.ratios.insert("seconds", m.seconds);
+        row.ratios.insert("vs_baseline".into(), ratio);
+        row.ratios.insert("fuel_used".into(), m.fuel_used as f64);
+        row.ratios.insert("seconds".into(), m.seconds);
         let projection = m.ns_per_fuel * max_fuel / 1e9;
-        row.ratios.insert("max_fuel_seconds", projection);
+        row.ratios.insert("max_fuel_seconds".into(), projection);
         if m.kind == "op" && ratio > worst_op {
             (worst_op, worst_op_name) = (ratio, m.file.clone());
         }
@@ -122,20 +122,19 @@ pub(crate) fn rows(rt: &Runtime, quick: bool) -> Result<Vec<crate::Row>> {
         rows.push(row);
     }
     let mut summary = crate::Row::new("adversarial_worst", "ratio", false);
-    summary.ratios.insert("worst_op_vs_baseline", worst_op);
     summary
         .ratios
-        .insert("worst_max_fuel_seconds", worst_projection);
-    summary.ratios.insert("baseline_ns_per_fuel", baseline);
+        .insert("worst_op_vs_baseline".into(), worst_op);
+    summary
+        .ratios
+        .insert("worst_max_fuel_seconds".into(), worst_projection);
+    summary
+        .ratios
+        .insert("baseline_ns_per_fuel".into(), baseline);
     eprintln!(
         "adversarial: worst op class {worst_op_name} at {worst_op:.1}x the baseline's ns per fuel; \
          worst projection to max_fuel: {worst_projection_name}, {worst_projection:.2} s"
     );
     rows.push(summary);
     Ok(rows)
-}
-
-/// Row names are `&'static str`; the corpus is read once per process.
-fn leak(s: String) -> &'static str {
-    Box::leak(s.into_boxed_str())
 }

@@ -33,9 +33,10 @@ pub(crate) fn row() -> Result<crate::Row> {
     eprintln!("compile_bombs: slowest accepted: {worst_name}, {worst:.0} ms");
     let mut row = crate::Row::new("compile_bombs", "ms", false);
     row.verity = Some(worst);
-    row.ratios.insert("accepted", f64::from(accepted));
-    row.ratios.insert("rejected", f64::from(rejected));
-    row.ratios.insert("slowest_rejection_ms", worst_rejection);
+    row.ratios.insert("accepted".into(), f64::from(accepted));
+    row.ratios.insert("rejected".into(), f64::from(rejected));
+    row.ratios
+        .insert("slowest_rejection_ms".into(), worst_rejection);
     Ok(row)
 }
 

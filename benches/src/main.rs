@@ -3,16 +3,18 @@
 //! pipeline: instrumented module, fresh pooled instance, host functions
 //! with read/write sets, receipt built and hashed) and wasmi 2 (its own
 //! fuel on). Prints medians and ratios; `--json` prints one document,
-//! `--svg` draws the chart.
+//! `--svg` draws the chart, `--write-docs` publishes the run (report.rs).
 //!
 //! ```sh
 //! cargo run --release -p verity-bench -- [--json] [--quick] [--svg docs/bench.svg]
+//! cargo run --release -p verity-bench -- --write-docs
 //! ```
 
 mod adversarial;
 mod bombs;
 mod chart;
 mod hosts;
+mod report;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,7 +22,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use clap::Parser;
-use serde::Serialize;
 use verity_runtime::{MemoryState, Profile, Receipt, Runtime, Status, Transaction};
 
 /// `Rejection` into anyhow (it is `Send + Sync + 'static`).
@@ -31,6 +32,7 @@ fn prepare(rt: &Runtime, code: &[u8]) -> Result<Arc<verity_runtime::PreparedModu
 use hosts::MiniHost;
 use hosts::wasmi_host::Wasmi;
 use hosts::wasmtime_host::Wasmtime;
+use report::{Report, Row};
 
 #[derive(Parser)]
 #[command(about = "Side-by-side benchmark: native, wasmtime unmetered, Verity, wasmi")]
@@ -47,59 +49,15 @@ struct Args {
     /// Also draw the chart (relative time per workload) as SVG to this file.
     #[arg(long, value_name = "FILE")]
     svg: Option<std::path::PathBuf>,
-}
-
-/// One workload's row.
-#[derive(Serialize)]
-pub(crate) struct Row {
-    pub(crate) name: &'static str,
-    pub(crate) unit: &'static str,
-    pub(crate) native: Option<f64>,
-    pub(crate) wasmtime_unmetered: Option<f64>,
-    pub(crate) verity: Option<f64>,
-    pub(crate) wasmi: Option<f64>,
-    pub(crate) ratios: HashMap<&'static str, f64>,
-    /// Whether a larger value is better (tx/s) or a smaller one (time).
-    pub(crate) higher_is_better: bool,
-}
-
-impl Row {
-    pub(crate) fn new(name: &'static str, unit: &'static str, higher_is_better: bool) -> Row {
-        Row {
-            name,
-            unit,
-            native: None,
-            wasmtime_unmetered: None,
-            verity: None,
-            wasmi: None,
-            ratios: HashMap::new(),
-            higher_is_better,
-        }
-    }
-
-    /// Ratios as "how many times slower than X" for Verity, and Verity's
-    /// speed-up over wasmi.
-    fn finish(mut self) -> Row {
-        let cost = |v: f64| if self.higher_is_better { 1.0 / v } else { v };
-        if let Some(v) = self.verity {
-            if let Some(n) = self.native {
-                self.ratios.insert("verity_vs_native", cost(v) / cost(n));
-            }
-            if let Some(w) = self.wasmtime_unmetered {
-                self.ratios
-                    .insert("verity_vs_wasmtime_unmetered", cost(v) / cost(w));
-            }
-            if let Some(i) = self.wasmi {
-                self.ratios.insert("wasmi_vs_verity", cost(i) / cost(v));
-            }
-        }
-        self
-    }
-}
-
-#[derive(Serialize)]
-struct Report {
-    workloads: Vec<Row>,
+    /// Publish the run: save it as docs/bench.json and render from it
+    /// docs/bench.svg, docs/performance.md's results and the README's
+    /// summary (a full run only).
+    #[arg(long)]
+    write_docs: bool,
+    /// Run nothing: take the results from this JSON document (as `--json`
+    /// printed it), e.g. to render the docs again.
+    #[arg(long, value_name = "FILE")]
+    from_json: Option<std::path::PathBuf>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -260,7 +218,7 @@ fn token_transfer(
         interleaved(reps, batch, [&verity, &by_code, &plain, &interpreted])?;
     row.verity = Some(1.0 / verity);
     row.ratios
-        .insert("verity_execute_by_code_tx_per_s", 1.0 / by_code);
+        .insert("verity_execute_by_code_tx_per_s".into(), 1.0 / by_code);
     row.wasmtime_unmetered = Some(1.0 / plain);
     row.wasmi = Some(1.0 / interpreted);
     Ok((row.finish(), receipts))
@@ -375,7 +333,7 @@ fn kernel(
         Ok(())
     })?;
     row.ratios
-        .insert("wasmtime_fuel_vs_wasmtime_unmetered", fueled / t);
+        .insert("wasmtime_fuel_vs_wasmtime_unmetered".into(), fueled / t);
 
     let module = wi.compile(&code)?;
     let t = per_call_sized(reps, sample, || {
@@ -410,7 +368,7 @@ fn kernels_geomean(rows: &[Row]) -> Option<Row> {
             .collect();
         if !logs.is_empty() {
             let mean = logs.iter().sum::<f64>() / logs.len() as f64;
-            row.ratios.insert(key, mean.exp());
+            row.ratios.insert(key.into(), mean.exp());
         }
     }
     Some(row)
@@ -535,23 +493,43 @@ fn verify_parallel(quick: bool, rt: &Runtime, receipts: &[Receipt]) -> Result<Ro
     let (one, all) = (median(one), median(all));
     let mut row = Row::new("verify_parallel", "receipts/s", true);
     row.verity = Some(all);
-    row.ratios.insert("single_core_receipts_per_s", one);
-    row.ratios.insert("cores", cores.get() as f64);
-    row.ratios.insert("speedup_all_cores_vs_one", all / one);
+    row.ratios.insert("single_core_receipts_per_s".into(), one);
+    row.ratios.insert("cores".into(), cores.get() as f64);
+    row.ratios
+        .insert("speedup_all_cores_vs_one".into(), all / one);
     Ok(row)
-}
-
-fn fmt(v: Option<f64>) -> String {
-    match v {
-        None => "-".into(),
-        Some(x) if x >= 1000.0 => format!("{x:.0}"),
-        Some(x) if x >= 10.0 => format!("{x:.1}"),
-        Some(x) => format!("{x:.3}"),
-    }
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    let report = match &args.from_json {
+        Some(path) => serde_json::from_str(
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?,
+        )?,
+        None => run(&args)?,
+    };
+    if let Some(path) = &args.svg {
+        chart::draw(path, &report.workloads)?;
+    }
+    if args.write_docs {
+        ensure!(
+            args.only.is_none(),
+            "--write-docs publishes a full run: drop --only"
+        );
+        report::Docs::in_repo().write(&report)?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.table());
+        eprintln!("(one run, {:.1} s)", report.seconds);
+    }
+    Ok(())
+}
+
+/// Runs the workloads `args` asks for.
+fn run(args: &Args) -> Result<Report> {
     let started = Instant::now();
     let rt = Runtime::new(Profile::default())?;
     let wt = Wasmtime::new(false)?;
@@ -560,7 +538,7 @@ fn main() -> Result<()> {
     let want = |name: &str| args.only.as_deref().is_none_or(|o| name.contains(o));
     let mut rows = Vec::new();
     let (row, receipts) = token_transfer(args.quick, &rt, &wt, &wi)?;
-    if want(row.name) {
+    if want(&row.name) {
         rows.push(row);
     }
     for k in kernels() {
@@ -590,38 +568,11 @@ fn main() -> Result<()> {
         rows.extend(adversarial::rows(&rt, args.quick)?);
     }
     let elapsed: Duration = started.elapsed();
-    if let Some(path) = &args.svg {
-        chart::draw(path, &rows)?;
-    }
-
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&Report { workloads: rows })?
-        );
-        return Ok(());
-    }
-    println!("| workload | unit | native | wasmtime unmetered | Verity | wasmi | ratios |");
-    println!("|---|---|---|---|---|---|---|");
-    for r in &rows {
-        let mut ratios: Vec<_> = r.ratios.iter().collect();
-        ratios.sort_by(|a, b| a.0.cmp(b.0));
-        let ratios = ratios
-            .iter()
-            .map(|(k, v)| format!("{k} {v:.2}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        println!(
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            r.name,
-            r.unit,
-            fmt(r.native),
-            fmt(r.wasmtime_unmetered),
-            fmt(r.verity),
-            fmt(r.wasmi),
-            ratios
-        );
-    }
-    eprintln!("(one run, {:.1} s)", elapsed.as_secs_f64());
-    Ok(())
+    Ok(Report {
+        date: report::today(),
+        seconds: elapsed.as_secs_f64(),
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        quick: args.quick,
+        workloads: rows,
+    })
 }

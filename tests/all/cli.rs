@@ -1,5 +1,6 @@
 //! End-to-end tests of the `verity` binary: exit codes, run -> verify round
-//! trips, tampering, corrupt input, persistent state.
+//! trips, tampering (every field of a receipt edited in turn), corrupt
+//! input, persistent state.
 
 use std::path::Path;
 use std::process::Output;

@@ -308,14 +308,14 @@ fn inspect_prints_the_spec_and_run_encodes_args_from_it() {
 }
 
 #[test]
-fn token_fits_the_size_gate_and_the_readme_reports_every_fixture_size() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+fn token_fits_the_size_gate_and_the_sdk_guide_reports_every_fixture_size() {
+    let guide = std::fs::read_to_string(root().join("docs/sdk.md")).unwrap();
     for name in ["counter", "token", "hasher", "hostile", "kernels"] {
         let size = wasm(name).len();
         let row = format!("| `{name}.wasm` | {size} |");
         assert!(
-            readme.contains(&row),
-            "README.md must report `{row}` (rebuild changed the size?)"
+            guide.contains(&row),
+            "docs/sdk.md must report `{row}` (rebuild changed the size?)"
         );
     }
     let token = wasm("token").len();

@@ -1,6 +1,11 @@
 //! Golden receipts: committed receipts that this build must reproduce byte
 //! for byte, that `verity verify` accepts, and whose hashes an independent
-//! Python implementation of docs/receipt.md recomputes.
+//! Python implementation of docs/receipt.md recomputes
+//! (tests/receipt_hash.py).
+//!
+//! fixtures/receipts covers every status, the fuel edges (exactly enough
+//! fuel, one unit short) and recursion at and one call past the stack limit,
+//! each reproduced by both compilers.
 //!
 //! After an intended change of the receipt format or the profile, rewrite
 //! them with `VERITY_BLESS=1 cargo test --release --test all golden`.

@@ -1,5 +1,12 @@
 //! Every hostile fixture ends in its expected status, deterministically,
 //! without touching the state.
+//!
+//! The corpus (fixtures/hostile/expected.tsv, one line per case): infinite
+//! loops, memory and table bombs, forbidden imports and refused proposals, a
+//! bad pointer to every host function, every limit of the profile, garbage
+//! and truncated binaries. Each case runs twice and on both compilers with
+//! identical receipt bytes; the adversarial cost corpus
+//! (fixtures/adversarial) ends alike on both compilers too.
 
 use std::sync::OnceLock;
 

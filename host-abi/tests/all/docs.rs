@@ -1,4 +1,6 @@
-//! docs/abi.md and docs/costs.md match the code they describe.
+//! docs/abi.md, docs/costs.md and docs/determinism.md match the code they
+//! describe: every host function, cost class and trap kind is documented
+//! as the code defines it.
 
 use verity_host_abi::{CostClass, CostSchedule, HOST_FUNCTIONS, TrapKind};
 
