@@ -38,7 +38,15 @@ use crate::validate::ModuleInfo;
 
 const MAGIC: &[u8; 8] = b"VRTYART2";
 const KEY_DOMAIN: &[u8] = b"verity.artifact.v1\0";
-const HEADER: usize = 8 + 32 + 32 + 4;
+/// An artifact file: [`MAGIC`], the key, SHA-256 of the body, then the body:
+/// the metadata's length (u32, little endian), the metadata (postcard), and
+/// wasmtime's serialized module.
+const KEY: std::ops::Range<usize> = MAGIC.len()..MAGIC.len() + 32;
+const CHECKSUM: std::ops::Range<usize> = KEY.end..KEY.end + 32;
+const BODY: usize = CHECKSUM.end;
+const META_LEN: std::ops::Range<usize> = BODY..BODY + 4;
+/// Where the metadata starts: the fixed-size part of a file ends here.
+const HEADER: usize = META_LEN.end;
 /// File name suffix of cache entries.
 const SUFFIX: &str = ".vart";
 
@@ -175,17 +183,17 @@ impl ArtifactCache {
             Err(e) => return Err(LoadError::Unusable(format!("unreadable: {e}"))),
         };
         let unusable = |why: &str| LoadError::Unusable(why.to_string());
-        if bytes.len() < HEADER || &bytes[..8] != MAGIC {
+        if bytes.len() < HEADER || !bytes.starts_with(MAGIC) {
             return Err(unusable("not an artifact file"));
         }
-        if bytes[8..40] != key {
+        if bytes[KEY] != key {
             return Err(unusable("artifact is for another module or runtime"));
         }
-        let body = &bytes[72..];
-        if Sha256::digest(body).as_slice() != &bytes[40..72] {
+        if Sha256::digest(&bytes[BODY..]).as_slice() != &bytes[CHECKSUM] {
             return Err(unusable("checksum mismatch"));
         }
-        let meta_len = u32::from_le_bytes([bytes[72], bytes[73], bytes[74], bytes[75]]) as usize;
+        let meta_len: [u8; 4] = bytes[META_LEN].try_into().expect("four bytes");
+        let meta_len = u32::from_le_bytes(meta_len) as usize;
         let Some((meta, artifact)) = bytes[HEADER..].split_at_checked(meta_len) else {
             return Err(unusable("metadata length out of range"));
         };
