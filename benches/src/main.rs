@@ -15,6 +15,7 @@ mod bombs;
 mod chart;
 mod hosts;
 mod report;
+mod state_tree;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -566,6 +567,9 @@ fn run(args: &Args) -> Result<Report> {
     }
     if want("adversarial") {
         rows.extend(adversarial::rows(&rt, args.quick)?);
+    }
+    if want("state_tree") {
+        rows.extend(state_tree::rows(args.quick)?);
     }
     let elapsed: Duration = started.elapsed();
     Ok(Report {

@@ -1,0 +1,364 @@
+//! The whole tree, in memory: what an executor keeps to answer reads, prove
+//! them and commit writes. Nodes live in two flat arrays (leaves and
+//! branches) addressed by 32-bit references; a node's hash is kept with it,
+//! so a batch of writes rehashes only the paths it changes, each node once.
+
+use alloc::vec::Vec;
+
+use crate::hash::{EMPTY, Hash, bit, leaf_hash, node_hash};
+use crate::proof::{TAG_BRANCH, TAG_EMPTY, TAG_LEAF, TAG_OPAQUE};
+
+/// A reference to a node: empty, a leaf or a branch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Ref(u32);
+
+impl Ref {
+    const EMPTY: Ref = Ref(u32::MAX);
+    const LEAF: u32 = 1 << 31;
+
+    fn leaf(i: usize) -> Ref {
+        Ref(i as u32 | Self::LEAF)
+    }
+
+    fn branch(i: usize) -> Ref {
+        Ref(i as u32)
+    }
+}
+
+enum Kind {
+    Empty,
+    Leaf(usize),
+    Branch(usize),
+}
+
+#[derive(Clone, Debug)]
+struct Leaf {
+    path: Hash,
+    value: Hash,
+    hash: Hash,
+}
+
+#[derive(Clone, Debug)]
+struct Branch {
+    children: [Ref; 2],
+    hash: Hash,
+}
+
+/// A binary sparse Merkle tree of `(path, value_hash)` leaves, canonical:
+/// its root depends only on the set of leaves, never on the order of the
+/// writes that made it (docs/state-tree.md).
+///
+/// ```
+/// use verity_state_tree::{EMPTY, Tree, key_path, value_hash};
+///
+/// let mut tree = Tree::new();
+/// assert_eq!(tree.root(), EMPTY);
+/// tree.update([(key_path(b"k"), Some(value_hash(b"v")))]);
+/// assert_eq!(tree.get(&key_path(b"k")), Some(value_hash(b"v")));
+/// tree.update([(key_path(b"k"), None)]);
+/// assert_eq!(tree.root(), EMPTY);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Tree {
+    root: Ref,
+    leaves: Vec<Leaf>,
+    branches: Vec<Branch>,
+    free_leaves: Vec<u32>,
+    free_branches: Vec<u32>,
+    len: usize,
+}
+
+impl Default for Tree {
+    fn default() -> Self {
+        Tree::new()
+    }
+}
+
+impl Tree {
+    /// An empty tree.
+    pub fn new() -> Self {
+        Tree {
+            root: Ref::EMPTY,
+            leaves: Vec::new(),
+            branches: Vec::new(),
+            free_leaves: Vec::new(),
+            free_branches: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// Number of leaves (keys present).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the tree has no leaves.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The root hash.
+    pub fn root(&self) -> Hash {
+        self.hash(self.root)
+    }
+
+    fn kind(r: Ref) -> Kind {
+        if r == Ref::EMPTY {
+            Kind::Empty
+        } else if r.0 & Ref::LEAF != 0 {
+            Kind::Leaf((r.0 & !Ref::LEAF) as usize)
+        } else {
+            Kind::Branch(r.0 as usize)
+        }
+    }
+
+    fn hash(&self, r: Ref) -> Hash {
+        match Self::kind(r) {
+            Kind::Empty => EMPTY,
+            Kind::Leaf(i) => self.leaves[i].hash,
+            Kind::Branch(i) => self.branches[i].hash,
+        }
+    }
+
+    /// The value hash under `path`, if present.
+    pub fn get(&self, path: &Hash) -> Option<Hash> {
+        let mut r = self.root;
+        let mut depth = 0;
+        loop {
+            match Self::kind(r) {
+                Kind::Empty => return None,
+                Kind::Leaf(i) => {
+                    let leaf = &self.leaves[i];
+                    return (&leaf.path == path).then_some(leaf.value);
+                }
+                Kind::Branch(i) => {
+                    r = self.branches[i].children[bit(path, depth)];
+                    depth += 1;
+                }
+            }
+        }
+    }
+
+    /// Applies writes (`Some(value_hash)` sets, `None` removes); a path
+    /// written twice takes its last write. Each node on the changed paths
+    /// is rehashed once.
+    pub fn update(&mut self, writes: impl IntoIterator<Item = (Hash, Option<Hash>)>) {
+        let mut writes: Vec<(Hash, Option<Hash>)> = writes.into_iter().collect();
+        // Stable: among equal paths the last write stays last.
+        writes.sort_by_key(|w| w.0);
+        let mut deduped: Vec<(Hash, Option<Hash>)> = Vec::with_capacity(writes.len());
+        for w in writes {
+            match deduped.last_mut() {
+                Some(last) if last.0 == w.0 => *last = w,
+                _ => deduped.push(w),
+            }
+        }
+        self.root = self.update_at(self.root, 0, &deduped);
+    }
+
+    fn update_at(&mut self, r: Ref, depth: usize, writes: &[(Hash, Option<Hash>)]) -> Ref {
+        if writes.is_empty() {
+            return r;
+        }
+        match Self::kind(r) {
+            Kind::Branch(i) => {
+                let split = writes.partition_point(|w| bit(&w.0, depth) == 0);
+                let [l, rr] = self.branches[i].children;
+                let l = self.update_at(l, depth + 1, &writes[..split]);
+                let rr = self.update_at(rr, depth + 1, &writes[split..]);
+                self.join(i, l, rr)
+            }
+            Kind::Empty => {
+                let leaves: Vec<(Hash, Hash)> = writes
+                    .iter()
+                    .filter_map(|(p, v)| Some((*p, (*v)?)))
+                    .collect();
+                self.build(depth, &leaves, None)
+            }
+            Kind::Leaf(i) => {
+                let existing = self.leaves[i].path;
+                let mut leaves: Vec<(Hash, Hash)> = writes
+                    .iter()
+                    .filter_map(|(p, v)| Some((*p, (*v)?)))
+                    .collect();
+                if !writes.iter().any(|(p, _)| p == &existing) {
+                    let at = leaves.partition_point(|(p, _)| p < &existing);
+                    leaves.insert(at, (existing, self.leaves[i].value));
+                }
+                self.build(depth, &leaves, Some(i))
+            }
+        }
+    }
+
+    /// Branch `i` with new children, canonical: gone if both are empty, the
+    /// leaf itself if the other side is empty.
+    fn join(&mut self, i: usize, l: Ref, r: Ref) -> Ref {
+        let collapse = match (Self::kind(l), Self::kind(r)) {
+            (Kind::Empty, Kind::Empty) => Some(Ref::EMPTY),
+            (Kind::Empty, Kind::Leaf(_)) => Some(r),
+            (Kind::Leaf(_), Kind::Empty) => Some(l),
+            _ => None,
+        };
+        if let Some(c) = collapse {
+            self.free_branches.push(i as u32);
+            return c;
+        }
+        let hash = node_hash(&self.hash(l), &self.hash(r));
+        self.branches[i] = Branch {
+            children: [l, r],
+            hash,
+        };
+        Ref::branch(i)
+    }
+
+    /// The canonical subtree at `depth` holding `leaves` (sorted by path),
+    /// reusing leaf slot `reuse` (the subtree's old leaf) if given.
+    fn build(&mut self, depth: usize, leaves: &[(Hash, Hash)], reuse: Option<usize>) -> Ref {
+        match leaves {
+            [] => {
+                if let Some(i) = reuse {
+                    self.free_leaf(i);
+                }
+                Ref::EMPTY
+            }
+            [(path, value)] => {
+                if let Some(i) = reuse {
+                    if &self.leaves[i].path == path {
+                        self.set_leaf(i, path, value);
+                        return Ref::leaf(i);
+                    }
+                    self.free_leaf(i);
+                }
+                self.new_leaf(path, value)
+            }
+            _ => {
+                let split = leaves.partition_point(|(p, _)| bit(p, depth) == 0);
+                // The old leaf's slot goes to whichever side keeps its path.
+                let reuse_left = reuse.filter(|&i| bit(&self.leaves[i].path, depth) == 0);
+                let reuse_right = reuse.filter(|&i| bit(&self.leaves[i].path, depth) == 1);
+                let l = self.build(depth + 1, &leaves[..split], reuse_left);
+                let r = self.build(depth + 1, &leaves[split..], reuse_right);
+                let hash = node_hash(&self.hash(l), &self.hash(r));
+                let branch = Branch {
+                    children: [l, r],
+                    hash,
+                };
+                match self.free_branches.pop() {
+                    Some(i) => {
+                        self.branches[i as usize] = branch;
+                        Ref::branch(i as usize)
+                    }
+                    None => {
+                        self.branches.push(branch);
+                        Ref::branch(self.branches.len() - 1)
+                    }
+                }
+            }
+        }
+    }
+
+    fn set_leaf(&mut self, i: usize, path: &Hash, value: &Hash) {
+        if &self.leaves[i].value != value {
+            self.leaves[i].value = *value;
+            self.leaves[i].hash = leaf_hash(path, value);
+        }
+    }
+
+    fn new_leaf(&mut self, path: &Hash, value: &Hash) -> Ref {
+        self.len += 1;
+        let leaf = Leaf {
+            path: *path,
+            value: *value,
+            hash: leaf_hash(path, value),
+        };
+        match self.free_leaves.pop() {
+            Some(i) => {
+                self.leaves[i as usize] = leaf;
+                Ref::leaf(i as usize)
+            }
+            None => {
+                self.leaves.push(leaf);
+                Ref::leaf(self.leaves.len() - 1)
+            }
+        }
+    }
+
+    fn free_leaf(&mut self, i: usize) {
+        self.len -= 1;
+        self.free_leaves.push(i as u32);
+    }
+
+    /// The proof for `paths` (every key a transaction read or wrote, in any
+    /// order), in its canonical encoding: the tree their paths cross, other
+    /// subtrees summarised. `removed` names the paths the transaction will
+    /// remove: beside them, summarised subtrees are expanded one level, so
+    /// that a verifier sees whether a subtree that loses its neighbour is a
+    /// single leaf (which then moves up).
+    pub fn prove(&self, paths: &[Hash], removed: &[Hash]) -> Vec<u8> {
+        let mut sorted: Vec<Hash> = paths.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut removed: Vec<Hash> = removed.to_vec();
+        removed.sort_unstable();
+        removed.dedup();
+        let mut out = Vec::with_capacity(64 * sorted.len() * 24);
+        self.prove_at(self.root, 0, &sorted, &removed, &mut out);
+        out
+    }
+
+    fn prove_at(&self, r: Ref, depth: usize, paths: &[Hash], removed: &[Hash], out: &mut Vec<u8>) {
+        if paths.is_empty() {
+            return self.summary(r, out);
+        }
+        match Self::kind(r) {
+            Kind::Empty => out.push(TAG_EMPTY),
+            Kind::Leaf(i) => self.summary(Ref::leaf(i), out),
+            Kind::Branch(i) => {
+                out.push(TAG_BRANCH);
+                let [l, rr] = self.branches[i].children;
+                let split = paths.partition_point(|p| bit(p, depth) == 0);
+                let rsplit = removed.partition_point(|p| bit(p, depth) == 0);
+                for (child, paths, removed, other_removed) in [
+                    (l, &paths[..split], &removed[..rsplit], &removed[rsplit..]),
+                    (rr, &paths[split..], &removed[rsplit..], &removed[..rsplit]),
+                ] {
+                    if paths.is_empty() && !other_removed.is_empty() {
+                        self.expanded(child, out);
+                    } else {
+                        self.prove_at(child, depth + 1, paths, removed, out);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A subtree no proven path crosses: empty, its one leaf, or its hash.
+    fn summary(&self, r: Ref, out: &mut Vec<u8>) {
+        match Self::kind(r) {
+            Kind::Empty => out.push(TAG_EMPTY),
+            Kind::Leaf(i) => {
+                let leaf = &self.leaves[i];
+                out.push(TAG_LEAF);
+                out.extend_from_slice(&leaf.path);
+                out.extend_from_slice(&leaf.value);
+            }
+            Kind::Branch(i) => {
+                out.push(TAG_OPAQUE);
+                out.extend_from_slice(&self.branches[i].hash);
+            }
+        }
+    }
+
+    /// A summary that shows a branch as a branch (one level down).
+    fn expanded(&self, r: Ref, out: &mut Vec<u8>) {
+        match Self::kind(r) {
+            Kind::Branch(i) => {
+                out.push(TAG_BRANCH);
+                let [l, rr] = self.branches[i].children;
+                self.summary(l, out);
+                self.summary(rr, out);
+            }
+            _ => self.summary(r, out),
+        }
+    }
+}
