@@ -19,17 +19,68 @@ import sys
 
 EMPTY = bytes(32)
 
+# SHA-256's round constants (FIPS 180-4, 4.2.2): the first 32 bits of the
+# fractional parts of the cube roots of the first 64 primes.
+K = [
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+]
+M32 = 0xFFFFFFFF
+
+
+def rotr(x, n):
+    return ((x >> n) | (x << (32 - n))) & M32
+
+
+def compress(iv, block):
+    """One SHA-256 compression (FIPS 180-4, 6.2.2) of a 64-byte block from
+    the initial state iv (eight words); the new state as 32 big-endian bytes."""
+    w = [int.from_bytes(block[i:i + 4], "big") for i in range(0, 64, 4)]
+    for t in range(16, 64):
+        s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
+        s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
+        w.append((w[t - 16] + s0 + w[t - 7] + s1) & M32)
+    a, b, c, d, e, f, g, h = iv
+    for t in range(64):
+        t1 = (h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[t] + w[t]) & M32
+        t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) & M32
+        a, b, c, d, e, f, g, h = (t1 + t2) & M32, a, b, c, (d + t1) & M32, e, f, g
+    return b"".join(((x + y) & M32).to_bytes(4, "big") for x, y in zip(iv, (a, b, c, d, e, f, g, h)))
+
 
 def H(b):
     return hashlib.sha256(b).digest()
 
 
+def initial_state(name):
+    d = H(name)
+    return [int.from_bytes(d[i:i + 4], "big") for i in range(0, 32, 4)]
+
+
+LEAF_IV = initial_state(b"verity.state-tree.leaf")
+NODE_IV = initial_state(b"verity.state-tree.node")
+
+
 def leaf_hash(path, value_hash):
-    return H(b"\x00" + path + value_hash)
+    return compress(LEAF_IV, path + value_hash)
 
 
 def node_hash(left, right):
-    return H(b"\x01" + left + right)
+    return compress(NODE_IV, left + right)
+
+
+def self_test():
+    """The compression is SHA-256's: from the standard IV, the padded block
+    of "abc" compresses to SHA-256("abc")."""
+    iv = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
+    block = b"abc" + b"\x80" + bytes(59) + b"\x18"
+    assert compress(iv, block) == H(b"abc"), "the compression function is wrong"
 
 
 def bit(path, depth):
@@ -178,6 +229,7 @@ def check(case):
 
 
 def main():
+    self_test()
     with open(sys.argv[1]) as f:
         cases = json.load(f)
     for case in cases:

@@ -10,7 +10,9 @@ use std::time::Instant;
 use verity_state_tree::{Tree, key_path, value_hash};
 
 fn main() {
-    let mut args = std::env::args().skip(1).map(|a| a.parse::<u64>().expect("a number"));
+    let mut args = std::env::args()
+        .skip(1)
+        .map(|a| a.parse::<u64>().expect("a number"));
     let keys = args.next().unwrap_or(1_000_000);
     let transfers = args.next().unwrap_or(200_000);
     let account = |i: u64| key_path(&i.to_le_bytes());

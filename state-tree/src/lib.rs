@@ -1,8 +1,9 @@
 //! Verity's authenticated state: a binary sparse Merkle tree over SHA-256.
 //!
 //! Every key of the state lives at the 256-bit path `SHA-256(key)`. A leaf
-//! commits to its path and `SHA-256(value)`; an internal node to its two
-//! children; an empty subtree is 32 zero bytes; a subtree holding exactly
+//! commits to its path and `SHA-256(value)`, an internal node to its two
+//! children, each with one SHA-256 compression from its own initial state;
+//! an empty subtree is 32 zero bytes; a subtree holding exactly
 //! one leaf *is* that leaf (it is not pushed down to depth 256), so a tree
 //! of n keys is about log2(n) levels deep and its root depends only on the
 //! set of keys and values. docs/state-tree.md specifies it byte for byte.
@@ -25,6 +26,6 @@ mod hash;
 mod proof;
 mod tree;
 
-pub use hash::{EMPTY, Hash, LEAF_TAG, NODE_TAG, bit, key_path, leaf_hash, node_hash, value_hash};
+pub use hash::{EMPTY, Hash, LEAF_IV, NODE_IV, bit, key_path, leaf_hash, node_hash, value_hash};
 pub use proof::{Proof, ProofError};
 pub use tree::Tree;
