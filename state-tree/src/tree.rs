@@ -1,7 +1,8 @@
 //! The whole tree, in memory: what an executor keeps to answer reads, prove
 //! them and commit writes. Nodes live in two flat arrays (leaves and
-//! branches) addressed by 32-bit references; a node's hash is kept with it,
-//! so a batch of writes rehashes only the paths it changes, each node once.
+//! branches) addressed by 32-bit references; every branch keeps its
+//! children's hashes, so a batch of writes rehashes only the paths it
+//! changes, each node once, and a proof reads no sibling it summarises.
 
 use alloc::vec::Vec;
 
@@ -35,13 +36,16 @@ enum Kind {
 struct Leaf {
     path: Hash,
     value: Hash,
-    hash: Hash,
 }
 
+/// An internal node: its children and their hashes. Keeping a child's hash
+/// in its parent means proving a path reads each sibling's hash from the
+/// node already loaded, instead of loading the sibling (a cache miss at a
+/// million keys).
 #[derive(Clone, Debug)]
 struct Branch {
     children: [Ref; 2],
-    hash: Hash,
+    hashes: [Hash; 2],
 }
 
 /// A binary sparse Merkle tree of `(path, value_hash)` leaves, canonical:
@@ -61,6 +65,7 @@ struct Branch {
 #[derive(Clone, Debug)]
 pub struct Tree {
     root: Ref,
+    root_hash: Hash,
     leaves: Vec<Leaf>,
     branches: Vec<Branch>,
     free_leaves: Vec<u32>,
@@ -74,11 +79,17 @@ impl Default for Tree {
     }
 }
 
+/// A node and its hash.
+type Node = (Ref, Hash);
+
+const EMPTY_NODE: Node = (Ref::EMPTY, EMPTY);
+
 impl Tree {
     /// An empty tree.
     pub fn new() -> Self {
         Tree {
             root: Ref::EMPTY,
+            root_hash: EMPTY,
             leaves: Vec::new(),
             branches: Vec::new(),
             free_leaves: Vec::new(),
@@ -99,7 +110,7 @@ impl Tree {
 
     /// The root hash.
     pub fn root(&self) -> Hash {
-        self.hash(self.root)
+        self.root_hash
     }
 
     fn kind(r: Ref) -> Kind {
@@ -109,14 +120,6 @@ impl Tree {
             Kind::Leaf((r.0 & !Ref::LEAF) as usize)
         } else {
             Kind::Branch(r.0 as usize)
-        }
-    }
-
-    fn hash(&self, r: Ref) -> Hash {
-        match Self::kind(r) {
-            Kind::Empty => EMPTY,
-            Kind::Leaf(i) => self.leaves[i].hash,
-            Kind::Branch(i) => self.branches[i].hash,
         }
     }
 
@@ -153,20 +156,21 @@ impl Tree {
                 _ => deduped.push(w),
             }
         }
-        self.root = self.update_at(self.root, 0, &deduped);
+        (self.root, self.root_hash) = self.update_at((self.root, self.root_hash), 0, &deduped);
     }
 
-    fn update_at(&mut self, r: Ref, depth: usize, writes: &[(Hash, Option<Hash>)]) -> Ref {
+    fn update_at(&mut self, node: Node, depth: usize, writes: &[(Hash, Option<Hash>)]) -> Node {
         if writes.is_empty() {
-            return r;
+            return node;
         }
-        match Self::kind(r) {
+        match Self::kind(node.0) {
             Kind::Branch(i) => {
                 let split = writes.partition_point(|w| bit(&w.0, depth) == 0);
-                let [l, rr] = self.branches[i].children;
+                let b = &self.branches[i];
+                let (l, r) = ((b.children[0], b.hashes[0]), (b.children[1], b.hashes[1]));
                 let l = self.update_at(l, depth + 1, &writes[..split]);
-                let rr = self.update_at(rr, depth + 1, &writes[split..]);
-                self.join(i, l, rr)
+                let r = self.update_at(r, depth + 1, &writes[split..]);
+                self.join(i, l, r)
             }
             Kind::Empty => {
                 let leaves: Vec<(Hash, Hash)> = writes
@@ -192,9 +196,9 @@ impl Tree {
 
     /// Branch `i` with new children, canonical: gone if both are empty, the
     /// leaf itself if the other side is empty.
-    fn join(&mut self, i: usize, l: Ref, r: Ref) -> Ref {
-        let collapse = match (Self::kind(l), Self::kind(r)) {
-            (Kind::Empty, Kind::Empty) => Some(Ref::EMPTY),
+    fn join(&mut self, i: usize, l: Node, r: Node) -> Node {
+        let collapse = match (Self::kind(l.0), Self::kind(r.0)) {
+            (Kind::Empty, Kind::Empty) => Some(EMPTY_NODE),
             (Kind::Empty, Kind::Leaf(_)) => Some(r),
             (Kind::Leaf(_), Kind::Empty) => Some(l),
             _ => None,
@@ -203,29 +207,28 @@ impl Tree {
             self.free_branches.push(i as u32);
             return c;
         }
-        let hash = node_hash(&self.hash(l), &self.hash(r));
         self.branches[i] = Branch {
-            children: [l, r],
-            hash,
+            children: [l.0, r.0],
+            hashes: [l.1, r.1],
         };
-        Ref::branch(i)
+        (Ref::branch(i), node_hash(&l.1, &r.1))
     }
 
     /// The canonical subtree at `depth` holding `leaves` (sorted by path),
     /// reusing leaf slot `reuse` (the subtree's old leaf) if given.
-    fn build(&mut self, depth: usize, leaves: &[(Hash, Hash)], reuse: Option<usize>) -> Ref {
+    fn build(&mut self, depth: usize, leaves: &[(Hash, Hash)], reuse: Option<usize>) -> Node {
         match leaves {
             [] => {
                 if let Some(i) = reuse {
                     self.free_leaf(i);
                 }
-                Ref::EMPTY
+                EMPTY_NODE
             }
             [(path, value)] => {
                 if let Some(i) = reuse {
                     if &self.leaves[i].path == path {
-                        self.set_leaf(i, path, value);
-                        return Ref::leaf(i);
+                        self.leaves[i].value = *value;
+                        return (Ref::leaf(i), leaf_hash(path, value));
                     }
                     self.free_leaf(i);
                 }
@@ -238,47 +241,40 @@ impl Tree {
                 let reuse_right = reuse.filter(|&i| bit(&self.leaves[i].path, depth) == 1);
                 let l = self.build(depth + 1, &leaves[..split], reuse_left);
                 let r = self.build(depth + 1, &leaves[split..], reuse_right);
-                let hash = node_hash(&self.hash(l), &self.hash(r));
                 let branch = Branch {
-                    children: [l, r],
-                    hash,
+                    children: [l.0, r.0],
+                    hashes: [l.1, r.1],
                 };
+                let hash = node_hash(&l.1, &r.1);
                 match self.free_branches.pop() {
                     Some(i) => {
                         self.branches[i as usize] = branch;
-                        Ref::branch(i as usize)
+                        (Ref::branch(i as usize), hash)
                     }
                     None => {
                         self.branches.push(branch);
-                        Ref::branch(self.branches.len() - 1)
+                        (Ref::branch(self.branches.len() - 1), hash)
                     }
                 }
             }
         }
     }
 
-    fn set_leaf(&mut self, i: usize, path: &Hash, value: &Hash) {
-        if &self.leaves[i].value != value {
-            self.leaves[i].value = *value;
-            self.leaves[i].hash = leaf_hash(path, value);
-        }
-    }
-
-    fn new_leaf(&mut self, path: &Hash, value: &Hash) -> Ref {
+    fn new_leaf(&mut self, path: &Hash, value: &Hash) -> Node {
         self.len += 1;
         let leaf = Leaf {
             path: *path,
             value: *value,
-            hash: leaf_hash(path, value),
         };
+        let hash = leaf_hash(path, value);
         match self.free_leaves.pop() {
             Some(i) => {
                 self.leaves[i as usize] = leaf;
-                Ref::leaf(i as usize)
+                (Ref::leaf(i as usize), hash)
             }
             None => {
                 self.leaves.push(leaf);
-                Ref::leaf(self.leaves.len() - 1)
+                (Ref::leaf(self.leaves.len() - 1), hash)
             }
         }
     }
@@ -302,25 +298,32 @@ impl Tree {
         removed.sort_unstable();
         removed.dedup();
         let mut out = Vec::with_capacity(64 * sorted.len() * 24);
-        self.prove_at(self.root, 0, &sorted, &removed, &mut out);
+        self.prove_at((self.root, self.root_hash), 0, &sorted, &removed, &mut out);
         out
     }
 
-    fn prove_at(&self, r: Ref, depth: usize, paths: &[Hash], removed: &[Hash], out: &mut Vec<u8>) {
+    fn prove_at(
+        &self,
+        node: Node,
+        depth: usize,
+        paths: &[Hash],
+        removed: &[Hash],
+        out: &mut Vec<u8>,
+    ) {
         if paths.is_empty() {
-            return self.summary(r, out);
+            return self.summary(node, out);
         }
-        match Self::kind(r) {
-            Kind::Empty => out.push(TAG_EMPTY),
-            Kind::Leaf(i) => self.summary(Ref::leaf(i), out),
+        match Self::kind(node.0) {
+            Kind::Empty | Kind::Leaf(_) => self.summary(node, out),
             Kind::Branch(i) => {
                 out.push(TAG_BRANCH);
-                let [l, rr] = self.branches[i].children;
+                let b = &self.branches[i];
+                let (l, r) = ((b.children[0], b.hashes[0]), (b.children[1], b.hashes[1]));
                 let split = paths.partition_point(|p| bit(p, depth) == 0);
                 let rsplit = removed.partition_point(|p| bit(p, depth) == 0);
                 for (child, paths, removed, other_removed) in [
                     (l, &paths[..split], &removed[..rsplit], &removed[rsplit..]),
-                    (rr, &paths[split..], &removed[rsplit..], &removed[..rsplit]),
+                    (r, &paths[split..], &removed[rsplit..], &removed[..rsplit]),
                 ] {
                     if paths.is_empty() && !other_removed.is_empty() {
                         self.expanded(child, out);
@@ -332,9 +335,10 @@ impl Tree {
         }
     }
 
-    /// A subtree no proven path crosses: empty, its one leaf, or its hash.
-    fn summary(&self, r: Ref, out: &mut Vec<u8>) {
-        match Self::kind(r) {
+    /// A subtree no proven path crosses: empty, its one leaf, or its hash
+    /// (taken from the parent: the subtree itself is not read).
+    fn summary(&self, node: Node, out: &mut Vec<u8>) {
+        match Self::kind(node.0) {
             Kind::Empty => out.push(TAG_EMPTY),
             Kind::Leaf(i) => {
                 let leaf = &self.leaves[i];
@@ -342,23 +346,23 @@ impl Tree {
                 out.extend_from_slice(&leaf.path);
                 out.extend_from_slice(&leaf.value);
             }
-            Kind::Branch(i) => {
+            Kind::Branch(_) => {
                 out.push(TAG_OPAQUE);
-                out.extend_from_slice(&self.branches[i].hash);
+                out.extend_from_slice(&node.1);
             }
         }
     }
 
     /// A summary that shows a branch as a branch (one level down).
-    fn expanded(&self, r: Ref, out: &mut Vec<u8>) {
-        match Self::kind(r) {
+    fn expanded(&self, node: Node, out: &mut Vec<u8>) {
+        match Self::kind(node.0) {
             Kind::Branch(i) => {
                 out.push(TAG_BRANCH);
-                let [l, rr] = self.branches[i].children;
-                self.summary(l, out);
-                self.summary(rr, out);
+                let b = &self.branches[i];
+                self.summary((b.children[0], b.hashes[0]), out);
+                self.summary((b.children[1], b.hashes[1]), out);
             }
-            _ => self.summary(r, out),
+            _ => self.summary(node, out),
         }
     }
 }
