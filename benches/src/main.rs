@@ -11,6 +11,7 @@
 //! ```
 
 mod adversarial;
+mod authenticated;
 mod bombs;
 mod chart;
 mod hosts;
@@ -542,6 +543,14 @@ fn run(args: &Args) -> Result<Report> {
     if want(&row.name) {
         rows.push(row);
     }
+    // Right after the unauthenticated transfer it is compared with.
+    if want("authenticated") || want("verify_witness") {
+        let plain = rows
+            .iter()
+            .find(|r| r.name == "token_transfer")
+            .and_then(|r| r.verity);
+        rows.extend(authenticated::rows(args.quick, &rt, plain)?);
+    }
     for k in kernels() {
         if want(k.name) {
             rows.push(kernel(args.quick, &k, &rt, [&wt, &wt_fuel], &wi)?);
@@ -571,6 +580,7 @@ fn run(args: &Args) -> Result<Report> {
     if want("state_tree") {
         rows.extend(state_tree::rows(args.quick)?);
     }
+
     let elapsed: Duration = started.elapsed();
     Ok(Report {
         date: report::today(),

@@ -177,6 +177,41 @@ const TARGETS: &[Target] = &[
         false,
     ),
     target(
+        "token_transfer_authenticated ≥ 75k tx/s (1M keys, roots and witness per transaction)",
+        "token_transfer_authenticated",
+        None,
+        75_000.0,
+        true,
+    ),
+    target(
+        "token_transfer_authenticated ≤ 2× the time of token_transfer",
+        "token_transfer_authenticated",
+        Some(("time_vs_unauthenticated", "×")),
+        2.0,
+        false,
+    ),
+    target(
+        "witness of a transfer ≤ 1.5 KiB",
+        "token_transfer_authenticated",
+        Some(("witness_bytes", " bytes")),
+        1536.0,
+        false,
+    ),
+    target(
+        "verify_witness ≥ 0.8× the execution rate per core",
+        "verify_witness",
+        Some(("single_core_vs_execution", "×")),
+        0.8,
+        true,
+    ),
+    target(
+        "verify_witness ≥ 1.8× on 2 cores",
+        "verify_witness",
+        Some(("speedup_all_cores_vs_one", "×")),
+        1.8,
+        true,
+    ),
+    target(
         "worst operator class ≤ 20× the baseline's time per fuel",
         "adversarial_worst",
         Some(("worst_op_vs_baseline", "×")),
@@ -324,6 +359,8 @@ impl Report {
         let cached = self.row("cached_load_token")?;
         let verify = self.row("verify_parallel")?;
         let worst = self.row("adversarial_worst")?;
+        let authenticated = self.row("token_transfer_authenticated")?;
+        let witness = self.row("verify_witness")?;
         let value = |r: &Row| r.verity.with_context(|| format!("{} has no value", r.name));
         Ok(format!(
             "On {cores} cores ({date}): a token transfer (a fresh instance, 2 reads, 2 \
@@ -334,7 +371,10 @@ impl Report {
              (geometric means). Compiling the token takes {cold:.1} ms, loading it from \
              the artifact cache {cached:.0} µs; verification runs {speedup:.2}× faster \
              on {cores} cores than on one. The slowest transaction the profile allows \
-             takes {slowest:.2} s.\n",
+             takes {slowest:.2} s. On an authenticated state of {keys} keys (a Merkle \
+             root and a {witness_bytes:.0}-byte witness per transaction, not yet in the \
+             receipt), transfers run at {auth_tx} transactions/s ({auth_ratio:.2}× the \
+             time) and verify with no state at {verify_tx} receipts/s on one core.\n",
             cores = self.cores,
             date = self.date,
             tx = thousands(value(token)?),
@@ -347,6 +387,11 @@ impl Report {
             cached = value(cached)?,
             speedup = verify.ratio("speedup_all_cores_vs_one")?,
             slowest = worst.ratio("worst_max_fuel_seconds")?,
+            keys = thousands(authenticated.ratio("state_keys")?),
+            witness_bytes = authenticated.ratio("witness_bytes")?,
+            auth_tx = thousands(value(authenticated)?),
+            auth_ratio = authenticated.ratio("time_vs_unauthenticated")?,
+            verify_tx = thousands(witness.ratio("single_core_receipts_per_s")?),
         ))
     }
 }

@@ -39,6 +39,7 @@ mod recent_code;
 mod runtime;
 pub mod state;
 mod transaction;
+mod tree_state;
 pub mod validate;
 pub mod verify;
 
@@ -54,6 +55,7 @@ pub use profile::{Compiler, Profile};
 pub use runtime::Runtime;
 pub use state::{MemoryState, StateBackend, StateError, WitnessState};
 pub use transaction::Transaction;
+pub use tree_state::{Transition, TransitionCheckError, TreeState};
 pub use validate::{ModuleInfo, Rejection};
 pub use verify::{FieldMismatch, VerifyError};
 

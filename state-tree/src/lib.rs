@@ -13,7 +13,9 @@
 //! - [`Proof`]: one proof for all the keys a transaction touched, and what a
 //!   verifier does with it, with no state database: check it against the
 //!   pre-state root, answer reads (present with its value hash, or proven
-//!   absent), apply the writes, and compute the post-state root.
+//!   absent), apply the writes, and compute the post-state root;
+//!   [`check_transition`] does all of it for a transaction's read and write
+//!   sets.
 //!
 //! `no_std` (with `alloc`): a third-party verifier needs this crate and
 //! sha2, nothing else.
@@ -24,8 +26,10 @@ extern crate alloc;
 
 mod hash;
 mod proof;
+mod transition;
 mod tree;
 
 pub use hash::{EMPTY, Hash, LEAF_IV, NODE_IV, bit, key_path, leaf_hash, node_hash, value_hash};
 pub use proof::{Proof, ProofError};
+pub use transition::{TransitionError, check_transition};
 pub use tree::Tree;

@@ -10,4 +10,5 @@ mod mutation;
 mod prepared;
 mod spec_testsuite;
 mod state_semantics;
+mod tree_state;
 mod validation;

@@ -1,0 +1,137 @@
+//! The authenticated state's transitions, through the runtime: token
+//! transfers between accounts of a `TreeState`, each committed with its
+//! roots and witness, each checked with no state; and the lies a checker
+//! must catch: a read value the pre-state does not hold, a claimed absence
+//! of a present key, a tampered witness, a witness for another root, a
+//! claimed post root the writes do not lead to.
+
+use verity_runtime::{
+    Hash32, Profile, Receipt, Runtime, Transaction, TransitionCheckError, TreeState,
+};
+use verity_state_tree::{ProofError, TransitionError};
+
+fn token() -> Vec<u8> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/wasm/token.wasm");
+    std::fs::read(path).unwrap()
+}
+
+fn account(i: u8) -> [u8; 32] {
+    [i; 32]
+}
+
+fn run(rt: &Runtime, state: &TreeState, entry: &str, sender: [u8; 32], input: Vec<u8>) -> Receipt {
+    let tx = Transaction::new(entry)
+        .with_input(input)
+        .with_sender(sender.to_vec());
+    rt.execute(&token(), &tx, state).unwrap()
+}
+
+/// A minted token, with the transitions of `init` and `mint` checked.
+fn minted(rt: &Runtime) -> TreeState {
+    let mut state = TreeState::default();
+    let owner = account(1);
+    for (entry, input) in [
+        ("init", postcard::to_allocvec(&(owner,)).unwrap()),
+        (
+            "mint",
+            postcard::to_allocvec(&(account(2), 1_000_000u64)).unwrap(),
+        ),
+    ] {
+        let r = run(rt, &state, entry, owner, input);
+        assert!(r.status.is_success(), "{entry}: {}", r.status);
+        let t = state.commit(&r);
+        t.check(&r).unwrap();
+    }
+    state
+}
+
+#[test]
+fn every_transition_checks_without_state_and_roots_chain() {
+    let rt = Runtime::new(Profile::default()).unwrap();
+    let mut state = minted(&rt);
+    let mut root = state.root();
+    for i in 0..40u8 {
+        let (from, to) = (account(2 + i % 5), account(2 + (i * 3 + 1) % 7));
+        let input = postcard::to_allocvec(&(to, u64::from(i) + 1)).unwrap();
+        let r = run(&rt, &state, "transfer", from, input);
+        let t = state.commit(&r);
+        assert_eq!(t.pre_root, root, "transitions chain");
+        t.check(&r).unwrap();
+        if r.status.is_success() && from != to {
+            assert_ne!(t.post_root, t.pre_root);
+        } else {
+            // A failed run (an empty account) changes nothing, and a
+            // transfer to oneself writes the balance it read.
+            assert_eq!(t.post_root, t.pre_root);
+        }
+        root = t.post_root;
+    }
+}
+
+#[test]
+fn lies_about_the_state_transition_are_caught() {
+    let rt = Runtime::new(Profile::default()).unwrap();
+    let mut state = minted(&rt);
+    let input = postcard::to_allocvec(&(account(3), 5u64)).unwrap();
+    let r = run(&rt, &state, "transfer", account(2), input);
+    assert!(r.status.is_success());
+    let t = state.commit(&r);
+
+    // A read value the pre-state does not hold.
+    let mut lying = r.clone();
+    let read = lying.reads.iter_mut().find(|e| e.value.is_some()).unwrap();
+    read.value = Some(postcard::to_allocvec(&999_999_999u64).unwrap());
+    let key = read.key.clone();
+    assert_eq!(
+        t.check(&lying),
+        Err(TransitionCheckError::Witness(
+            TransitionError::ReadMismatch { key }
+        ))
+    );
+
+    // A present key claimed absent.
+    let mut lying = r.clone();
+    let read = lying.reads.iter_mut().find(|e| e.value.is_some()).unwrap();
+    read.value = None;
+    assert!(matches!(
+        t.check(&lying),
+        Err(TransitionCheckError::Witness(
+            TransitionError::ReadMismatch { .. }
+        ))
+    ));
+
+    // A tampered witness.
+    let mut tampered = t.clone();
+    let last = tampered.witness.len() - 1;
+    tampered.witness[last] ^= 1;
+    assert!(matches!(
+        tampered.check(&r),
+        Err(TransitionCheckError::Witness(TransitionError::Proof(_)))
+    ));
+
+    // A witness for another root.
+    let mut other = t.clone();
+    other.pre_root = Hash32([7; 32]);
+    assert!(matches!(
+        other.check(&r),
+        Err(TransitionCheckError::Witness(TransitionError::Proof(
+            ProofError::RootMismatch { .. }
+        )))
+    ));
+
+    // A post root the writes do not lead to.
+    let mut claimed = t.clone();
+    claimed.post_root = t.pre_root;
+    assert!(matches!(
+        claimed.check(&r),
+        Err(TransitionCheckError::PostRoot { .. })
+    ));
+
+    // A write set that differs from the one committed.
+    let mut lying = r.clone();
+    lying.writes[0].value = Some(b"more".to_vec());
+    assert!(matches!(
+        t.check(&lying),
+        Err(TransitionCheckError::PostRoot { .. })
+    ));
+}
