@@ -7,14 +7,14 @@
 //! ```
 //!
 //! An open problem this reproduces (2026-11-26, docs/performance.md): the
-//! rate falls from about 160,000 to about 26,000 transfers/s (the rate of
-//! on-demand allocation) after the whole corpus. It is the instance pool:
-//! on-demand allocation does not degrade, and neither does a pool of 64
-//! slots (the corpus has 31 modules), while pools of 8 and 16 do. No single
-//! module does it (`FILTER`, comma-separated parts of file names, runs only
-//! the matching modules), nor do 40 distinct small modules; the first ten
-//! or so of the corpus, including `pointer_chase` and `page_touch`, do. A
-//! hostile sender could use it to slow a node down.
+//! rate falls from about 160,000 to about 58,000 transfers/s after the whole
+//! corpus (to 26,000 with 1 MiB kept resident, the default until then). It
+//! is the instance pool: on-demand allocation does not degrade, and neither
+//! does a pool of 64 slots (the corpus has 31 modules), while pools of 8 and
+//! 16 do. No single module does it (`FILTER`, comma-separated parts of file
+//! names, runs only the matching modules), nor do 40 distinct small
+//! modules; the first ten or so of the corpus, including `pointer_chase`
+//! and `page_touch`, do. A hostile sender could use it to slow a node down.
 
 use std::time::Instant;
 

@@ -85,8 +85,8 @@ fn main() {
     let settings = [
         ("on demand (mmap per instance)", Allocation::OnDemand),
         ("pooled, nothing kept resident", pooled(0)),
-        ("pooled, 64 KiB kept resident", pooled(64 << 10)),
-        ("pooled, 1 MiB kept resident (default)", pooled(1 << 20)),
+        ("pooled, 64 KiB kept resident (default)", pooled(64 << 10)),
+        ("pooled, 1 MiB kept resident", pooled(1 << 20)),
         ("pooled, 4 MiB kept resident", pooled(4 << 20)),
     ];
     println!("| allocation | transfers/s | receipts verified/s |");

@@ -75,8 +75,13 @@ pub struct PoolOptions {
 }
 
 impl PoolOptions {
-    /// Default bytes kept resident per slot: 1 MiB.
-    pub const DEFAULT_KEEP_RESIDENT_BYTES: usize = 1 << 20;
+    /// Default bytes kept resident per slot: 64 KiB. As fast as 1 MiB for
+    /// the fixture token (`examples/token_throughput`: 147k transfers/s
+    /// both), and it bounds what a slot left full of another module's
+    /// written pages costs every later run in it: after the adversarial
+    /// corpus, token transfers fall to 58k/s with 64 KiB and to 24k/s with
+    /// 1 MiB (`examples/after_adversarial`, docs/performance.md).
+    pub const DEFAULT_KEEP_RESIDENT_BYTES: usize = 64 << 10;
 
     /// Default slots: four per available core, between 8 and 256.
     pub fn default_slots() -> u32 {
