@@ -226,6 +226,37 @@ fn token_transfer(
     Ok((row.finish(), receipts))
 }
 
+/// Token transfers on the runtime that just ran the adversarial corpus, as
+/// a ratio to the same runtime's rate before it (`token_transfer`): what
+/// hostile modules cost the transactions after them.
+fn token_after_adversarial(quick: bool, rt: &Runtime, rows: &[Row]) -> Result<Row> {
+    let token = fixture("token.wasm")?;
+    let state = token_state(rt, &token)?;
+    let module = prepare(rt, &token)?;
+    let tx = Transaction::new("transfer")
+        .with_input(postcard::to_allocvec(&(BOB, 1u64))?)
+        .with_sender(ALICE.to_vec())
+        .with_fuel(1_000_000);
+    let (reps, batch) = if quick { (3, 200) } else { (11, 2000) };
+    let t = per_call(reps, batch, || {
+        let r = rt.execute_prepared(&module, &tx, &state)?;
+        check_success(&r)?;
+        std::hint::black_box(r.hash());
+        Ok(())
+    })?;
+    let mut row = Row::new("token_after_adversarial", "tx/s", true);
+    row.verity = Some(1.0 / t);
+    if let Some(fresh) = rows
+        .iter()
+        .find(|r| r.name == "token_transfer")
+        .and_then(|r| r.verity)
+    {
+        row.ratios
+            .insert("vs_fresh_runtime".into(), 1.0 / t / fresh);
+    }
+    Ok(row)
+}
+
 /// A compute kernel: its entry, argument, and the native function.
 struct Kernel {
     name: &'static str,
@@ -576,6 +607,8 @@ fn run(args: &Args) -> Result<Report> {
     }
     if want("adversarial") {
         rows.extend(adversarial::rows(&rt, args.quick)?);
+        // The same runtime, after the corpus (docs/performance.md, "Open").
+        rows.push(token_after_adversarial(args.quick, &rt, &rows)?);
     }
     if want("state_tree") {
         rows.extend(state_tree::rows(args.quick)?);

@@ -212,6 +212,13 @@ const TARGETS: &[Target] = &[
         true,
     ),
     target(
+        "token transfers after the adversarial corpus ≥ 0.8× a fresh runtime's rate",
+        "token_after_adversarial",
+        Some(("vs_fresh_runtime", "×")),
+        0.8,
+        true,
+    ),
+    target(
         "worst operator class ≤ 20× the baseline's time per fuel",
         "adversarial_worst",
         Some(("worst_op_vs_baseline", "×")),
