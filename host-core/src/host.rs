@@ -95,16 +95,6 @@ impl<B: StateBackend> Host<B> {
         self.fuel_left = fuel;
     }
 
-    /// The transaction's byte fields.
-    pub fn tx(&self) -> &TxBytes {
-        &self.tx
-    }
-
-    /// The pre-state.
-    pub fn backend(&self) -> &B {
-        &self.backend
-    }
-
     /// Ends the run with `status`. A run that did not succeed keeps its read
     /// set (what it saw, which a verifier needs to re-execute it) and
     /// nothing else: no writes, events or output.
