@@ -12,6 +12,7 @@ use anyhow::{Result, anyhow, ensure};
 use verity_runtime::{Receipt, Runtime, Transaction, Transition, TreeState};
 
 use crate::report::Row;
+use crate::state_tree::Accounts;
 use crate::{ALICE, fixture, prepare, token_state};
 
 /// Account `i`'s address.
@@ -56,17 +57,11 @@ pub(crate) fn rows(
         .collect();
     let build_s = start.elapsed().as_secs_f64();
 
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % accounts
-    };
+    let mut rng = Accounts(0x2545_f491_4f6c_dd1d, accounts);
     let mut done: Vec<(Receipt, Transition)> = Vec::with_capacity(transfers as usize);
     let start = Instant::now();
     for _ in 0..transfers {
-        let (from, to) = (address(next()), address(next()));
+        let (from, to) = (address(rng.next()), address(rng.next()));
         let tx = Transaction::new("transfer")
             .with_input(postcard::to_allocvec(&(to, 1u64))?)
             .with_sender(from.to_vec())

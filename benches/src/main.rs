@@ -146,6 +146,14 @@ fn token_state(rt: &Runtime, token: &[u8]) -> Result<MemoryState> {
     Ok(state)
 }
 
+/// The transfer both token workloads time: 1 from ALICE to BOB.
+fn alice_pays_bob() -> Result<Transaction> {
+    Ok(Transaction::new("transfer")
+        .with_input(postcard::to_allocvec(&(BOB, 1u64))?)
+        .with_sender(ALICE.to_vec())
+        .with_fuel(1_000_000))
+}
+
 fn check_success(r: &Receipt) -> Result<()> {
     ensure!(r.status == Status::Success, "run ended {}", r.status);
     Ok(())
@@ -159,11 +167,8 @@ fn token_transfer(
 ) -> Result<(Row, Vec<Receipt>)> {
     let token = fixture("token.wasm")?;
     let state = token_state(rt, &token)?;
-    let input = postcard::to_allocvec(&(BOB, 1u64))?;
-    let tx = Transaction::new("transfer")
-        .with_input(input.clone())
-        .with_sender(ALICE.to_vec())
-        .with_fuel(1_000_000);
+    let tx = alice_pays_bob()?;
+    let input = tx.input.clone();
     let (reps, batch) = if quick { (5, 200) } else { (21, 2000) };
     let mut row = Row::new("token_transfer", "tx/s", true);
 
@@ -233,10 +238,7 @@ fn token_after_adversarial(quick: bool, rt: &Runtime, rows: &[Row]) -> Result<Ro
     let token = fixture("token.wasm")?;
     let state = token_state(rt, &token)?;
     let module = prepare(rt, &token)?;
-    let tx = Transaction::new("transfer")
-        .with_input(postcard::to_allocvec(&(BOB, 1u64))?)
-        .with_sender(ALICE.to_vec())
-        .with_fuel(1_000_000);
+    let tx = alice_pays_bob()?;
     let (reps, batch) = if quick { (3, 200) } else { (11, 2000) };
     let t = per_call(reps, batch, || {
         let r = rt.execute_prepared(&module, &tx, &state)?;

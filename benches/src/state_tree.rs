@@ -20,11 +20,12 @@ fn resident_bytes() -> Option<f64> {
     Some(kb * 1024.0)
 }
 
-/// A deterministic stream of account indices.
-struct Accounts(u64, u64);
+/// A deterministic stream of account indices: a xorshift state, and the
+/// number of accounts.
+pub(crate) struct Accounts(pub(crate) u64, pub(crate) u64);
 
 impl Accounts {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
