@@ -1,18 +1,29 @@
 #!/usr/bin/env python3
-"""Recompute a Verity receipt's hash from its JSON form, using docs/receipt.md only.
+"""Recompute a Verity receipt's hash from its JSON form, and check its state
+transition against a witness, using docs/receipt.md and docs/state-tree.md only.
 
-Usage: receipt_hash.py RECEIPT.json [--encoding]
+Usage: receipt_hash.py RECEIPT.json [--encoding] [--witness FILE]
 
 Prints the recomputed receipt_hash (or, with --encoding, the hex of the
-canonical encoding) and exits 0 when the hash matches the JSON's stated
-`receipt_hash`, 1 when it does not. Python 3 standard library only.
+canonical encoding). With --witness, also checks the witness (the binary
+proof `verity run --witness` writes): it must hash to the receipt's
+pre_state_root, every read must be what it proves (a value, or an absence),
+and the writes of a successful run applied to it must give the receipt's
+post_state_root; prints "witness: ok" or "witness: error: <reason>".
+Exits 0 when everything checked holds, 1 when not. Python 3 standard
+library only.
 """
 import hashlib
 import json
+import os
 import struct
 import sys
 
-DOMAIN = b"verity.receipt.v1\x00"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import state_tree  # noqa: E402  (the tree of docs/state-tree.md)
+
+DOMAIN = b"verity.receipt.v2\x00"
+ACTION_TAGS = {"run": 0, "deploy": 1, "call": 2}
 STATUS_TAGS = {"success": 0, "reverted": 1, "trapped": 2, "out_of_fuel": 3, "rejected": 4}
 STATUS_DETAIL = {"reverted": "message", "trapped": "trap", "rejected": "reason"}
 
@@ -43,7 +54,11 @@ def opt(v):
 
 def encode(r):
     out = u32(r["format_version"])
-    out += hexb(r["profile_hash"]) + hexb(r["code_hash"])
+    out += hexb(r["profile_hash"])
+    out += u8(ACTION_TAGS[r["action"]])
+    if r["action"] == "deploy":
+        out += hexb(r["salt"])
+    out += hexb(r["contract"]) + hexb(r["code_hash"])
     out += byts(r["entry"].encode("utf-8"))
     for field in ("sender", "context", "input"):
         out += byts(hexb(r[field]))
@@ -52,6 +67,7 @@ def encode(r):
     out += u8(STATUS_TAGS[status])
     if status in STATUS_DETAIL:
         out += byts(r[STATUS_DETAIL[status]].encode("utf-8"))
+    out += hexb(r["pre_state_root"]) + hexb(r["post_state_root"])
     for field in ("reads", "writes"):
         out += u32(len(r[field]))
         for e in r[field]:
@@ -63,6 +79,20 @@ def encode(r):
     return out
 
 
+def check_witness(r, witness):
+    """The state transition of receipt r, checked against witness (bytes)."""
+    writes = r["writes"] if r["status"] == "success" else []
+    post = state_tree.check({
+        "pre_root": r["pre_state_root"],
+        "proof": witness.hex(),
+        "reads": r["reads"],
+        "writes": writes,
+    })
+    if post != r["post_state_root"]:
+        raise state_tree.Refused("the writes lead to post-state root %s, not %s"
+                                 % (post, r["post_state_root"]))
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -72,7 +102,18 @@ def main(argv):
     encoding = encode(receipt)
     digest = hashlib.sha256(DOMAIN + encoding).hexdigest()
     print(encoding.hex() if "--encoding" in argv[2:] else digest)
-    return 0 if digest == receipt["receipt_hash"] else 1
+    ok = digest == receipt["receipt_hash"]
+    if "--witness" in argv[2:]:
+        state_tree.self_test()
+        with open(argv[argv.index("--witness") + 1], "rb") as f:
+            witness = f.read()
+        try:
+            check_witness(receipt, witness)
+            print("witness: ok")
+        except state_tree.Refused as e:
+            print("witness: error: %s" % e)
+            ok = False
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

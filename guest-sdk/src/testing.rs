@@ -63,8 +63,9 @@ use std::vec::Vec;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use verity_host_abi::contract::{storage_key, storage_prefix};
 use verity_host_abi::spec::ContractSpec;
-use verity_host_abi::{CostSchedule, Limits};
+use verity_host_abi::{ContractId, CostSchedule, Limits};
 use verity_host_core::{
     DEFAULT_FUEL, GuestMemory, Host, HostExit, MemoryState, TxBytes, TxRejection, check_transaction,
 };
@@ -85,7 +86,8 @@ pub struct Outcome {
     /// Events emitted (empty unless the run succeeded).
     pub events: Vec<Event>,
     /// Keys read from the committed state and the values seen, sorted by
-    /// key (kept whatever the status, as in a receipt).
+    /// key (kept whatever the status, as in a receipt). Keys are the
+    /// contract's own, without the storage prefix a receipt shows.
     pub reads: Vec<ReadEntry>,
     /// The write set, sorted by key; `None` is a removal (empty unless the
     /// run succeeded).
@@ -135,6 +137,7 @@ impl Outcome {
 #[derive(Clone, Debug)]
 pub struct TestEnv {
     state: MemoryState,
+    contract: ContractId,
     sender: Vec<u8>,
     context: Vec<u8>,
     fuel: u64,
@@ -146,6 +149,7 @@ impl Default for TestEnv {
     fn default() -> Self {
         TestEnv {
             state: MemoryState::default(),
+            contract: TestEnv::DEFAULT_CONTRACT,
             sender: Vec::new(),
             context: Vec::new(),
             fuel: DEFAULT_FUEL,
@@ -156,6 +160,10 @@ impl Default for TestEnv {
 }
 
 impl TestEnv {
+    /// The address the contract under test runs at unless
+    /// [`set_contract`](Self::set_contract) says otherwise.
+    pub const DEFAULT_CONTRACT: ContractId = ContractId([0xc0; 32]);
+
     /// An empty state, empty sender and context, the default profile's
     /// limits and costs, and the default fuel limit.
     pub fn new() -> Self {
@@ -199,14 +207,33 @@ impl TestEnv {
         self
     }
 
-    /// The committed state.
+    /// Runs the following calls as the contract at `contract` (its
+    /// storage is that address's).
+    pub fn set_contract(&mut self, contract: ContractId) -> &mut Self {
+        self.contract = contract;
+        self
+    }
+
+    /// The address the contract under test runs at.
+    pub fn contract(&self) -> ContractId {
+        self.contract
+    }
+
+    /// The committed state: every contract's storage, under state keys
+    /// (docs/state.md), with its root.
     pub fn state(&self) -> &MemoryState {
         &self.state
     }
 
-    /// Seeds or overwrites a committed value.
+    /// The committed value of the contract's storage key `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        self.state.value(&storage_key(&self.contract, key))
+    }
+
+    /// Seeds or overwrites a committed value of the contract's storage.
     pub fn put(&mut self, key: &[u8], value: &[u8]) {
-        self.state.insert(key.to_vec(), value.to_vec());
+        self.state
+            .insert(storage_key(&self.contract, key), value.to_vec());
     }
 
     /// Calls entry `entry` of contract `C` with `args` (a tuple, encoded as
@@ -278,7 +305,14 @@ impl TestEnv {
     fn run<R>(&mut self, tx: TxBytes, f: impl FnOnce() -> R) -> (Result<R, Status>, Outcome) {
         install_panic_hook();
         let state = std::mem::take(&mut self.state);
-        let host = Host::new(state, tx, &self.limits, &self.costs, self.fuel);
+        let host = Host::new(
+            state,
+            &self.contract,
+            tx,
+            &self.limits,
+            &self.costs,
+            self.fuel,
+        );
         let previous = HOST.with(|h| h.borrow_mut().replace(host));
         assert!(
             previous.is_none(),
@@ -317,12 +351,31 @@ impl TestEnv {
         let run = host.finish(&status);
         self.state = run.backend;
         self.state.apply(&run.effects.writes);
+        // The contract's keys, as it names them: every key a run touches is
+        // under its prefix.
+        let own = |key: Vec<u8>| key[storage_prefix(&self.contract).len()..].to_vec();
         let outcome = Outcome {
             status,
             output: run.effects.output,
             events: run.effects.events,
-            reads: run.effects.reads,
-            writes: run.effects.writes,
+            reads: run
+                .effects
+                .reads
+                .into_iter()
+                .map(|r| ReadEntry {
+                    key: own(r.key),
+                    value: r.value,
+                })
+                .collect(),
+            writes: run
+                .effects
+                .writes
+                .into_iter()
+                .map(|w| WriteEntry {
+                    key: own(w.key),
+                    value: w.value,
+                })
+                .collect(),
             host_fuel,
         };
         (result, outcome)

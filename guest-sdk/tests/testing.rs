@@ -168,10 +168,7 @@ fn reads_see_the_run_s_own_writes_and_removals() {
     assert_eq!(r.output::<Option<u64>>(), Some(77));
     let mut key = b"m\0".to_vec();
     key.extend_from_slice(&[5; 32]);
-    assert_eq!(
-        env.state().value(&key),
-        Some(&verity_sdk::codec::to_vec(&77u64)[..])
-    );
+    assert_eq!(env.get(&key), Some(&verity_sdk::codec::to_vec(&77u64)[..]));
 }
 
 #[test]

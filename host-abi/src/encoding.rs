@@ -10,8 +10,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::contract::ContractId;
 use crate::hash::Hash32;
-use crate::receipt::{Event, FORMAT_VERSION, ReadEntry, Receipt, WriteEntry};
+use crate::receipt::{Action, Event, FORMAT_VERSION, ReadEntry, Receipt, WriteEntry};
 use crate::status::{Status, TrapKind};
 
 /// Why a byte string is not a canonical receipt.
@@ -155,6 +156,11 @@ pub(crate) fn encode_into<S: Sink>(r: &Receipt, sink: &mut S) {
     let mut w = Writer(sink);
     w.u32(r.format_version);
     w.raw(&r.profile_hash.0);
+    w.u8(r.action.tag());
+    if let Action::Deploy { salt } = &r.action {
+        w.raw(&salt.0);
+    }
+    w.raw(&r.contract.0);
     w.raw(&r.code_hash.0);
     w.bytes(r.entry.as_bytes());
     w.bytes(&r.sender);
@@ -169,6 +175,8 @@ pub(crate) fn encode_into<S: Sink>(r: &Receipt, sink: &mut S) {
         Status::Trapped { trap } => w.bytes(trap.name().as_bytes()),
         Status::Rejected { reason } => w.bytes(reason.as_bytes()),
     }
+    w.raw(&r.pre_state_root.0);
+    w.raw(&r.post_state_root.0);
     w.len(r.reads.len());
     for e in &r.reads {
         w.bytes(&e.key);
@@ -276,6 +284,20 @@ pub fn decode(bytes: &[u8]) -> Result<Receipt, DecodeError> {
         return Err(DecodeError::UnsupportedVersion(format_version));
     }
     let profile_hash = r.hash("profile_hash")?;
+    let action = match r.u8("action")? {
+        0 => Action::Run,
+        1 => Action::Deploy {
+            salt: r.hash("action")?,
+        },
+        2 => Action::Call,
+        _ => {
+            return Err(DecodeError::Invalid {
+                field: "action",
+                reason: "unknown action tag",
+            });
+        }
+    };
+    let contract = ContractId(r.hash("contract")?.0);
     let code_hash = r.hash("code_hash")?;
     let entry = r.string("entry")?;
     let sender = r.bytes("sender")?;
@@ -313,6 +335,8 @@ pub fn decode(bytes: &[u8]) -> Result<Receipt, DecodeError> {
             });
         }
     };
+    let pre_state_root = r.hash("pre_state_root")?;
+    let post_state_root = r.hash("post_state_root")?;
     let reads = key_values(&mut r, "reads")?
         .into_iter()
         .map(|(key, value)| ReadEntry { key, value })
@@ -338,9 +362,17 @@ pub fn decode(bytes: &[u8]) -> Result<Receipt, DecodeError> {
             reason: "a failed run has writes, events or output",
         });
     }
+    if !status.is_success() && post_state_root != pre_state_root {
+        return Err(DecodeError::Invalid {
+            field: "post_state_root",
+            reason: "a failed run changed the state root",
+        });
+    }
     Ok(Receipt {
         format_version,
         profile_hash,
+        action,
+        contract,
         code_hash,
         entry,
         sender,
@@ -349,6 +381,8 @@ pub fn decode(bytes: &[u8]) -> Result<Receipt, DecodeError> {
         fuel_limit,
         fuel_used,
         status,
+        pre_state_root,
+        post_state_root,
         reads,
         writes,
         events,

@@ -7,11 +7,13 @@
 //!
 //! ```
 //! use verity_host_abi::json::ReceiptJson;
-//! use verity_host_abi::{Hash32, Receipt, Status};
+//! use verity_host_abi::{Action, ContractId, Hash32, Receipt, Status};
 //!
 //! let receipt = Receipt {
-//!     format_version: 1,
+//!     format_version: 2,
 //!     profile_hash: Hash32::of(b"profile"),
+//!     action: Action::Run,
+//!     contract: ContractId([1; 32]),
 //!     code_hash: Hash32::of(b"code"),
 //!     entry: "run".into(),
 //!     sender: vec![],
@@ -20,6 +22,8 @@
 //!     fuel_limit: 10,
 //!     fuel_used: 3,
 //!     status: Status::Success,
+//!     pre_state_root: Hash32::default(),
+//!     post_state_root: Hash32::default(),
 //!     reads: vec![],
 //!     writes: vec![],
 //!     events: vec![],
@@ -38,8 +42,9 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
+use crate::contract::ContractId;
 use crate::hash::Hash32;
-use crate::receipt::{Event, ReadEntry, Receipt, WriteEntry};
+use crate::receipt::{Action, Event, ReadEntry, Receipt, WriteEntry};
 use crate::status::{Status, TrapKind};
 
 /// A key and an optional value, both hex.
@@ -72,6 +77,13 @@ pub struct ReceiptJson {
     pub format_version: u32,
     /// Profile hash, hex.
     pub profile_hash: String,
+    /// `run`, `deploy` or `call`.
+    pub action: String,
+    /// The deploy's salt, hex (deploys only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
+    /// The contract's address, hex.
+    pub contract: String,
     /// Code hash, hex.
     pub code_hash: String,
     /// Entry point name.
@@ -97,6 +109,10 @@ pub struct ReceiptJson {
     /// The reason, for `rejected`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// State root before, hex.
+    pub pre_state_root: String,
+    /// State root after, hex.
+    pub post_state_root: String,
     /// Read set.
     pub reads: Vec<KeyValueJson>,
     /// Write set.
@@ -159,6 +175,12 @@ impl From<&Receipt> for ReceiptJson {
             receipt_hash: r.hash().to_hex(),
             format_version: r.format_version,
             profile_hash: r.profile_hash.to_hex(),
+            action: r.action.name().to_string(),
+            salt: match &r.action {
+                Action::Deploy { salt } => Some(salt.to_hex()),
+                _ => None,
+            },
+            contract: Hash32(r.contract.0).to_hex(),
             code_hash: r.code_hash.to_hex(),
             entry: r.entry.clone(),
             sender: hex::encode(&r.sender),
@@ -170,6 +192,8 @@ impl From<&Receipt> for ReceiptJson {
             message,
             trap,
             reason,
+            pre_state_root: r.pre_state_root.to_hex(),
+            post_state_root: r.post_state_root.to_hex(),
             reads: r
                 .reads
                 .iter()
@@ -267,9 +291,23 @@ impl ReceiptJson {
                 })
             })
             .collect::<Result<Vec<_>, JsonError>>()?;
+        let action = match (self.action.as_str(), &self.salt) {
+            ("run", None) => Action::Run,
+            ("deploy", Some(salt)) => Action::Deploy {
+                salt: unhash("salt", salt)?,
+            },
+            ("call", None) => Action::Call,
+            ("deploy", None) => return Err(JsonError("a deploy needs the field `salt`".into())),
+            ("run" | "call", Some(_)) => {
+                return Err(JsonError(format!("a {} has no field `salt`", self.action)));
+            }
+            (other, _) => return Err(JsonError(format!("unknown action `{other}`"))),
+        };
         let receipt = Receipt {
             format_version: self.format_version,
             profile_hash: unhash("profile_hash", &self.profile_hash)?,
+            action,
+            contract: ContractId(unhash("contract", &self.contract)?.0),
             code_hash: unhash("code_hash", &self.code_hash)?,
             entry: self.entry,
             sender: unhex("sender", &self.sender)?,
@@ -278,6 +316,8 @@ impl ReceiptJson {
             fuel_limit: self.fuel_limit,
             fuel_used: self.fuel_used,
             status,
+            pre_state_root: unhash("pre_state_root", &self.pre_state_root)?,
+            post_state_root: unhash("post_state_root", &self.post_state_root)?,
             reads,
             writes,
             events,

@@ -24,10 +24,12 @@
 //! ```
 //! use verity_host_abi::receipt::Receipt;
 //!
-//! # use verity_host_abi::{Hash32, Status};
+//! # use verity_host_abi::{Action, ContractId, Hash32, Status};
 //! let receipt = Receipt {
-//!     format_version: 1,
+//!     format_version: 2,
 //!     profile_hash: Hash32::of(b"profile"),
+//!     action: Action::Run,
+//!     contract: ContractId([1; 32]),
 //!     code_hash: Hash32::of(b"code"),
 //!     entry: "run".into(),
 //!     sender: vec![],
@@ -36,6 +38,8 @@
 //!     fuel_limit: 1_000,
 //!     fuel_used: 10,
 //!     status: Status::Success,
+//!     pre_state_root: Hash32::default(),
+//!     post_state_root: Hash32::default(),
 //!     reads: vec![],
 //!     writes: vec![],
 //!     events: vec![],
@@ -54,6 +58,7 @@
 extern crate alloc;
 
 pub mod abi;
+pub mod contract;
 pub mod costs;
 #[cfg(feature = "alloc")]
 pub mod encoding;
@@ -69,10 +74,11 @@ pub mod spec;
 pub mod status;
 
 pub use abi::{HOST_FUNCTIONS, HostFnSpec, IMPORT_MODULE, ValType};
+pub use contract::ContractId;
 pub use costs::{Cost, CostClass, CostSchedule};
 pub use hash::Hash32;
 pub use limits::Limits;
 #[cfg(feature = "alloc")]
-pub use receipt::{Event, ReadEntry, Receipt, WriteEntry};
+pub use receipt::{Action, Event, ReadEntry, Receipt, WriteEntry};
 #[cfg(feature = "alloc")]
 pub use status::{Status, TrapKind};

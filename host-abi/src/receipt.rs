@@ -3,12 +3,50 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::contract::ContractId;
 use crate::encoding::{self, DecodeError};
 use crate::hash::{Hash32, RECEIPT_DOMAIN};
 use crate::status::Status;
 
 /// The receipt format this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+
+/// What a transaction did with its code (docs/receipt.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Ran a module once as the contract at
+    /// [`ContractId::one_shot`] of its code hash.
+    Run,
+    /// Stored the code, created the contract at
+    /// [`ContractId::deployed`] of the sender and `salt`, and ran the entry
+    /// as its constructor (none when the entry is empty).
+    Deploy {
+        /// The deployer's salt.
+        salt: Hash32,
+    },
+    /// Called an existing contract.
+    Call,
+}
+
+impl Action {
+    /// `run`, `deploy` or `call`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Run => "run",
+            Action::Deploy { .. } => "deploy",
+            Action::Call => "call",
+        }
+    }
+
+    /// The encoding's tag: 0 run, 1 deploy, 2 call.
+    pub fn tag(&self) -> u8 {
+        match self {
+            Action::Run => 0,
+            Action::Deploy { .. } => 1,
+            Action::Call => 2,
+        }
+    }
+}
 
 /// A key the run read from the pre-state, with the value it saw.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -48,7 +86,11 @@ pub struct Receipt {
     pub format_version: u32,
     /// Hash of the determinism profile the run used.
     pub profile_hash: Hash32,
-    /// SHA-256 of the module binary.
+    /// Run, deploy or call.
+    pub action: Action,
+    /// The contract that ran (the address a deploy created).
+    pub contract: ContractId,
+    /// SHA-256 of the module binary (zero when a call names no contract).
     pub code_hash: Hash32,
     /// The exported function that was called.
     pub entry: String,
@@ -64,6 +106,10 @@ pub struct Receipt {
     pub fuel_used: u64,
     /// How the run ended.
     pub status: Status,
+    /// The state root before the transaction.
+    pub pre_state_root: Hash32,
+    /// The state root after it: `pre_state_root` unless it succeeded.
+    pub post_state_root: Hash32,
     /// Keys read from the pre-state, sorted by key.
     pub reads: Vec<ReadEntry>,
     /// State changes, sorted by key; empty unless the run succeeded.
@@ -89,9 +135,11 @@ impl Receipt {
     /// as it is encoded (no intermediate buffer).
     ///
     /// ```
-    /// # use verity_host_abi::{Hash32, Receipt, Status};
+    /// # use verity_host_abi::{Action, ContractId, Hash32, Receipt, Status};
     /// # use verity_host_abi::hash::RECEIPT_DOMAIN;
-    /// # let r = Receipt { format_version: 1, profile_hash: Hash32::default(),
+    /// # let r = Receipt { format_version: 2, profile_hash: Hash32::default(),
+    /// #     action: Action::Run, contract: ContractId::default(),
+    /// #     pre_state_root: Hash32::default(), post_state_root: Hash32::default(),
     /// #     code_hash: Hash32::default(), entry: "run".into(), sender: vec![],
     /// #     context: vec![], input: vec![1, 2], fuel_limit: 10, fuel_used: 3,
     /// #     status: Status::Success, reads: vec![], writes: vec![], events: vec![],

@@ -40,7 +40,8 @@ fn key_range<B>(h: &Host<B>, mem: &GuestMemory<'_>, ptr: i32, len: i32) -> Res<R
     mem.range(ptr, len)
 }
 
-/// Copies a key out of guest memory.
+/// Copies a key (the guest's, without the contract's prefix) out of guest
+/// memory.
 fn read_key<B>(h: &Host<B>, mem: &mut GuestMemory<'_>, ptr: i32, len: i32) -> Res<Vec<u8>> {
     let r = key_range(h, mem, ptr, len)?;
     Ok(mem.bytes()?[r].to_vec())
@@ -130,10 +131,13 @@ pub(crate) fn storage_read<B: StateBackend>(
     let data = mem.bytes()?;
     // The key is read in place: nothing is copied unless the overlay must
     // remember it.
-    let (backend, overlay, fuel_left, costs) = h.state_parts();
+    let (backend, overlay, fuel_left, costs, key_buf) = h.state_parts();
     let per_byte = costs.get(CostClass::storage_read).per_byte;
     take_fuel(fuel_left, per_byte.saturating_mul(key.len() as u64))?;
-    let value = match overlay.get(backend, &data[key]) {
+    // The contract's prefix stays in the buffer; the guest's key follows.
+    key_buf.truncate(33);
+    key_buf.extend_from_slice(&data[key]);
+    let value = match overlay.get(backend, key_buf) {
         Ok(value) => value,
         Err(ReadError::State(e)) => return Err(HostExit::State(e)),
         Err(ReadError::ReadSetTooLarge) => return Err(HostExit::Trap(TrapKind::ReadSetTooLarge)),
@@ -167,6 +171,7 @@ pub(crate) fn storage_write<B: StateBackend>(
     let key = read_key(h, mem, key_ptr, key_len)?;
     let value = read_guest(mem, val_ptr, val_len)?;
     h.charge_bytes(CostClass::storage_write, key.len() + value.len())?;
+    let key = h.scoped(&key);
     put(h, key, Some(value))
 }
 
@@ -179,6 +184,7 @@ pub(crate) fn storage_remove<B: StateBackend>(
     mem.bytes()?;
     let key = read_key(h, mem, key_ptr, key_len)?;
     h.charge_bytes(CostClass::storage_remove, key.len())?;
+    let key = h.scoped(&key);
     put(h, key, None)
 }
 

@@ -3,6 +3,7 @@
 
 use std::vec::Vec;
 
+use verity_host_abi::contract::{ContractId, storage_prefix};
 use verity_host_abi::{
     CostClass, CostSchedule, Event, Limits, ReadEntry, Status, WriteEntry, for_each_host_fn,
 };
@@ -11,7 +12,7 @@ use crate::calls;
 use crate::exit::HostExit;
 use crate::memory::GuestMemory;
 use crate::overlay::Overlay;
-use crate::state::StateBackend;
+use crate::state::{StateBackend, StateError};
 
 /// The transaction's byte fields the guest can read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -50,7 +51,11 @@ pub struct Finished<B> {
 }
 
 /// The host of one run: the rules of every host function, over a pre-state
-/// `B`.
+/// `B`, for one contract.
+///
+/// The guest's storage keys are its own: the host puts the contract's
+/// storage prefix (docs/state.md) before each, so no key a guest passes
+/// reaches another contract's storage, a contract record or code.
 ///
 /// Each function of the host ABI is a method of the same name taking the
 /// guest's memory and the function's `i32` arguments: it takes the
@@ -60,6 +65,8 @@ pub struct Finished<B> {
 /// instructions sets it before each call and reads it back after.
 pub struct Host<B> {
     backend: B,
+    /// The running contract's storage prefix, then the key being read.
+    pub(crate) key_buf: Vec<u8>,
     pub(crate) tx: TxBytes,
     pub(crate) limits: Limits,
     pub(crate) costs: CostSchedule,
@@ -70,11 +77,21 @@ pub struct Host<B> {
 }
 
 impl<B: StateBackend> Host<B> {
-    /// A host for a run of `tx` against `backend` under a profile's
-    /// `limits` and `costs`, with `fuel` for host calls.
-    pub fn new(backend: B, tx: TxBytes, limits: &Limits, costs: &CostSchedule, fuel: u64) -> Self {
+    /// A host for a run of `tx` by `contract` against `backend` under a
+    /// profile's `limits` and `costs`, with `fuel` for host calls.
+    pub fn new(
+        backend: B,
+        contract: &ContractId,
+        tx: TxBytes,
+        limits: &Limits,
+        costs: &CostSchedule,
+        fuel: u64,
+    ) -> Self {
+        let mut key_buf = Vec::with_capacity(33 + limits.max_key_bytes as usize);
+        key_buf.extend_from_slice(&storage_prefix(contract));
         Host {
             backend,
+            key_buf,
             tx,
             limits: *limits,
             costs: *costs,
@@ -93,6 +110,28 @@ impl<B: StateBackend> Host<B> {
     /// Sets the fuel left, e.g. from the guest's own meter before a host call.
     pub fn set_fuel_left(&mut self, fuel: u64) {
         self.fuel_left = fuel;
+    }
+
+    /// The host's own read of a state key (the contract record before a
+    /// call or deploy): recorded in the read set, counted against no budget
+    /// and charged nothing.
+    pub fn system_read(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.overlay.get_system(&self.backend, key)
+    }
+
+    /// The host's own write of a state key (stored code, a contract
+    /// record), counted against no budget. Like every write, it is kept
+    /// only if the run succeeds.
+    pub fn system_write(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.overlay.put_system(key, value);
+    }
+
+    /// The state key of the running contract's storage key `key`.
+    pub(crate) fn scoped(&self, key: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(33 + key.len());
+        out.extend_from_slice(&self.key_buf[..33]);
+        out.extend_from_slice(key);
+        out
     }
 
     /// Ends the run with `status`. A run that did not succeed keeps its read
@@ -132,13 +171,17 @@ impl<B: StateBackend> Host<B> {
         self.charge(per_byte.saturating_mul(bytes as u64))
     }
 
-    /// The backend and the overlay, borrowed apart (a read needs both).
-    pub(crate) fn state_parts(&mut self) -> (&B, &mut Overlay, &mut u64, &CostSchedule) {
+    /// The backend, the overlay and the key buffer, borrowed apart (a read
+    /// needs all three).
+    pub(crate) fn state_parts(
+        &mut self,
+    ) -> (&B, &mut Overlay, &mut u64, &CostSchedule, &mut Vec<u8>) {
         (
             &self.backend,
             &mut self.overlay,
             &mut self.fuel_left,
             &self.costs,
+            &mut self.key_buf,
         )
     }
 }

@@ -23,7 +23,8 @@
 //! state.insert(b"k".to_vec(), b"old".to_vec());
 //! let limits = Limits::default();
 //! let costs = CostSchedule::default();
-//! let mut host = Host::new(&state, TxBytes::default(), &limits, &costs, 1_000_000);
+//! let me = verity_host_abi::ContractId([7; 32]);
+//! let mut host = Host::new(&state, &me, TxBytes::default(), &limits, &costs, 1_000_000);
 //!
 //! // The guest's memory holds a key at 0 and a value at 1.
 //! let mut bytes = *b"knew";
@@ -33,6 +34,9 @@
 //! assert_eq!(charged, costs.storage_write.total(4));
 //!
 //! let run = host.finish(&Status::Success);
+//! // The write lands in the contract's own storage.
+//! let key = verity_host_abi::contract::storage_key(&me, b"k");
+//! assert_eq!(run.effects.writes[0].key, key);
 //! assert_eq!(run.effects.writes[0].value.as_deref(), Some(&b"new"[..]));
 //! # Ok::<(), verity_host_core::HostExit>(())
 //! ```
@@ -49,5 +53,8 @@ pub mod transaction;
 pub use exit::HostExit;
 pub use host::{Effects, Finished, Host, TxBytes};
 pub use memory::GuestMemory;
-pub use state::{MemoryState, StateBackend, StateError, WitnessState};
+pub use state::{
+    MemoryState, StateBackend, StateError, StateRoots, Transition, TransitionCheckError,
+    WitnessState, check_receipt_transition, tree_writes,
+};
 pub use transaction::{DEFAULT_FUEL, TxRejection, check_transaction};

@@ -11,6 +11,11 @@ use crate::state::{StateBackend, StateError};
 /// Reads served by the backend are recorded once (the first value seen);
 /// reads of keys the run itself wrote are served from the writes and not
 /// recorded, because they reveal nothing about the pre-state.
+///
+/// Keys are state keys. The guest's keys carry the running contract's
+/// 33-byte storage prefix, which the budgets do not count (a guest's
+/// budget is the same at any address); the host's own reads and writes
+/// (the contract record, stored code) count against no budget.
 pub(crate) struct Overlay {
     reads: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
@@ -21,6 +26,9 @@ pub(crate) struct Overlay {
     max_read_bytes: u64,
     max_write_bytes: u64,
 }
+
+/// Bytes of a guest key's contract prefix, not counted by the budgets.
+const PREFIX: usize = 33;
 
 /// Why a read did not return a value.
 #[derive(Debug)]
@@ -70,7 +78,8 @@ impl Overlay {
             return Err(ReadError::ReadSetTooLarge);
         }
         let value = backend.get(key).map_err(ReadError::State)?;
-        self.read_bytes += (key.len() + value.as_ref().map_or(0, Vec::len)) as u64;
+        let counted = key.len().saturating_sub(PREFIX);
+        self.read_bytes += (counted + value.as_ref().map_or(0, Vec::len)) as u64;
         let over = self.read_bytes > self.max_read_bytes;
         let value = self.reads.entry(key.to_vec()).or_insert(value).as_deref();
         if over {
@@ -83,7 +92,8 @@ impl Overlay {
     /// if the write set's key and value bytes would exceed
     /// `max_write_set_bytes` (rewriting a key counts only its latest value).
     pub(crate) fn put(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) -> Result<(), TrapKind> {
-        let entry = |v: Option<usize>| key.len() as u64 + v.unwrap_or(0) as u64;
+        let counted = key.len().saturating_sub(PREFIX) as u64;
+        let entry = |v: Option<usize>| counted + v.unwrap_or(0) as u64;
         let old = self
             .writes
             .get(&key)
@@ -95,6 +105,30 @@ impl Overlay {
         self.writes.insert(key, value);
         self.write_bytes = total;
         Ok(())
+    }
+
+    /// The host's own read of `key` (a contract record): recorded like any
+    /// read, counted against no budget.
+    pub(crate) fn get_system(
+        &mut self,
+        backend: &dyn StateBackend,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, StateError> {
+        if let Some(v) = self.writes.get(key) {
+            return Ok(v.clone());
+        }
+        if let Some(v) = self.reads.get(key) {
+            return Ok(v.clone());
+        }
+        let value = backend.get(key)?;
+        self.reads.insert(key.to_vec(), value.clone());
+        Ok(value)
+    }
+
+    /// The host's own write (stored code, a contract record): counted
+    /// against no budget.
+    pub(crate) fn put_system(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.writes.insert(key, Some(value));
     }
 
     /// The read set and write set, sorted by key.

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use verity_host_abi::{Receipt, WriteEntry};
+use verity_host_abi::{Hash32, Receipt, WriteEntry};
+use verity_state_tree::{TransitionError, Tree, check_transition, key_path, value_hash};
 
 /// Why a state backend could not answer.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,25 @@ fn hex(bytes: &[u8]) -> String {
 pub trait StateBackend {
     /// The value stored under `key`, or `None` if it is absent.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
+
+    /// The state's root, and the root it has once `writes` (a run's write
+    /// set, sorted by key) are applied, without applying them. Both go into
+    /// the receipt. A failed run asks with no writes: its roots are equal.
+    ///
+    /// Verity's own states commit with the state tree of
+    /// docs/state-tree.md, which is what `verity verify --witness` checks;
+    /// a backend may commit another way, and then its own verifier checks
+    /// its roots.
+    fn roots(&self, writes: &[WriteEntry]) -> Result<StateRoots, StateError>;
+}
+
+/// A run's state roots: before it, and after its writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StateRoots {
+    /// The pre-state root.
+    pub pre: Hash32,
+    /// The post-state root.
+    pub post: Hash32,
 }
 
 /// A borrowed backend is a backend: the runtime's host holds
@@ -50,31 +70,173 @@ impl<T: StateBackend + ?Sized> StateBackend for &T {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         (**self).get(key)
     }
+
+    fn roots(&self, writes: &[WriteEntry]) -> Result<StateRoots, StateError> {
+        (**self).roots(writes)
+    }
 }
 
-/// A sorted in-memory key-value state.
+/// A write set as the state tree takes it: paths and value hashes.
+pub fn tree_writes(writes: &[WriteEntry]) -> Vec<([u8; 32], Option<[u8; 32]>)> {
+    writes
+        .iter()
+        .map(|w| (key_path(&w.key), w.value.as_deref().map(value_hash)))
+        .collect()
+}
+
+/// What committing one receipt did to a [`MemoryState`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    /// The root before the transaction.
+    pub pre_root: Hash32,
+    /// The root after it (the pre-state root if the run failed).
+    pub post_root: Hash32,
+    /// The proof of every key the transaction read or wrote, against
+    /// `pre_root` (docs/state-tree.md's encoding): the receipt's witness.
+    pub witness: Vec<u8>,
+}
+
+/// Why a receipt's state transition does not check.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransitionCheckError {
+    /// The witness, or a read, does not check against the pre-state root.
+    #[error(transparent)]
+    Witness(#[from] TransitionError),
+    /// The writes lead to another root than the one claimed.
+    #[error("the writes lead to post-state root {computed}, not the receipt's {claimed}")]
+    PostRoot {
+        /// The root the witness and the writes give.
+        computed: Hash32,
+        /// The root claimed.
+        claimed: Hash32,
+    },
+}
+
+/// Checks, with no state, that `receipt`'s reads hold in the state of its
+/// `pre_state_root` as `witness` proves it, and that its writes (none
+/// unless it succeeded) lead to its `post_state_root`.
+///
+/// ```
+/// use verity_host_core::{MemoryState, check_receipt_transition};
+/// # use verity_host_abi::*;
+/// # let mut state = MemoryState::default();
+/// # state.insert(b"k".to_vec(), b"v".to_vec());
+/// # let mut receipt = Receipt { format_version: 2, profile_hash: Hash32::default(),
+/// #     action: Action::Run, contract: ContractId::default(), code_hash: Hash32::default(),
+/// #     entry: "run".into(), sender: vec![], context: vec![], input: vec![], fuel_limit: 1,
+/// #     fuel_used: 0, status: Status::Success, pre_state_root: Hash32::default(),
+/// #     post_state_root: Hash32::default(), events: vec![], output: vec![],
+/// #     reads: vec![ReadEntry { key: b"k".to_vec(), value: Some(b"v".to_vec()) }],
+/// #     writes: vec![WriteEntry { key: b"k".to_vec(), value: None }] };
+/// # let roots = verity_host_core::StateBackend::roots(&state, &receipt.writes)?;
+/// # receipt.pre_state_root = roots.pre;
+/// # receipt.post_state_root = roots.post;
+/// let transition = state.commit(&receipt);
+/// check_receipt_transition(&receipt, &transition.witness)?;
+/// receipt.reads[0].value = Some(b"lie".to_vec());
+/// assert!(check_receipt_transition(&receipt, &transition.witness).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn check_receipt_transition(
+    receipt: &Receipt,
+    witness: &[u8],
+) -> Result<(), TransitionCheckError> {
+    let reads: Vec<(&[u8], Option<&[u8]>)> = receipt
+        .reads
+        .iter()
+        .map(|r| (r.key.as_slice(), r.value.as_deref()))
+        .collect();
+    let writes: Vec<(&[u8], Option<&[u8]>)> = committed(receipt)
+        .iter()
+        .map(|w| (w.key.as_slice(), w.value.as_deref()))
+        .collect();
+    let computed = Hash32(check_transition(
+        &receipt.pre_state_root.0,
+        witness,
+        &reads,
+        &writes,
+    )?);
+    if computed != receipt.post_state_root {
+        return Err(TransitionCheckError::PostRoot {
+            computed,
+            claimed: receipt.post_state_root,
+        });
+    }
+    Ok(())
+}
+
+/// The writes a receipt commits: all of them if it succeeded, none if not.
+fn committed(receipt: &Receipt) -> &[WriteEntry] {
+    if receipt.status.is_success() {
+        &receipt.writes
+    } else {
+        &[]
+    }
+}
+
+/// A sorted in-memory key-value state, committed by the state tree
+/// (docs/state-tree.md): it has a root, and proves what a transaction read
+/// and wrote.
 ///
 /// ```
 /// use verity_host_core::{MemoryState, StateBackend};
 ///
 /// let mut state = MemoryState::default();
+/// assert_eq!(state.root(), verity_host_abi::Hash32::default()); // empty
 /// state.insert(b"k".to_vec(), b"v".to_vec());
 /// assert_eq!(state.get(b"k").unwrap(), Some(b"v".to_vec()));
 /// assert_eq!(state.get(b"x").unwrap(), None);
+/// assert_ne!(state.root(), verity_host_abi::Hash32::default());
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct MemoryState {
     entries: BTreeMap<Vec<u8>, Vec<u8>>,
+    tree: Tree,
 }
+
+/// Two states are equal when they hold the same entries (the tree is a
+/// function of them).
+impl PartialEq for MemoryState {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
+}
+
+impl Eq for MemoryState {}
 
 impl MemoryState {
     /// Sets `key` to `value`.
     pub fn insert(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.tree
+            .update([(key_path(&key), Some(value_hash(&value)))]);
         self.entries.insert(key, value);
+    }
+
+    /// The state root.
+    pub fn root(&self) -> Hash32 {
+        Hash32(self.tree.root())
+    }
+
+    /// The witness of `receipt` against this state: the proof of every key
+    /// it read or wrote (docs/state-tree.md), which
+    /// [`check_receipt_transition`] checks. Made before the receipt is
+    /// committed.
+    pub fn witness(&self, receipt: &Receipt) -> Vec<u8> {
+        let mut paths: Vec<[u8; 32]> = receipt.reads.iter().map(|r| key_path(&r.key)).collect();
+        let writes = committed(receipt);
+        paths.extend(writes.iter().map(|w| key_path(&w.key)));
+        let removed: Vec<[u8; 32]> = writes
+            .iter()
+            .filter(|w| w.value.is_none())
+            .map(|w| key_path(&w.key))
+            .collect();
+        self.tree.prove(&paths, &removed)
     }
 
     /// Applies a write set: `Some` sets, `None` removes.
     pub fn apply(&mut self, writes: &[WriteEntry]) {
+        self.tree.update(tree_writes(writes));
         for w in writes {
             match &w.value {
                 Some(v) => {
@@ -87,13 +249,17 @@ impl MemoryState {
         }
     }
 
-    /// Commits a receipt's writes if, and only if, the run succeeded.
-    /// Returns whether anything was committed.
-    pub fn commit(&mut self, receipt: &Receipt) -> bool {
-        if receipt.status.is_success() {
-            self.apply(&receipt.writes);
+    /// Commits a receipt's writes if, and only if, the run succeeded, and
+    /// returns the transition: both roots and the receipt's witness.
+    pub fn commit(&mut self, receipt: &Receipt) -> Transition {
+        let pre_root = self.root();
+        let witness = self.witness(receipt);
+        self.apply(committed(receipt));
+        Transition {
+            pre_root,
+            post_root: self.root(),
+            witness,
         }
-        receipt.status.is_success()
     }
 
     /// The value stored under `key`.
@@ -121,9 +287,14 @@ impl MemoryState {
 
 impl FromIterator<(Vec<u8>, Vec<u8>)> for MemoryState {
     fn from_iter<I: IntoIterator<Item = (Vec<u8>, Vec<u8>)>>(iter: I) -> Self {
-        MemoryState {
-            entries: iter.into_iter().collect(),
-        }
+        let entries: BTreeMap<Vec<u8>, Vec<u8>> = iter.into_iter().collect();
+        let mut tree = Tree::new();
+        tree.update(
+            entries
+                .iter()
+                .map(|(k, v)| (key_path(k), Some(value_hash(v)))),
+        );
+        MemoryState { entries, tree }
     }
 }
 
@@ -131,17 +302,27 @@ impl StateBackend for MemoryState {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         Ok(self.entries.get(key).cloned())
     }
+
+    fn roots(&self, writes: &[WriteEntry]) -> Result<StateRoots, StateError> {
+        Ok(StateRoots {
+            pre: self.root(),
+            post: Hash32(self.tree.root_after(&tree_writes(writes))),
+        })
+    }
 }
 
-/// The state a receipt's read set proves: verification re-executes against
-/// it, and any read outside it is [`StateError::NotInWitness`].
+/// The state a receipt claims: its read set and its roots. Verification
+/// re-executes against it; any read outside it is
+/// [`StateError::NotInWitness`]. It authenticates nothing by itself:
+/// [`check_receipt_transition`] checks the claims against a witness.
 #[derive(Clone, Debug, Default)]
 pub struct WitnessState {
     reads: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    roots: StateRoots,
 }
 
 impl WitnessState {
-    /// The witness held by `receipt`'s read set.
+    /// The state held by `receipt`'s read set and roots.
     pub fn from_receipt(receipt: &Receipt) -> Self {
         WitnessState {
             reads: receipt
@@ -149,6 +330,10 @@ impl WitnessState {
                 .iter()
                 .map(|r| (r.key.clone(), r.value.clone()))
                 .collect(),
+            roots: StateRoots {
+                pre: receipt.pre_state_root,
+                post: receipt.post_state_root,
+            },
         }
     }
 }
@@ -159,5 +344,17 @@ impl StateBackend for WitnessState {
             .get(key)
             .cloned()
             .ok_or_else(|| StateError::NotInWitness(key.to_vec()))
+    }
+
+    /// The claimed roots; a run without writes leaves the pre-state root.
+    fn roots(&self, writes: &[WriteEntry]) -> Result<StateRoots, StateError> {
+        Ok(StateRoots {
+            pre: self.roots.pre,
+            post: if writes.is_empty() {
+                self.roots.pre
+            } else {
+                self.roots.post
+            },
+        })
     }
 }

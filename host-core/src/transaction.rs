@@ -2,7 +2,7 @@
 
 use std::string::String;
 
-use verity_host_abi::Limits;
+use verity_host_abi::{ContractId, Limits};
 
 use crate::host::TxBytes;
 
@@ -28,6 +28,12 @@ pub enum TxRejection {
         /// The limit.
         limit: u32,
     },
+    /// A call of an address where no contract is.
+    #[error("no contract at address {0}")]
+    NoContract(ContractId),
+    /// A deploy to an address where a contract already is.
+    #[error("a contract already exists at address {0}")]
+    ContractExists(ContractId),
     /// A fuel limit over the profile's maximum.
     #[error("fuel limit {requested} is over the profile's maximum of {limit}")]
     FuelLimitTooHigh {
@@ -42,7 +48,7 @@ pub enum TxRejection {
 /// order the receipt reports them: entry, input, sender, context, fuel.
 ///
 /// ```
-/// use verity_host_abi::Limits;
+/// use verity_host_abi::{ContractId, Limits};
 /// use verity_host_core::{TxBytes, TxRejection, check_transaction};
 ///
 /// let limits = Limits::default();

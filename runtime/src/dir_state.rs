@@ -25,7 +25,7 @@ use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions};
 use verity_host_abi::{Hash32, WriteEntry};
 
-use crate::state::{MemoryState, StateBackend, StateError};
+use crate::state::{MemoryState, StateBackend, StateError, StateRoots};
 
 const FILE: &str = "state.bin";
 const LOCK: &str = "lock";
@@ -222,6 +222,10 @@ impl DirState {
 impl StateBackend for DirState {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         self.state.get(key)
+    }
+
+    fn roots(&self, writes: &[WriteEntry]) -> Result<StateRoots, StateError> {
+        self.state.roots(writes)
     }
 }
 

@@ -18,6 +18,36 @@ pub enum RuntimeError {
     /// prepared it.
     #[error("the prepared module belongs to another runtime")]
     ForeignModule,
+    /// A call was given code other than the code its contract runs.
+    #[error("contract {contract} runs code {expected}, but the code given has hash {given}")]
+    WrongCode {
+        /// The contract called.
+        contract: verity_host_abi::ContractId,
+        /// The code hash its record names.
+        expected: verity_host_abi::Hash32,
+        /// The hash of the code given.
+        given: verity_host_abi::Hash32,
+    },
+    /// A deploy was asked of a prepared module, which does not keep the
+    /// bytes a deploy stores: deploy with [`Runtime::execute`](crate::Runtime::execute).
+    #[error("a deploy needs the module's bytes: use Runtime::execute, not execute_prepared")]
+    DeployNeedsCode,
+    /// A call's contract runs code that the state does not hold (a broken
+    /// state: a deploy always stores the code it names).
+    #[error("contract {contract} runs code {code_hash}, which the state does not hold")]
+    MissingCode {
+        /// The contract called.
+        contract: verity_host_abi::ContractId,
+        /// The code hash its record names.
+        code_hash: verity_host_abi::Hash32,
+    },
+    /// The state breaks an invariant the host keeps: a contract record
+    /// that does not decode, or code stored under another hash.
+    #[error("the state is corrupt: {0}")]
+    CorruptState(String),
+    /// A run or a deploy was asked without code.
+    #[error("a one-shot run or a deploy brings its code: use Runtime::execute")]
+    CodeNeeded,
     /// The on-disk artifact cache directory could not be opened.
     #[error("artifact cache: {0}")]
     ArtifactCache(#[source] std::io::Error),

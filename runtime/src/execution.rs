@@ -2,32 +2,98 @@
 //! store, metering and calling the entry point, classifying how it ended,
 //! and building the receipt.
 
+use std::sync::Arc;
+
+use verity_host_abi::contract::{ContractRecord, code_key, record_key};
 use verity_host_abi::receipt::FORMAT_VERSION;
-use verity_host_abi::{Hash32, Receipt, Status, TrapKind};
-use verity_host_core::{Effects, Host, HostExit, TxBytes, check_transaction};
+use verity_host_abi::{Action, ContractId, Hash32, Receipt, Status, TrapKind};
+use verity_host_core::{
+    Effects, Host, HostExit, StateRoots, TxBytes, TxRejection, check_transaction,
+};
 use wasmtime::{Engine, Extern, Instance, ModuleExport, Store, Val};
 
 use crate::error::RuntimeError;
-use crate::host::{self, HostState};
+use crate::host::{self, HostState, RunHost};
 use crate::instrument::{EXIT_OUT_OF_FUEL, EXIT_STACK_OVERFLOW};
 use crate::pool::Gate;
 use crate::prepared::{EntryPoint, FixedExports, PreparedModule};
 use crate::runtime::Runtime;
 use crate::state::StateBackend;
-use crate::transaction::Transaction;
+use crate::transaction::{Target, Transaction};
 use crate::validate::Rejection;
 
+/// Where a transaction's code comes from.
+pub(crate) enum CodeSource<'a> {
+    /// Bytes the caller gave, with their hash.
+    Bytes {
+        /// The module.
+        code: &'a [u8],
+        /// Its SHA-256.
+        hash: Hash32,
+    },
+    /// A module this runtime prepared.
+    Prepared(&'a PreparedModule),
+    /// The state: the code the called contract's record names.
+    State,
+}
+
+impl CodeSource<'_> {
+    fn hash(&self) -> Option<Hash32> {
+        match self {
+            CodeSource::Bytes { hash, .. } => Some(*hash),
+            CodeSource::Prepared(m) => Some(m.code_hash),
+            CodeSource::State => None,
+        }
+    }
+}
+
+/// A module ready to run: one this runtime prepared, or a cached one.
+enum Ready<'a> {
+    Borrowed(&'a PreparedModule),
+    Shared(Arc<PreparedModule>),
+}
+
+impl std::ops::Deref for Ready<'_> {
+    type Target = PreparedModule;
+    fn deref(&self) -> &PreparedModule {
+        match self {
+            Ready::Borrowed(m) => m,
+            Ready::Shared(m) => m,
+        }
+    }
+}
+
+/// How far a transaction got before its entry point could run.
+enum Prepared<'a> {
+    /// Refused: the receipt's status says why.
+    Refused(Rejection),
+    /// A deploy without a constructor: nothing to run.
+    NothingToRun,
+    /// The module and the entry to call.
+    Run(Ready<'a>, EntryPoint),
+}
+
 impl Runtime {
-    /// Checks `tx`, then gets the module (only if `tx` is acceptable, so a
-    /// bad transaction costs no compilation) and its entry, and runs it; any
-    /// rejection on the way becomes the receipt's status.
-    pub(crate) fn receipt_of<M: std::ops::Deref<Target = PreparedModule>>(
+    /// Runs `tx` with code from `source` against `state`: checks the
+    /// transaction, finds the contract (a call reads its record; a deploy
+    /// refuses an address in use and stores the code and the record), gets
+    /// the module (only once the transaction is acceptable, so a bad one
+    /// costs no compilation) and its entry, and runs it. Every refusal on
+    /// the way becomes the receipt's status.
+    pub(crate) fn receipt_of(
         &self,
-        code_hash: Hash32,
+        source: CodeSource<'_>,
         tx: &Transaction,
         state: &dyn StateBackend,
-        module: impl FnOnce() -> Result<M, Rejection>,
     ) -> Result<Receipt, RuntimeError> {
+        if matches!(tx.target, Target::Deploy { .. }) && matches!(source, CodeSource::Prepared(_)) {
+            return Err(RuntimeError::DeployNeedsCode);
+        }
+        let contract = match (tx.target, source.hash()) {
+            (Target::Call { contract }, _) => contract,
+            (_, Some(hash)) => tx.contract(&hash),
+            (_, None) => return Err(RuntimeError::CodeNeeded),
+        };
         // The receipt's copies of the transaction's bytes: the only ones
         // (they move into the run's store and back).
         let bytes = TxBytes {
@@ -35,22 +101,170 @@ impl Runtime {
             sender: tx.sender.clone(),
             context: tx.context.clone(),
         };
-        let ready = check_transaction(&self.profile.limits, &tx.entry, &bytes, tx.fuel_limit)
-            .map_err(Rejection::from)
-            .and_then(|()| module())
-            .and_then(|m| m.entry(&tx.entry).map(|e| (m, e)));
-        let (bytes, outcome) = match ready {
-            Err(rejection) => (bytes, Outcome::rejected(&rejection)),
-            Ok((module, entry)) => self.run(&module, entry, tx, state, bytes)?,
+        let mut code_hash = source.hash().unwrap_or_default();
+        let profile = &self.profile;
+        if let Err(e) = check_transaction(&profile.limits, &tx.entry, &bytes, tx.fuel_limit) {
+            let outcome = Outcome::rejected(&Rejection::from(e), Effects::default());
+            let roots = state.roots(&[])?;
+            return Ok(self.receipt(contract, code_hash, tx, bytes, outcome, roots));
+        }
+        // SAFETY: `Store<T>` requires `T: 'static`, but the backend is only
+        // borrowed for this call. The reference is held by `host` and
+        // nowhere else; `host` is created here, moves into a store that
+        // never leaves this function (`run`), comes back by `into_data`, and
+        // is consumed by `Host::finish` below, whose `backend` is dropped
+        // before returning. No host function copies the reference out. So
+        // it is never used after the borrow `state` ends.
+        let backend: &'static dyn StateBackend =
+            unsafe { std::mem::transmute::<&dyn StateBackend, &'static dyn StateBackend>(state) };
+        let mut host = Host::new(
+            backend,
+            &contract,
+            bytes,
+            &profile.limits,
+            &profile.costs,
+            0,
+        );
+        // Fuel taken before the entry runs, beyond the memory's pages.
+        let mut upfront = 0u64;
+        let prepared = match tx.target {
+            Target::Call { contract } => {
+                let record = host.system_read(&record_key(&contract))?;
+                match record {
+                    None => Prepared::Refused(TxRejection::NoContract(contract).into()),
+                    Some(bytes) => {
+                        let record = ContractRecord::decode(&bytes).ok_or_else(|| {
+                            RuntimeError::CorruptState(format!(
+                                "the record of contract {contract} does not decode"
+                            ))
+                        })?;
+                        code_hash = record.code_hash;
+                        if let Some(given) = source.hash().filter(|g| *g != code_hash) {
+                            return Err(RuntimeError::WrongCode {
+                                contract,
+                                expected: code_hash,
+                                given,
+                            });
+                        }
+                        match self.module(&source, contract, code_hash, state)? {
+                            Err(rejection) => Prepared::Refused(rejection),
+                            Ok(module) => self.entry(module, &tx.entry),
+                        }
+                    }
+                }
+            }
+            Target::Run => match self.module(&source, contract, code_hash, state)? {
+                Err(rejection) => Prepared::Refused(rejection),
+                Ok(module) => self.entry(module, &tx.entry),
+            },
+            Target::Deploy { .. } => {
+                let CodeSource::Bytes { code, .. } = source else {
+                    return Err(RuntimeError::DeployNeedsCode);
+                };
+                match self.module(&source, contract, code_hash, state)? {
+                    Err(rejection) => Prepared::Refused(rejection),
+                    Ok(_) if host.system_read(&record_key(&contract))?.is_some() => {
+                        Prepared::Refused(TxRejection::ContractExists(contract).into())
+                    }
+                    Ok(module) => {
+                        host.system_write(code_key(&code_hash).to_vec(), code.to_vec());
+                        let record = ContractRecord {
+                            code_hash,
+                            admin: tx.sender.clone(),
+                        };
+                        host.system_write(record_key(&contract).to_vec(), record.encode());
+                        upfront = profile.costs.storage_write.total(code.len() as u64);
+                        if tx.entry.is_empty() {
+                            Prepared::NothingToRun
+                        } else {
+                            self.entry(module, &tx.entry)
+                        }
+                    }
+                }
+            }
         };
-        Ok(self.receipt(code_hash, tx, bytes, outcome))
+        let (host, status, fuel_used) = match prepared {
+            Prepared::Refused(rejection) => {
+                let status = Status::Rejected {
+                    reason: rejection.to_string(),
+                };
+                (host, status, 0)
+            }
+            Prepared::NothingToRun if upfront > tx.fuel_limit => {
+                (host, Status::OutOfFuel, tx.fuel_limit)
+            }
+            Prepared::NothingToRun => (host, Status::Success, upfront),
+            Prepared::Run(module, entry) => self.run(&module, entry, tx, host, upfront)?,
+        };
+        let run = host.finish(&status);
+        let roots = state.roots(&run.effects.writes)?;
+        let outcome = Outcome {
+            status,
+            fuel_used,
+            effects: run.effects,
+        };
+        Ok(self.receipt(contract, code_hash, tx, run.tx, outcome, roots))
+    }
+
+    /// The module of `code_hash`, from `source` or, for a call that brought
+    /// none, from the memory cache or the state.
+    fn module<'a>(
+        &self,
+        source: &CodeSource<'a>,
+        contract: ContractId,
+        code_hash: Hash32,
+        state: &dyn StateBackend,
+    ) -> Result<Result<Ready<'a>, Rejection>, RuntimeError> {
+        Ok(match source {
+            CodeSource::Prepared(m) => Ok(Ready::Borrowed(m)),
+            CodeSource::Bytes { code, hash } => self.prepare_hashed(code, *hash).map(Ready::Shared),
+            CodeSource::State => {
+                if let Some(hit) = self.modules.cached(&code_hash) {
+                    return Ok(hit.map(Ready::Shared));
+                }
+                let code = state
+                    .get(&code_key(&code_hash))?
+                    .ok_or(RuntimeError::MissingCode {
+                        contract,
+                        code_hash,
+                    })?;
+                if Hash32::of(&code) != code_hash {
+                    return Err(RuntimeError::CorruptState(format!(
+                        "the code stored under {code_hash} has another hash"
+                    )));
+                }
+                self.prepare_hashed(&code, code_hash).map(Ready::Shared)
+            }
+        })
+    }
+
+    /// The entry `name` of `module`, or why it cannot be called.
+    fn entry<'a>(&self, module: Ready<'a>, name: &str) -> Prepared<'a> {
+        match module.entry(name) {
+            Ok(entry) => Prepared::Run(module, entry),
+            Err(rejection) => Prepared::Refused(rejection),
+        }
     }
 
     /// The receipt of `tx`, built once from what the run produced.
-    fn receipt(&self, code_hash: Hash32, tx: &Transaction, bytes: TxBytes, o: Outcome) -> Receipt {
+    fn receipt(
+        &self,
+        contract: ContractId,
+        code_hash: Hash32,
+        tx: &Transaction,
+        bytes: TxBytes,
+        o: Outcome,
+        roots: StateRoots,
+    ) -> Receipt {
         Receipt {
             format_version: FORMAT_VERSION,
             profile_hash: self.profile_hash,
+            action: match tx.target {
+                Target::Run => Action::Run,
+                Target::Deploy { salt } => Action::Deploy { salt },
+                Target::Call { .. } => Action::Call,
+            },
+            contract,
             code_hash,
             entry: tx.entry.clone(),
             sender: bytes.sender,
@@ -59,6 +273,8 @@ impl Runtime {
             fuel_limit: tx.fuel_limit,
             fuel_used: o.fuel_used,
             status: o.status,
+            pre_state_root: roots.pre,
+            post_state_root: roots.post,
             reads: o.effects.reads,
             writes: o.effects.writes,
             events: o.effects.events,
@@ -66,34 +282,26 @@ impl Runtime {
         }
     }
 
-    /// Instantiates and calls the entry point, filling in the outcome.
+    /// Instantiates and calls the entry point with `host`, after taking
+    /// `upfront` fuel; returns the host with how the run ended and the fuel
+    /// it used.
     fn run(
         &self,
         prepared: &PreparedModule,
         entry: EntryPoint,
         tx: &Transaction,
-        state: &dyn StateBackend,
-        bytes: TxBytes,
-    ) -> Result<(TxBytes, Outcome), RuntimeError> {
-        // SAFETY: `Store<T>` requires `T: 'static`, but the backend is only
-        // borrowed for this call. The reference is stored in the store's data
-        // and nowhere else; the store is created here, never leaves this
-        // function, and is consumed by `into_data` below, after which the
-        // data (and with it the reference) is dropped before returning. No
-        // host function copies the reference out. So it is never used after
-        // the borrow `state` ends.
-        let backend: &'static dyn StateBackend =
-            unsafe { std::mem::transmute::<&dyn StateBackend, &'static dyn StateBackend>(state) };
+        host: RunHost,
+        upfront: u64,
+    ) -> Result<(RunHost, Status, u64), RuntimeError> {
         // Held until the store is gone, so the pool always has a slot for it.
         let engine = prepared.pre.module().engine();
         let pooled = Engine::same(&self.modules.engine, engine);
         let _permit = self.gate.as_ref().filter(|_| pooled).map(Gate::acquire);
-        // The transaction's byte fields move into the store and back.
         let profile = &self.profile;
         let mut data = HostState {
             // The guest's meter holds the fuel; each host call takes its
             // share from there.
-            host: Host::new(backend, bytes, &profile.limits, &profile.costs, 0),
+            host,
             memory: None,
             fuel: None,
             limiter: host::PageLimiter::new(&profile.limits),
@@ -131,7 +339,10 @@ impl Runtime {
                 fuel_left: tx.fuel_limit,
                 exit: 0,
             },
-            Ok(instance) => self.call(prepared, entry, &instance, &mut store, tx.fuel_limit)?,
+            Ok(instance) => {
+                let budget = tx.fuel_limit.checked_sub(upfront);
+                self.call(prepared, entry, &instance, &mut store, budget)?
+            }
         };
         // The logical stack limit is always reached long before wasmtime's
         // native one (a test measures the margin on both compilers). Should
@@ -151,13 +362,7 @@ impl Runtime {
             _ if native_overflow => tx.fuel_limit,
             _ => tx.fuel_limit.saturating_sub(end.fuel_left),
         };
-        let run = store.into_data().host.finish(&status);
-        let outcome = Outcome {
-            status,
-            fuel_used,
-            effects: run.effects,
-        };
-        Ok((run.tx, outcome))
+        Ok((store.into_data().host, status, fuel_used))
     }
 
     /// Sets the meters of a fresh instance and calls the entry.
@@ -167,7 +372,7 @@ impl Runtime {
         entry: EntryPoint,
         instance: &Instance,
         store: &mut Store<HostState>,
-        fuel_limit: u64,
+        budget: Option<u64>,
     ) -> Result<CallEnd, RuntimeError> {
         let fixed = &prepared.fixed;
         let fuel = export(instance, store, &fixed.fuel)?.into_global();
@@ -190,7 +395,7 @@ impl Runtime {
             .costs
             .wasm_memory_initial
             .total(prepared.info.initial_memory_pages);
-        let Some(fuel_left) = fuel_limit.checked_sub(pages) else {
+        let Some(fuel_left) = budget.and_then(|b| b.checked_sub(pages)) else {
             return Ok(CallEnd {
                 result: Err(HostExit::OutOfFuel.into()),
                 fuel_left: 0,
@@ -244,14 +449,15 @@ struct Outcome {
 }
 
 impl Outcome {
-    /// Refused before anything ran: no fuel used, no effects.
-    fn rejected(rejection: &Rejection) -> Outcome {
+    /// Refused before anything ran: no fuel used, only the reads that
+    /// decided it.
+    fn rejected(rejection: &Rejection, effects: Effects) -> Outcome {
         Outcome {
             status: Status::Rejected {
                 reason: rejection.to_string(),
             },
             fuel_used: 0,
-            effects: Effects::default(),
+            effects,
         }
     }
 }

@@ -39,7 +39,6 @@ mod recent_code;
 mod runtime;
 pub mod state;
 mod transaction;
-mod tree_state;
 pub mod validate;
 pub mod verify;
 
@@ -53,18 +52,21 @@ pub use pool::{Allocation, PoolOptions};
 pub use prepared::PreparedModule;
 pub use profile::{Compiler, Profile};
 pub use runtime::Runtime;
-pub use state::{MemoryState, StateBackend, StateError, WitnessState};
-pub use transaction::Transaction;
-pub use tree_state::{Transition, TransitionCheckError, TreeState};
+pub use state::{
+    MemoryState, StateBackend, StateError, StateRoots, Transition, TransitionCheckError,
+    WitnessState, check_receipt_transition,
+};
+pub use transaction::{Target, Transaction};
 pub use validate::{ModuleInfo, Rejection};
-pub use verify::{FieldMismatch, VerifyError};
+pub use verify::{FieldMismatch, Verified, VerifyError};
 
 /// The README's Rust examples, compiled and run as doctests.
 #[doc = include_str!("../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 pub use verity_host_abi::{
-    self as abi, Event, Hash32, ReadEntry, Receipt, Status, TrapKind, WriteEntry,
+    self as abi, Action, ContractId, Event, Hash32, ReadEntry, Receipt, Status, TrapKind,
+    WriteEntry,
 };
 
 /// A module's bytes: `source` itself if it is a wasm binary, or the binary

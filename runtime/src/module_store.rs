@@ -134,6 +134,18 @@ impl ModuleStore {
 
     /// The module `code` (whose hash is `code_hash`) prepared under
     /// `profile`: from memory, from the artifact cache, or compiled.
+    /// The module cached in memory for `code_hash`, if any.
+    pub(crate) fn cached(
+        &self,
+        code_hash: &Hash32,
+    ) -> Option<Result<Arc<PreparedModule>, Rejection>> {
+        let hit = self.lock_cache().entries.get(code_hash).cloned();
+        if hit.is_some() {
+            Counters::bump(&self.counters.memory_hits);
+        }
+        hit
+    }
+
     pub(crate) fn prepare_hashed(
         &self,
         profile: &Profile,

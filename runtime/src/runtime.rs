@@ -9,6 +9,7 @@ use verity_host_abi::{Hash32, Receipt};
 use crate::artifact::CacheStats;
 use crate::builder::RuntimeBuilder;
 use crate::error::RuntimeError;
+use crate::execution::CodeSource;
 use crate::module_store::ModuleStore;
 use crate::pool::{Allocation, Gate};
 use crate::prepared::PreparedModule;
@@ -35,7 +36,9 @@ use crate::validate::Rejection;
 /// let receipt = runtime.execute(&wasm, &verity_runtime::Transaction::new("run"), &state)?;
 /// assert_eq!(receipt.status.name(), "success");
 /// state.commit(&receipt);
-/// assert_eq!(state.iter().next(), Some((&b"key"[..], &b"value"[..])));
+/// // The key is in the storage of the module's one-shot contract.
+/// let key = verity_runtime::abi::contract::storage_key(&receipt.contract, b"key");
+/// assert_eq!(state.value(&key), Some(&b"value"[..]));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Runtime {
@@ -119,7 +122,7 @@ impl Runtime {
         self.modules.code_hash(code)
     }
 
-    fn prepare_hashed(
+    pub(crate) fn prepare_hashed(
         &self,
         code: &[u8],
         code_hash: Hash32,
@@ -127,12 +130,16 @@ impl Runtime {
         self.modules.prepare_hashed(&self.profile, code, code_hash)
     }
 
-    /// Runs `tx` on the module `code` (a wasm binary) against `state`.
+    /// Runs `tx` on the module `code` (a wasm binary) against `state`: a
+    /// one-shot run, a deploy of `code`, or a call of a contract whose code
+    /// is `code`.
     ///
     /// Returns `Ok(receipt)` for every outcome of the guest: success,
     /// reverted, trapped, out of fuel and rejected. The receipt's `writes`
     /// are what to commit; they are empty unless the run succeeded.
-    /// Returns `Err` only when the host cannot work (a failing backend).
+    /// Returns `Err` only when the host cannot work (a failing backend), or
+    /// for a call, when `code` is not the code the contract runs
+    /// ([`RuntimeError::WrongCode`]).
     ///
     /// Every call needs `code`'s hash to find its compiled module: the bytes
     /// of the 16 most recently run modules (up to 1 MiB each) are compared
@@ -156,9 +163,49 @@ impl Runtime {
         tx: &Transaction,
         state: &dyn StateBackend,
     ) -> Result<Receipt, RuntimeError> {
-        self.receipt_of(code_hash, tx, state, || {
-            self.prepare_hashed(code, code_hash)
-        })
+        self.receipt_of(
+            CodeSource::Bytes {
+                code,
+                hash: code_hash,
+            },
+            tx,
+            state,
+        )
+    }
+
+    /// Runs a call ([`Target::Call`](crate::Target::Call)) with the code
+    /// its contract's record names, taken from the compiled modules in
+    /// memory or else from `state`: what a node does, which keeps its
+    /// contracts' code in its state.
+    ///
+    /// ```
+    /// use verity_runtime::{ContractId, Hash32, MemoryState, Profile, Runtime, Transaction};
+    ///
+    /// let runtime = Runtime::new(Profile::default())?;
+    /// let wasm = wat::parse_str(r#"(module (func (export "ping")))"#)?;
+    /// let mut state = MemoryState::default();
+    /// let deploy = Transaction::deploy(Hash32::default()).with_sender(b"alice".to_vec());
+    /// let receipt = runtime.execute(&wasm, &deploy, &state)?;
+    /// state.commit(&receipt);
+    /// let call = Transaction::call(receipt.contract, "ping");
+    /// assert!(runtime.execute_call(&call, &state)?.status.is_success());
+    /// // No contract there: the receipt says so.
+    /// let nobody = runtime.execute_call(&Transaction::call(ContractId([9; 32]), "ping"), &state)?;
+    /// assert_eq!(nobody.status.name(), "rejected");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`RuntimeError::CodeNeeded`] for a run or a deploy (they bring their
+    /// code); [`RuntimeError::MissingCode`] if the state lacks the code;
+    /// otherwise as [`Runtime::execute`].
+    pub fn execute_call(
+        &self,
+        tx: &Transaction,
+        state: &dyn StateBackend,
+    ) -> Result<Receipt, RuntimeError> {
+        self.receipt_of(CodeSource::State, tx, state)
     }
 
     /// Runs `tx` on a module this runtime prepared: the same receipt as
@@ -190,6 +237,6 @@ impl Runtime {
         if !self.modules.owns(module.pre.module().engine()) {
             return Err(RuntimeError::ForeignModule);
         }
-        self.receipt_of(module.code_hash, tx, state, || Ok(module))
+        self.receipt_of(CodeSource::Prepared(module), tx, state)
     }
 }

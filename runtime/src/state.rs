@@ -3,4 +3,7 @@
 //! `verity-host-core`, beside the overlay that buffers a run's reads and
 //! writes, and re-exported here.
 
-pub use verity_host_core::state::{MemoryState, StateBackend, StateError, WitnessState};
+pub use verity_host_core::state::{
+    MemoryState, StateBackend, StateError, StateRoots, Transition, TransitionCheckError,
+    WitnessState, check_receipt_transition,
+};

@@ -1,12 +1,39 @@
 //! Transactions: what a caller asks the runtime to run.
 
-/// A call of one entry point of a module, with its input, sender, context
-/// and fuel limit. Everything here is committed in the receipt.
+use verity_host_abi::{ContractId, Hash32};
+
+/// What a transaction does: run a module once, deploy one, or call a
+/// contract (docs/state.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Target {
+    /// Run the given module once, as the contract
+    /// [`ContractId::one_shot`] of its code hash (its own storage, shared
+    /// only with other runs of the same module).
+    #[default]
+    Run,
+    /// Store the given module, create a contract running it at
+    /// [`ContractId::deployed`] of the sender and `salt`, and run the
+    /// entry as its constructor (none when the entry is empty). Refused
+    /// when a contract exists at that address.
+    Deploy {
+        /// The deployer's salt: one deployer makes many contracts.
+        salt: Hash32,
+    },
+    /// Call the contract at this address with the code its record names.
+    Call {
+        /// The contract.
+        contract: ContractId,
+    },
+}
+
+/// A transaction: what it does ([`Target`]), the entry point, its input,
+/// sender, context and fuel limit. Everything here is committed in the
+/// receipt.
 ///
 /// ```
-/// use verity_runtime::Transaction;
+/// use verity_runtime::{ContractId, Transaction};
 ///
-/// let tx = Transaction::new("transfer")
+/// let tx = Transaction::call(ContractId([7; 32]), "transfer")
 ///     .with_input(vec![1, 2, 3])
 ///     .with_sender(b"alice".to_vec())
 ///     .with_fuel(1_000_000);
@@ -15,7 +42,10 @@
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transaction {
-    /// The exported `() -> ()` function to call.
+    /// Run, deploy or call.
+    pub target: Target,
+    /// The exported `() -> ()` function to call (for a deploy: the
+    /// constructor, or empty for none).
     pub entry: String,
     /// Input bytes, read by the guest with `input_read`.
     pub input: Vec<u8>,
@@ -31,15 +61,49 @@ impl Transaction {
     /// Fuel limit of [`Transaction::new`].
     pub const DEFAULT_FUEL: u64 = verity_host_core::DEFAULT_FUEL;
 
-    /// A transaction calling `entry` with empty input, sender and context and
-    /// [`Transaction::DEFAULT_FUEL`].
+    /// A one-shot run ([`Target::Run`]) of `entry` with empty input,
+    /// sender and context and [`Transaction::DEFAULT_FUEL`].
     pub fn new(entry: impl Into<String>) -> Self {
         Transaction {
+            target: Target::Run,
             entry: entry.into(),
             input: Vec::new(),
             sender: Vec::new(),
             context: Vec::new(),
             fuel_limit: Self::DEFAULT_FUEL,
+        }
+    }
+
+    /// A call of `entry` of the contract at `contract`.
+    pub fn call(contract: ContractId, entry: impl Into<String>) -> Self {
+        Transaction {
+            target: Target::Call { contract },
+            ..Transaction::new(entry)
+        }
+    }
+
+    /// A deploy with `salt` and no constructor (set one with
+    /// [`Transaction::with_entry`]).
+    pub fn deploy(salt: Hash32) -> Self {
+        Transaction {
+            target: Target::Deploy { salt },
+            ..Transaction::new("")
+        }
+    }
+
+    /// Sets the entry point.
+    pub fn with_entry(mut self, entry: impl Into<String>) -> Self {
+        self.entry = entry.into();
+        self
+    }
+
+    /// The address of the contract this transaction runs, given the hash
+    /// of the code it brings (runs and deploys).
+    pub fn contract(&self, code_hash: &Hash32) -> ContractId {
+        match self.target {
+            Target::Run => ContractId::one_shot(code_hash),
+            Target::Deploy { salt } => ContractId::deployed(&self.sender, &salt),
+            Target::Call { contract } => contract,
         }
     }
 

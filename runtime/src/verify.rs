@@ -5,13 +5,25 @@ use std::fmt;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use verity_host_abi::{Hash32, Receipt};
+use verity_host_abi::contract::code_key;
+use verity_host_abi::{Action, Hash32, Receipt};
 
 use crate::error::RuntimeError;
+use crate::execution::CodeSource;
 use crate::prepared::PreparedModule;
 use crate::runtime::Runtime;
-use crate::state::{StateError, WitnessState};
-use crate::transaction::Transaction;
+use crate::state::{StateError, TransitionCheckError, WitnessState, check_receipt_transition};
+use crate::transaction::{Target, Transaction};
+
+/// What a successful verification established.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub struct Verified {
+    /// Whether the state transition was checked against the roots (a
+    /// witness was given). Without it, the receipt's read set was taken on
+    /// trust: the computation is verified, the pre-state is not.
+    pub state_authenticated: bool,
+}
 
 /// One field whose value in the receipt differs from the re-execution's.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,6 +77,16 @@ pub enum VerifyError {
     ReadOutsideWitness {
         /// The key.
         key: Vec<u8>,
+    },
+    /// The witness does not prove the receipt's reads against its
+    /// pre-state root, or its writes do not lead to its post-state root.
+    #[error("the state transition does not check: {0}")]
+    Transition(#[from] TransitionCheckError),
+    /// The receipt runs code that was not given.
+    #[error("the receipt runs code {code_hash}, which was not given (pass the module)")]
+    MissingCode {
+        /// The code hash the receipt names.
+        code_hash: Hash32,
     },
     /// Re-execution produced a different receipt.
     #[error("{} field(s) differ: {}", .0.len(), list(.0))]
@@ -240,6 +262,8 @@ pub fn diff(claimed: &Receipt, actual: &Receipt) -> Vec<FieldMismatch> {
     }
     field!(format_version, |v: &u32| v.to_string());
     field!(profile_hash, |v: &Hash32| v.to_hex());
+    field!(action, |v: &Action| format!("{v:?}"));
+    field!(contract, |v: &verity_host_abi::ContractId| v.to_string());
     field!(code_hash, |v: &Hash32| v.to_hex());
     field!(entry, |v: &String| format!("{v:?}"));
     pair!(sender, bytes_mismatch(&claimed.sender, &actual.sender));
@@ -248,6 +272,8 @@ pub fn diff(claimed: &Receipt, actual: &Receipt) -> Vec<FieldMismatch> {
     field!(fuel_limit, |v: &u64| v.to_string());
     field!(fuel_used, |v: &u64| v.to_string());
     field!(status, |v: &verity_host_abi::Status| v.to_string());
+    field!(pre_state_root, |v: &Hash32| v.to_hex());
+    field!(post_state_root, |v: &Hash32| v.to_hex());
     pair!(
         reads,
         list_mismatch(&claimed.reads, &actual.reads, read_parts)
@@ -281,17 +307,91 @@ impl Runtime {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn verify(&self, code: &[u8], receipt: &Receipt) -> Result<(), VerifyError> {
+        self.verify_receipt(receipt, Some(code), None).map(drop)
+    }
+
+    /// Verifies `receipt`, and with a `witness` its state transition too,
+    /// with no state database:
+    ///
+    /// 1. with a witness, every read is checked against the receipt's
+    ///    `pre_state_root` and the post-state root is recomputed from the
+    ///    proof and the write set ([`check_receipt_transition`]): a read
+    ///    the pre-state does not hold fails naming its key;
+    /// 2. the transaction is re-executed against the receipt's read set and
+    ///    must reproduce the receipt byte for byte.
+    ///
+    /// `code` is the module the receipt ran. It may be left out for a
+    /// deploy (the code is in its write set) and for a call of an address
+    /// where no contract was; otherwise its absence is
+    /// [`VerifyError::MissingCode`], naming the code hash.
+    ///
+    /// ```
+    /// use verity_runtime::{Hash32, MemoryState, Profile, Runtime, Transaction};
+    ///
+    /// let runtime = Runtime::new(Profile::default())?;
+    /// let wasm = wat::parse_str(r#"(module
+    ///   (import "verity" "storage_write" (func $w (param i32 i32 i32 i32)))
+    ///   (memory (export "memory") 1)
+    ///   (data (i32.const 0) "keyvalue")
+    ///   (func (export "run") (call $w (i32.const 0) (i32.const 3) (i32.const 3) (i32.const 5))))"#)?;
+    /// let mut state = MemoryState::default();
+    /// let receipt = runtime.execute(&wasm, &Transaction::new("run"), &state)?;
+    /// let witness = state.commit(&receipt).witness;
+    /// let checked = runtime.verify_receipt(&receipt, Some(&wasm), Some(&witness))?;
+    /// assert!(checked.state_authenticated);
+    /// // A receipt claiming another post-state root fails.
+    /// let mut lie = receipt.clone();
+    /// lie.post_state_root = Hash32([1; 32]);
+    /// assert!(runtime.verify_receipt(&lie, Some(&wasm), Some(&witness)).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn verify_receipt(
+        &self,
+        receipt: &Receipt,
+        code: Option<&[u8]>,
+        witness: Option<&[u8]>,
+    ) -> Result<Verified, VerifyError> {
         self.check_profile(receipt)?;
-        let module = self.code_hash(code);
-        if module != receipt.code_hash {
-            return Err(VerifyError::CodeMismatch {
-                receipt: receipt.code_hash,
-                module,
-            });
+        let deployed = receipt
+            .writes
+            .iter()
+            .find(|w| w.key[..] == code_key(&receipt.code_hash)[..])
+            .and_then(|w| w.value.as_deref());
+        let code = match (code, &receipt.action) {
+            (Some(code), _) => Some(code),
+            (None, Action::Deploy { .. }) => deployed,
+            (None, _) => None,
+        };
+        let source = match code {
+            Some(code) => {
+                let hash = self.code_hash(code);
+                if hash != receipt.code_hash {
+                    return Err(VerifyError::CodeMismatch {
+                        receipt: receipt.code_hash,
+                        module: hash,
+                    });
+                }
+                CodeSource::Bytes { code, hash }
+            }
+            // A call of an address with no contract runs no code.
+            None if receipt.action == Action::Call && receipt.code_hash == Hash32::default() => {
+                CodeSource::State
+            }
+            None => {
+                return Err(VerifyError::MissingCode {
+                    code_hash: receipt.code_hash,
+                });
+            }
+        };
+        if let Some(witness) = witness {
+            check_receipt_transition(receipt, witness)?;
         }
-        let witness = WitnessState::from_receipt(receipt);
-        let actual = self.execute_hashed(code, module, &replay(receipt), &witness);
-        compare(receipt, actual)
+        let state = WitnessState::from_receipt(receipt);
+        let actual = self.receipt_of(source, &replay(receipt), &state);
+        compare(receipt, actual)?;
+        Ok(Verified {
+            state_authenticated: witness.is_some(),
+        })
     }
 
     /// [`Runtime::verify`] for a module this runtime prepared: no hashing of
@@ -405,6 +505,13 @@ impl Runtime {
 /// The transaction a receipt records.
 fn replay(receipt: &Receipt) -> Transaction {
     Transaction {
+        target: match receipt.action {
+            Action::Run => Target::Run,
+            Action::Deploy { salt } => Target::Deploy { salt },
+            Action::Call => Target::Call {
+                contract: receipt.contract,
+            },
+        },
         entry: receipt.entry.clone(),
         input: receipt.input.clone(),
         sender: receipt.sender.clone(),
@@ -436,8 +543,10 @@ mod diff_tests {
 
     fn receipt() -> Receipt {
         Receipt {
-            format_version: 1,
+            format_version: 2,
             profile_hash: Hash32::default(),
+            action: Action::Run,
+            contract: verity_host_abi::ContractId::default(),
             code_hash: Hash32::default(),
             entry: "run".into(),
             sender: vec![],
@@ -446,6 +555,8 @@ mod diff_tests {
             fuel_limit: 10,
             fuel_used: 3,
             status: Status::Success,
+            pre_state_root: Hash32::default(),
+            post_state_root: Hash32::default(),
             reads: vec![],
             writes: vec![],
             events: vec![],

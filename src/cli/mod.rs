@@ -109,8 +109,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a transaction and print its receipt.
+    /// Run a module once (as its own contract) and print the receipt.
     Run(run::RunArgs),
+    /// Deploy a module as a contract at an address from the sender and a salt.
+    Deploy(run::DeployArgs),
+    /// Call a deployed contract.
+    Call(run::CallArgs),
     /// Re-execute a receipt and check that it reproduces byte for byte.
     Verify(verify::VerifyArgs),
     /// Validate a module against the profile without running it.
@@ -129,6 +133,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Deploy(args) => run::deploy(args),
+        Command::Call(args) => run::call(args),
         Command::Verify(args) => verify::verify(args),
         Command::Check(args) => check::check(args),
         Command::Profile(args) => profile::profile(args),

@@ -34,7 +34,7 @@ fn show_opt(v: Option<&[u8]>, none: &str) -> String {
 pub fn receipt_human(r: &Receipt) -> String {
     let mut s = String::new();
     let mut line = |k: &str, v: String| {
-        let _ = writeln!(s, "{k:<9}{v}");
+        let _ = writeln!(s, "{k:<10}{v}");
     };
     line("receipt", r.hash().to_hex());
     line("status", r.status.name().to_string());
@@ -44,10 +44,14 @@ pub fn receipt_human(r: &Receipt) -> String {
         Status::Rejected { reason } => line("reason", reason.clone()),
         Status::Success | Status::OutOfFuel => {}
     }
+    line("action", r.action.name().to_string());
+    line("contract", r.contract.to_string());
     line("entry", r.entry.clone());
     line("code", r.code_hash.to_hex());
     line("profile", r.profile_hash.to_hex());
     line("fuel", format!("{} used of {}", r.fuel_used, r.fuel_limit));
+    line("pre-root", r.pre_state_root.to_hex());
+    line("post-root", r.post_state_root.to_hex());
     line("sender", show_bytes(&r.sender));
     line("context", show_bytes(&r.context));
     line("input", show_bytes(&r.input));

@@ -4,8 +4,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
+use verity_runtime::abi::contract::{ContractRecord, code_key, record_key};
 use verity_runtime::abi::spec::{EntrySpec, TypeSpec};
-use verity_runtime::{DirState, MemoryState, Receipt, StateBackend, Transaction, contract_spec};
+use verity_runtime::{
+    ContractId, DirState, Hash32, MemoryState, Receipt, Target, Transaction, contract_spec,
+};
 
 use super::Outcome;
 use super::args::{decode_output, encode_args};
@@ -14,11 +17,46 @@ use super::print::{receipt_human, receipt_json};
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// The module: a .wasm binary or a .wat text file.
+    /// The module: a .wasm binary or a .wat text file. It runs once as the
+    /// contract whose address derives from its code hash, with that
+    /// contract's own storage.
     module: PathBuf,
     /// The exported `() -> ()` function to call.
     #[arg(long)]
     entry: String,
+    #[command(flatten)]
+    tx: TxArgs,
+}
+
+#[derive(Args)]
+pub struct DeployArgs {
+    /// The module to store and run as a new contract (.wasm or .wat).
+    module: PathBuf,
+    /// 32 bytes (hex) that, with the sender, make the contract's address.
+    #[arg(long, value_name = "HEX", default_value = "")]
+    salt: String,
+    /// A constructor entry to run once, as part of the deploy.
+    #[arg(long)]
+    entry: Option<String>,
+    #[command(flatten)]
+    tx: TxArgs,
+}
+
+#[derive(Args)]
+pub struct CallArgs {
+    /// The contract's address (64 hex digits), as `verity deploy` prints it.
+    contract: String,
+    /// The exported `() -> ()` function to call.
+    #[arg(long)]
+    entry: String,
+    #[command(flatten)]
+    tx: TxArgs,
+}
+
+/// What `run`, `deploy` and `call` share: the transaction's fields, where
+/// its state lives, and where its receipt and witness go.
+#[derive(Args)]
+pub struct TxArgs {
     /// Input bytes: hex, or @FILE for a file's raw bytes.
     #[arg(
         long,
@@ -48,6 +86,11 @@ pub struct RunArgs {
     /// Also write the receipt (JSON) to this file.
     #[arg(long, value_name = "OUT")]
     receipt: Option<PathBuf>,
+    /// Also write the receipt's witness to this file: the proof of every
+    /// key it read or wrote against its pre-state root, for
+    /// `verity verify --witness`.
+    #[arg(long, value_name = "OUT")]
+    witness: Option<PathBuf>,
     /// Print the receipt as one JSON document.
     #[arg(long)]
     json: bool,
@@ -59,7 +102,57 @@ pub struct RunArgs {
 
 pub fn run(args: RunArgs) -> Result<Outcome> {
     let code = read_module(&args.module)?;
+    let name = args.module.display().to_string();
+    execute(&args.tx, Transaction::new(args.entry), Some((code, name)))
+}
+
+pub fn deploy(args: DeployArgs) -> Result<Outcome> {
+    let code = read_module(&args.module)?;
+    let salt = match parse_bytes_arg("--salt", &args.salt)? {
+        b if b.is_empty() => Hash32::default(),
+        b => Hash32(
+            b.try_into()
+                .map_err(|b: Vec<u8>| anyhow::anyhow!("--salt is {} bytes, not 32", b.len()))?,
+        ),
+    };
+    let tx = Transaction::deploy(salt).with_entry(args.entry.unwrap_or_default());
+    let name = args.module.display().to_string();
+    execute(&args.tx, tx, Some((code, name)))
+}
+
+pub fn call(args: CallArgs) -> Result<Outcome> {
+    let contract = ContractId::from_hex(&args.contract).with_context(|| {
+        format!(
+            "`{}` is not a contract address (64 hex digits)",
+            args.contract
+        )
+    })?;
+    if args.tx.state.is_none() {
+        anyhow::bail!("`verity call` needs --state DIR: the contract lives in a state");
+    }
+    execute(&args.tx, Transaction::call(contract, args.entry), None)
+}
+
+/// Runs `tx` (with `code`, named for messages, unless it is a call) as
+/// `args` say, prints its receipt, writes its receipt and witness files and
+/// commits it.
+fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) -> Result<Outcome> {
     let runtime = super::one_shot_runtime(args.compiler)?;
+    let mut dir_state = args.state.as_deref().map(DirState::open).transpose()?;
+    let empty = MemoryState::default();
+    let state: &MemoryState = match &dir_state {
+        Some(d) => d.state(),
+        None => &empty,
+    };
+    // A call's code is the code its contract's record names, in the state.
+    let (code, name) = match (code, tx.target) {
+        (Some(code), _) => code,
+        (None, Target::Call { contract }) => match stored_code(state, &contract) {
+            Some(code) => (code, format!("contract {contract}")),
+            None => (Vec::new(), format!("contract {contract}")),
+        },
+        (None, _) => unreachable!("runs and deploys bring their code"),
+    };
     // The spec is read only from a module that passed validation (hostile
     // bytes get a `rejected` receipt, not a spec reader), and only as
     // metadata: a module without one (or with a broken one) still runs;
@@ -74,67 +167,66 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
     let entry_spec: Option<EntrySpec> = spec
         .as_ref()
         .ok()
-        .and_then(|s| s.as_ref()?.entry(&args.entry).cloned());
-    let input = if args.arg.is_empty() {
+        .and_then(|s| s.as_ref()?.entry(&tx.entry).cloned());
+    tx.input = if args.arg.is_empty() {
         parse_bytes_arg("--input", &args.input)?
     } else {
         let spec = spec
+            .with_context(|| format!("--arg: cannot read the contract spec of {name}"))?
             .with_context(|| {
-                format!(
-                    "--arg: cannot read the contract spec of {}",
-                    args.module.display()
-                )
-            })?
-            .with_context(|| {
-                format!(
-                    "--arg needs a contract spec, and {} has none (use --input)",
-                    args.module.display()
-                )
+                format!("--arg needs a contract spec, and {name} has none (use --input)")
             })?;
         let entry = spec
-            .entry(&args.entry)
-            .with_context(|| format!("--arg: the contract spec has no entry `{}`", args.entry))?;
+            .entry(&tx.entry)
+            .with_context(|| format!("--arg: the contract spec has no entry `{}`", tx.entry))?;
         encode_args(entry, &args.arg)?
     };
-    let tx = Transaction {
-        entry: args.entry.clone(),
-        input,
-        sender: parse_bytes_arg("--sender", &args.sender)?,
-        context: parse_bytes_arg("--context", &args.context)?,
-        fuel_limit: args.fuel,
+    tx.sender = parse_bytes_arg("--sender", &args.sender)?;
+    tx.context = parse_bytes_arg("--context", &args.context)?;
+    tx.fuel_limit = args.fuel;
+    let receipt = match tx.target {
+        Target::Call { .. } => runtime.execute_call(&tx, state)?,
+        _ => runtime.execute(&code, &tx, state)?,
     };
-    let mut dir_state = args.state.as_deref().map(DirState::open).transpose()?;
-    let empty = MemoryState::default();
-    let backend: &dyn StateBackend = match &dir_state {
-        Some(d) => d,
-        None => &empty,
-    };
-    let receipt = runtime.execute(&code, &tx, backend)?;
+    let witness = args.witness.as_ref().map(|_| state.witness(&receipt));
 
     // Everything is delivered before anything is committed: the receipt
-    // file (under a temporary name), then standard output. The commit is
-    // the last step that can fail with nothing done; exit 2 therefore
-    // always means "not committed", and a caller may safely retry.
+    // and witness files (under temporary names), then standard output. The
+    // commit is the last step that can fail with nothing done; exit 2
+    // therefore always means "not committed", and a caller may safely retry.
     let json = receipt_json(&receipt);
-    let staged = match &args.receipt {
-        Some(out) => Some(stage(out, &json)?),
-        None => None,
-    };
+    let mut staged: Vec<(PathBuf, &Path)> = Vec::new();
+    let files = [
+        (args.receipt.as_deref(), json.as_bytes()),
+        (
+            args.witness.as_deref(),
+            witness.as_deref().unwrap_or_default(),
+        ),
+    ];
+    for (out, bytes) in files {
+        if let Some(out) = out {
+            match stage(out, bytes) {
+                Ok(tmp) => staged.push((tmp, out)),
+                Err(e) => {
+                    unstage(&staged);
+                    return Err(e);
+                }
+            }
+        }
+    }
     let delivered =
-        print(&args, entry_spec, &receipt, &json).and_then(|()| match dir_state.as_mut() {
+        print(args.json, entry_spec, &receipt, &json).and_then(|()| match dir_state.as_mut() {
             Some(dir) if receipt.status.is_success() => Ok(dir.commit(&receipt.writes)?),
             _ => Ok(()),
         });
     if let Err(e) = delivered {
-        if let Some(tmp) = &staged {
-            let _ = std::fs::remove_file(tmp);
-        }
+        unstage(&staged);
         return Err(e);
     }
-    if let (Some(tmp), Some(out)) = (&staged, &args.receipt) {
+    for (tmp, out) in &staged {
         std::fs::rename(tmp, out).map_err(|e| {
             let why = format!(
-                "its receipt could not be moved to {}: {e} (it is at {})",
+                "its file could not be moved to {}: {e} (it is at {})",
                 out.display(),
                 tmp.display()
             );
@@ -152,29 +244,43 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
     })
 }
 
+/// The code the record of `contract` names, if the state holds both.
+fn stored_code(state: &MemoryState, contract: &ContractId) -> Option<Vec<u8>> {
+    let record = ContractRecord::decode(state.value(&record_key(contract))?)?;
+    state
+        .value(&code_key(&record.code_hash))
+        .map(<[u8]>::to_vec)
+}
+
+/// Removes staged files after a failure.
+fn unstage(staged: &[(PathBuf, &Path)]) {
+    for (tmp, _) in staged {
+        let _ = std::fs::remove_file(tmp);
+    }
+}
+
 /// Writes the receipt beside `out` under a temporary name, to be renamed
 /// over `out` once the transaction is committed.
-fn stage(out: &Path, json: &str) -> Result<PathBuf> {
+fn stage(out: &Path, bytes: &[u8]) -> Result<PathBuf> {
     let name = out
         .file_name()
-        .with_context(|| format!("--receipt {}: not a file name", out.display()))?;
+        .with_context(|| format!("{}: not a file name", out.display()))?;
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(name);
     tmp_name.push(".verity-tmp");
     let tmp = out.with_file_name(tmp_name);
-    std::fs::write(&tmp, json)
-        .with_context(|| format!("cannot write receipt to {}", out.display()))?;
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", out.display()))?;
     Ok(tmp)
 }
 
 /// The receipt on standard output, human-readable or JSON.
 fn print(
-    args: &RunArgs,
+    json_out: bool,
     entry_spec: Option<EntrySpec>,
     receipt: &Receipt,
     json: &str,
 ) -> Result<()> {
-    if args.json {
+    if json_out {
         out!("{json}");
     } else {
         out!("{}", receipt_human(receipt));

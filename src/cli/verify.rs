@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
 use verity_runtime::{FieldMismatch, VerifyError};
@@ -14,9 +14,16 @@ use super::inputs::{read_module, read_receipt};
 pub struct VerifyArgs {
     /// The receipt: JSON as `verity run --json` prints it, or canonical binary.
     receipt: PathBuf,
-    /// The module the receipt claims to have run (.wasm or .wat).
+    /// The module the receipt claims to have run (.wasm or .wat). Not needed
+    /// for a deploy (its code is in its write set).
     #[arg(long)]
-    module: PathBuf,
+    module: Option<PathBuf>,
+    /// The receipt's witness (`verity run --witness`): with it, every read is
+    /// checked against the pre-state root and the post-state root is
+    /// recomputed from the writes. Without it the state is not
+    /// authenticated, and the output says so.
+    #[arg(long, value_name = "FILE")]
+    witness: Option<PathBuf>,
     /// Print the result as one JSON document.
     #[arg(long)]
     json: bool,
@@ -28,7 +35,15 @@ pub struct VerifyArgs {
 
 pub fn verify(args: VerifyArgs) -> Result<Outcome> {
     let file = read_receipt(&args.receipt)?;
-    let code = read_module(&args.module)?;
+    let code = args.module.as_deref().map(read_module).transpose()?;
+    let witness = match &args.witness {
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("cannot read witness {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let mut authenticated = false;
     let mut mismatches: Vec<FieldMismatch> = Vec::new();
     let mut error: Option<String> = None;
     let mut receipt_hash = None;
@@ -45,8 +60,8 @@ pub fn verify(args: VerifyArgs) -> Result<Outcome> {
                 });
             }
             let runtime = super::one_shot_runtime(args.compiler)?;
-            match runtime.verify(&code, &file.receipt) {
-                Ok(()) => {}
+            match runtime.verify_receipt(&file.receipt, code.as_deref(), witness.as_deref()) {
+                Ok(checked) => authenticated = checked.state_authenticated,
                 Err(VerifyError::Mismatch(m)) => mismatches.extend(m),
                 Err(VerifyError::Runtime(e)) => return Err(e.into()),
                 Err(e) => error = Some(e.to_string()),
@@ -57,6 +72,7 @@ pub fn verify(args: VerifyArgs) -> Result<Outcome> {
     if args.json {
         let doc = json!({
             "verified": verified,
+            "state_authenticated": verified && authenticated,
             "receipt_hash": receipt_hash,
             "error": error,
             "mismatches": mismatches.iter().map(|m| json!({
@@ -69,6 +85,15 @@ pub fn verify(args: VerifyArgs) -> Result<Outcome> {
             "verified: receipt {} reproduces byte for byte",
             receipt_hash.unwrap_or_default()
         );
+        if authenticated {
+            outln!(
+                "state: authenticated: every read holds in the pre-state root and the writes lead to the post-state root"
+            );
+        } else {
+            outln!(
+                "state: NOT authenticated: no --witness given, so the read set and the roots were taken on trust"
+            );
+        }
     } else {
         outln!("NOT VERIFIED");
         if let Some(e) = &error {

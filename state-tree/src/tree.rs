@@ -284,6 +284,40 @@ impl Tree {
         self.free_leaves.push(i as u32);
     }
 
+    /// The root the tree would have after `writes` (`Some(value_hash)` sets,
+    /// `None` removes), leaving the tree as it is: the writes are applied to
+    /// a proof of their paths, exactly as a verifier applies them.
+    ///
+    /// ```
+    /// use verity_state_tree::{Tree, key_path, value_hash};
+    ///
+    /// let mut tree = Tree::new();
+    /// tree.update([(key_path(b"a"), Some(value_hash(b"1")))]);
+    /// let writes = [(key_path(b"b"), Some(value_hash(b"2"))), (key_path(b"a"), None)];
+    /// let after = tree.root_after(&writes);
+    /// let before = tree.root();
+    /// tree.update(writes);
+    /// assert_eq!(tree.root(), after);
+    /// assert_ne!(before, after);
+    /// ```
+    pub fn root_after(&self, writes: &[(Hash, Option<Hash>)]) -> Hash {
+        if writes.is_empty() {
+            return self.root();
+        }
+        let paths: Vec<Hash> = writes.iter().map(|w| w.0).collect();
+        let removed: Vec<Hash> = writes
+            .iter()
+            .filter(|w| w.1.is_none())
+            .map(|w| w.0)
+            .collect();
+        let mut proof = crate::proof::Proof::decode(&self.prove(&paths, &removed))
+            .expect("the tree's own proof is canonical");
+        proof
+            .apply(writes)
+            .expect("the tree's own proof covers the paths it was made for");
+        proof.root()
+    }
+
     /// The proof for `paths` (every key a transaction read or wrote, in any
     /// order), in its canonical encoding: the tree their paths cross, other
     /// subtrees summarised. `removed` names the paths the transaction will

@@ -53,7 +53,9 @@ fn sink_receipt(dir: &Path) -> (std::path::PathBuf, Value) {
     let module = fixture("kitchen_sink.wat");
     let mut argv: Vec<&str> = vec!["run", path_str(&module)];
     argv.extend(SINK_ARGS);
+    let witness = dir.join("witness.bin");
     argv.extend(["--json", "--receipt", path_str(&receipt)]);
+    argv.extend(["--witness", path_str(&witness)]);
     let out = run_cli(&argv);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
     (receipt, stdout_json(&out))
@@ -78,6 +80,10 @@ fn run_prints_one_success_receipt_and_verify_accepts_it() {
     let module = fixture("kitchen_sink.wat");
     let out = run_cli(&["verify", path_str(&receipt), "--module", path_str(&module)]);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    // Without a witness the computation verifies and the output says
+    // plainly that the state was not authenticated.
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("state: NOT authenticated"), "{text}");
     let out = run_cli(&[
         "verify",
         path_str(&receipt),
@@ -86,6 +92,22 @@ fn run_prints_one_success_receipt_and_verify_accepts_it() {
         "--json",
     ]);
     assert_eq!(stdout_json(&out)["verified"], true);
+    assert_eq!(stdout_json(&out)["state_authenticated"], false);
+    // With it, the transition is checked too.
+    let witness = dir.path().join("witness.bin");
+    let with = |json: bool| {
+        let mut argv = vec!["verify", path_str(&receipt), "--module", path_str(&module)];
+        argv.extend(["--witness", path_str(&witness)]);
+        if json {
+            argv.push("--json");
+        }
+        run_cli(&argv)
+    };
+    let out = with(false);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("state: authenticated"), "{text}");
+    assert_eq!(stdout_json(&with(true))["state_authenticated"], true);
 }
 
 /// A new value for `field` that differs from `v` but keeps the JSON's shape.
@@ -97,6 +119,10 @@ fn tamper(field: &str, v: &Value) -> Value {
             Value::from("out_of_fuel")
         }
         Value::String(s) if field == "entry" => Value::from(format!("{s}x")),
+        Value::String(s) if field == "action" => {
+            assert_eq!(s, "run");
+            Value::from("call")
+        }
         Value::String(s) if s.is_empty() => Value::from("00"),
         Value::String(s) => {
             let mut b = hex::decode(s).unwrap();
@@ -128,11 +154,14 @@ fn editing_any_field_of_the_receipt_makes_verify_fail() {
         edited[&field] = tamper(&field, &json[&field]);
         let path = dir.path().join(format!("tampered-{field}.json"));
         std::fs::write(&path, serde_json::to_vec_pretty(&edited).unwrap()).unwrap();
+        let witness = dir.path().join("witness.bin");
         let out = run_cli(&[
             "verify",
             path_str(&path),
             "--module",
             path_str(&module),
+            "--witness",
+            path_str(&witness),
             "--json",
         ]);
         assert_eq!(code(&out), 1, "editing `{field}` still verifies");
@@ -358,7 +387,10 @@ fn state_directory_persists_successes_and_ignores_failures() {
         "--json",
     ]);
     let json = stdout_json(&out);
-    assert_eq!(json["reads"][0]["key"], hex::encode("count"));
+    assert_eq!(
+        json["reads"][0]["key"],
+        hex::encode(crate::common::one_shot_key("counter.wat", b"count"))
+    );
     assert_eq!(json["reads"][0]["value"], hex::encode(3u64.to_le_bytes()));
     assert_eq!(json["writes"], serde_json::json!([]));
 }
@@ -427,7 +459,7 @@ fn increment_in(state: &Path) -> Output {
 fn committed_count(state: &Path) -> u64 {
     let s = verity_runtime::DirState::open(state).unwrap();
     use verity_runtime::StateBackend;
-    s.get(b"count")
+    s.get(&crate::common::one_shot_key("counter.wat", b"count"))
         .unwrap()
         .map_or(0, |v| u64::from_le_bytes(v.try_into().unwrap()))
 }
@@ -599,4 +631,106 @@ fn the_worst_transaction_stays_under_256_mb() {
     );
     // The measurement is of this process: it did hold the 16 MiB memory.
     assert!(peak > 16 << 20, "implausible peak of {} KB", peak >> 10);
+}
+
+/// The issue's isolation attack, as a user at a terminal would try it:
+/// deploy the token, mint, then run a ten-line module on the same state
+/// that writes the token's balance key. The balance does not move.
+#[test]
+fn a_module_run_beside_a_contract_cannot_rewrite_its_storage() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let s = path_str(&state);
+    assert_eq!(code(&run_cli(&["state", "init", s])), 0);
+    let token = fixture("wasm/token.wasm");
+    let owner = "01".repeat(32);
+    let alice = "02".repeat(32);
+    let out = run_cli(&[
+        "deploy",
+        path_str(&token),
+        "--entry",
+        "init",
+        "--arg",
+        &format!("owner={owner}"),
+        "--sender",
+        &owner,
+        "--state",
+        s,
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let deployed = stdout_json(&out);
+    assert_eq!(deployed["action"], "deploy");
+    let address = deployed["contract"].as_str().unwrap().to_string();
+    let call = |entry: &str, args: &[String], sender: &str| {
+        let mut argv = vec!["call", &address, "--entry", entry, "--state", s, "--json"];
+        for a in args {
+            argv.extend(["--arg", a]);
+        }
+        argv.extend(["--sender", sender]);
+        run_cli(&argv)
+    };
+    let out = call(
+        "mint",
+        &[format!("to={alice}"), "amount=1000".into()],
+        &owner,
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+
+    // The attack: `bal\0<alice>` set to 2^56 - 1.
+    let attack = dir.path().join("attack.wat");
+    let key: String = b"bal\0"
+        .iter()
+        .chain(&[2u8; 32])
+        .map(|b| format!("\\{b:02x}"))
+        .collect();
+    std::fs::write(
+        &attack,
+        format!(
+            r#"(module
+  (import "verity" "storage_write" (func $w (param i32 i32 i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "{key}")
+  (data (i32.const 64) "\ff\ff\ff\ff\ff\ff\ff\7f")
+  (func (export "run") (call $w (i32.const 0) (i32.const 36) (i32.const 64) (i32.const 8))))"#
+        ),
+    )
+    .unwrap();
+    let out = run_cli(&["run", path_str(&attack), "--entry", "run", "--state", s]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out = call("balance_of", &[format!("owner={alice}")], &alice);
+    assert_eq!(code(&out), 0);
+    let output = stdout_json(&out)["output"].as_str().unwrap().to_string();
+    assert_eq!(
+        output,
+        hex::encode(postcard::to_allocvec(&1000u64).unwrap())
+    );
+}
+
+#[test]
+fn calls_need_a_state_and_a_well_formed_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let s = path_str(&state);
+    assert_eq!(code(&run_cli(&["state", "init", s])), 0);
+    let address = "ab".repeat(32);
+    let out = run_cli(&["call", &address, "--entry", "run"]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs --state"));
+    let out = run_cli(&["call", "abc", "--entry", "run", "--state", s]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a contract address"));
+    // A well-formed address with no contract: a rejected receipt, exit 1.
+    let out = run_cli(&["call", &address, "--entry", "run", "--state", s]);
+    assert_eq!(code(&out), 1);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no contract at address"));
+    let out = run_cli(&[
+        "deploy",
+        path_str(&fixture("counter.wat")),
+        "--salt",
+        "0102",
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--salt is 2 bytes"));
 }

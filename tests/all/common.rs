@@ -33,3 +33,11 @@ pub fn runtime() -> Runtime {
 pub fn verity() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_verity"))
 }
+
+/// The state key of storage key `key` of the one-shot contract of the
+/// fixture module `rel` (what `verity run` runs it as).
+pub fn one_shot_key(rel: &str, key: &[u8]) -> Vec<u8> {
+    let code = module(&fixture(rel));
+    let me = verity_runtime::ContractId::one_shot(&verity_runtime::Hash32::of(&code));
+    verity_runtime::abi::contract::storage_key(&me, key)
+}

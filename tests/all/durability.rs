@@ -26,7 +26,7 @@ fn serial() -> MutexGuard<'static, ()> {
 fn count(dir: &Path) -> u64 {
     let state = DirState::open(dir).unwrap_or_else(|e| panic!("state unreadable: {e}"));
     state
-        .get(b"count")
+        .get(&crate::common::one_shot_key("counter.wat", b"count"))
         .unwrap()
         .map(|v| u64::from_le_bytes(v.try_into().unwrap()))
         .unwrap_or(0)

@@ -1,32 +1,142 @@
-//! Golden receipts: committed receipts that this build must reproduce byte
-//! for byte, that `verity verify` accepts, and whose hashes an independent
-//! Python implementation of docs/receipt.md recomputes
-//! (tests/receipt_hash.py).
+//! Golden receipts: committed receipts and their witnesses that this build
+//! must reproduce byte for byte, that `verity verify --witness` accepts, and
+//! whose hashes and state transitions an independent Python implementation
+//! of docs/receipt.md and docs/state-tree.md checks (tests/receipt_hash.py),
+//! refusing a lying read and a tampered witness.
 //!
-//! fixtures/receipts covers every status, the fuel edges (exactly enough
-//! fuel, one unit short) and recursion at and one call past the stack limit,
-//! each reproduced by both compilers.
+//! fixtures/receipts covers every status and action (a one-shot run, a
+//! deploy with its constructor, a call, a deploy to a taken address, a call
+//! of an empty address), a read the pre-state proves, the fuel edges
+//! (exactly enough fuel, one unit short) and recursion at and one call past
+//! the stack limit, each reproduced by both compilers.
 //!
 //! After an intended change of the receipt format or the profile, rewrite
 //! them with `VERITY_BLESS=1 cargo test --release --test all golden`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::{fixture, root, verity};
 use verity_host_abi::json::ReceiptJson;
 
-/// (name, module, arguments after the module)
-const GOLDEN: &[(&str, &str, &[&str])] = &[
-    (
+/// One golden receipt: the `verity` command that makes it, after `setup`
+/// commands run in the same fresh state directory. In arguments, `@PATH`
+/// is a fixture, `STATE` the state directory and `TOKEN` the address the
+/// token's deploy below creates.
+struct Case {
+    name: &'static str,
+    setup: &'static [&'static [&'static str]],
+    args: &'static [&'static str],
+}
+
+const fn run(name: &'static str, args: &'static [&'static str]) -> Case {
+    Case {
+        name,
+        setup: &[],
+        args,
+    }
+}
+
+/// The token's owner, who deploys it.
+const OWNER: &str = "0101010101010101010101010101010101010101010101010101010101010101";
+const ALICE: &str = "0202020202020202020202020202020202020202020202020202020202020202";
+const SALT: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
+
+/// Deploys the token (constructor `init`), as OWNER with SALT.
+const DEPLOY_TOKEN: &[&str] = &[
+    "deploy",
+    "@wasm/token.wasm",
+    "--salt",
+    SALT,
+    "--entry",
+    "init",
+    "--arg",
+    "owner=0101010101010101010101010101010101010101010101010101010101010101",
+    "--sender",
+    OWNER,
+    "--state",
+    "STATE",
+];
+
+const MINT_TO_ALICE: &[&str] = &[
+    "call",
+    "TOKEN",
+    "--entry",
+    "mint",
+    "--arg",
+    "to=0202020202020202020202020202020202020202020202020202020202020202",
+    "--arg",
+    "amount=1000",
+    "--sender",
+    OWNER,
+    "--state",
+    "STATE",
+];
+
+const GOLDEN: &[Case] = &[
+    run(
         "counter_increment",
-        "counter.wat",
-        &["--entry", "increment"],
+        &["run", "@counter.wat", "--entry", "increment"],
     ),
-    (
+    // A read of a key the pre-state holds, proven by the witness.
+    Case {
+        name: "counter_increment_again",
+        setup: &[&[
+            "run",
+            "@counter.wat",
+            "--entry",
+            "increment",
+            "--state",
+            "STATE",
+        ]],
+        args: &[
+            "run",
+            "@counter.wat",
+            "--entry",
+            "increment",
+            "--state",
+            "STATE",
+        ],
+    },
+    // Contracts: a deploy with its constructor, a call, the refusals.
+    Case {
+        name: "token_deploy",
+        setup: &[],
+        args: DEPLOY_TOKEN,
+    },
+    Case {
+        name: "token_transfer_call",
+        setup: &[DEPLOY_TOKEN, MINT_TO_ALICE],
+        args: &[
+            "call",
+            "TOKEN",
+            "--entry",
+            "transfer",
+            "--arg",
+            "to=0303030303030303030303030303030303030303030303030303030303030303",
+            "--arg",
+            "amount=30",
+            "--sender",
+            ALICE,
+            "--state",
+            "STATE",
+        ],
+    },
+    Case {
+        name: "token_deploy_again",
+        setup: &[DEPLOY_TOKEN],
+        args: DEPLOY_TOKEN,
+    },
+    Case {
+        name: "call_without_contract",
+        setup: &[],
+        args: &["call", "TOKEN", "--entry", "transfer", "--state", "STATE"],
+    },
+    run(
         "kitchen_sink_run",
-        "kitchen_sink.wat",
         &[
+            "run",
+            "@kitchen_sink.wat",
             "--entry",
             "run",
             "--input",
@@ -37,67 +147,97 @@ const GOLDEN: &[(&str, &str, &[&str])] = &[
             "2a",
         ],
     ),
-    (
+    run(
         "kitchen_sink_fail",
-        "kitchen_sink.wat",
-        &["--entry", "fail"],
+        &["run", "@kitchen_sink.wat", "--entry", "fail"],
     ),
-    (
+    run(
         "infinite_loop",
-        "hostile/infinite_loop.wat",
-        &["--entry", "run", "--fuel", "100000"],
+        &[
+            "run",
+            "@hostile/infinite_loop.wat",
+            "--entry",
+            "run",
+            "--fuel",
+            "100000",
+        ],
     ),
-    (
+    run(
         "unreachable",
-        "hostile/unreachable.wat",
-        &["--entry", "run"],
+        &["run", "@hostile/unreachable.wat", "--entry", "run"],
     ),
-    (
+    run(
         "memory_bomb",
-        "hostile/memory_bomb.wat",
-        &["--entry", "run"],
+        &["run", "@hostile/memory_bomb.wat", "--entry", "run"],
     ),
-    (
+    run(
         "forbidden_import",
-        "hostile/forbidden_import.wat",
-        &["--entry", "run"],
+        &["run", "@hostile/forbidden_import.wat", "--entry", "run"],
     ),
-    (
+    run(
         "bad_pointer",
-        "hostile/bad_pointers.wat",
-        &["--entry", "sha256_dst"],
+        &["run", "@hostile/bad_pointers.wat", "--entry", "sha256_dst"],
     ),
     // Fuel at the edge: exactly enough, and one unit short.
-    (
+    run(
         "fuel_edge_loop_exact",
-        "fuel_edge.wat",
-        &["--entry", "loop1000", "--fuel", "24384"],
+        &[
+            "run",
+            "@fuel_edge.wat",
+            "--entry",
+            "loop1000",
+            "--fuel",
+            "24384",
+        ],
     ),
-    (
+    run(
         "fuel_edge_loop_short",
-        "fuel_edge.wat",
-        &["--entry", "loop1000", "--fuel", "24383"],
+        &[
+            "run",
+            "@fuel_edge.wat",
+            "--entry",
+            "loop1000",
+            "--fuel",
+            "24383",
+        ],
     ),
-    (
+    run(
         "fuel_edge_fill_exact",
-        "fuel_edge.wat",
-        &["--entry", "fill", "--fuel", "82051"],
+        &[
+            "run",
+            "@fuel_edge.wat",
+            "--entry",
+            "fill",
+            "--fuel",
+            "82051",
+        ],
     ),
     // Recursion at the logical stack limit and one call past it.
-    (
+    run(
         "deep_recursion",
-        "hostile/deep_recursion.wat",
-        &["--entry", "run"],
+        &["run", "@hostile/deep_recursion.wat", "--entry", "run"],
     ),
-    (
+    run(
         "rust_recursion_at_limit",
-        "wasm/hostile.wasm",
-        &["--entry", "recurse", "--arg", "depth=2182"],
+        &[
+            "run",
+            "@wasm/hostile.wasm",
+            "--entry",
+            "recurse",
+            "--arg",
+            "depth=2182",
+        ],
     ),
-    (
+    run(
         "rust_recursion_over_limit",
-        "wasm/hostile.wasm",
-        &["--entry", "recurse", "--arg", "depth=2183"],
+        &[
+            "run",
+            "@wasm/hostile.wasm",
+            "--entry",
+            "recurse",
+            "--arg",
+            "depth=2183",
+        ],
     ),
 ];
 
@@ -105,31 +245,95 @@ fn golden_path(name: &str) -> PathBuf {
     fixture(&format!("receipts/{name}.json"))
 }
 
-fn produce(module: &str, args: &[&str], compiler: &str) -> Vec<u8> {
-    let out = verity()
-        .arg("run")
-        .arg(fixture(module))
-        .args(args)
-        .args(["--json", "--compiler", compiler])
+fn witness_path(name: &str) -> PathBuf {
+    fixture(&format!("receipts/{name}.witness"))
+}
+
+/// The token's address: deployed by OWNER with SALT.
+fn token_address() -> String {
+    let owner = hex::decode(OWNER).unwrap();
+    let salt = verity_runtime::Hash32::from_hex(SALT).unwrap();
+    verity_runtime::ContractId::deployed(&owner, &salt).to_string()
+}
+
+/// `args` with the placeholders filled in.
+fn resolve(args: &[&str], state: &Path) -> Vec<String> {
+    args.iter()
+        .map(|a| match *a {
+            "STATE" => state.display().to_string(),
+            "TOKEN" => token_address(),
+            _ => match a.strip_prefix('@') {
+                Some(rel) => fixture(rel).display().to_string(),
+                None => a.to_string(),
+            },
+        })
+        .collect()
+}
+
+/// The module a case's receipt ran, if it names one (a call's is the token).
+fn module_of(case: &Case) -> Option<PathBuf> {
+    let named = case.args.iter().find_map(|a| a.strip_prefix('@'));
+    match (named, case.args[0]) {
+        (Some(rel), _) => Some(fixture(rel)),
+        (None, "call") if case.name != "call_without_contract" => Some(fixture("wasm/token.wasm")),
+        _ => None,
+    }
+}
+
+/// The receipt (JSON) and witness `case` produces with `compiler`, in a
+/// fresh state directory.
+fn produce(case: &Case, compiler: &str) -> (Vec<u8>, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let init = verity()
+        .arg("state")
+        .arg("init")
+        .arg(&state)
         .output()
         .unwrap();
-    assert!(out.status.code() == Some(0) || out.status.code() == Some(1));
-    out.stdout
+    assert!(init.status.success());
+    for step in case.setup {
+        let out = verity().args(resolve(step, &state)).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}: setup {step:?}: {}",
+            case.name,
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let witness = dir.path().join("witness");
+    let out = verity()
+        .args(resolve(case.args, &state))
+        .args(["--json", "--compiler", compiler, "--witness"])
+        .arg(&witness)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code() == Some(0) || out.status.code() == Some(1),
+        "{}: {}",
+        case.name,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.stdout, std::fs::read(&witness).unwrap())
 }
 
 #[test]
 fn this_build_reproduces_every_golden_receipt_with_both_compilers() {
     let bless = std::env::var_os("VERITY_BLESS").is_some();
-    for (name, module, args) in GOLDEN {
-        let produced = produce(module, args, "cranelift");
+    for case in GOLDEN {
+        let name = case.name;
+        let (produced, witness) = produce(case, "cranelift");
+        let (winch, winch_witness) = produce(case, "winch");
         assert_eq!(
             String::from_utf8_lossy(&produced),
-            String::from_utf8_lossy(&produce(module, args, "winch")),
+            String::from_utf8_lossy(&winch),
             "{name}: Cranelift and Winch disagree"
         );
+        assert_eq!(witness, winch_witness, "{name}: witnesses differ");
         let path = golden_path(name);
         if bless {
             std::fs::write(&path, &produced).unwrap();
+            std::fs::write(witness_path(name), &witness).unwrap();
             continue;
         }
         let golden = std::fs::read(&path)
@@ -139,55 +343,74 @@ fn this_build_reproduces_every_golden_receipt_with_both_compilers() {
             String::from_utf8_lossy(&golden),
             "{name}: receipt differs from the committed golden receipt"
         );
-    }
-}
-
-#[test]
-fn golden_receipts_verify() {
-    for (name, module, _) in GOLDEN {
-        let out = verity()
-            .arg("verify")
-            .arg(golden_path(name))
-            .arg("--module")
-            .arg(fixture(module))
-            .output()
-            .unwrap();
         assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stdout)
+            witness,
+            std::fs::read(witness_path(name)).unwrap(),
+            "{name}: witness differs from the committed one"
         );
     }
 }
 
-fn python(args: &[&str]) -> String {
+#[test]
+fn golden_receipts_verify_with_their_witnesses() {
+    for case in GOLDEN {
+        let mut cmd = verity();
+        cmd.arg("verify").arg(golden_path(case.name));
+        if let Some(module) = module_of(case) {
+            cmd.arg("--module").arg(module);
+        }
+        let out = cmd
+            .arg("--witness")
+            .arg(witness_path(case.name))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{}: {text}", case.name);
+        assert!(
+            text.contains("state: authenticated"),
+            "{}: {text}",
+            case.name
+        );
+    }
+}
+
+fn python(args: &[&str]) -> (bool, String) {
     let out = Command::new("python3")
         .arg(root().join("tests/receipt_hash.py"))
         .args(args)
         .output()
         .expect("python3 is needed for the independent receipt check");
     assert!(
-        out.status.success(),
+        out.status.code().is_some_and(|c| c <= 1),
         "receipt_hash.py {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap().trim().to_string(),
+    )
 }
 
 #[test]
-fn an_independent_python_implementation_agrees_on_encoding_and_hash() {
+fn an_independent_python_implementation_agrees_on_encoding_hash_and_witness() {
     let mut statuses = std::collections::BTreeSet::new();
-    for (name, _, _) in GOLDEN {
+    let mut actions = std::collections::BTreeSet::new();
+    for case in GOLDEN {
+        let name = case.name;
         let path = golden_path(name);
         let p = path.to_str().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let json: ReceiptJson = serde_json::from_str(&text).unwrap();
         statuses.insert(json.status.clone());
+        actions.insert(json.action.clone());
         let (receipt, stated) = json.into_receipt().unwrap();
-        assert_eq!(python(&[p]), stated.to_hex(), "{name}: hash");
+        let w = witness_path(name);
+        let w = w.to_str().unwrap();
+        let (ok, out) = python(&[p, "--witness", w]);
+        assert!(ok, "{name}: {out}");
+        assert_eq!(out, format!("{}\nwitness: ok", stated.to_hex()), "{name}");
         assert_eq!(
-            python(&[p, "--encoding"]),
+            python(&[p, "--encoding"]).1,
             hex::encode(receipt.encode()),
             "{name}: encoding"
         );
@@ -197,20 +420,73 @@ fn an_independent_python_implementation_agrees_on_encoding_and_hash() {
         5,
         "golden receipts must cover every status: {statuses:?}"
     );
+    assert_eq!(actions.len(), 3, "and every action: {actions:?}");
 }
 
+/// The same lies `verity verify --witness` catches, caught by the Python
+/// checker from the docs alone: a read value the pre-state does not hold, a
+/// tampered witness, a witness for another root.
 #[test]
-fn the_python_check_fails_on_a_tampered_receipt() {
-    let text = std::fs::read_to_string(golden_path("kitchen_sink_run")).unwrap();
-    let tampered = text.replacen("\"fuel_used\": ", "\"fuel_used\": 1", 1);
-    assert_ne!(tampered, text);
+fn the_python_checker_and_verify_reject_a_lying_read_and_a_tampered_witness() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.json");
-    std::fs::write(&path, tampered).unwrap();
-    let status = Command::new("python3")
-        .arg(root().join("tests/receipt_hash.py"))
-        .arg(&path)
-        .status()
+    let name = "token_transfer_call";
+    let module = fixture("wasm/token.wasm");
+    let text = std::fs::read_to_string(golden_path(name)).unwrap();
+    let witness = std::fs::read(witness_path(name)).unwrap();
+
+    // A read value the pre-state does not hold (its hash restated, so only
+    // the witness can tell).
+    let mut json: ReceiptJson = serde_json::from_str(&text).unwrap();
+    let read = json
+        .reads
+        .iter_mut()
+        .find(|r| r.value.as_deref() == Some("e807")) // ALICE's 1,000
+        .expect("the transfer read ALICE's balance");
+    read.value = Some("ffff03".into());
+    let lied_key = read.key.clone();
+    let (lie, _) = json.clone().into_receipt().unwrap();
+    json.receipt_hash = lie.hash().to_hex();
+    let lying = dir.path().join("lying.json");
+    std::fs::write(&lying, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+    let w = witness_path(name);
+    let (ok, out) = python(&[lying.to_str().unwrap(), "--witness", w.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    assert!(out.contains(&format!("read of {lied_key}")), "{out}");
+    let out = verity()
+        .arg("verify")
+        .arg(&lying)
+        .arg("--module")
+        .arg(&module)
+        .arg("--witness")
+        .arg(&w)
+        .output()
         .unwrap();
-    assert_eq!(status.code(), Some(1));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(report.contains(&lied_key), "the key is named: {report}");
+
+    // A tampered witness: one byte of a hash flipped.
+    let mut tampered = witness.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    let bad = dir.path().join("tampered.witness");
+    std::fs::write(&bad, &tampered).unwrap();
+    let p = golden_path(name);
+    let (ok, out) = python(&[p.to_str().unwrap(), "--witness", bad.to_str().unwrap()]);
+    assert!(!ok && out.contains("witness: error"), "{out}");
+    let out = verity()
+        .arg("verify")
+        .arg(&p)
+        .arg("--module")
+        .arg(&module)
+        .arg("--witness")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+
+    // A witness for another state: the deploy's.
+    let other = witness_path("token_deploy");
+    let (ok, out) = python(&[p.to_str().unwrap(), "--witness", other.to_str().unwrap()]);
+    assert!(!ok && out.contains("witness: error"), "{out}");
 }

@@ -111,7 +111,9 @@ fn check(case: &Case, r: &Receipt) {
             "{name}"
         );
         let mut state = pre_state();
-        assert!(!state.commit(r), "{name}: a failed run committed");
+        let t = state.commit(r);
+        assert_eq!(t.pre_root, t.post_root, "{name}: a failed run committed");
+        assert_eq!(r.pre_state_root, r.post_state_root, "{name}");
         assert_eq!(state, pre_state(), "{name}: state changed");
     }
     if r.status == Status::OutOfFuel {
@@ -280,9 +282,6 @@ fn the_adversarial_corpus_ends_alike_on_both_compilers() {
 fn a_run_stopped_by_the_read_bytes_cap_verifies_and_a_trimmed_read_set_does_not() {
     let limits = Profile::default().limits;
     let value = vec![7u8; limits.max_value_bytes as usize];
-    let state: MemoryState = (0u32..100)
-        .map(|i| (i.to_le_bytes().to_vec(), value.clone()))
-        .collect();
     // Reads keys 0, 1, 2, ... (4 bytes each), asking only for the length.
     let wat = r#"(module
       (import "verity" "storage_read" (func $read (param i32 i32 i32 i32) (result i32)))
@@ -294,6 +293,13 @@ fn a_run_stopped_by_the_read_bytes_cap_verifies_and_a_trimmed_read_set_does_not(
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br $l))))"#;
     let code = verity_runtime::module_bytes(wat.as_bytes()).unwrap();
+    let me = verity_runtime::ContractId::one_shot(&verity_runtime::Hash32::of(&code));
+    let state: MemoryState = (0u32..100)
+        .map(|i| {
+            let key = verity_runtime::abi::contract::storage_key(&me, &i.to_le_bytes());
+            (key, value.clone())
+        })
+        .collect();
     let tx = Transaction::new("run").with_fuel(50_000_000);
     let rt = runtime_for(Host::Cranelift);
     let r = rt.execute(&code, &tx, &state).unwrap();
@@ -303,6 +309,7 @@ fn a_run_stopped_by_the_read_bytes_cap_verifies_and_a_trimmed_read_set_does_not(
             trap: verity_runtime::TrapKind::ReadSetTooLarge
         }
     );
+    // The budget counts the guest's key (4 bytes), not the contract's prefix.
     let per_read = 4 + value.len();
     let crossing = limits.max_read_bytes as usize / per_read + 1;
     assert_eq!(r.reads.len(), crossing, "the crossing read is recorded");

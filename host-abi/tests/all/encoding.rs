@@ -5,10 +5,20 @@ use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use verity_host_abi::encoding::DecodeError;
 use verity_host_abi::json::ReceiptJson;
-use verity_host_abi::{Event, Hash32, ReadEntry, Receipt, Status, TrapKind, WriteEntry};
+use verity_host_abi::{
+    Action, ContractId, Event, Hash32, ReadEntry, Receipt, Status, TrapKind, WriteEntry,
+};
 
 fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
     vec(any::<u8>(), 0..max)
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        Just(Action::Run),
+        any::<[u8; 32]>().prop_map(|s| Action::Deploy { salt: Hash32(s) }),
+        Just(Action::Call),
+    ]
 }
 
 fn status() -> impl Strategy<Value = Status> {
@@ -24,7 +34,10 @@ fn status() -> impl Strategy<Value = Status> {
 prop_compose! {
     fn receipt()(
         profile in any::<[u8; 32]>(),
+        action in action(),
+        contract in any::<[u8; 32]>(),
         code in any::<[u8; 32]>(),
+        roots in any::<([u8; 32], [u8; 32])>(),
         entry in "[a-z_]{0,12}",
         sender in bytes(8),
         context in bytes(8),
@@ -39,8 +52,10 @@ prop_compose! {
     ) -> Receipt {
         let success = status.is_success();
         Receipt {
-            format_version: 1,
+            format_version: 2,
             profile_hash: Hash32(profile),
+            action,
+            contract: ContractId(contract),
             code_hash: Hash32(code),
             entry,
             sender,
@@ -49,6 +64,8 @@ prop_compose! {
             fuel_limit,
             fuel_used: ((fuel_limit as u128 * used_frac as u128) / 1000) as u64,
             status,
+            pre_state_root: Hash32(roots.0),
+            post_state_root: Hash32(if success { roots.1 } else { roots.0 }),
             reads: reads.into_iter().map(|(key, value)| ReadEntry { key, value }).collect(),
             writes: if success {
                 writes.into_iter().map(|(key, value)| WriteEntry { key, value }).collect()
@@ -74,6 +91,25 @@ fn mutations(r: &Receipt) -> Vec<(&'static str, Receipt)> {
         out.push((name, m));
     };
     push("profile_hash", &|m| m.profile_hash.0[0] ^= 1);
+    push("action", &|m| {
+        m.action = match m.action {
+            Action::Run => Action::Call,
+            Action::Call => Action::Deploy {
+                salt: Hash32::default(),
+            },
+            Action::Deploy { mut salt } => {
+                salt.0[5] ^= 1;
+                Action::Deploy { salt }
+            }
+        }
+    });
+    push("contract", &|m| m.contract.0[3] ^= 4);
+    push("pre_state_root", &|m| {
+        m.pre_state_root.0[1] ^= 1;
+        if !m.status.is_success() {
+            m.post_state_root = m.pre_state_root;
+        }
+    });
     push("code_hash", &|m| m.code_hash.0[31] ^= 0x80);
     push("entry", &|m| m.entry.push('x'));
     push("sender", &|m| m.sender.push(0));
@@ -98,6 +134,7 @@ fn mutations(r: &Receipt) -> Vec<(&'static str, Receipt)> {
         m.writes.clear();
         m.events.clear();
         m.output.clear();
+        m.post_state_root = m.pre_state_root;
     });
     push("reads", &|m| {
         m.reads.push(ReadEntry {
@@ -119,6 +156,7 @@ fn mutations(r: &Receipt) -> Vec<(&'static str, Receipt)> {
             })
         });
         push("output", &|m| m.output.push(1));
+        push("post_state_root", &|m| m.post_state_root.0[9] ^= 1);
     }
     out
 }
@@ -195,8 +233,10 @@ proptest! {
 
 fn sample() -> Receipt {
     Receipt {
-        format_version: 1,
+        format_version: 2,
         profile_hash: Hash32([1; 32]),
+        action: Action::Run,
+        contract: ContractId([3; 32]),
         code_hash: Hash32([2; 32]),
         entry: "run".into(),
         sender: vec![],
@@ -205,6 +245,8 @@ fn sample() -> Receipt {
         fuel_limit: 10,
         fuel_used: 5,
         status: Status::Success,
+        pre_state_root: Hash32([4; 32]),
+        post_state_root: Hash32([5; 32]),
         reads: vec![
             ReadEntry {
                 key: b"a".to_vec(),
@@ -238,16 +280,28 @@ fn unsorted_or_duplicate_keys_are_refused() {
 fn failed_runs_with_effects_and_overspent_fuel_are_refused() {
     let mut r = sample();
     r.status = Status::OutOfFuel;
+    r.post_state_root = r.pre_state_root;
+    assert!(Receipt::decode(&r.encode()).is_ok());
     r.output = vec![1];
     assert!(Receipt::decode(&r.encode()).is_err());
+    // A failed run that claims to have changed the state.
+    let mut r = sample();
+    r.status = Status::OutOfFuel;
+    assert!(matches!(
+        Receipt::decode(&r.encode()),
+        Err(DecodeError::Invalid {
+            field: "post_state_root",
+            ..
+        })
+    ));
     let mut r = sample();
     r.fuel_used = 11;
     assert!(Receipt::decode(&r.encode()).is_err());
     let mut r = sample();
-    r.format_version = 2;
+    r.format_version = 1;
     assert_eq!(
         Receipt::decode(&r.encode()),
-        Err(DecodeError::UnsupportedVersion(2))
+        Err(DecodeError::UnsupportedVersion(1))
     );
 }
 
@@ -255,7 +309,9 @@ fn failed_runs_with_effects_and_overspent_fuel_are_refused() {
 fn hostile_counts_do_not_allocate_or_loop() {
     // A read set claiming u32::MAX entries in a short buffer.
     let mut bytes = sample().encode();
-    let reads_at = 4 + 32 + 32 + (4 + 3) + 4 + 4 + 4 + 8 + 8 + 1;
+    // version, profile, action (run), contract, code, entry "run", sender,
+    // context, input, fuel limit and used, status, the two roots.
+    let reads_at = 4 + 32 + 1 + 32 + 32 + (4 + 3) + 4 + 4 + 4 + 8 + 8 + 1 + 32 + 32;
     bytes[reads_at..reads_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
     assert_eq!(
         Receipt::decode(&bytes),

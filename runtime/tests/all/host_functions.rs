@@ -1,9 +1,10 @@
 //! Semantics, limits and costs of every host function, through the runtime.
 
 use sha2::{Digest, Sha256};
+use verity_runtime::abi::contract::storage_key;
 use verity_runtime::{
-    MemoryState, Profile, Receipt, Runtime, RuntimeError, StateBackend, StateError, Status,
-    Transaction, TrapKind, VerifyError, module_bytes,
+    ContractId, Hash32, MemoryState, Profile, Receipt, Runtime, RuntimeError, StateBackend,
+    StateError, Status, Transaction, TrapKind, VerifyError, module_bytes,
 };
 
 fn run_with(profile: Profile, wat: &str, tx: Transaction, state: &dyn StateBackend) -> Receipt {
@@ -33,11 +34,25 @@ fn module(body: &str) -> String {
     format!("(module {IMPORTS} {body})")
 }
 
-fn state(entries: &[(&[u8], &[u8])]) -> MemoryState {
+/// The state key of the storage key `k` of a one-shot run of `wat`.
+fn key(wat: &str, k: &[u8]) -> Vec<u8> {
+    let code = module_bytes(wat.as_bytes()).unwrap();
+    storage_key(&ContractId::one_shot(&Hash32::of(&code)), k)
+}
+
+/// A state holding `entries` in the storage of a one-shot run of `wat`.
+fn state(wat: &str, entries: &[(&[u8], &[u8])]) -> MemoryState {
     entries
         .iter()
-        .map(|(k, v)| (k.to_vec(), v.to_vec()))
+        .map(|(k, v)| (key(wat, k), v.to_vec()))
         .collect()
+}
+
+/// Keys and values of a receipt's list, keys without the contract's prefix.
+fn local<'a>(
+    list: impl Iterator<Item = (&'a Vec<u8>, Option<&'a [u8]>)>,
+) -> Vec<(&'a [u8], Option<&'a [u8]>)> {
+    list.map(|(k, v)| (&k[33..], v)).collect()
 }
 
 #[test]
@@ -54,7 +69,11 @@ fn storage_read_returns_length_and_copies_only_when_it_fits() {
           (i64.store (i32.const 220) (i64.load (i32.const 300)))
           (call $output_set (i32.const 200) (i32.const 28)))"#,
     );
-    let r = run(&wat, Transaction::new("run"), &state(&[(b"key", b"value")]));
+    let r = run(
+        &wat,
+        Transaction::new("run"),
+        &state(&wat, &[(b"key", b"value")]),
+    );
     assert_eq!(r.status, Status::Success);
     let o = &r.output;
     assert_eq!(i32::from_le_bytes(o[0..4].try_into().unwrap()), 5);
@@ -72,8 +91,8 @@ fn storage_read_returns_length_and_copies_only_when_it_fits() {
     );
     // Both keys are in the read set once, with what they held.
     assert_eq!(r.reads.len(), 2);
-    assert_eq!(r.read_value(b"key"), Some(Some(&b"value"[..])));
-    assert_eq!(r.read_value(b"nope"), Some(None));
+    assert_eq!(r.read_value(&key(&wat, b"key")), Some(Some(&b"value"[..])));
+    assert_eq!(r.read_value(&key(&wat, b"nope")), Some(None));
 }
 
 #[test]
@@ -89,19 +108,15 @@ fn reads_of_own_writes_are_not_in_the_read_set_and_removals_are_writes() {
           (if (i32.ne (call $storage_read (i32.const 1) (i32.const 1) (i32.const 50) (i32.const 8)) (i32.const -1)) (then unreachable))
           (call $storage_remove (i32.const 2) (i32.const 1)))"#,
     );
-    let r = run(&wat, Transaction::new("run"), &state(&[(b"b", b"old")]));
+    let r = run(
+        &wat,
+        Transaction::new("run"),
+        &state(&wat, &[(b"b", b"old")]),
+    );
     assert_eq!(r.status, Status::Success, "{}", r.status);
-    let reads: Vec<_> = r
-        .reads
-        .iter()
-        .map(|e| (e.key.as_slice(), e.value.as_deref()))
-        .collect();
+    let reads = local(r.reads.iter().map(|e| (&e.key, e.value.as_deref())));
     assert_eq!(reads, [(&b"b"[..], Some(&b"old"[..]))]);
-    let writes: Vec<_> = r
-        .writes
-        .iter()
-        .map(|e| (e.key.as_slice(), e.value.as_deref()))
-        .collect();
+    let writes = local(r.writes.iter().map(|e| (&e.key, e.value.as_deref())));
     assert_eq!(
         writes,
         [
@@ -261,7 +276,7 @@ fn failed_runs_keep_their_reads_and_drop_their_effects() {
           (call $output_set (i32.const 0) (i32.const 1))
           unreachable)"#,
     );
-    let pre = state(&[(b"k", b"v")]);
+    let pre = state(&wat, &[(b"k", b"v")]);
     let r = run(&wat, Transaction::new("run"), &pre);
     assert_eq!(
         r.status,
@@ -269,8 +284,14 @@ fn failed_runs_keep_their_reads_and_drop_their_effects() {
             trap: TrapKind::Unreachable
         }
     );
-    assert_eq!(r.read_value(b"k"), Some(Some(&b"v"[..])));
+    assert_eq!(r.read_value(&key(&wat, b"k")), Some(Some(&b"v"[..])));
     assert!(r.writes.is_empty() && r.events.is_empty() && r.output.is_empty());
+    assert_eq!(r.pre_state_root, pre.root());
+    assert_eq!(
+        r.post_state_root,
+        pre.root(),
+        "a failed run changes no root"
+    );
 }
 
 #[test]
@@ -334,6 +355,13 @@ impl StateBackend for Failing {
             std::io::Error::other("disk on fire").into(),
         ))
     }
+
+    fn roots(
+        &self,
+        _: &[verity_runtime::WriteEntry],
+    ) -> Result<verity_runtime::StateRoots, StateError> {
+        Ok(verity_runtime::StateRoots::default())
+    }
 }
 
 #[test]
@@ -367,12 +395,16 @@ fn verification_refuses_reads_outside_the_witness_and_foreign_profiles() {
     let wasm = module_bytes(wat.as_bytes()).unwrap();
     let rt = Runtime::new(Profile::default()).unwrap();
     let mut receipt = rt
-        .execute(&wasm, &Transaction::new("run"), &state(&[(b"k", b"v")]))
+        .execute(
+            &wasm,
+            &Transaction::new("run"),
+            &state(&wat, &[(b"k", b"v")]),
+        )
         .unwrap();
     rt.verify(&wasm, &receipt).unwrap();
     receipt.reads.clear();
     match rt.verify(&wasm, &receipt) {
-        Err(VerifyError::ReadOutsideWitness { key }) => assert_eq!(key, b"k"),
+        Err(VerifyError::ReadOutsideWitness { key: k }) => assert_eq!(k, key(&wat, b"k")),
         other => panic!("expected ReadOutsideWitness, got {other:?}"),
     }
     let mut other_profile = Profile::default();

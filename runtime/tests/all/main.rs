@@ -3,6 +3,7 @@
 //! what it proves.
 
 mod allocation;
+mod contracts;
 mod differential;
 mod engines;
 mod host_functions;
@@ -10,5 +11,5 @@ mod mutation;
 mod prepared;
 mod spec_testsuite;
 mod state_semantics;
-mod tree_state;
+mod transitions;
 mod validation;

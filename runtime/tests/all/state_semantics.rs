@@ -1,11 +1,15 @@
 //! Property test: a guest that interprets its input as storage operations
 //! produces exactly the read set, write set and outputs of a model of the
-//! overlay semantics, commits only on success, and verifies.
+//! overlay semantics (in its own contract's storage), commits only on
+//! success, and verifies, its state transition too.
 
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use verity_runtime::{MemoryState, Profile, Runtime, Status, Transaction, module_bytes};
+use verity_runtime::abi::contract::storage_key;
+use verity_runtime::{
+    ContractId, Hash32, MemoryState, Profile, Runtime, Status, Transaction, module_bytes,
+};
 
 /// Records of 3 bytes: [op, key, value]. op % 4: 0 write, 1 remove,
 /// 2 read (appends [found, value] to the output), 3 abort if the op's
@@ -117,25 +121,36 @@ proptest! {
         let rt = Runtime::new(Profile::default()).unwrap();
         let wasm = module_bytes(GUEST.as_bytes()).unwrap();
         let input: Vec<u8> = ops.iter().flat_map(|&(o, k, v)| [o, k, v]).collect();
-        let state: MemoryState = pre.iter().map(|(k, v)| (vec![*k], vec![*v])).collect();
+        let me = ContractId::one_shot(&Hash32::of(&wasm));
+        let state_of = |m: &BTreeMap<u8, u8>| -> MemoryState {
+            m.iter().map(|(k, v)| (storage_key(&me, &[*k]), vec![*v])).collect()
+        };
+        // The guest's keys, under the contract's prefix in the state.
+        let own = |key: &[u8]| {
+            assert_eq!(key[..33], verity_runtime::abi::contract::storage_prefix(&me));
+            key[33..].to_vec()
+        };
+        let state = state_of(&pre);
         let receipt = rt.execute(&wasm, &Transaction::new("run").with_input(input), &state).unwrap();
         let expected = model(&pre, &ops);
 
-        let reads: BTreeMap<_, _> = receipt.reads.iter().map(|r| (r.key.clone(), r.value.clone())).collect();
+        let reads: BTreeMap<_, _> = receipt.reads.iter().map(|r| (own(&r.key), r.value.clone())).collect();
         prop_assert_eq!(&reads, &expected.reads);
         if expected.aborted {
             prop_assert_eq!(&receipt.status, &Status::Reverted { message: String::new() });
             prop_assert!(receipt.writes.is_empty());
         } else {
             prop_assert_eq!(&receipt.status, &Status::Success);
-            let writes: BTreeMap<_, _> = receipt.writes.iter().map(|w| (w.key.clone(), w.value.clone())).collect();
+            let writes: BTreeMap<_, _> = receipt.writes.iter().map(|w| (own(&w.key), w.value.clone())).collect();
             prop_assert_eq!(&writes, &expected.writes);
             prop_assert_eq!(&receipt.output, &expected.output);
         }
 
         // Committing gives pre-state + writes, and only on success.
         let mut after = state.clone();
-        prop_assert_eq!(after.commit(&receipt), !expected.aborted);
+        let transition = after.commit(&receipt);
+        prop_assert_eq!(transition.pre_root, receipt.pre_state_root);
+        prop_assert_eq!(transition.post_root, receipt.post_state_root);
         let mut want = pre.clone();
         if !expected.aborted {
             for (k, v) in &expected.writes {
@@ -145,10 +160,13 @@ proptest! {
                 }
             }
         }
-        let want: MemoryState = want.iter().map(|(k, v)| (vec![*k], vec![*v])).collect();
+        let want = state_of(&want);
+        prop_assert_eq!(after.root(), want.root());
         prop_assert_eq!(after, want);
 
-        // The receipt verifies from its own read set, with no state database.
-        rt.verify(&wasm, &receipt).unwrap();
+        // The receipt verifies with no state database: its computation
+        // from its own read set, its transition from the witness.
+        let checked = rt.verify_receipt(&receipt, Some(&wasm), Some(&transition.witness)).unwrap();
+        prop_assert!(checked.state_authenticated);
     }
 }

@@ -1,12 +1,13 @@
 //! The authenticated state's transitions, through the runtime: token
-//! transfers between accounts of a `TreeState`, each committed with its
-//! roots and witness, each checked with no state; and the lies a checker
-//! must catch: a read value the pre-state does not hold, a claimed absence
-//! of a present key, a tampered witness, a witness for another root, a
-//! claimed post root the writes do not lead to.
+//! transfers between accounts of a `MemoryState`, each receipt carrying its
+//! roots, each committed with its witness and checked with no state; and
+//! the lies a checker must catch: a read value the pre-state does not hold,
+//! a claimed absence of a present key, a tampered witness, a witness for
+//! another root, a claimed post root the writes do not lead to.
 
 use verity_runtime::{
-    Hash32, Profile, Receipt, Runtime, Transaction, TransitionCheckError, TreeState,
+    Hash32, MemoryState, Profile, Receipt, Runtime, Transaction, TransitionCheckError,
+    check_receipt_transition,
 };
 use verity_state_tree::{ProofError, TransitionError};
 
@@ -19,7 +20,13 @@ fn account(i: u8) -> [u8; 32] {
     [i; 32]
 }
 
-fn run(rt: &Runtime, state: &TreeState, entry: &str, sender: [u8; 32], input: Vec<u8>) -> Receipt {
+fn run(
+    rt: &Runtime,
+    state: &MemoryState,
+    entry: &str,
+    sender: [u8; 32],
+    input: Vec<u8>,
+) -> Receipt {
     let tx = Transaction::new(entry)
         .with_input(input)
         .with_sender(sender.to_vec());
@@ -27,8 +34,8 @@ fn run(rt: &Runtime, state: &TreeState, entry: &str, sender: [u8; 32], input: Ve
 }
 
 /// A minted token, with the transitions of `init` and `mint` checked.
-fn minted(rt: &Runtime) -> TreeState {
-    let mut state = TreeState::default();
+fn minted(rt: &Runtime) -> MemoryState {
+    let mut state = MemoryState::default();
     let owner = account(1);
     for (entry, input) in [
         ("init", postcard::to_allocvec(&(owner,)).unwrap()),
@@ -40,7 +47,11 @@ fn minted(rt: &Runtime) -> TreeState {
         let r = run(rt, &state, entry, owner, input);
         assert!(r.status.is_success(), "{entry}: {}", r.status);
         let t = state.commit(&r);
-        t.check(&r).unwrap();
+        assert_eq!(
+            (r.pre_state_root, r.post_state_root),
+            (t.pre_root, t.post_root)
+        );
+        check_receipt_transition(&r, &t.witness).unwrap();
     }
     state
 }
@@ -56,7 +67,9 @@ fn every_transition_checks_without_state_and_roots_chain() {
         let r = run(&rt, &state, "transfer", from, input);
         let t = state.commit(&r);
         assert_eq!(t.pre_root, root, "transitions chain");
-        t.check(&r).unwrap();
+        assert_eq!(r.pre_state_root, root, "the receipt names its pre-state");
+        assert_eq!(r.post_state_root, t.post_root, "and its post-state");
+        check_receipt_transition(&r, &t.witness).unwrap();
         if r.status.is_success() && from != to {
             assert_ne!(t.post_root, t.pre_root);
         } else {
@@ -83,7 +96,7 @@ fn lies_about_the_state_transition_are_caught() {
     read.value = Some(postcard::to_allocvec(&999_999_999u64).unwrap());
     let key = read.key.clone();
     assert_eq!(
-        t.check(&lying),
+        check_receipt_transition(&lying, &t.witness),
         Err(TransitionCheckError::Witness(
             TransitionError::ReadMismatch { key }
         ))
@@ -94,36 +107,36 @@ fn lies_about_the_state_transition_are_caught() {
     let read = lying.reads.iter_mut().find(|e| e.value.is_some()).unwrap();
     read.value = None;
     assert!(matches!(
-        t.check(&lying),
+        check_receipt_transition(&lying, &t.witness),
         Err(TransitionCheckError::Witness(
             TransitionError::ReadMismatch { .. }
         ))
     ));
 
     // A tampered witness.
-    let mut tampered = t.clone();
-    let last = tampered.witness.len() - 1;
-    tampered.witness[last] ^= 1;
+    let mut tampered = t.witness.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
     assert!(matches!(
-        tampered.check(&r),
+        check_receipt_transition(&r, &tampered),
         Err(TransitionCheckError::Witness(TransitionError::Proof(_)))
     ));
 
     // A witness for another root.
-    let mut other = t.clone();
-    other.pre_root = Hash32([7; 32]);
+    let mut other = r.clone();
+    other.pre_state_root = Hash32([7; 32]);
     assert!(matches!(
-        other.check(&r),
+        check_receipt_transition(&other, &t.witness),
         Err(TransitionCheckError::Witness(TransitionError::Proof(
             ProofError::RootMismatch { .. }
         )))
     ));
 
     // A post root the writes do not lead to.
-    let mut claimed = t.clone();
-    claimed.post_root = t.pre_root;
+    let mut claimed = r.clone();
+    claimed.post_state_root = t.pre_root;
     assert!(matches!(
-        claimed.check(&r),
+        check_receipt_transition(&claimed, &t.witness),
         Err(TransitionCheckError::PostRoot { .. })
     ));
 
@@ -131,7 +144,7 @@ fn lies_about_the_state_transition_are_caught() {
     let mut lying = r.clone();
     lying.writes[0].value = Some(b"more".to_vec());
     assert!(matches!(
-        t.check(&lying),
+        check_receipt_transition(&lying, &t.witness),
         Err(TransitionCheckError::PostRoot { .. })
     ));
 }
