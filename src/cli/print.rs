@@ -13,9 +13,16 @@ pub fn receipt_json(receipt: &Receipt) -> String {
     json + "\n"
 }
 
+/// Bytes longer than this are shown by their head and length (a deploy's
+/// write set holds a whole module); `--json` shows everything.
+const SHOW_MAX: usize = 96;
+
 fn show_bytes(b: &[u8]) -> String {
     if b.is_empty() {
         return "(empty)".into();
+    }
+    if b.len() > SHOW_MAX {
+        return format!("{}… ({} bytes)", hex::encode(&b[..32]), b.len());
     }
     let text = std::str::from_utf8(b)
         .ok()
@@ -86,4 +93,18 @@ pub fn receipt_human(r: &Receipt) -> String {
         );
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::show_bytes;
+
+    #[test]
+    fn long_values_show_their_head_and_length() {
+        assert_eq!(show_bytes(b"count"), "636f756e74 \"count\"");
+        let module = vec![0xab; 8_000];
+        let shown = show_bytes(&module);
+        assert_eq!(shown, format!("{}… (8000 bytes)", "ab".repeat(32)));
+        assert_eq!(show_bytes(&[1; 96]).len(), 192, "up to the limit in full");
+    }
 }
