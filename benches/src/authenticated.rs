@@ -18,11 +18,38 @@ use crate::state_tree::Accounts;
 use crate::{ALICE, fixture, prepare, token_state};
 
 /// Account `i`'s address.
-fn address(i: u64) -> [u8; 32] {
+pub(crate) fn address(i: u64) -> [u8; 32] {
     let mut a = [0u8; 32];
     a[..8].copy_from_slice(&i.to_le_bytes());
     a[31] = 0xa5;
     a
+}
+
+/// The token as init and mint left it (owner, supply, ALICE's balance),
+/// then `accounts` other accounts ([`address`]) holding 1,000 each as their
+/// own balance entries: the key and value encodings are the ones `mint`
+/// wrote.
+pub(crate) fn token_accounts(
+    rt: &Runtime,
+    token: &[u8],
+    accounts: u64,
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let minted = token_state(rt, token)?;
+    let (balance_key, _) = minted
+        .iter()
+        .find(|(k, _)| k.ends_with(&ALICE))
+        .ok_or_else(|| anyhow!("no balance entry for ALICE"))?;
+    let prefix = balance_key[..balance_key.len() - 32].to_vec();
+    let balance = postcard::to_allocvec(&1_000u64)?;
+    Ok(minted
+        .iter()
+        .map(|(k, v)| (k.to_vec(), v.to_vec()))
+        .chain((0..accounts).map(|i| {
+            let mut key = prefix.clone();
+            key.extend_from_slice(&address(i));
+            (key, balance.clone())
+        }))
+        .collect())
 }
 
 /// The rows `token_transfer_authenticated` (tx/s) and `verify_witness`
@@ -37,26 +64,9 @@ pub(crate) fn rows(
     let accounts: u64 = if quick { 10_000 } else { 1_000_000 };
     let transfers: u64 = if quick { 2_000 } else { 40_000 };
 
-    // The token as init and mint left it (owner, supply, ALICE's balance),
-    // then every other account holding 1,000 as its own balance entry:
-    // the key and value encodings are the ones `mint` wrote.
-    let minted = token_state(rt, &token)?;
-    let (balance_key, _) = minted
-        .iter()
-        .find(|(k, _)| k.ends_with(&ALICE))
-        .ok_or_else(|| anyhow!("no balance entry for ALICE"))?;
-    let prefix = balance_key[..balance_key.len() - 32].to_vec();
-    let balance = postcard::to_allocvec(&1_000u64)?;
+    let entries = token_accounts(rt, &token, accounts)?;
     let start = Instant::now();
-    let mut state: MemoryState = minted
-        .iter()
-        .map(|(k, v)| (k.to_vec(), v.to_vec()))
-        .chain((0..accounts).map(|i| {
-            let mut key = prefix.clone();
-            key.extend_from_slice(&address(i));
-            (key, balance.clone())
-        }))
-        .collect();
+    let mut state: MemoryState = entries.into_iter().collect();
     let build_s = start.elapsed().as_secs_f64();
 
     let mut rng = Accounts(0x2545_f491_4f6c_dd1d, accounts);

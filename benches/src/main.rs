@@ -17,6 +17,7 @@ mod chart;
 mod hosts;
 mod report;
 mod state_tree;
+mod store;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -646,6 +647,9 @@ fn run(args: &Args) -> Result<Report> {
     }
     if want("state_tree") {
         rows.extend(state_tree::rows(args.quick)?);
+    }
+    if want("state_commit") {
+        rows.push(store::row(args.quick, &rt)?);
     }
 
     let elapsed: Duration = started.elapsed();

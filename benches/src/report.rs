@@ -212,6 +212,13 @@ const TARGETS: &[Target] = &[
         true,
     ),
     target(
+        "state_commit: committing into 1M keys ≤ 2× into 10k keys",
+        "state_commit",
+        Some(("large_vs_small_commit_time", "×")),
+        2.0,
+        false,
+    ),
+    target(
         "token transfers after the adversarial corpus ≥ 0.8× a fresh runtime's rate",
         "token_after_adversarial",
         Some(("vs_fresh_runtime", "×")),

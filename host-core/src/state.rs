@@ -234,6 +234,25 @@ impl MemoryState {
         self.tree.prove(&paths, &removed)
     }
 
+    /// The proof of `keys` (present or absent) against [`root`](Self::root),
+    /// in docs/state-tree.md's encoding: membership and non-membership.
+    ///
+    /// ```
+    /// use verity_host_core::MemoryState;
+    /// use verity_state_tree::{Proof, key_path, value_hash};
+    ///
+    /// let state: MemoryState = [(b"a".to_vec(), b"1".to_vec())].into_iter().collect();
+    /// let mut proof = Proof::decode(&state.prove(&[b"a", b"b"].map(|k| &k[..])))?;
+    /// proof.check_root(&state.root().0)?;
+    /// assert_eq!(proof.get(&key_path(b"a"))?, Some(value_hash(b"1")));
+    /// assert_eq!(proof.get(&key_path(b"b"))?, None); // proven absent
+    /// # Ok::<(), verity_state_tree::ProofError>(())
+    /// ```
+    pub fn prove(&self, keys: &[&[u8]]) -> Vec<u8> {
+        let paths: Vec<[u8; 32]> = keys.iter().map(|k| key_path(k)).collect();
+        self.tree.prove(&paths, &[])
+    }
+
     /// Applies a write set: `Some` sets, `None` removes.
     pub fn apply(&mut self, writes: &[WriteEntry]) {
         self.tree.update(tree_writes(writes));

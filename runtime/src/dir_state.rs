@@ -1,11 +1,16 @@
 //! A persistent state in a directory, opened with cap-std so that nothing
 //! outside the directory is touched.
 //!
-//! The whole state lives in one file, `state.bin`: a magic string, the
-//! entries sorted by key, and a SHA-256 checksum of everything before it.
-//! A commit writes `state.bin.tmp`, syncs it, renames it over `state.bin`
-//! and syncs the directory, so a crash at any point leaves either the old or
-//! the new state, never a mix.
+//! The state lives in `state.redb`, a [redb](https://docs.rs/redb) database
+//! (pure Rust, copy-on-write B-trees, crash-safe commits): the table
+//! `values` maps state keys to values, the table `meta` holds the format
+//! tag and the state root. A commit is one redb write transaction over the
+//! written keys and the new root, made durable before it returns: its cost
+//! grows with the writes, not with the state, and a crash at any point
+//! leaves the old or the new state, never a mix. Opening reads every value
+//! and rebuilds the state tree in memory (docs/performance.md measures it),
+//! then checks the rebuilt root against the stored one, so a database whose
+//! values were changed behind Verity's back is refused.
 //!
 //! One process at a time: [`DirState::open`] takes an exclusive lock on the
 //! file `lock` in the directory and holds it until the `DirState` is
@@ -14,23 +19,34 @@
 //! `verity run --state DIR` never interleave their read-modify-write.
 //!
 //! For crash tests, in a build with the `failpoints` feature, the
-//! environment variable `VERITY_CRASH_AT` set to `after-write`,
-//! `after-sync` or `after-rename` aborts the process at that step of a
-//! commit.
+//! environment variable `VERITY_CRASH_AT` set to `before-commit` (the
+//! writes are in the open transaction) or `after-commit` aborts the process
+//! at that step of a commit.
 
-use std::io::{Read, Write};
+use std::fmt::Display;
 use std::path::Path;
 
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use verity_host_abi::{Hash32, WriteEntry};
 
 use crate::state::{MemoryState, StateBackend, StateError, StateRoots};
 
-const FILE: &str = "state.bin";
+const DB: &str = "state.redb";
 const LOCK: &str = "lock";
-const TMP: &str = "state.bin.tmp";
-const MAGIC: &[u8; 16] = b"verity-state-v1\n";
+/// The single file of the state format before contracts and roots.
+const LEGACY: &str = "state.bin";
+
+const VALUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("values");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// `meta["format"]`: what this database is.
+const FORMAT: &[u8] = b"verity-state-v2";
+
+/// No stored value is larger than this: values are bounded by the profile
+/// (`max_value_bytes`) and code by `max_module_bytes`, both far below it. A
+/// larger one is a corrupt store, refused before it is copied.
+pub(crate) const MAX_STORED_VALUE_BYTES: usize = 64 << 20;
 
 /// Why a state directory could not be opened or committed.
 #[derive(Debug, thiserror::Error)]
@@ -53,32 +69,32 @@ pub enum DirStateError {
         path: String,
     },
     /// There is no state at the path: the directory is missing or holds no
-    /// `state.bin`. A state is made explicitly ([`DirState::create`]), so
+    /// `state.redb`. A state is made explicitly ([`DirState::create`]), so
     /// that a mistyped path is an error, not a new empty state.
     #[error(
-        "no Verity state at {path} (no directory with a state.bin there); create one first with `verity state init {path}`"
+        "no Verity state at {path} (no directory with a state.redb there); create one first with `verity state init {path}`"
     )]
     NotFound {
         /// The directory.
         path: String,
     },
     /// [`DirState::create`] found a state already there.
-    #[error("{path} already holds a Verity state (state.bin)")]
+    #[error("{path} already holds a Verity state")]
     Exists {
         /// The directory.
         path: String,
     },
-    /// `state.bin` is not a valid state file.
-    #[error("state file {path}/state.bin is corrupt: {reason}")]
+    /// The directory holds something that is not a valid Verity state.
+    #[error("state {path}/{DB} is not a valid Verity state: {reason}")]
     Corrupt {
         /// The directory.
         path: String,
         /// What is wrong.
-        reason: &'static str,
+        reason: String,
     },
 }
 
-/// A key-value state persisted in a directory.
+/// A key-value state persisted in a directory, with its state tree.
 ///
 /// ```
 /// use verity_runtime::{DirState, DirStateError, StateBackend};
@@ -87,15 +103,17 @@ pub enum DirStateError {
 /// let dir = tempfile::tempdir()?;
 /// let mut state = DirState::create(dir.path())?;
 /// state.commit(&[WriteEntry { key: b"k".to_vec(), value: Some(b"v".to_vec()) }])?;
+/// let root = state.state().root();
 /// // One holder at a time.
 /// assert!(matches!(DirState::open(dir.path()), Err(DirStateError::Busy { .. })));
 /// drop(state);
 /// let reopened = DirState::open(dir.path())?;
 /// assert_eq!(reopened.get(b"k")?, Some(b"v".to_vec()));
+/// assert_eq!(reopened.state().root(), root);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct DirState {
-    dir: Dir,
+    db: redb::Database,
     /// Held open for its exclusive lock.
     _lock: std::fs::File,
     path: String,
@@ -110,8 +128,8 @@ impl DirState {
     }
 
     /// Creates an empty state at `path`: the directory (and its parents)
-    /// if missing, and an empty `state.bin`. Refuses a directory that
-    /// already holds a state.
+    /// if missing, and an empty database. Refuses a directory that already
+    /// holds a state.
     ///
     /// ```
     /// use verity_runtime::{DirState, DirStateError};
@@ -139,6 +157,10 @@ impl DirState {
             path: shown.clone(),
             source,
         };
+        let corrupt = |reason: String| DirStateError::Corrupt {
+            path: shown.clone(),
+            reason,
+        };
         let dir = match Dir::open_ambient_dir(path, ambient_authority()) {
             Ok(dir) => dir,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -157,66 +179,150 @@ impl DirState {
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
-        let state = match dir.open(FILE) {
-            Ok(_) if create => return Err(DirStateError::Exists { path: shown }),
-            Ok(mut f) => {
-                let mut bytes = Vec::new();
-                f.read_to_end(&mut bytes).map_err(io)?;
-                decode(&bytes).map_err(|reason| DirStateError::Corrupt {
-                    path: shown.clone(),
-                    reason,
-                })?
+        if dir.exists(LEGACY) {
+            return Err(corrupt(format!(
+                "{shown} holds a state of an earlier Verity ({LEGACY}, before contracts and state \
+                 roots); make a new one with `verity state init`"
+            )));
+        }
+        let mut options = OpenOptions::new();
+        options.read(true).write(true);
+        if create {
+            options.create_new(true);
+        }
+        let file = match dir.open_with(DB, &options) {
+            Ok(f) => f.into_std(),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(DirStateError::Exists { path: shown });
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => MemoryState::default(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(DirStateError::NotFound { path: shown });
             }
             Err(e) => return Err(io(e)),
         };
-        let mut opened = DirState {
-            dir,
+        let backend = redb::backends::FileBackend::new(file).map_err(|e| corrupt(e.to_string()))?;
+        // The integrity check verifies every page's checksum: a file damaged
+        // outside redb is refused instead of trusted (a plain open may
+        // panic on it). Opening reads every value anyway.
+        let db = redb::Builder::new()
+            .set_check_integrity_on_open(true)
+            .create_with_backend(backend)
+            .map_err(|e| corrupt(e.to_string()))?;
+        let state = if create {
+            initialise(&db).map_err(&corrupt)?;
+            dir.open(".").and_then(|d| d.sync_all()).map_err(io)?;
+            MemoryState::default()
+        } else {
+            load(&db).map_err(corrupt)?
+        };
+        Ok(DirState {
+            db,
             _lock: lock,
             path: shown,
             state,
-        };
-        if create {
-            opened.commit(&[])?;
-        }
-        Ok(opened)
+        })
     }
 
-    /// The state as loaded (and as updated by commits).
+    /// The state as loaded (and as updated by commits): its entries, root
+    /// and witnesses.
     pub fn state(&self) -> &MemoryState {
         &self.state
     }
 
-    /// Applies `writes` and persists the result atomically.
+    /// Applies `writes` and persists them, with the new root, in one
+    /// durable transaction.
     pub fn commit(&mut self, writes: &[WriteEntry]) -> Result<(), DirStateError> {
-        let mut next = self.state.clone();
-        next.apply(writes);
-        let bytes = encode(&next);
-        let io = |source| DirStateError::Io {
-            path: self.path.clone(),
-            source,
-        };
-        let mut f = self
-            .dir
-            .open_with(
-                TMP,
-                OpenOptions::new().write(true).create(true).truncate(true),
-            )
-            .map_err(io)?;
-        f.write_all(&bytes).map_err(io)?;
-        crash_point("after-write");
-        f.sync_all().map_err(io)?;
-        drop(f);
-        crash_point("after-sync");
-        self.dir.rename(TMP, &self.dir, FILE).map_err(io)?;
-        crash_point("after-rename");
-        self.dir.open(".").and_then(|d| d.sync_all()).map_err(io)?;
-        self.state = next;
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let root = self
+            .state
+            .roots(writes)
+            .map_err(|e| self.store_error(e))?
+            .post;
+        let txn = self.db.begin_write().map_err(|e| self.store_error(e))?;
+        {
+            let mut values = txn.open_table(VALUES).map_err(|e| self.store_error(e))?;
+            for w in writes {
+                match &w.value {
+                    Some(v) => values.insert(w.key.as_slice(), v.as_slice()).map(drop),
+                    None => values.remove(w.key.as_slice()).map(drop),
+                }
+                .map_err(|e| self.store_error(e))?;
+            }
+            let mut meta = txn.open_table(META).map_err(|e| self.store_error(e))?;
+            meta.insert("root", root.0.as_slice())
+                .map_err(|e| self.store_error(e))?;
+        }
+        crash_point("before-commit");
+        txn.commit().map_err(|e| self.store_error(e))?;
+        crash_point("after-commit");
+        self.state.apply(writes);
         Ok(())
     }
+
+    /// A failure of the database while it was open.
+    fn store_error(&self, e: impl Display) -> DirStateError {
+        DirStateError::Io {
+            path: self.path.clone(),
+            source: std::io::Error::other(e.to_string()),
+        }
+    }
+}
+
+/// Writes the format tag and the empty root to a new database.
+fn initialise(db: &redb::Database) -> Result<(), String> {
+    let text = |e: &dyn Display| e.to_string();
+    let txn = db.begin_write().map_err(|e| text(&e))?;
+    {
+        txn.open_table(VALUES).map_err(|e| text(&e))?;
+        let mut meta = txn.open_table(META).map_err(|e| text(&e))?;
+        meta.insert("format", FORMAT).map_err(|e| text(&e))?;
+        meta.insert("root", Hash32::default().0.as_slice())
+            .map_err(|e| text(&e))?;
+    }
+    txn.commit().map_err(|e| text(&e))
+}
+
+/// Reads a state database: its format tag, every value, and its root,
+/// which must be the root of the values.
+fn load(db: &redb::Database) -> Result<MemoryState, String> {
+    let text = |e: &dyn Display| e.to_string();
+    let txn = db.begin_read().map_err(|e| text(&e))?;
+    let meta = txn
+        .open_table(META)
+        .map_err(|e| format!("no Verity metadata ({e})"))?;
+    let format = meta.get("format").map_err(|e| text(&e))?;
+    if format.as_ref().map(|f| f.value()) != Some(FORMAT) {
+        return Err("it has no Verity format tag".into());
+    }
+    let stored: [u8; 32] = meta
+        .get("root")
+        .map_err(|e| text(&e))?
+        .and_then(|r| r.value().try_into().ok())
+        .ok_or("it has no state root")?;
+    let values = txn.open_table(VALUES).map_err(|e| text(&e))?;
+    let mut entries = Vec::new();
+    for entry in values.iter().map_err(|e| text(&e))? {
+        let (k, v) = entry.map_err(|e| text(&e))?;
+        let (k, v) = (k.value(), v.value());
+        if v.len() > MAX_STORED_VALUE_BYTES {
+            return Err(format!(
+                "a value of {} bytes, over the largest a state holds ({MAX_STORED_VALUE_BYTES})",
+                v.len()
+            ));
+        }
+        entries.push((k.to_vec(), v.to_vec()));
+    }
+    let state: MemoryState = entries.into_iter().collect();
+    if state.root().0 != stored {
+        return Err(format!(
+            "its values have root {}, not the stored root {}",
+            state.root(),
+            Hash32(stored)
+        ));
+    }
+    Ok(state)
 }
 
 impl StateBackend for DirState {
@@ -242,56 +348,3 @@ fn crash_point(step: &str) {
 
 #[cfg(not(feature = "failpoints"))]
 fn crash_point(_step: &str) {}
-
-fn encode(state: &MemoryState) -> Vec<u8> {
-    let mut out = MAGIC.to_vec();
-    out.extend_from_slice(&(state.len() as u64).to_le_bytes());
-    for (k, v) in state.iter() {
-        for part in [k, v] {
-            out.extend_from_slice(&(part.len() as u32).to_le_bytes());
-            out.extend_from_slice(part);
-        }
-    }
-    let sum = Hash32::of(&out);
-    out.extend_from_slice(&sum.0);
-    out
-}
-
-fn decode(bytes: &[u8]) -> Result<MemoryState, &'static str> {
-    if bytes.len() < MAGIC.len() + 8 + 32 {
-        return Err("too short");
-    }
-    let (body, sum) = bytes.split_at(bytes.len() - 32);
-    if Hash32::of(body).0 != sum {
-        return Err("checksum mismatch");
-    }
-    let rest = body.strip_prefix(MAGIC.as_slice()).ok_or("bad magic")?;
-    let (count, mut rest) = rest.split_at(8);
-    let count = u64::from_le_bytes(count.try_into().map_err(|_| "bad count")?);
-    let take = |rest: &mut &[u8]| -> Result<Vec<u8>, &'static str> {
-        if rest.len() < 4 {
-            return Err("truncated entry");
-        }
-        let (n, tail) = rest.split_at(4);
-        let n = u32::from_le_bytes(n.try_into().map_err(|_| "bad length")?) as usize;
-        if tail.len() < n {
-            return Err("truncated entry");
-        }
-        let (v, tail) = tail.split_at(n);
-        *rest = tail;
-        Ok(v.to_vec())
-    };
-    let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    for _ in 0..count {
-        let k = take(&mut rest)?;
-        let v = take(&mut rest)?;
-        if entries.last().is_some_and(|(prev, _)| *prev >= k) {
-            return Err("keys out of order");
-        }
-        entries.push((k, v));
-    }
-    if !rest.is_empty() {
-        return Err("trailing bytes");
-    }
-    Ok(entries.into_iter().collect())
-}

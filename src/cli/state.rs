@@ -2,11 +2,17 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use verity_runtime::DirState;
+use serde_json::json;
+use verity_runtime::abi::contract::{
+    CODE_KIND, ContractRecord, RECORD_KIND, STORAGE_KIND, record_key, storage_key, storage_prefix,
+};
+use verity_runtime::{ContractId, DirState, MemoryState};
+use verity_state_tree::{Proof, key_path, value_hash};
 
 use super::Outcome;
+use super::inputs::parse_bytes_arg;
 
 #[derive(Args)]
 pub struct StateArgs {
@@ -16,10 +22,41 @@ pub struct StateArgs {
 
 #[derive(Subcommand)]
 enum StateCommand {
-    /// Create an empty state directory for `verity run --state DIR`.
+    /// Create an empty state directory for `--state DIR`.
     Init {
         /// The directory (created with its parents if missing).
         dir: PathBuf,
+    },
+    /// The state root and what the state holds: code, contracts, storage.
+    Info {
+        /// The state directory.
+        dir: PathBuf,
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A contract: the code it runs, its admin, its storage keys.
+    Contract {
+        /// The state directory.
+        dir: PathBuf,
+        /// The contract's address (64 hex digits).
+        address: String,
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A contract's storage value under KEY, with its Merkle proof against
+    /// the state root (checked before it is printed).
+    Get {
+        /// The state directory.
+        dir: PathBuf,
+        /// The contract's address (64 hex digits).
+        address: String,
+        /// The contract's storage key: hex, or @FILE.
+        key: String,
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -29,6 +66,147 @@ pub fn state(args: StateArgs) -> Result<Outcome> {
             DirState::create(&dir)?;
             outln!("created an empty state at {}", dir.display());
         }
+        StateCommand::Info { dir, json } => info(&DirState::open(&dir)?, json)?,
+        StateCommand::Contract { dir, address, json } => {
+            let id = address_arg(&address)?;
+            return contract(DirState::open(&dir)?.state(), id, json);
+        }
+        StateCommand::Get {
+            dir,
+            address,
+            key,
+            json,
+        } => {
+            let id = address_arg(&address)?;
+            let key = parse_bytes_arg("KEY", &key)?;
+            return get(DirState::open(&dir)?.state(), id, &key, json);
+        }
     }
     Ok(Outcome::Ok)
+}
+
+fn address_arg(text: &str) -> Result<ContractId> {
+    ContractId::from_hex(text)
+        .with_context(|| format!("`{text}` is not a contract address (64 hex digits)"))
+}
+
+fn info(dir: &DirState, json: bool) -> Result<()> {
+    let state = dir.state();
+    let (mut code, mut contracts, mut storage, mut bytes) = (0u64, 0u64, 0u64, 0u64);
+    for (k, v) in state.iter() {
+        bytes += (k.len() + v.len()) as u64;
+        match k.first() {
+            Some(&CODE_KIND) => code += 1,
+            Some(&RECORD_KIND) => contracts += 1,
+            Some(&STORAGE_KIND) => storage += 1,
+            _ => {}
+        }
+    }
+    if json {
+        let doc = json!({
+            "root": state.root().to_hex(), "keys": state.len(), "code": code,
+            "contracts": contracts, "storage_keys": storage, "bytes": bytes,
+        });
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        outln!("root       {}", state.root());
+        outln!(
+            "keys       {} ({bytes} bytes of keys and values)",
+            state.len()
+        );
+        outln!("code       {code} modules");
+        outln!("contracts  {contracts}");
+        outln!("storage    {storage} keys");
+    }
+    Ok(())
+}
+
+fn contract(state: &MemoryState, id: ContractId, json: bool) -> Result<Outcome> {
+    let Some(bytes) = state.value(&record_key(&id)) else {
+        bail!("no contract at address {id}");
+    };
+    let record = ContractRecord::decode(bytes)
+        .with_context(|| format!("the record of contract {id} does not decode"))?;
+    let prefix = storage_prefix(&id);
+    let keys = state.iter().filter(|(k, _)| k.starts_with(&prefix)).count();
+    let stored = state
+        .value(&verity_runtime::abi::contract::code_key(&record.code_hash))
+        .map(<[u8]>::len);
+    if json {
+        let doc = json!({
+            "contract": id.to_string(), "code_hash": record.code_hash.to_hex(),
+            "code_bytes": stored, "admin": hex::encode(&record.admin), "storage_keys": keys,
+        });
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        outln!("contract  {id}");
+        match stored {
+            Some(n) => outln!("code      {} ({n} bytes)", record.code_hash),
+            None => outln!("code      {} (NOT in the state)", record.code_hash),
+        }
+        outln!("admin     {}", hex::encode(&record.admin));
+        outln!("storage   {keys} keys");
+    }
+    Ok(Outcome::Ok)
+}
+
+fn get(state: &MemoryState, id: ContractId, key: &[u8], json: bool) -> Result<Outcome> {
+    let full = storage_key(&id, key);
+    let value = state.value(&full);
+    let proof = state.prove(&[&full]);
+    // The proof is checked as a verifier would, before anyone relies on it.
+    let mut decoded = Proof::decode(&proof).map_err(|e| anyhow::anyhow!("{e}"))?;
+    decoded
+        .check_root(&state.root().0)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let proven = decoded
+        .get(&key_path(&full))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if proven != value.map(value_hash) {
+        bail!("the state's proof does not agree with its value (a bug)");
+    }
+    if json {
+        let doc = json!({
+            "root": state.root().to_hex(), "contract": id.to_string(),
+            "key": hex::encode(key), "state_key": hex::encode(&full),
+            "value": value.map(hex::encode), "proof": hex::encode(&proof),
+        });
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        outln!("root   {}", state.root());
+        outln!("key    {}", hex::encode(&full));
+        match value {
+            Some(v) => outln!("value  {}", hex::encode(v)),
+            None => outln!("value  (absent: proven not in the state)"),
+        }
+        outln!("proof  {} ({} bytes)", hex::encode(&proof), proof.len());
+    }
+    Ok(if value.is_some() {
+        Outcome::Ok
+    } else {
+        Outcome::Failed
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use verity_runtime::Hash32;
+
+    #[test]
+    fn a_proof_of_a_value_and_of_an_absence_check_against_the_root() {
+        let id = ContractId([3; 32]);
+        let mut state = MemoryState::default();
+        for i in 0..50u8 {
+            state.insert(storage_key(&id, &[i]), vec![i; 3]);
+        }
+        let root = Hash32(state.root().0);
+        for (key, present) in [(vec![7u8], true), (vec![200u8], false)] {
+            let full = storage_key(&id, &key);
+            let mut proof = Proof::decode(&state.prove(&[&full])).unwrap();
+            proof.check_root(&root.0).unwrap();
+            let got = proof.get(&key_path(&full)).unwrap();
+            assert_eq!(got.is_some(), present);
+        }
+    }
 }

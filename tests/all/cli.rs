@@ -358,7 +358,13 @@ fn state_directory_persists_successes_and_ignores_failures() {
             hex::encode(expected.to_le_bytes())
         );
     }
-    let before = std::fs::read(state.join("state.bin")).unwrap();
+    let root = || {
+        verity_runtime::DirState::open(&state)
+            .unwrap()
+            .state()
+            .root()
+    };
+    let before = root();
     // A reverted run that writes before aborting leaves the state as it was.
     let sink = fixture("kitchen_sink.wat");
     let out = run_cli(&["run", path_str(&sink), "--entry", "fail", "--state", s]);
@@ -375,7 +381,7 @@ fn state_directory_persists_successes_and_ignores_failures() {
         "1500",
     ]);
     assert_eq!(code(&out), 1);
-    assert_eq!(std::fs::read(state.join("state.bin")).unwrap(), before);
+    assert_eq!(root(), before);
     // The read set shows the value the run saw.
     let out = run_cli(&[
         "run",
@@ -398,14 +404,22 @@ fn state_directory_persists_successes_and_ignores_failures() {
 #[test]
 fn corrupt_state_directory_is_an_error_not_a_reset() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("state.bin"), b"garbage").unwrap();
+    std::fs::write(dir.path().join("state.redb"), b"garbage").unwrap();
     let out = increment_in(dir.path());
     assert_eq!(code(&out), 2);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("corrupt"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a valid Verity state"), "{err}");
     assert_eq!(
-        std::fs::read(dir.path().join("state.bin")).unwrap(),
+        std::fs::read(dir.path().join("state.redb")).unwrap(),
         b"garbage"
     );
+    // A state of the format before contracts is named as such.
+    let old = tempfile::tempdir().unwrap();
+    std::fs::write(old.path().join("state.bin"), b"verity-state-v1\n").unwrap();
+    let out = increment_in(old.path());
+    assert_eq!(code(&out), 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("earlier Verity"), "{err}");
 }
 
 #[test]
@@ -476,7 +490,7 @@ fn a_missing_state_directory_is_an_error_not_a_new_state() {
     // An existing directory that holds no state is refused too.
     let out = increment_in(dir.path());
     assert_eq!(code(&out), 2);
-    assert!(!dir.path().join("state.bin").exists());
+    assert!(!dir.path().join("state.redb").exists());
     // `state init` makes one, once.
     assert_eq!(code(&run_cli(&["state", "init", path_str(&typo)])), 0);
     let again = run_cli(&["state", "init", path_str(&typo)]);
@@ -733,4 +747,59 @@ fn calls_need_a_state_and_a_well_formed_address() {
     ]);
     assert_eq!(code(&out), 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--salt is 2 bytes"));
+}
+
+/// `verity state`: the root and counts, a contract's record, and a value
+/// with a proof that checks against the root, present and absent.
+#[test]
+fn state_commands_show_the_root_a_contract_and_proven_values() {
+    use verity_state_tree::{Proof, key_path, value_hash};
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let s = path_str(&state);
+    assert_eq!(code(&run_cli(&["state", "init", s])), 0);
+    let owner = "01".repeat(32);
+    let token = fixture("wasm/token.wasm");
+    let out = run_cli(&[
+        "deploy",
+        path_str(&token),
+        "--entry",
+        "init",
+        "--arg",
+        &format!("owner={owner}"),
+        "--sender",
+        &owner,
+        "--state",
+        s,
+        "--json",
+    ]);
+    let deployed = stdout_json(&out);
+    let address = deployed["contract"].as_str().unwrap();
+
+    let info = stdout_json(&run_cli(&["state", "info", s, "--json"]));
+    assert_eq!(info["root"], deployed["post_state_root"]);
+    assert_eq!(
+        (&info["code"], &info["contracts"], &info["storage_keys"]),
+        (&Value::from(1), &Value::from(1), &Value::from(1))
+    );
+    let record = stdout_json(&run_cli(&["state", "contract", s, address, "--json"]));
+    assert_eq!(record["code_hash"], deployed["code_hash"]);
+    assert_eq!(record["admin"], owner);
+
+    let root = verity_runtime::Hash32::from_hex(info["root"].as_str().unwrap()).unwrap();
+    for (key, want) in [("owner", Some(owner.clone())), ("nothing", None)] {
+        let out = run_cli(&["state", "get", s, address, &hex::encode(key), "--json"]);
+        assert_eq!(code(&out), if want.is_some() { 0 } else { 1 });
+        let got = stdout_json(&out);
+        assert_eq!(got["value"].as_str().map(str::to_string), want);
+        let state_key = hex::decode(got["state_key"].as_str().unwrap()).unwrap();
+        let mut proof =
+            Proof::decode(&hex::decode(got["proof"].as_str().unwrap()).unwrap()).unwrap();
+        proof.check_root(&root.0).unwrap();
+        let proven = proof.get(&key_path(&state_key)).unwrap();
+        assert_eq!(proven, want.map(|v| value_hash(&hex::decode(v).unwrap())));
+    }
+    let out = run_cli(&["state", "contract", s, &"77".repeat(32)]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no contract at address"));
 }

@@ -56,8 +56,8 @@ fn a_crash_at_each_step_of_a_commit_leaves_the_old_or_the_new_state() {
     let dir = new_state();
     assert!(increment(dir.path()).status().unwrap().success());
     assert_eq!(count(dir.path()), 1);
-    // Before the rename the old state stands; from the rename on, the new.
-    for (step, delta) in [("after-write", 0), ("after-sync", 0), ("after-rename", 1)] {
+    // Before the database's commit the old state stands; from it on, the new.
+    for (step, delta) in [("before-commit", 0), ("after-commit", 1)] {
         let before = count(dir.path());
         let status = increment(dir.path())
             .env("VERITY_CRASH_AT", step)
@@ -65,7 +65,7 @@ fn a_crash_at_each_step_of_a_commit_leaves_the_old_or_the_new_state() {
             .unwrap();
         assert!(!status.success(), "{step}: the process was meant to crash");
         assert_eq!(count(dir.path()), before + delta, "{step}");
-        // A later run picks up from there (and cleans the temporary file).
+        // A later run picks up from there.
         let after = count(dir.path());
         assert!(increment(dir.path()).status().unwrap().success(), "{step}");
         assert_eq!(count(dir.path()), after + 1, "{step}");

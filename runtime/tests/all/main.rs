@@ -5,6 +5,7 @@
 mod allocation;
 mod contracts;
 mod differential;
+mod dir_state;
 mod engines;
 mod host_functions;
 mod mutation;

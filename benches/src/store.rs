@@ -1,0 +1,74 @@
+//! The state directory's store: what committing a transaction costs as the
+//! state grows. The same 100 token transfers are executed and committed
+//! (one durable database transaction each) into a store of 10,000 keys and
+//! one of 1,000,000; the row reports the commit rate at 1M keys and the
+//! ratio of the two commit times (the target: at most 2x, commit cost
+//! grows with the writes, not the state), with the time to open the large
+//! store (which reads every value and rebuilds the tree).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, ensure};
+use verity_runtime::{DirState, Runtime, Transaction, WriteEntry};
+
+use crate::authenticated::{address, token_accounts};
+use crate::report::Row;
+use crate::state_tree::Accounts;
+use crate::{fixture, prepare};
+
+/// The row `state_commit` (commits/s at the larger state).
+pub(crate) fn row(quick: bool, rt: &Runtime) -> Result<Row> {
+    let (small, large) = if quick {
+        (10_000, 100_000)
+    } else {
+        (10_000, 1_000_000)
+    };
+    let token = fixture("token.wasm")?;
+    let module = prepare(rt, &token)?;
+    let mut times = Vec::new();
+    let mut open_s = 0.0;
+    for accounts in [small, large] {
+        let dir = tempfile::tempdir()?;
+        let mut store = DirState::create(dir.path())?;
+        let writes: Vec<WriteEntry> = token_accounts(rt, &token, accounts)?
+            .into_iter()
+            .map(|(key, value)| WriteEntry {
+                key,
+                value: Some(value),
+            })
+            .collect();
+        store.commit(&writes)?;
+        drop(store);
+        let start = Instant::now();
+        let mut store = DirState::open(dir.path())?;
+        open_s = start.elapsed().as_secs_f64();
+        // The same transfers in both states: accounts below `small` exist
+        // in both.
+        let mut rng = Accounts(0x9e37_79b9_7f4a_7c15, small);
+        let mut committing = Duration::ZERO;
+        for _ in 0..100 {
+            let (from, to) = (address(rng.next()), address(rng.next()));
+            let tx = Transaction::new("transfer")
+                .with_input(postcard::to_allocvec(&(to, 1u64))?)
+                .with_sender(from.to_vec())
+                .with_fuel(1_000_000);
+            let receipt = rt.execute_prepared(&module, &tx, store.state())?;
+            ensure!(receipt.status.is_success(), "a transfer failed");
+            let start = Instant::now();
+            store.commit(&receipt.writes)?;
+            committing += start.elapsed();
+            ensure!(store.state().root() == receipt.post_state_root);
+        }
+        times.push(committing.as_secs_f64() / 100.0);
+    }
+    let mut row = Row::new("state_commit", "commits/s", true);
+    row.verity = Some(1.0 / times[1]);
+    row.ratios
+        .insert("large_vs_small_commit_time".into(), times[1] / times[0]);
+    row.ratios.insert("small_keys".into(), small as f64);
+    row.ratios.insert("large_keys".into(), large as f64);
+    row.ratios
+        .insert("small_commits_per_s".into(), 1.0 / times[0]);
+    row.ratios.insert("open_seconds_large".into(), open_s);
+    Ok(row)
+}
