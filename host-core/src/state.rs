@@ -1,7 +1,7 @@
 //! State: the backend an embedder provides, an in-memory one, and the
 //! witness a verifier re-executes against.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use verity_host_abi::{Hash32, Receipt, WriteEntry};
 use verity_state_tree::{TransitionError, Tree, check_transition, key_path, value_hash};
@@ -191,7 +191,9 @@ fn committed(receipt: &Receipt) -> &[WriteEntry] {
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct MemoryState {
-    entries: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Hashed, not sorted: at a million keys a sorted map's lookup chases a
+    /// pointer to every key it compares (docs/performance.md).
+    entries: HashMap<Vec<u8>, Vec<u8>>,
     tree: Tree,
 }
 
@@ -288,9 +290,13 @@ impl MemoryState {
 
     /// The entries, sorted by key.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.entries
+        let mut sorted: Vec<(&[u8], &[u8])> = self
+            .entries
             .iter()
             .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .collect();
+        sorted.sort_unstable();
+        sorted.into_iter()
     }
 
     /// Number of keys.
@@ -306,7 +312,7 @@ impl MemoryState {
 
 impl FromIterator<(Vec<u8>, Vec<u8>)> for MemoryState {
     fn from_iter<I: IntoIterator<Item = (Vec<u8>, Vec<u8>)>>(iter: I) -> Self {
-        let entries: BTreeMap<Vec<u8>, Vec<u8>> = iter.into_iter().collect();
+        let entries: HashMap<Vec<u8>, Vec<u8>> = iter.into_iter().collect();
         let mut tree = Tree::new();
         tree.update(
             entries

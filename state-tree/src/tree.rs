@@ -82,6 +82,24 @@ impl Default for Tree {
 /// A node and its hash.
 type Node = (Ref, Hash);
 
+/// What a subtree would become after writes: its kind decides whether its
+/// parent collapses (a single leaf moves up), its hash the parent's hash.
+#[derive(Clone, Copy)]
+enum After {
+    Empty,
+    Leaf(Hash),
+    Branch(Hash),
+}
+
+impl After {
+    fn hash(self) -> Hash {
+        match self {
+            After::Empty => EMPTY,
+            After::Leaf(h) | After::Branch(h) => h,
+        }
+    }
+}
+
 const EMPTY_NODE: Node = (Ref::EMPTY, EMPTY);
 
 impl Tree {
@@ -285,8 +303,11 @@ impl Tree {
     }
 
     /// The root the tree would have after `writes` (`Some(value_hash)` sets,
-    /// `None` removes), leaving the tree as it is: the writes are applied to
-    /// a proof of their paths, exactly as a verifier applies them.
+    /// `None` removes; a path written twice takes its last write), leaving
+    /// the tree as it is. It walks the written paths as
+    /// [`update`](Self::update) does and hashes what would change, building
+    /// nothing: what an executor does to put the post-state root in a
+    /// receipt before the receipt is committed.
     ///
     /// ```
     /// use verity_state_tree::{Tree, key_path, value_hash};
@@ -296,6 +317,7 @@ impl Tree {
     /// let writes = [(key_path(b"b"), Some(value_hash(b"2"))), (key_path(b"a"), None)];
     /// let after = tree.root_after(&writes);
     /// let before = tree.root();
+    /// assert_eq!(tree.root(), before, "nothing changed");
     /// tree.update(writes);
     /// assert_eq!(tree.root(), after);
     /// assert_ne!(before, after);
@@ -304,18 +326,76 @@ impl Tree {
         if writes.is_empty() {
             return self.root();
         }
-        let paths: Vec<Hash> = writes.iter().map(|w| w.0).collect();
-        let removed: Vec<Hash> = writes
-            .iter()
-            .filter(|w| w.1.is_none())
-            .map(|w| w.0)
-            .collect();
-        let mut proof = crate::proof::Proof::decode(&self.prove(&paths, &removed))
-            .expect("the tree's own proof is canonical");
-        proof
-            .apply(writes)
-            .expect("the tree's own proof covers the paths it was made for");
-        proof.root()
+        let mut sorted: Vec<(Hash, Option<Hash>)> = writes.to_vec();
+        sorted.sort_by_key(|w| w.0);
+        let mut deduped: Vec<(Hash, Option<Hash>)> = Vec::with_capacity(sorted.len());
+        for w in sorted {
+            match deduped.last_mut() {
+                Some(last) if last.0 == w.0 => *last = w,
+                _ => deduped.push(w),
+            }
+        }
+        self.after((self.root, self.root_hash), 0, &deduped).hash()
+    }
+
+    /// What subtree `node` at `depth` becomes after `writes` (sorted, one
+    /// per path), as [`update_at`](Self::update_at) would make it.
+    fn after(&self, node: Node, depth: usize, writes: &[(Hash, Option<Hash>)]) -> After {
+        if writes.is_empty() {
+            return match Self::kind(node.0) {
+                Kind::Empty => After::Empty,
+                Kind::Leaf(_) => After::Leaf(node.1),
+                Kind::Branch(_) => After::Branch(node.1),
+            };
+        }
+        match Self::kind(node.0) {
+            Kind::Branch(i) => {
+                let split = writes.partition_point(|w| bit(&w.0, depth) == 0);
+                let b = &self.branches[i];
+                let l = self.after((b.children[0], b.hashes[0]), depth + 1, &writes[..split]);
+                let r = self.after((b.children[1], b.hashes[1]), depth + 1, &writes[split..]);
+                match (l, r) {
+                    (After::Empty, After::Empty) => After::Empty,
+                    (After::Empty, leaf @ After::Leaf(_))
+                    | (leaf @ After::Leaf(_), After::Empty) => leaf,
+                    (l, r) => After::Branch(node_hash(&l.hash(), &r.hash())),
+                }
+            }
+            Kind::Empty => {
+                let leaves: Vec<(Hash, Hash)> = writes
+                    .iter()
+                    .filter_map(|(p, v)| Some((*p, (*v)?)))
+                    .collect();
+                Self::built(depth, &leaves)
+            }
+            Kind::Leaf(i) => {
+                let existing = &self.leaves[i];
+                let mut leaves: Vec<(Hash, Hash)> = writes
+                    .iter()
+                    .filter_map(|(p, v)| Some((*p, (*v)?)))
+                    .collect();
+                if !writes.iter().any(|(p, _)| p == &existing.path) {
+                    let at = leaves.partition_point(|(p, _)| p < &existing.path);
+                    leaves.insert(at, (existing.path, existing.value));
+                }
+                Self::built(depth, &leaves)
+            }
+        }
+    }
+
+    /// The canonical subtree at `depth` holding `leaves` (sorted by path),
+    /// as [`build`](Self::build) would make it.
+    fn built(depth: usize, leaves: &[(Hash, Hash)]) -> After {
+        match leaves {
+            [] => After::Empty,
+            [(path, value)] => After::Leaf(leaf_hash(path, value)),
+            _ => {
+                let split = leaves.partition_point(|(p, _)| bit(p, depth) == 0);
+                let l = Self::built(depth + 1, &leaves[..split]);
+                let r = Self::built(depth + 1, &leaves[split..]);
+                After::Branch(node_hash(&l.hash(), &r.hash()))
+            }
+        }
     }
 
     /// The proof for `paths` (every key a transaction read or wrote, in any

@@ -95,9 +95,13 @@ proptest! {
             }
 
             proof.apply(b).unwrap();
+            // The root after the writes, computed without applying them.
+            let predicted = tree.root_after(b);
+            prop_assert_eq!(tree.root(), pre_root, "root_after changed the tree");
             tree.update(b.iter().copied());
             apply_model(&mut model, b);
             prop_assert_eq!(tree.root(), model_root(&model));
+            prop_assert_eq!(predicted, tree.root());
             prop_assert_eq!(proof.root(), tree.root());
             prop_assert_eq!(tree.len(), model.len());
         }
