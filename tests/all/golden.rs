@@ -490,3 +490,34 @@ fn the_python_checker_and_verify_reject_a_lying_read_and_a_tampered_witness() {
     let (ok, out) = python(&[p.to_str().unwrap(), "--witness", other.to_str().unwrap()]);
     assert!(!ok && out.contains("witness: error"), "{out}");
 }
+
+/// A deploy carries its code; a call's receipt without its module names the
+/// code hash it needs.
+#[test]
+fn verify_takes_a_deploys_code_from_its_receipt_and_names_a_calls_missing_code() {
+    let out = verity()
+        .arg("verify")
+        .arg(golden_path("token_deploy"))
+        .arg("--witness")
+        .arg(witness_path("token_deploy"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = verity()
+        .arg("verify")
+        .arg(golden_path("token_transfer_call"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let token = verity_runtime::Hash32::of(&std::fs::read(fixture("wasm/token.wasm")).unwrap());
+    assert!(
+        text.contains(&format!("runs code {token}, which was not given")),
+        "{text}"
+    );
+}
