@@ -484,11 +484,41 @@ fn the_python_checker_and_verify_reject_a_lying_read_and_a_tampered_witness() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains("the state transition does not check: witness:"),
+        "{report}"
+    );
 
-    // A witness for another state: the deploy's.
+    // A witness for another state: the deploy's, made against the empty
+    // state.
     let other = witness_path("token_deploy");
     let (ok, out) = python(&[p.to_str().unwrap(), "--witness", other.to_str().unwrap()]);
-    assert!(!ok && out.contains("witness: error"), "{out}");
+    assert!(
+        !ok && out.contains("witness: error: root mismatch"),
+        "{out}"
+    );
+    let out = verity()
+        .arg("verify")
+        .arg(&p)
+        .arg("--module")
+        .arg(&module)
+        .arg("--witness")
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report = String::from_utf8_lossy(&out.stdout);
+    let pre = serde_json::from_str::<ReceiptJson>(&text)
+        .unwrap()
+        .pre_state_root;
+    assert!(
+        report.contains(&format!(
+            "the proof is for root {}, not {pre}",
+            "0".repeat(64)
+        )),
+        "{report}"
+    );
 }
 
 /// A deploy carries its code; a call's receipt without its module names the
