@@ -60,8 +60,10 @@ def encode(r):
         out += hexb(r["salt"])
     out += hexb(r["contract"]) + hexb(r["code_hash"])
     out += byts(r["entry"].encode("utf-8"))
-    for field in ("sender", "context", "input"):
+    for field in ("sender", "context"):
         out += byts(hexb(r[field]))
+    out += u64(r["height"]) + u64(r["time"]) + byts(r["chain_id"].encode("utf-8"))
+    out += byts(hexb(r["input"]))
     out += u64(r["fuel_limit"]) + u64(r["fuel_used"])
     status = r["status"]
     out += u8(STATUS_TAGS[status])

@@ -51,7 +51,36 @@ pub fn sender_address() -> Option<Address> {
     with_sender(|s| Address::try_from(s).ok())
 }
 
-/// Calls `f` with the embedder's context blob (e.g. a block height).
+/// The block height the transaction runs at (its chain context): one host
+/// call, no buffer.
+pub fn block_height() -> u64 {
+    host::block_height()
+}
+
+/// The block time the transaction runs at (seconds since the Unix epoch, by
+/// convention): one host call, no buffer.
+pub fn block_time() -> u64 {
+    host::block_time()
+}
+
+/// Largest chain id the default profile accepts (`max_chain_id_bytes`).
+const CHAIN_ID_CAP: usize = Limits::DEFAULT.max_chain_id_bytes as usize;
+
+/// Calls `f` with the chain id the transaction runs on.
+pub fn with_chain_id<R>(f: impl FnOnce(&str) -> R) -> R {
+    let n = host::chain_id_len();
+    let mut buf = [0u8; CHAIN_ID_CAP];
+    let Some(buf) = buf.get_mut(..n) else {
+        revert("chain id is longer than 64 bytes");
+    };
+    host::chain_id_read(buf);
+    match core::str::from_utf8(buf) {
+        Ok(id) => f(id),
+        Err(_) => revert("chain id is not UTF-8"),
+    }
+}
+
+/// Calls `f` with the embedder's opaque context blob.
 pub fn with_context<R>(f: impl FnOnce(&[u8]) -> R) -> R {
     let n = host::context_len();
     let mut buf = [0u8; CONTEXT_CAP];

@@ -44,6 +44,23 @@ mod imp {
         // SAFETY: `dst` is writable for `context_len()` bytes.
         unsafe { sys::context_read(p(dst.as_mut_ptr())) }
     }
+    pub(crate) fn block_height() -> u64 {
+        // SAFETY: no arguments; the host returns the height's bits.
+        unsafe { sys::block_height() as u64 }
+    }
+    pub(crate) fn block_time() -> u64 {
+        // SAFETY: no arguments; the host returns the time's bits.
+        unsafe { sys::block_time() as u64 }
+    }
+    pub(crate) fn chain_id_len() -> usize {
+        // SAFETY: no arguments.
+        unsafe { sys::chain_id_len() as u32 as usize }
+    }
+    pub(crate) fn chain_id_read(dst: &mut [u8]) {
+        debug_assert_eq!(dst.len(), chain_id_len());
+        // SAFETY: `dst` is writable for `chain_id_len()` bytes.
+        unsafe { sys::chain_id_read(p(dst.as_mut_ptr())) }
+    }
     pub(crate) fn output_set(data: &[u8]) {
         // SAFETY: the host only reads `data.len()` bytes at `data`.
         unsafe { sys::output_set(p(data.as_ptr()), n(data.len())) }

@@ -67,7 +67,8 @@ use verity_host_abi::contract::{storage_key, storage_prefix};
 use verity_host_abi::spec::ContractSpec;
 use verity_host_abi::{ContractId, CostSchedule, Limits};
 use verity_host_core::{
-    DEFAULT_FUEL, GuestMemory, Host, HostExit, MemoryState, TxBytes, TxRejection, check_transaction,
+    ChainContext, DEFAULT_FUEL, GuestMemory, Host, HostExit, MemoryState, TxBytes, TxRejection,
+    check_transaction,
 };
 
 pub use verity_host_abi::{Event, ReadEntry, Status, TrapKind, WriteEntry};
@@ -138,6 +139,7 @@ impl Outcome {
 pub struct TestEnv {
     state: MemoryState,
     contract: ContractId,
+    chain: ChainContext,
     sender: Vec<u8>,
     context: Vec<u8>,
     fuel: u64,
@@ -150,6 +152,7 @@ impl Default for TestEnv {
         TestEnv {
             state: MemoryState::default(),
             contract: TestEnv::DEFAULT_CONTRACT,
+            chain: ChainContext::default(),
             sender: Vec::new(),
             context: Vec::new(),
             fuel: DEFAULT_FUEL,
@@ -184,6 +187,27 @@ impl TestEnv {
     /// Sets the context blob of the following calls.
     pub fn set_context(&mut self, context: &[u8]) -> &mut Self {
         self.context = context.to_vec();
+        self
+    }
+
+    /// Sets the block height the following calls see
+    /// ([`env::block_height`](crate::env::block_height)).
+    pub fn set_height(&mut self, height: u64) -> &mut Self {
+        self.chain.height = height;
+        self
+    }
+
+    /// Sets the block time the following calls see
+    /// ([`env::block_time`](crate::env::block_time)).
+    pub fn set_time(&mut self, time: u64) -> &mut Self {
+        self.chain.time = time;
+        self
+    }
+
+    /// Sets the chain id the following calls see
+    /// ([`env::with_chain_id`](crate::env::with_chain_id)).
+    pub fn set_chain_id(&mut self, chain_id: &str) -> &mut Self {
+        self.chain.chain_id = chain_id.into();
         self
     }
 
@@ -297,6 +321,7 @@ impl TestEnv {
             input,
             sender: self.sender.clone(),
             context: self.context.clone(),
+            chain: self.chain.clone(),
         }
     }
 
@@ -483,6 +508,18 @@ pub(crate) mod host {
     }
     pub(crate) fn context_read(dst: &mut [u8]) {
         with_host(|h| h.context_read(&mut GuestMemory::new(dst), 0))
+    }
+    pub(crate) fn block_height() -> u64 {
+        with_host(|h| h.block_height(&mut GuestMemory::absent())) as u64
+    }
+    pub(crate) fn block_time() -> u64 {
+        with_host(|h| h.block_time(&mut GuestMemory::absent())) as u64
+    }
+    pub(crate) fn chain_id_len() -> usize {
+        len(with_host(|h| h.chain_id_len(&mut GuestMemory::absent())))
+    }
+    pub(crate) fn chain_id_read(dst: &mut [u8]) {
+        with_host(|h| h.chain_id_read(&mut GuestMemory::new(dst), 0))
     }
     pub(crate) fn output_set(data: &[u8]) {
         let (mut mem, [(p, n)]) = memory_of([data]);

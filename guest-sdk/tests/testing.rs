@@ -26,6 +26,16 @@ pub struct Probe;
 
 #[contract]
 impl Probe {
+    /// The block height (chain context).
+    pub fn height() -> u64 {
+        env::block_height()
+    }
+
+    /// A number, returned as `height` returns one.
+    pub fn constant() -> u64 {
+        7
+    }
+
     pub fn write_then_revert(n: u32) {
         N.set(&n);
         events::emit_bytes(b"t", b"d");
@@ -282,4 +292,28 @@ fn try_invoke_reverts_an_err_and_invoke_refuses_results() {
     }));
     assert!(refused.is_err(), "invoke must not commit a failed Result");
     assert!(env.state().is_empty());
+}
+
+#[test]
+fn the_chain_context_reaches_the_contract_and_costs_one_call_each() {
+    let mut env = TestEnv::new();
+    env.set_height(1_234)
+        .set_time(1_700_000_000)
+        .set_chain_id("verity-test");
+    let seen = env
+        .invoke(|| {
+            let id = env::with_chain_id(|id| id.to_string());
+            (env::block_height(), env::block_time(), id)
+        })
+        .unwrap();
+    assert_eq!(seen, (1_234, 1_700_000_000, "verity-test".to_string()));
+    // Reading the height costs one call of the `context` class: its base,
+    // no bytes, no buffer (the outputs compared are both one byte long).
+    env.set_height(5);
+    let empty = env.call::<Probe>("constant", &());
+    let height = env.call::<Probe>("height", &());
+    assert_eq!(height.output::<u64>(), 5);
+    let cost = height.host_fuel - empty.host_fuel;
+    assert_eq!(cost, CostSchedule::default().context.base);
+    assert!(cost < 200);
 }

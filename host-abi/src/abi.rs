@@ -92,8 +92,19 @@ macro_rules! for_each_host_fn {
             fn sender_read(dst: i32), cost = context, bytes = "sender length";
             /// Returns the length in bytes of the embedder's context blob.
             fn context_len() -> i32, cost = context, bytes = "none";
-            /// Copies the embedder's context blob (e.g. a block height) to `dst`.
+            /// Copies the embedder's opaque context blob to `dst`.
             fn context_read(dst: i32), cost = context, bytes = "context length";
+            /// Returns the block height of the transaction's chain context
+            /// (a `u64`, as `i64` bits).
+            fn block_height() -> i64, cost = context, bytes = "none";
+            /// Returns the block time of the transaction's chain context
+            /// (a `u64`, as `i64` bits; seconds since the Unix epoch by
+            /// convention).
+            fn block_time() -> i64, cost = context, bytes = "none";
+            /// Returns the length in bytes of the chain id.
+            fn chain_id_len() -> i32, cost = context, bytes = "none";
+            /// Copies the chain id (UTF-8) to `dst`.
+            fn chain_id_read(dst: i32), cost = context, bytes = "chain id length";
             /// Sets (replaces) the transaction output to `len` bytes at `ptr`.
             fn output_set(ptr: i32, len: i32), cost = output, bytes = "len";
             /// Reads the value stored under the key at `key_ptr`.

@@ -165,6 +165,9 @@ pub(crate) fn encode_into<S: Sink>(r: &Receipt, sink: &mut S) {
     w.bytes(r.entry.as_bytes());
     w.bytes(&r.sender);
     w.bytes(&r.context);
+    w.u64(r.height);
+    w.u64(r.time);
+    w.bytes(r.chain_id.as_bytes());
     w.bytes(&r.input);
     w.u64(r.fuel_limit);
     w.u64(r.fuel_used);
@@ -302,6 +305,9 @@ pub fn decode(bytes: &[u8]) -> Result<Receipt, DecodeError> {
     let entry = r.string("entry")?;
     let sender = r.bytes("sender")?;
     let context = r.bytes("context")?;
+    let height = r.u64("height")?;
+    let time = r.u64("time")?;
+    let chain_id = r.string("chain_id")?;
     let input = r.bytes("input")?;
     let fuel_limit = r.u64("fuel_limit")?;
     let fuel_used = r.u64("fuel_used")?;
@@ -377,6 +383,9 @@ pub fn decode(bytes: &[u8]) -> Result<Receipt, DecodeError> {
         entry,
         sender,
         context,
+        height,
+        time,
+        chain_id,
         input,
         fuel_limit,
         fuel_used,

@@ -18,6 +18,9 @@
 //!     entry: "run".into(),
 //!     sender: vec![],
 //!     context: vec![],
+//!     height: 7,
+//!     time: 1_700_000_000,
+//!     chain_id: "verity-test".into(),
 //!     input: vec![1, 2],
 //!     fuel_limit: 10,
 //!     fuel_used: 3,
@@ -92,6 +95,12 @@ pub struct ReceiptJson {
     pub sender: String,
     /// Context blob, hex.
     pub context: String,
+    /// Block height.
+    pub height: u64,
+    /// Block time.
+    pub time: u64,
+    /// Chain id (text).
+    pub chain_id: String,
     /// Input, hex.
     pub input: String,
     /// Fuel limit.
@@ -185,6 +194,9 @@ impl From<&Receipt> for ReceiptJson {
             entry: r.entry.clone(),
             sender: hex::encode(&r.sender),
             context: hex::encode(&r.context),
+            height: r.height,
+            time: r.time,
+            chain_id: r.chain_id.clone(),
             input: hex::encode(&r.input),
             fuel_limit: r.fuel_limit,
             fuel_used: r.fuel_used,
@@ -312,6 +324,9 @@ impl ReceiptJson {
             entry: self.entry,
             sender: unhex("sender", &self.sender)?,
             context: unhex("context", &self.context)?,
+            height: self.height,
+            time: self.time,
+            chain_id: self.chain_id.clone(),
             input: unhex("input", &self.input)?,
             fuel_limit: self.fuel_limit,
             fuel_used: self.fuel_used,

@@ -97,6 +97,8 @@ limits! {
     max_sender_bytes: u32 = 256,
     /// Transaction: context blob bytes.
     max_context_bytes: u32 = 4 << 10,
+    /// Transaction: chain id bytes (UTF-8).
+    max_chain_id_bytes: u32 = 64,
     /// Transaction: the largest fuel limit a transaction may ask for.
     max_fuel: u64 = 100_000_000,
     /// Run: output bytes.

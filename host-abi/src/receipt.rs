@@ -96,8 +96,15 @@ pub struct Receipt {
     pub entry: String,
     /// Opaque sender bytes, authenticated by the embedder.
     pub sender: Vec<u8>,
-    /// Opaque context blob from the embedder (e.g. a block height).
+    /// Opaque context blob from the embedder.
     pub context: Vec<u8>,
+    /// The block height the embedder ran the transaction at.
+    pub height: u64,
+    /// The block time the embedder ran the transaction at (seconds since
+    /// the Unix epoch, by convention).
+    pub time: u64,
+    /// The chain the transaction belongs to.
+    pub chain_id: String,
     /// Transaction input.
     pub input: Vec<u8>,
     /// Fuel the transaction was allowed.
@@ -141,7 +148,7 @@ impl Receipt {
     /// #     action: Action::Run, contract: ContractId::default(),
     /// #     pre_state_root: Hash32::default(), post_state_root: Hash32::default(),
     /// #     code_hash: Hash32::default(), entry: "run".into(), sender: vec![],
-    /// #     context: vec![], input: vec![1, 2], fuel_limit: 10, fuel_used: 3,
+    /// #     context: vec![], height: 0, time: 0, chain_id: String::new(), input: vec![1, 2], fuel_limit: 10, fuel_used: 3,
     /// #     status: Status::Success, reads: vec![], writes: vec![], events: vec![],
     /// #     output: vec![] };
     /// assert_eq!(r.hash(), Hash32::of_tagged(RECEIPT_DOMAIN, &r.encode()));

@@ -104,6 +104,26 @@ pub(crate) fn context_read<B: StateBackend>(
     copy_tx_field(h, mem, dst, |t| &t.context)
 }
 
+pub(crate) fn block_height<B>(h: &mut Host<B>, _mem: &mut GuestMemory<'_>) -> Res<i64> {
+    Ok(h.tx.chain.height as i64)
+}
+
+pub(crate) fn block_time<B>(h: &mut Host<B>, _mem: &mut GuestMemory<'_>) -> Res<i64> {
+    Ok(h.tx.chain.time as i64)
+}
+
+pub(crate) fn chain_id_len<B>(h: &mut Host<B>, _mem: &mut GuestMemory<'_>) -> Res<i32> {
+    Ok(len_i32(h.tx.chain.chain_id.len()))
+}
+
+pub(crate) fn chain_id_read<B: StateBackend>(
+    h: &mut Host<B>,
+    mem: &mut GuestMemory<'_>,
+    dst: i32,
+) -> Res {
+    copy_tx_field(h, mem, dst, |t| t.chain.chain_id.as_bytes())
+}
+
 pub(crate) fn output_set<B: StateBackend>(
     h: &mut Host<B>,
     mem: &mut GuestMemory<'_>,

@@ -14,7 +14,7 @@ use crate::memory::GuestMemory;
 use crate::overlay::Overlay;
 use crate::state::{StateBackend, StateError};
 
-/// The transaction's byte fields the guest can read.
+/// The transaction's fields the guest can read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TxBytes {
     /// Input bytes (`input_read`).
@@ -23,6 +23,20 @@ pub struct TxBytes {
     pub sender: Vec<u8>,
     /// The embedder's context blob (`context_read`).
     pub context: Vec<u8>,
+    /// The chain context (`block_height`, `block_time`, `chain_id_read`).
+    pub chain: ChainContext,
+}
+
+/// Where and when a transaction runs, as the embedder says: committed in
+/// the receipt, read by the guest with one host call each.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChainContext {
+    /// The block height.
+    pub height: u64,
+    /// The block time (seconds since the Unix epoch, by convention).
+    pub time: u64,
+    /// The chain id, up to the profile's `max_chain_id_bytes`.
+    pub chain_id: String,
 }
 
 /// What a run leaves behind for its receipt.

@@ -51,7 +51,7 @@ pub mod state;
 pub mod transaction;
 
 pub use exit::HostExit;
-pub use host::{Effects, Finished, Host, TxBytes};
+pub use host::{ChainContext, Effects, Finished, Host, TxBytes};
 pub use memory::GuestMemory;
 pub use state::{
     MemoryState, StateBackend, StateError, StateRoots, Transition, TransitionCheckError,

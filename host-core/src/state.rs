@@ -124,7 +124,8 @@ pub enum TransitionCheckError {
 /// # state.insert(b"k".to_vec(), b"v".to_vec());
 /// # let mut receipt = Receipt { format_version: 2, profile_hash: Hash32::default(),
 /// #     action: Action::Run, contract: ContractId::default(), code_hash: Hash32::default(),
-/// #     entry: "run".into(), sender: vec![], context: vec![], input: vec![], fuel_limit: 1,
+/// #     entry: "run".into(), sender: vec![], context: vec![], height: 0, time: 0,
+/// #     chain_id: String::new(), input: vec![], fuel_limit: 1,
 /// #     fuel_used: 0, status: Status::Success, pre_state_root: Hash32::default(),
 /// #     post_state_root: Hash32::default(), events: vec![], output: vec![],
 /// #     reads: vec![ReadEntry { key: b"k".to_vec(), value: Some(b"v".to_vec()) }],

@@ -44,8 +44,8 @@ pub enum TxRejection {
     },
 }
 
-/// Checks a transaction's fields and fuel limit against `limits`, in the
-/// order the receipt reports them: entry, input, sender, context, fuel.
+/// Checks a transaction's fields and fuel limit against `limits`, in this
+/// order: entry, input, sender, context, chain id, fuel.
 ///
 /// ```
 /// use verity_host_abi::{ContractId, Limits};
@@ -71,6 +71,11 @@ pub fn check_transaction(
         ("input", tx.input.len(), limits.max_input_bytes),
         ("sender", tx.sender.len(), limits.max_sender_bytes),
         ("context", tx.context.len(), limits.max_context_bytes),
+        (
+            "chain id",
+            tx.chain.chain_id.len(),
+            limits.max_chain_id_bytes,
+        ),
     ] {
         if size > limit as usize {
             return Err(TxRejection::FieldTooLarge { what, size, limit });

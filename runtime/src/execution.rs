@@ -100,6 +100,7 @@ impl Runtime {
             input: tx.input.clone(),
             sender: tx.sender.clone(),
             context: tx.context.clone(),
+            chain: tx.chain.clone(),
         };
         let mut code_hash = source.hash().unwrap_or_default();
         let profile = &self.profile;
@@ -269,6 +270,9 @@ impl Runtime {
             entry: tx.entry.clone(),
             sender: bytes.sender,
             context: bytes.context,
+            height: bytes.chain.height,
+            time: bytes.chain.time,
+            chain_id: bytes.chain.chain_id,
             input: bytes.input,
             fuel_limit: tx.fuel_limit,
             fuel_used: o.fuel_used,

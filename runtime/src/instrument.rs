@@ -658,7 +658,7 @@ mod tests {
     /// modules. Any change to the instrumentation's output changes it.
     const FINGERPRINT: (u32, &str) = (
         3,
-        "3557d6402d679df41b2fab60ee2cad4e66a9093f47b0d69a544c8f7ce203b54a",
+        "905804c4c4fdf3a901839a612d3783cead3f61a8af308f4b79086b89cf3fbfd5",
     );
 
     fn corpus() -> Vec<(String, Vec<u8>)> {

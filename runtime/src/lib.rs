@@ -56,7 +56,7 @@ pub use state::{
     MemoryState, StateBackend, StateError, StateRoots, Transition, TransitionCheckError,
     WitnessState, check_receipt_transition,
 };
-pub use transaction::{Target, Transaction};
+pub use transaction::{ChainContext, Target, Transaction};
 pub use validate::{ModuleInfo, Rejection};
 pub use verify::{FieldMismatch, Verified, VerifyError};
 

@@ -1,6 +1,7 @@
 //! Transactions: what a caller asks the runtime to run.
 
 use verity_host_abi::{ContractId, Hash32};
+pub use verity_host_core::ChainContext;
 
 /// What a transaction does: run a module once, deploy one, or call a
 /// contract (docs/state.md).
@@ -51,8 +52,10 @@ pub struct Transaction {
     pub input: Vec<u8>,
     /// Who sent the transaction: opaque bytes the embedder authenticated.
     pub sender: Vec<u8>,
-    /// An embedder-supplied context blob (e.g. a block height).
+    /// An embedder-supplied opaque context blob.
     pub context: Vec<u8>,
+    /// Where and when it runs: block height, block time, chain id.
+    pub chain: ChainContext,
     /// The most fuel the run may consume.
     pub fuel_limit: u64,
 }
@@ -70,6 +73,7 @@ impl Transaction {
             input: Vec::new(),
             sender: Vec::new(),
             context: Vec::new(),
+            chain: ChainContext::default(),
             fuel_limit: Self::DEFAULT_FUEL,
         }
     }
@@ -122,6 +126,24 @@ impl Transaction {
     /// Sets the context blob.
     pub fn with_context(mut self, context: Vec<u8>) -> Self {
         self.context = context;
+        self
+    }
+
+    /// Sets the block height of the chain context.
+    pub fn with_height(mut self, height: u64) -> Self {
+        self.chain.height = height;
+        self
+    }
+
+    /// Sets the block time of the chain context.
+    pub fn with_time(mut self, time: u64) -> Self {
+        self.chain.time = time;
+        self
+    }
+
+    /// Sets the chain id of the chain context.
+    pub fn with_chain_id(mut self, chain_id: impl Into<String>) -> Self {
+        self.chain.chain_id = chain_id.into();
         self
     }
 

@@ -268,6 +268,9 @@ pub fn diff(claimed: &Receipt, actual: &Receipt) -> Vec<FieldMismatch> {
     field!(entry, |v: &String| format!("{v:?}"));
     pair!(sender, bytes_mismatch(&claimed.sender, &actual.sender));
     pair!(context, bytes_mismatch(&claimed.context, &actual.context));
+    field!(height, |v: &u64| v.to_string());
+    field!(time, |v: &u64| v.to_string());
+    field!(chain_id, |v: &String| format!("{v:?}"));
     pair!(input, bytes_mismatch(&claimed.input, &actual.input));
     field!(fuel_limit, |v: &u64| v.to_string());
     field!(fuel_used, |v: &u64| v.to_string());
@@ -516,6 +519,11 @@ fn replay(receipt: &Receipt) -> Transaction {
         input: receipt.input.clone(),
         sender: receipt.sender.clone(),
         context: receipt.context.clone(),
+        chain: crate::ChainContext {
+            height: receipt.height,
+            time: receipt.time,
+            chain_id: receipt.chain_id.clone(),
+        },
         fuel_limit: receipt.fuel_limit,
     }
 }
@@ -551,6 +559,9 @@ mod diff_tests {
             entry: "run".into(),
             sender: vec![],
             context: vec![],
+            height: 0,
+            time: 0,
+            chain_id: String::new(),
             input: vec![],
             fuel_limit: 10,
             fuel_used: 3,

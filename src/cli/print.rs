@@ -61,6 +61,10 @@ pub fn receipt_human(r: &Receipt) -> String {
     line("post-root", r.post_state_root.to_hex());
     line("sender", show_bytes(&r.sender));
     line("context", show_bytes(&r.context));
+    line(
+        "chain",
+        format!("height {} time {} id {:?}", r.height, r.time, r.chain_id),
+    );
     line("input", show_bytes(&r.input));
     line("output", show_bytes(&r.output));
     line("reads", r.reads.len().to_string());

@@ -7,7 +7,8 @@ use clap::Args;
 use verity_runtime::abi::contract::{ContractRecord, code_key, record_key};
 use verity_runtime::abi::spec::{EntrySpec, TypeSpec};
 use verity_runtime::{
-    ContractId, DirState, Hash32, MemoryState, Receipt, Target, Transaction, contract_spec,
+    ChainContext, ContractId, DirState, Hash32, MemoryState, Receipt, Target, Transaction,
+    contract_spec,
 };
 
 use super::Outcome;
@@ -72,9 +73,19 @@ pub struct TxArgs {
     /// Sender bytes (hex): opaque, committed in the receipt.
     #[arg(long, value_name = "HEX", default_value = "")]
     sender: String,
-    /// Context blob (hex or @FILE), e.g. a block height: committed in the receipt.
+    /// Opaque context blob (hex or @FILE): committed in the receipt.
     #[arg(long, value_name = "HEX|@FILE", default_value = "")]
     context: String,
+    /// Block height of the chain context (`env::block_height`).
+    #[arg(long, default_value_t = 0)]
+    height: u64,
+    /// Block time of the chain context, seconds since the Unix epoch
+    /// (`env::block_time`).
+    #[arg(long, default_value_t = 0)]
+    time: u64,
+    /// Chain id of the chain context (`env::with_chain_id`), up to 64 bytes.
+    #[arg(long, default_value = "")]
+    chain_id: String,
     /// Fuel limit.
     #[arg(long, default_value_t = Transaction::DEFAULT_FUEL)]
     fuel: u64,
@@ -183,6 +194,11 @@ fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) 
     };
     tx.sender = parse_bytes_arg("--sender", &args.sender)?;
     tx.context = parse_bytes_arg("--context", &args.context)?;
+    tx.chain = ChainContext {
+        height: args.height,
+        time: args.time,
+        chain_id: args.chain_id.clone(),
+    };
     tx.fuel_limit = args.fuel;
     let receipt = match tx.target {
         Target::Call { .. } => runtime.execute_call(&tx, state)?,

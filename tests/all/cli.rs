@@ -176,8 +176,17 @@ fn editing_any_field_of_the_receipt_makes_verify_fail() {
             .iter()
             .map(|m| m["field"].as_str().unwrap())
             .collect();
-        let is_input =
-            ["entry", "sender", "context", "input", "fuel_limit"].contains(&field.as_str());
+        let is_input = [
+            "entry",
+            "sender",
+            "context",
+            "height",
+            "time",
+            "chain_id",
+            "input",
+            "fuel_limit",
+        ]
+        .contains(&field.as_str());
         assert!(
             named.contains(&field.as_str())
                 || (is_input && named.contains(&"receipt_hash"))

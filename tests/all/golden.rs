@@ -147,6 +147,22 @@ const GOLDEN: &[Case] = &[
             "2a",
         ],
     ),
+    // The chain context, read by the guest and committed.
+    run(
+        "chain_context",
+        &[
+            "run",
+            "@chain_context.wat",
+            "--entry",
+            "run",
+            "--height",
+            "18446744073709551614",
+            "--time",
+            "1700000000",
+            "--chain-id",
+            "verity-test-1",
+        ],
+    ),
     run(
         "kitchen_sink_fail",
         &["run", "@kitchen_sink.wat", "--entry", "fail"],

@@ -41,6 +41,7 @@ prop_compose! {
         entry in "[a-z_]{0,12}",
         sender in bytes(8),
         context in bytes(8),
+        chain in (any::<u64>(), any::<u64>(), "[a-z0-9-]{0,12}"),
         input in bytes(16),
         fuel_limit in any::<u64>(),
         used_frac in 0u64..=1000,
@@ -60,6 +61,9 @@ prop_compose! {
             entry,
             sender,
             context,
+            height: chain.0,
+            time: chain.1,
+            chain_id: chain.2,
             input,
             fuel_limit,
             fuel_used: ((fuel_limit as u128 * used_frac as u128) / 1000) as u64,
@@ -114,6 +118,9 @@ fn mutations(r: &Receipt) -> Vec<(&'static str, Receipt)> {
     push("entry", &|m| m.entry.push('x'));
     push("sender", &|m| m.sender.push(0));
     push("context", &|m| m.context.push(0));
+    push("height", &|m| m.height = m.height.wrapping_add(1));
+    push("time", &|m| m.time ^= 1 << 40);
+    push("chain_id", &|m| m.chain_id.push('x'));
     push("input", &|m| m.input.push(0));
     push("fuel_limit", &|m| {
         m.fuel_limit = m.fuel_limit.wrapping_add(1).max(m.fuel_used)
@@ -241,6 +248,9 @@ fn sample() -> Receipt {
         entry: "run".into(),
         sender: vec![],
         context: vec![],
+        height: 0,
+        time: 0,
+        chain_id: String::new(),
         input: vec![],
         fuel_limit: 10,
         fuel_used: 5,
@@ -310,8 +320,9 @@ fn hostile_counts_do_not_allocate_or_loop() {
     // A read set claiming u32::MAX entries in a short buffer.
     let mut bytes = sample().encode();
     // version, profile, action (run), contract, code, entry "run", sender,
-    // context, input, fuel limit and used, status, the two roots.
-    let reads_at = 4 + 32 + 1 + 32 + 32 + (4 + 3) + 4 + 4 + 4 + 8 + 8 + 1 + 32 + 32;
+    // context, height, time, chain id, input, fuel limit and used, status,
+    // the two roots.
+    let reads_at = 4 + 32 + 1 + 32 + 32 + (4 + 3) + 4 + 4 + 8 + 8 + 4 + 4 + 8 + 8 + 1 + 32 + 32;
     bytes[reads_at..reads_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
     assert_eq!(
         Receipt::decode(&bytes),

@@ -471,3 +471,43 @@ fn runtime_can_be_shared_across_threads() {
         .collect();
     assert_eq!(hashes[0], hashes[1]);
 }
+
+#[test]
+fn the_chain_context_is_read_cheaply_and_committed() {
+    let wat = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/chain_context.wat"
+    ))
+    .unwrap();
+    let tx = |entry: &str| {
+        Transaction::new(entry)
+            .with_height(u64::MAX - 1)
+            .with_time(1_700_000_000)
+            .with_chain_id("verity-test-1")
+    };
+    let r = run(&wat, tx("run"), &MemoryState::default());
+    assert_eq!(r.status, Status::Success, "{}", r.status);
+    let mut want = (u64::MAX - 1).to_le_bytes().to_vec();
+    want.extend_from_slice(&1_700_000_000u64.to_le_bytes());
+    want.extend_from_slice(b"verity-test-1");
+    assert_eq!(r.output, want, "a u64 past i64::MAX comes back whole");
+    assert_eq!(
+        (r.height, r.time, r.chain_id.as_str()),
+        (u64::MAX - 1, 1_700_000_000, "verity-test-1")
+    );
+    // Reading the height costs its call and nothing else: under 200 fuel.
+    let height = run(&wat, tx("height"), &MemoryState::default()).fuel_used;
+    let nothing = run(&wat, tx("nothing"), &MemoryState::default()).fuel_used;
+    let cost = height - nothing;
+    assert!(cost > 0 && cost < 200, "reading the height costs {cost}");
+
+    // The chain id is bounded by the profile.
+    let long = "x".repeat(Profile::default().limits.max_chain_id_bytes as usize + 1);
+    let r = run(&wat, tx("run").with_chain_id(long), &MemoryState::default());
+    assert_eq!(
+        r.status,
+        Status::Rejected {
+            reason: "transaction chain id is 65 bytes, over the limit of 64".into()
+        }
+    );
+}
