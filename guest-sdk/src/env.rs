@@ -91,6 +91,14 @@ pub fn with_context<R>(f: impl FnOnce(&[u8]) -> R) -> R {
     f(buf)
 }
 
+/// Writes a debug log line: not part of the receipt (it changes no hash),
+/// charged as an event of the same length; `verity run --debug` prints it,
+/// `TestEnv::logs` and `Outcome::logs` return it. With formatting:
+/// [`log!`](crate::log!).
+pub fn log(line: &str) {
+    host::log(line.as_bytes())
+}
+
 /// Sets (replaces) the output. An entry point that returns a non-`()` value
 /// overwrites it with that value's encoding.
 pub fn set_output(bytes: &[u8]) {

@@ -110,6 +110,10 @@ mod imp {
         // The host never returns from `abort`; should one, trap.
         core::arch::wasm32::unreachable()
     }
+    pub(crate) fn log(line: &[u8]) {
+        // SAFETY: the host only reads `line.len()` bytes at `line`.
+        unsafe { sys::log(p(line.as_ptr()), n(line.len())) }
+    }
     pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
         let mut out = [0u8; 32];
         // SAFETY: the host reads `data` and writes exactly 32 bytes to `out`.

@@ -108,6 +108,19 @@ pub use serde;
 pub use serde::{Deserialize, Serialize};
 pub use verity_sdk_macros::{ContractError, contract};
 
+/// Writes a formatted debug log line (up to 256 bytes) with
+/// [`env::log`]: `log!("balance of {} is {}", who, n)`. Formatting links
+/// `core::fmt` into the contract (a few kilobytes); `env::log("text")` does
+/// not.
+#[macro_export]
+macro_rules! log {
+    ($($arg:tt)*) => {{
+        let mut line = $crate::__private::LogLine::new();
+        let _ = ::core::fmt::Write::write_fmt(&mut line, ::core::format_args!($($arg)*));
+        $crate::env::log(line.as_str());
+    }};
+}
+
 /// Implemented by `#[contract]` for the contract type.
 pub trait Contract {
     /// The contract's `verity.spec` records (see

@@ -95,6 +95,9 @@ pub struct Outcome {
     pub writes: Vec<WriteEntry>,
     /// Fuel taken by host calls: all of the fuel limit if the run ran out.
     pub host_fuel: u64,
+    /// The run's debug log lines (`env::log`, `log!`), in order; not part
+    /// of a receipt.
+    pub logs: Vec<String>,
 }
 
 impl Outcome {
@@ -129,6 +132,7 @@ impl Outcome {
             reads: Vec::new(),
             writes: Vec::new(),
             host_fuel: 0,
+            logs: Vec::new(),
         }
     }
 }
@@ -140,6 +144,7 @@ pub struct TestEnv {
     state: MemoryState,
     contract: ContractId,
     chain: ChainContext,
+    last_logs: Vec<String>,
     sender: Vec<u8>,
     context: Vec<u8>,
     fuel: u64,
@@ -153,6 +158,7 @@ impl Default for TestEnv {
             state: MemoryState::default(),
             contract: TestEnv::DEFAULT_CONTRACT,
             chain: ChainContext::default(),
+            last_logs: Vec::new(),
             sender: Vec::new(),
             context: Vec::new(),
             fuel: DEFAULT_FUEL,
@@ -247,6 +253,12 @@ impl TestEnv {
     /// (docs/state.md), with its root.
     pub fn state(&self) -> &MemoryState {
         &self.state
+    }
+
+    /// The debug log lines of the last run (`call`, `invoke` or
+    /// `try_invoke`), in order.
+    pub fn logs(&self) -> &[String] {
+        &self.last_logs
     }
 
     /// The committed value of the contract's storage key `key`.
@@ -402,7 +414,9 @@ impl TestEnv {
                 })
                 .collect(),
             host_fuel,
+            logs: run.logs,
         };
+        self.last_logs = outcome.logs.clone();
         (result, outcome)
     }
 }
@@ -547,6 +561,10 @@ pub(crate) mod host {
         let (mut mem, [(p, n)]) = memory_of([msg]);
         with_host(|h| h.abort(&mut GuestMemory::new(&mut mem), p, n));
         unreachable!("abort always ends the run")
+    }
+    pub(crate) fn log(line: &[u8]) {
+        let (mut mem, [(p, n)]) = memory_of([line]);
+        with_host(|h| h.log(&mut GuestMemory::new(&mut mem), p, n))
     }
     pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
         let (mut mem, [(sp, sn), (dp, _)]) = memory_of([data, &[0; 32]]);

@@ -31,6 +31,22 @@ impl Probe {
         env::block_height()
     }
 
+    /// Logs twice, once formatted, then reverts if `fail`.
+    pub fn noisy(n: u32, fail: bool) {
+        env::log("starting");
+        verity_sdk::log!("n = {}, doubled {}", n, n * 2);
+        if fail {
+            env::revert("failed after logging");
+        }
+    }
+
+    /// `noisy` without the logs.
+    pub fn silent(n: u32, fail: bool) {
+        if fail && n > 0 {
+            env::revert("failed after logging");
+        }
+    }
+
     /// A number, returned as `height` returns one.
     pub fn constant() -> u64 {
         7
@@ -316,4 +332,25 @@ fn the_chain_context_reaches_the_contract_and_costs_one_call_each() {
     let cost = height.host_fuel - empty.host_fuel;
     assert_eq!(cost, CostSchedule::default().context.base);
     assert!(cost < 200);
+}
+
+#[test]
+fn debug_logs_come_back_in_order_even_from_a_failed_run() {
+    let mut env = TestEnv::new();
+    let out = env.call::<Probe>("noisy", &(21u32, false));
+    assert!(out.is_success());
+    assert_eq!(out.logs, ["starting", "n = 21, doubled 42"]);
+    assert_eq!(env.logs(), out.logs.as_slice());
+    // A reverted run keeps no writes, but its log says how it got there.
+    let out = env.call::<Probe>("noisy", &(1u32, true));
+    assert_eq!(out.revert_message(), Some("failed after logging"));
+    assert_eq!(out.logs, ["starting", "n = 1, doubled 2"]);
+    // Logging is charged as events of the same lengths.
+    let costs = CostSchedule::default();
+    let quiet = env.call::<Probe>("silent", &(21u32, false));
+    let logged = env.call::<Probe>("noisy", &(21u32, false));
+    assert_eq!(
+        logged.host_fuel - quiet.host_fuel,
+        costs.event.total(8) + costs.event.total(18)
+    );
 }

@@ -128,6 +128,11 @@ macro_rules! for_each_host_fn {
             /// Never returns. The message is cut to the profile's
             /// `max_abort_message_bytes` and decoded lossily as UTF-8.
             fn abort(msg_ptr: i32, msg_len: i32), cost = abort, bytes = "message length";
+            /// Appends a debug log line (decoded lossily as UTF-8). Logs are
+            /// not part of the receipt and change no hash; they cost fuel as
+            /// an event does. The host keeps the first `max_log_bytes` bytes
+            /// of a run's lines and drops the rest.
+            fn log(msg_ptr: i32, msg_len: i32), cost = event, bytes = "message length";
             /// Writes the SHA-256 digest (32 bytes) of `src_len` bytes at `src_ptr` to `dst`.
             fn sha256(src_ptr: i32, src_len: i32, dst: i32), cost = sha256, bytes = "src_len";
         }

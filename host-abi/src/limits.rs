@@ -117,6 +117,9 @@ limits! {
     max_write_set_bytes: u32 = 1 << 20,
     /// Run: bytes of an abort message kept in the receipt (longer ones are cut).
     max_abort_message_bytes: u32 = 1 << 10,
+    /// Run: bytes of debug log lines the host keeps (later lines are
+    /// dropped, still charged; logs are not in the receipt).
+    max_log_bytes: u32 = 64 << 10,
     /// Run: logical call stack, in slots (docs/costs.md): every active call
     /// of a wasm function holds its parameters, locals, maximum operand stack
     /// height and a fixed overhead. A call past it traps `stack_overflow`.

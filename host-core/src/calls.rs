@@ -248,6 +248,24 @@ pub(crate) fn abort<B: StateBackend>(
     Err(HostExit::Abort(message))
 }
 
+pub(crate) fn log<B: StateBackend>(
+    h: &mut Host<B>,
+    mem: &mut GuestMemory<'_>,
+    msg_ptr: i32,
+    msg_len: i32,
+) -> Res {
+    let len = msg_len as u32 as usize;
+    let r = mem.range(msg_ptr, len)?;
+    h.charge_bytes(CostClass::event, len)?;
+    // Kept up to the budget, whole lines only; charged either way.
+    if h.log_bytes + len <= h.limits.max_log_bytes as usize {
+        let line = String::from_utf8_lossy(&mem.bytes()?[r]).into_owned();
+        h.log_bytes += len;
+        h.logs.push(line);
+    }
+    Ok(())
+}
+
 pub(crate) fn sha256<B: StateBackend>(
     h: &mut Host<B>,
     mem: &mut GuestMemory<'_>,

@@ -58,6 +58,8 @@ pub struct Effects {
 pub struct Finished<B> {
     /// What the receipt records.
     pub effects: Effects,
+    /// The run's debug log lines, in order (not in the receipt).
+    pub logs: Vec<String>,
     /// The transaction's byte fields.
     pub tx: TxBytes,
     /// The pre-state.
@@ -88,6 +90,9 @@ pub struct Host<B> {
     pub(crate) overlay: Overlay,
     pub(crate) events: Vec<Event>,
     pub(crate) output: Vec<u8>,
+    pub(crate) logs: Vec<String>,
+    /// Bytes of `logs`.
+    pub(crate) log_bytes: usize,
 }
 
 impl<B: StateBackend> Host<B> {
@@ -113,6 +118,8 @@ impl<B: StateBackend> Host<B> {
             overlay: Overlay::new(limits),
             events: Vec::new(),
             output: Vec::new(),
+            logs: Vec::new(),
+            log_bytes: 0,
         }
     }
 
@@ -168,6 +175,7 @@ impl<B: StateBackend> Host<B> {
         };
         Finished {
             effects,
+            logs: self.logs,
             tx: self.tx,
             backend: self.backend,
         }

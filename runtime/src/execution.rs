@@ -22,6 +22,16 @@ use crate::state::StateBackend;
 use crate::transaction::{Target, Transaction};
 use crate::validate::Rejection;
 
+/// A receipt, with the debug log lines its run wrote (in order; not part
+/// of the receipt: they change no hash).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Executed {
+    /// The receipt.
+    pub receipt: Receipt,
+    /// The guest's `log` lines, as far as `max_log_bytes` kept them.
+    pub logs: Vec<String>,
+}
+
 /// Where a transaction's code comes from.
 pub(crate) enum CodeSource<'a> {
     /// Bytes the caller gave, with their hash.
@@ -86,6 +96,16 @@ impl Runtime {
         tx: &Transaction,
         state: &dyn StateBackend,
     ) -> Result<Receipt, RuntimeError> {
+        self.executed(source, tx, state).map(|e| e.receipt)
+    }
+
+    /// [`receipt_of`](Self::receipt_of) with the run's debug log.
+    pub(crate) fn executed(
+        &self,
+        source: CodeSource<'_>,
+        tx: &Transaction,
+        state: &dyn StateBackend,
+    ) -> Result<Executed, RuntimeError> {
         if matches!(tx.target, Target::Deploy { .. }) && matches!(source, CodeSource::Prepared(_)) {
             return Err(RuntimeError::DeployNeedsCode);
         }
@@ -107,7 +127,10 @@ impl Runtime {
         if let Err(e) = check_transaction(&profile.limits, &tx.entry, &bytes, tx.fuel_limit) {
             let outcome = Outcome::rejected(&Rejection::from(e), Effects::default());
             let roots = state.roots(&[])?;
-            return Ok(self.receipt(contract, code_hash, tx, bytes, outcome, roots));
+            return Ok(Executed {
+                receipt: self.receipt(contract, code_hash, tx, bytes, outcome, roots),
+                logs: Vec::new(),
+            });
         }
         // SAFETY: `Store<T>` requires `T: 'static`, but the backend is only
         // borrowed for this call. The reference is held by `host` and
@@ -204,7 +227,10 @@ impl Runtime {
             fuel_used,
             effects: run.effects,
         };
-        Ok(self.receipt(contract, code_hash, tx, run.tx, outcome, roots))
+        Ok(Executed {
+            receipt: self.receipt(contract, code_hash, tx, run.tx, outcome, roots),
+            logs: run.logs,
+        })
     }
 
     /// The module of `code_hash`, from `source` or, for a call that brought

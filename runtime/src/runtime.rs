@@ -9,7 +9,7 @@ use verity_host_abi::{Hash32, Receipt};
 use crate::artifact::CacheStats;
 use crate::builder::RuntimeBuilder;
 use crate::error::RuntimeError;
-use crate::execution::CodeSource;
+use crate::execution::{CodeSource, Executed};
 use crate::module_store::ModuleStore;
 use crate::pool::{Allocation, Gate};
 use crate::prepared::PreparedModule;
@@ -171,6 +171,41 @@ impl Runtime {
             tx,
             state,
         )
+    }
+
+    /// [`Runtime::execute`] (with `code`) or [`Runtime::execute_call`]
+    /// (without), returning the run's debug log beside the receipt: the
+    /// lines the guest wrote with `log`, which are not part of the receipt.
+    ///
+    /// ```
+    /// use verity_runtime::{MemoryState, Profile, Runtime, Transaction};
+    ///
+    /// let runtime = Runtime::new(Profile::default())?;
+    /// let wasm = wat::parse_str(r#"(module
+    ///   (import "verity" "log" (func $log (param i32 i32)))
+    ///   (memory (export "memory") 1)
+    ///   (data (i32.const 0) "hello")
+    ///   (func (export "run") (call $log (i32.const 0) (i32.const 5))))"#)?;
+    /// let tx = Transaction::new("run");
+    /// let run = runtime.execute_debug(Some(&wasm), &tx, &MemoryState::default())?;
+    /// assert_eq!(run.logs, ["hello"]);
+    /// assert_eq!(run.receipt, runtime.execute(&wasm, &tx, &MemoryState::default())?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn execute_debug(
+        &self,
+        code: Option<&[u8]>,
+        tx: &Transaction,
+        state: &dyn StateBackend,
+    ) -> Result<Executed, RuntimeError> {
+        let source = match code {
+            Some(code) => CodeSource::Bytes {
+                code,
+                hash: self.code_hash(code),
+            },
+            None => CodeSource::State,
+        };
+        self.executed(source, tx, state)
     }
 
     /// Runs a call ([`Target::Call`](crate::Target::Call)) with the code

@@ -102,6 +102,11 @@ pub struct TxArgs {
     /// `verity verify --witness`.
     #[arg(long, value_name = "OUT")]
     witness: Option<PathBuf>,
+    /// Print the run's debug log lines (the guest's `log` calls) to
+    /// standard error, before the receipt. They are not part of the
+    /// receipt and change no hash.
+    #[arg(long)]
+    debug: bool,
     /// Print the receipt as one JSON document.
     #[arg(long)]
     json: bool,
@@ -200,10 +205,16 @@ fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) 
         chain_id: args.chain_id.clone(),
     };
     tx.fuel_limit = args.fuel;
-    let receipt = match tx.target {
-        Target::Call { .. } => runtime.execute_call(&tx, state)?,
-        _ => runtime.execute(&code, &tx, state)?,
+    let run = match tx.target {
+        Target::Call { .. } => runtime.execute_debug(None, &tx, state)?,
+        _ => runtime.execute_debug(Some(&code), &tx, state)?,
     };
+    let receipt = run.receipt;
+    if args.debug {
+        for line in &run.logs {
+            eprintln!("log [{}] {line}", receipt.entry);
+        }
+    }
     let witness = args.witness.as_ref().map(|_| state.witness(&receipt));
 
     // Everything is delivered before anything is committed: the receipt

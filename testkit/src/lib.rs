@@ -64,6 +64,8 @@ pub struct Harness {
 pub struct Call {
     /// The receipt the runtime produced.
     pub receipt: Receipt,
+    /// The run's debug log lines, in order (not part of the receipt).
+    pub logs: Vec<String>,
 }
 
 impl Call {
@@ -151,9 +153,14 @@ impl Harness {
             .with_sender(self.sender.clone())
             .with_context(self.context.clone())
             .with_fuel(self.fuel);
-        let receipt = self.runtime.execute(&self.code, &tx, &self.state)?;
-        self.state.commit(&receipt);
-        Ok(Call { receipt })
+        let run = self
+            .runtime
+            .execute_debug(Some(&self.code), &tx, &self.state)?;
+        self.state.commit(&run.receipt);
+        Ok(Call {
+            receipt: run.receipt,
+            logs: run.logs,
+        })
     }
 
     /// Re-executes `call` from its receipt alone and checks it byte for byte.

@@ -812,3 +812,29 @@ fn state_commands_show_the_root_a_contract_and_proven_values() {
     assert_eq!(code(&out), 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no contract at address"));
 }
+
+/// `--debug` prints the guest's log lines, with the entry, on standard
+/// error; the receipt is the same with and without it.
+#[test]
+fn debug_prints_log_lines_and_changes_no_receipt() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("log.wat");
+    std::fs::write(
+        &module,
+        r#"(module
+  (import "verity" "log" (func $log (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "checking balance")
+  (func (export "run") (call $log (i32.const 0) (i32.const 16))))"#,
+    )
+    .unwrap();
+    let m = path_str(&module);
+    let plain = run_cli(&["run", m, "--entry", "run", "--json"]);
+    let debug = run_cli(&["run", m, "--entry", "run", "--json", "--debug"]);
+    assert_eq!(code(&plain), 0);
+    assert_eq!(code(&debug), 0);
+    assert_eq!(plain.stdout, debug.stdout, "--debug changed the receipt");
+    let err = String::from_utf8_lossy(&debug.stderr);
+    assert_eq!(err.trim(), "log [run] checking balance");
+    assert!(plain.stderr.is_empty(), "no log without --debug");
+}

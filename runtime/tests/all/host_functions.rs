@@ -511,3 +511,55 @@ fn the_chain_context_is_read_cheaply_and_committed() {
         }
     );
 }
+
+#[test]
+fn debug_logs_are_kept_in_order_charged_and_outside_the_receipt() {
+    let wat = r#"(module
+      (import "verity" "log" (func $log (param i32 i32)))
+      (memory (export "memory") 2)
+      (data (i32.const 0) "first")
+      (data (i32.const 8) "second\ff")
+      (func (export "run")
+        (call $log (i32.const 0) (i32.const 5))
+        (call $log (i32.const 8) (i32.const 7)))
+      (func (export "quiet"))
+      ;; 40 lines of 2 KiB: 80 KiB, over the 64 KiB kept.
+      (func (export "flood") (local $i i32)
+        (loop $l
+          (call $log (i32.const 1024) (i32.const 2048))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $l (i32.lt_u (local.get $i) (i32.const 40))))))"#;
+    let rt = Runtime::new(Profile::default()).unwrap();
+    let code = module_bytes(wat.as_bytes()).unwrap();
+    let state = MemoryState::default();
+    let run = rt
+        .execute_debug(Some(&code), &Transaction::new("run"), &state)
+        .unwrap();
+    assert_eq!(
+        run.logs,
+        ["first", "second\u{fffd}"],
+        "in order, lossy UTF-8"
+    );
+    assert_eq!(
+        run.receipt,
+        rt.execute(&code, &Transaction::new("run"), &state).unwrap(),
+        "the log is not part of the receipt"
+    );
+    let bytes = run.receipt.encode();
+    assert!(!bytes.windows(5).any(|w| w == b"first"));
+    // Charged as events of the same lengths.
+    let quiet = rt
+        .execute(&code, &Transaction::new("quiet"), &state)
+        .unwrap();
+    let costs = Profile::default().costs;
+    let host = costs.event.total(5) + costs.event.total(7);
+    assert!(run.receipt.fuel_used - quiet.fuel_used >= host);
+    // Past max_log_bytes lines are dropped, still charged, and nothing fails.
+    let flood = rt
+        .execute_debug(Some(&code), &Transaction::new("flood"), &state)
+        .unwrap();
+    assert_eq!(flood.receipt.status, Status::Success);
+    let kept = Profile::default().limits.max_log_bytes as usize / 2048;
+    assert_eq!(flood.logs.len(), kept);
+    assert!(flood.receipt.fuel_used >= 40 * costs.event.total(2048));
+}
