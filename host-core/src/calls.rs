@@ -233,15 +233,29 @@ pub(crate) fn event_emit<B: StateBackend>(
     Ok(())
 }
 
+/// Where a message (`abort`, `log`) lies in guest memory, its bytes charged
+/// in `class`.
+fn charged_message<B: StateBackend>(
+    h: &mut Host<B>,
+    mem: &GuestMemory<'_>,
+    msg_ptr: i32,
+    msg_len: i32,
+    class: CostClass,
+) -> Res<Range<usize>> {
+    let len = msg_len as u32 as usize;
+    let r = mem.range(msg_ptr, len)?;
+    h.charge_bytes(class, len)?;
+    Ok(r)
+}
+
 pub(crate) fn abort<B: StateBackend>(
     h: &mut Host<B>,
     mem: &mut GuestMemory<'_>,
     msg_ptr: i32,
     msg_len: i32,
 ) -> Res {
-    let len = msg_len as u32 as usize;
-    let r = mem.range(msg_ptr, len)?;
-    h.charge_bytes(CostClass::abort, len)?;
+    let r = charged_message(h, mem, msg_ptr, msg_len, CostClass::abort)?;
+    let len = r.len();
     let keep = len.min(h.limits.max_abort_message_bytes as usize);
     let bytes = &mem.bytes()?[r.start..r.start + keep];
     let message = String::from_utf8_lossy(bytes).into_owned();
@@ -254,9 +268,8 @@ pub(crate) fn log<B: StateBackend>(
     msg_ptr: i32,
     msg_len: i32,
 ) -> Res {
-    let len = msg_len as u32 as usize;
-    let r = mem.range(msg_ptr, len)?;
-    h.charge_bytes(CostClass::event, len)?;
+    let r = charged_message(h, mem, msg_ptr, msg_len, CostClass::event)?;
+    let len = r.len();
     // Kept up to the budget, whole lines only; charged either way.
     if h.log_bytes + len <= h.limits.max_log_bytes as usize {
         let line = String::from_utf8_lossy(&mem.bytes()?[r]).into_owned();

@@ -656,6 +656,28 @@ fn the_worst_transaction_stays_under_256_mb() {
     assert!(peak > 16 << 20, "implausible peak of {} KB", peak >> 10);
 }
 
+/// A new state at `state` holding the fixture token, deployed by `owner`
+/// (hex) with itself as the token's owner; the deploy's receipt (JSON).
+fn deploy_token(state: &Path, owner: &str) -> Value {
+    let s = path_str(state);
+    assert_eq!(code(&run_cli(&["state", "init", s])), 0);
+    let out = run_cli(&[
+        "deploy",
+        path_str(&fixture("wasm/token.wasm")),
+        "--entry",
+        "init",
+        "--arg",
+        &format!("owner={owner}"),
+        "--sender",
+        owner,
+        "--state",
+        s,
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    stdout_json(&out)
+}
+
 /// The isolation attack, as a user at a terminal would try it:
 /// deploy the token, mint, then run a ten-line module on the same state
 /// that writes the token's balance key. The balance does not move.
@@ -664,25 +686,9 @@ fn a_module_run_beside_a_contract_cannot_rewrite_its_storage() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let s = path_str(&state);
-    assert_eq!(code(&run_cli(&["state", "init", s])), 0);
-    let token = fixture("wasm/token.wasm");
     let owner = "01".repeat(32);
     let alice = "02".repeat(32);
-    let out = run_cli(&[
-        "deploy",
-        path_str(&token),
-        "--entry",
-        "init",
-        "--arg",
-        &format!("owner={owner}"),
-        "--sender",
-        &owner,
-        "--state",
-        s,
-        "--json",
-    ]);
-    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
-    let deployed = stdout_json(&out);
+    let deployed = deploy_token(&state, &owner);
     assert_eq!(deployed["action"], "deploy");
     let address = deployed["contract"].as_str().unwrap().to_string();
     let call = |entry: &str, args: &[String], sender: &str| {
@@ -766,23 +772,8 @@ fn state_commands_show_the_root_a_contract_and_proven_values() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let s = path_str(&state);
-    assert_eq!(code(&run_cli(&["state", "init", s])), 0);
     let owner = "01".repeat(32);
-    let token = fixture("wasm/token.wasm");
-    let out = run_cli(&[
-        "deploy",
-        path_str(&token),
-        "--entry",
-        "init",
-        "--arg",
-        &format!("owner={owner}"),
-        "--sender",
-        &owner,
-        "--state",
-        s,
-        "--json",
-    ]);
-    let deployed = stdout_json(&out);
+    let deployed = deploy_token(&state, &owner);
     let address = deployed["contract"].as_str().unwrap();
 
     let info = stdout_json(&run_cli(&["state", "info", s, "--json"]));
