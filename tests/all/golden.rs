@@ -390,6 +390,19 @@ fn golden_receipts_verify_with_their_witnesses() {
     }
 }
 
+/// `verity verify RECEIPT --module MODULE --witness WITNESS`.
+fn verify_with(receipt: &Path, module: &Path, witness: &Path) -> std::process::Output {
+    verity()
+        .arg("verify")
+        .arg(receipt)
+        .arg("--module")
+        .arg(module)
+        .arg("--witness")
+        .arg(witness)
+        .output()
+        .unwrap()
+}
+
 fn python(args: &[&str]) -> (bool, String) {
     let out = Command::new("python3")
         .arg(root().join("tests/receipt_hash.py"))
@@ -468,15 +481,7 @@ fn the_python_checker_and_verify_reject_a_lying_read_and_a_tampered_witness() {
     let (ok, out) = python(&[lying.to_str().unwrap(), "--witness", w.to_str().unwrap()]);
     assert!(!ok, "{out}");
     assert!(out.contains(&format!("read of {lied_key}")), "{out}");
-    let out = verity()
-        .arg("verify")
-        .arg(&lying)
-        .arg("--module")
-        .arg(&module)
-        .arg("--witness")
-        .arg(&w)
-        .output()
-        .unwrap();
+    let out = verify_with(&lying, &module, &w);
     let report = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{report}");
     assert!(report.contains(&lied_key), "the key is named: {report}");
@@ -490,15 +495,7 @@ fn the_python_checker_and_verify_reject_a_lying_read_and_a_tampered_witness() {
     let p = golden_path(name);
     let (ok, out) = python(&[p.to_str().unwrap(), "--witness", bad.to_str().unwrap()]);
     assert!(!ok && out.contains("witness: error"), "{out}");
-    let out = verity()
-        .arg("verify")
-        .arg(&p)
-        .arg("--module")
-        .arg(&module)
-        .arg("--witness")
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let out = verify_with(&p, &module, &bad);
     assert_eq!(out.status.code(), Some(1));
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -514,15 +511,7 @@ fn the_python_checker_and_verify_reject_a_lying_read_and_a_tampered_witness() {
         !ok && out.contains("witness: error: root mismatch"),
         "{out}"
     );
-    let out = verity()
-        .arg("verify")
-        .arg(&p)
-        .arg("--module")
-        .arg(&module)
-        .arg("--witness")
-        .arg(&other)
-        .output()
-        .unwrap();
+    let out = verify_with(&p, &module, &other);
     assert_eq!(out.status.code(), Some(1));
     let report = String::from_utf8_lossy(&out.stdout);
     let pre = serde_json::from_str::<ReceiptJson>(&text)
