@@ -120,6 +120,58 @@ mod imp {
         unsafe { sys::sha256(p(data.as_ptr()), n(data.len()), p(out.as_mut_ptr())) };
         out
     }
+    pub(crate) fn keccak256(data: &[u8]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        // SAFETY: the host reads `data` and writes exactly 32 bytes to `out`.
+        unsafe { sys::keccak256(p(data.as_ptr()), n(data.len()), p(out.as_mut_ptr())) };
+        out
+    }
+    pub(crate) fn ed25519_verify(key: &[u8; 32], sig: &[u8; 64], msg: &[u8]) -> i32 {
+        // SAFETY: the host only reads 32, 64 and `msg.len()` bytes at them.
+        unsafe {
+            sys::ed25519_verify(
+                p(key.as_ptr()),
+                p(sig.as_ptr()),
+                p(msg.as_ptr()),
+                n(msg.len()),
+            )
+        }
+    }
+    pub(crate) fn secp256k1_verify(key: &[u8], digest: &[u8; 32], sig: &[u8; 64]) -> i32 {
+        // SAFETY: the host only reads `key.len()`, 32 and 64 bytes at them.
+        unsafe {
+            sys::secp256k1_verify(
+                p(key.as_ptr()),
+                n(key.len()),
+                p(digest.as_ptr()),
+                p(sig.as_ptr()),
+            )
+        }
+    }
+    pub(crate) fn secp256k1_recover(digest: &[u8; 32], sig: &[u8; 64], id: u8) -> (i32, [u8; 33]) {
+        let mut out = [0u8; 33];
+        // SAFETY: the host reads 32 and 64 bytes and writes at most 33 to `out`.
+        let r = unsafe {
+            sys::secp256k1_recover(
+                p(digest.as_ptr()),
+                p(sig.as_ptr()),
+                i32::from(id),
+                p(out.as_mut_ptr()),
+            )
+        };
+        (r, out)
+    }
+    pub(crate) fn p256_verify(key: &[u8], digest: &[u8; 32], sig: &[u8; 64]) -> i32 {
+        // SAFETY: the host only reads `key.len()`, 32 and 64 bytes at them.
+        unsafe {
+            sys::p256_verify(
+                p(key.as_ptr()),
+                n(key.len()),
+                p(digest.as_ptr()),
+                p(sig.as_ptr()),
+            )
+        }
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]

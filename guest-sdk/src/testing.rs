@@ -571,4 +571,28 @@ pub(crate) mod host {
         with_host(|h| h.sha256(&mut GuestMemory::new(&mut mem), sp, sn, dp));
         mem[len(dp)..].try_into().expect("32 bytes")
     }
+    pub(crate) fn keccak256(data: &[u8]) -> [u8; 32] {
+        let (mut mem, [(sp, sn), (dp, _)]) = memory_of([data, &[0; 32]]);
+        with_host(|h| h.keccak256(&mut GuestMemory::new(&mut mem), sp, sn, dp));
+        mem[len(dp)..].try_into().expect("32 bytes")
+    }
+    pub(crate) fn ed25519_verify(key: &[u8; 32], sig: &[u8; 64], msg: &[u8]) -> i32 {
+        let (mut mem, [(kp, _), (sp, _), (mp, mn)]) = memory_of([key, sig, msg]);
+        with_host(|h| h.ed25519_verify(&mut GuestMemory::new(&mut mem), kp, sp, mp, mn))
+    }
+    pub(crate) fn secp256k1_verify(key: &[u8], digest: &[u8; 32], sig: &[u8; 64]) -> i32 {
+        let (mut mem, [(kp, kn), (dp, _), (sp, _)]) = memory_of([key, digest, sig]);
+        with_host(|h| h.secp256k1_verify(&mut GuestMemory::new(&mut mem), kp, kn, dp, sp))
+    }
+    pub(crate) fn secp256k1_recover(digest: &[u8; 32], sig: &[u8; 64], id: u8) -> (i32, [u8; 33]) {
+        let (mut mem, [(dp, _), (sp, _), (op, _)]) = memory_of([digest, sig, &[0; 33]]);
+        let r = with_host(|h| {
+            h.secp256k1_recover(&mut GuestMemory::new(&mut mem), dp, sp, i32::from(id), op)
+        });
+        (r, mem[len(op)..].try_into().expect("33 bytes"))
+    }
+    pub(crate) fn p256_verify(key: &[u8], digest: &[u8; 32], sig: &[u8; 64]) -> i32 {
+        let (mut mem, [(kp, kn), (dp, _), (sp, _)]) = memory_of([key, digest, sig]);
+        with_host(|h| h.p256_verify(&mut GuestMemory::new(&mut mem), kp, kn, dp, sp))
+    }
 }

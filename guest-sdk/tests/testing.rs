@@ -354,3 +354,37 @@ fn debug_logs_come_back_in_order_even_from_a_failed_run() {
         costs.event.total(8) + costs.event.total(18)
     );
 }
+
+#[test]
+fn signatures_made_outside_are_checked_by_the_host_rules_in_tests_too() {
+    use verity_sdk::crypto::{self, SignatureError};
+    let hex = |s: &str| -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    // RFC 8032, test 2.
+    let key: [u8; 32] = hex("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c")
+        .try_into()
+        .unwrap();
+    let sig: [u8; 64] = hex("92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00").try_into().unwrap();
+    let mut env = TestEnv::new();
+    let checks = env
+        .invoke(|| {
+            let mut identity = [0u8; 32];
+            identity[0] = 1;
+            (
+                crypto::ed25519_verify(&key, &[0x72], &sig),
+                crypto::ed25519_verify(&key, &[0x73], &sig),
+                crypto::ed25519_verify(&identity, &[0x72], &sig),
+            )
+        })
+        .unwrap();
+    assert_eq!(checks, (Ok(true), Ok(false), Err(SignatureError::BadKey)));
+    let digest = env.invoke(|| crypto::keccak256(b"")).unwrap();
+    assert_eq!(
+        digest.to_vec(),
+        hex("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470")
+    );
+}

@@ -135,6 +135,34 @@ macro_rules! for_each_host_fn {
             fn log(msg_ptr: i32, msg_len: i32), cost = event, bytes = "message length";
             /// Writes the SHA-256 digest (32 bytes) of `src_len` bytes at `src_ptr` to `dst`.
             fn sha256(src_ptr: i32, src_len: i32, dst: i32), cost = sha256, bytes = "src_len";
+            /// Writes the Keccak-256 digest (Ethereum's) of
+            /// `[src_ptr, src_ptr + src_len)` to the 32 bytes at `dst`.
+            fn keccak256(src_ptr: i32, src_len: i32, dst: i32), cost = keccak256, bytes = "src_len";
+            /// Checks an Ed25519 signature (64 bytes at `sig_ptr`) of the
+            /// message `[msg_ptr, msg_ptr + msg_len)` by the public key (32
+            /// bytes at `key_ptr`), strictly (`verify_strict`: canonical
+            /// encodings, no small-order key). Returns 1 valid, 0 not, -1 a
+            /// key that is not a valid point, -2 a malformed signature.
+            fn ed25519_verify(key_ptr: i32, sig_ptr: i32, msg_ptr: i32, msg_len: i32) -> i32,
+                cost = ed25519_verify, bytes = "msg_len";
+            /// Checks a secp256k1 ECDSA signature (64 bytes `r ‖ s` at
+            /// `sig_ptr`, low-S only) of the 32-byte digest at `digest_ptr`
+            /// by the SEC1 public key `[key_ptr, key_ptr + key_len)` (33 or
+            /// 65 bytes). Returns 1 valid, 0 not, -1 a bad key, -2 a
+            /// malformed or high-S signature.
+            fn secp256k1_verify(key_ptr: i32, key_len: i32, digest_ptr: i32, sig_ptr: i32) -> i32,
+                cost = secp256k1_verify, bytes = "none";
+            /// Recovers the public key that signed the 32-byte digest at
+            /// `digest_ptr` with the signature (64 bytes `r ‖ s`, low-S) and
+            /// `recovery_id` (0 or 1), writing it compressed (33 bytes) to
+            /// `dst`. Returns 1 recovered, 0 no key, -2 a malformed or
+            /// high-S signature or recovery id.
+            fn secp256k1_recover(digest_ptr: i32, sig_ptr: i32, recovery_id: i32, dst: i32) -> i32,
+                cost = secp256k1_recover, bytes = "none";
+            /// As `secp256k1_verify`, on the curve secp256r1 (NIST P-256:
+            /// passkeys, WebAuthn).
+            fn p256_verify(key_ptr: i32, key_len: i32, digest_ptr: i32, sig_ptr: i32) -> i32,
+                cost = p256_verify, bytes = "none";
         }
     };
 }

@@ -105,6 +105,16 @@ cost_schedule! {
     abort = (50, 1),
     /// SHA-256 of a guest buffer.
     sha256 = (200, 1),
+    /// Keccak-256 of a guest buffer.
+    keccak256 = (600, 4),
+    /// An Ed25519 signature check (per message byte).
+    ed25519_verify = (50_000, 3),
+    /// A secp256k1 ECDSA signature check of a 32-byte digest.
+    secp256k1_verify = (130_000, 0),
+    /// Recovering a secp256k1 public key from a signature and digest.
+    secp256k1_recover = (290_000, 0),
+    /// A secp256r1 (P-256) ECDSA signature check of a 32-byte digest.
+    p256_verify = (350_000, 0),
     /// Every wasm instruction not in a class below (`block`, `loop`,
     /// `end`, `else` and `nop` are free).
     wasm_op = (1, 0),

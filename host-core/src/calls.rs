@@ -17,7 +17,11 @@ use crate::memory::{GuestMemory, range_in};
 use crate::overlay::ReadError;
 use crate::state::StateBackend;
 
-type Res<T = ()> = Result<T, HostExit>;
+pub(crate) type Res<T = ()> = Result<T, HostExit>;
+
+pub(crate) use crate::crypto::{
+    ed25519_verify, keccak256, p256_verify, secp256k1_recover, secp256k1_verify,
+};
 
 /// A guest-supplied length, read unsigned, or `kind` if over `max`.
 fn limit(len: i32, max: u32, kind: TrapKind) -> Res<usize> {

@@ -43,6 +43,7 @@
 #![forbid(unsafe_code)]
 
 mod calls;
+mod crypto;
 mod exit;
 mod host;
 mod memory;
