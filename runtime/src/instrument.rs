@@ -658,7 +658,7 @@ mod tests {
     /// modules. Any change to the instrumentation's output changes it.
     const FINGERPRINT: (u32, &str) = (
         3,
-        "905804c4c4fdf3a901839a612d3783cead3f61a8af308f4b79086b89cf3fbfd5",
+        "6280338711a0050d79b98c7e249417d9cf1dad18457a9bdd6524948981de272b",
     );
 
     fn corpus() -> Vec<(String, Vec<u8>)> {

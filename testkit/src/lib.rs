@@ -27,6 +27,7 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+pub use verity_runtime::ChainContext;
 use verity_runtime::{
     MemoryState, Profile, Receipt, Runtime, RuntimeError, Status, Transaction, VerifyError,
 };
@@ -56,6 +57,7 @@ pub struct Harness {
     state: MemoryState,
     sender: Vec<u8>,
     context: Vec<u8>,
+    chain: ChainContext,
     fuel: u64,
 }
 
@@ -107,6 +109,7 @@ impl Harness {
             state: MemoryState::default(),
             sender: Vec::new(),
             context: Vec::new(),
+            chain: ChainContext::default(),
             fuel: Transaction::DEFAULT_FUEL,
         })
     }
@@ -120,6 +123,13 @@ impl Harness {
     /// Sets the context blob of the following calls.
     pub fn set_context(&mut self, context: &[u8]) -> &mut Self {
         self.context = context.to_vec();
+        self
+    }
+
+    /// Sets the chain context (height, time, chain id) of the following
+    /// calls.
+    pub fn set_chain(&mut self, chain: ChainContext) -> &mut Self {
+        self.chain = chain;
         self
     }
 
@@ -152,6 +162,9 @@ impl Harness {
             .with_input(input.to_vec())
             .with_sender(self.sender.clone())
             .with_context(self.context.clone())
+            .with_height(self.chain.height)
+            .with_time(self.chain.time)
+            .with_chain_id(self.chain.chain_id.clone())
             .with_fuel(self.fuel);
         let run = self
             .runtime

@@ -310,7 +310,9 @@ fn inspect_prints_the_spec_and_run_encodes_args_from_it() {
 #[test]
 fn token_fits_the_size_gate_and_the_sdk_guide_reports_every_fixture_size() {
     let guide = std::fs::read_to_string(root().join("docs/sdk.md")).unwrap();
-    for name in ["counter", "token", "hasher", "hostile", "kernels"] {
+    for name in [
+        "counter", "token", "hasher", "hostile", "kernels", "multisig",
+    ] {
         let size = wasm(name).len();
         let row = format!("| `{name}.wasm` | {size} |");
         assert!(
@@ -492,4 +494,33 @@ fn the_readme_walkthrough_builds_runs_with_args_and_verifies() {
         "{}",
         String::from_utf8_lossy(&verify.stdout)
     );
+}
+
+/// The README's multisig block, run as written: keys and signatures made
+/// by openssl, approvals, execution, verification, a reused signature.
+#[test]
+fn the_readme_multisig_runs_with_openssl_signatures() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let script = readme_block(&readme, "### A multisig with signatures made outside", "sh");
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("bash")
+        .args(["-e", "-c", &script])
+        .current_dir(dir.path())
+        .env("V", env!("CARGO_BIN_EXE_verity"))
+        .env("MS", fixture("wasm/multisig.wasm"))
+        .output()
+        .expect("bash, openssl and xxd run the README's multisig");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("returns  2 (u32)"), "{stdout}");
+    assert!(stdout.contains("state: authenticated"), "{stdout}");
+    assert!(
+        stdout.contains("message   error 5: the signature does not verify"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("reused: refused"), "{stdout}");
 }

@@ -7,4 +7,5 @@ mod contracts;
 mod durability;
 mod golden;
 mod hostile;
+mod multisig;
 mod parity;
