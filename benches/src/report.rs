@@ -375,6 +375,7 @@ impl Report {
         let worst = self.row("adversarial_worst")?;
         let authenticated = self.row("token_transfer_authenticated")?;
         let witness = self.row("verify_witness")?;
+        let commit = self.row("state_commit")?;
         let value = |r: &Row| r.verity.with_context(|| format!("{} has no value", r.name));
         Ok(format!(
             "On {cores} cores ({date}): a token transfer (a fresh instance, 2 reads, 2 \
@@ -385,10 +386,12 @@ impl Report {
              (geometric means). Compiling the token takes {cold:.1} ms, loading it from \
              the artifact cache {cached:.0} µs; verification runs {speedup:.2}× faster \
              on {cores} cores than on one. The slowest transaction the profile allows \
-             takes {slowest:.2} s. On an authenticated state of {keys} keys (a Merkle \
-             root and a {witness_bytes:.0}-byte witness per transaction, not yet in the \
-             receipt), transfers run at {auth_tx} transactions/s ({auth_ratio:.2}× the \
-             time) and verify with no state at {verify_tx} receipts/s on one core.\n",
+             takes {slowest:.2} s. On an authenticated state of {keys} keys (both state \
+             roots in every receipt and a {witness_bytes:.0}-byte witness per \
+             transaction), transfers run at {auth_tx} transactions/s ({auth_ratio:.2}× \
+             the time) and verify with no state at {verify_tx} receipts/s on one core. \
+             Committing to the store behind `--state` takes {commit_ratio:.2}× as long at \
+             {large} keys as at {small}.\n",
             cores = self.cores,
             date = self.date,
             tx = thousands(value(token)?),
@@ -406,6 +409,9 @@ impl Report {
             auth_tx = thousands(value(authenticated)?),
             auth_ratio = authenticated.ratio("time_vs_unauthenticated")?,
             verify_tx = thousands(witness.ratio("single_core_receipts_per_s")?),
+            commit_ratio = commit.ratio("large_vs_small_commit_time")?,
+            large = thousands(commit.ratio("large_keys")?),
+            small = thousands(commit.ratio("small_keys")?),
         ))
     }
 }
