@@ -76,3 +76,51 @@ impl TryFrom<&[u8]> for Address {
         <[u8; 32]>::try_from(b).map(Address)
     }
 }
+
+/// A 64-byte signature (Ed25519's `R ‖ S`, ECDSA's `r ‖ s`): an argument
+/// type the spec describes as `[u8; 64]`, which `verity run --arg` takes in
+/// hex. Encodes as its 64 bytes (serde has no `[u8; 64]`).
+///
+/// ```
+/// use verity_sdk::Signature;
+/// let s = Signature([9; 64]);
+/// let mut buf = [0u8; 80];
+/// assert_eq!(verity_sdk::codec::encode(&s, &mut buf).unwrap(), &[9u8; 64][..]);
+/// let back: Signature = verity_sdk::codec::decode(&[9u8; 64]).unwrap();
+/// assert_eq!(back, s);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Signature(pub [u8; 64]);
+
+impl Serialize for Signature {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut t = s.serialize_tuple(64)?;
+        for b in self.0.iter() {
+            t.serialize_element(b)?;
+        }
+        t.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Signature {
+    #[inline(never)]
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Signature;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("64 bytes")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Signature, A::Error> {
+                let mut out = [0u8; 64];
+                for (i, b) in out.iter_mut().enumerate() {
+                    *b = seq
+                        .next_element()?
+                        .ok_or_else(|| de::Error::invalid_length(i, &self))?;
+                }
+                Ok(Signature(out))
+            }
+        }
+        d.deserialize_tuple(64, V)
+    }
+}

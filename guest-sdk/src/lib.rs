@@ -84,7 +84,7 @@ pub mod testing;
 #[doc(hidden)]
 pub mod __private;
 
-pub use address::Address;
+pub use address::{Address, Signature};
 pub use error::ContractError;
 pub use scratch::SCRATCH_BYTES;
 /// serde, as the SDK uses it. Deriving through the SDK needs no serde

@@ -658,7 +658,7 @@ mod tests {
     /// modules. Any change to the instrumentation's output changes it.
     const FINGERPRINT: (u32, &str) = (
         3,
-        "6280338711a0050d79b98c7e249417d9cf1dad18457a9bdd6524948981de272b",
+        "5f619443ff7f529202490ee96aed504d28af52cd476abd1d62b72e31e851f787",
     );
 
     fn corpus() -> Vec<(String, Vec<u8>)> {

@@ -20,11 +20,10 @@ fn key_hex(k: &SigningKey) -> String {
     hex::encode(k.verifying_key().to_bytes())
 }
 
-/// `(sig_r, sig_s)` in hex: `k`'s approval of `proposal` at `nonce`.
-fn sign(k: &SigningKey, nonce: u64, proposal: [u8; 32]) -> (String, String) {
+/// `k`'s signature approving `proposal` at `nonce`.
+fn sign(k: &SigningKey, nonce: u64, proposal: [u8; 32]) -> [u8; 64] {
     let (m, n) = multisig::message(CHAIN, nonce, &proposal);
-    let sig = k.sign(&m[..n]).to_bytes();
-    (hex::encode(&sig[..32]), hex::encode(&sig[32..]))
+    k.sign(&m[..n]).to_bytes()
 }
 
 fn cli(args: &[String]) -> (i32, Value, String) {
@@ -83,14 +82,13 @@ fn members_approve_with_off_chain_signatures_and_a_reused_one_is_refused() {
         cli(&argv)
     };
     let proposal = [0x5a; 32];
-    let approve = |k: &SigningKey, sig: (String, String)| {
+    let approve = |k: &SigningKey, sig: [u8; 64]| {
         call(
             "approve",
             vec![
                 format!("proposal={}", hex::encode(proposal)),
                 format!("signer={}", key_hex(k)),
-                format!("sig_r={}", sig.0),
-                format!("sig_s={}", sig.1),
+                format!("sig={}", hex::encode(sig)),
             ],
             None,
         )
@@ -156,11 +154,9 @@ fn the_testkit_runs_the_wallet_with_signed_approvals() {
     assert!(h.call("init", &(a, b, c, 3u32)).unwrap().is_success());
     let p = [1u8; 32];
     for (i, k) in keys.iter().enumerate() {
-        let (r, s) = sign(k, 0, p);
-        let r: [u8; 32] = hex::decode(r).unwrap().try_into().unwrap();
-        let s: [u8; 32] = hex::decode(s).unwrap().try_into().unwrap();
+        let sig = verity_sdk::Signature(sign(k, 0, p));
         let call = h
-            .call("approve", &(p, k.verifying_key().to_bytes(), r, s))
+            .call("approve", &(p, k.verifying_key().to_bytes(), sig))
             .unwrap();
         assert_eq!(call.output::<u32>().unwrap(), i as u32 + 1);
         h.verify(&call).unwrap();

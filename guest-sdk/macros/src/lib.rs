@@ -242,6 +242,7 @@ fn type_spec(ty: &Type) -> TypeSpec {
                 ("i128", None) => TypeSpec::I128,
                 ("String", None) => TypeSpec::String,
                 ("Address", None) => TypeSpec::Address,
+                ("Signature", None) => TypeSpec::FixedBytes(64),
                 ("Vec", Some(Type::Path(inner))) if inner.path.is_ident("u8") => TypeSpec::Bytes,
                 ("Option", Some(inner)) => TypeSpec::Option(Box::new(type_spec(inner))),
                 _ => custom(ty),
