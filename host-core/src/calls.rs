@@ -290,11 +290,24 @@ pub(crate) fn sha256<B: StateBackend>(
     src_len: i32,
     dst: i32,
 ) -> Res {
+    hash_call::<Sha256, B>(h, mem, src_ptr, src_len, dst, CostClass::sha256)
+}
+
+/// A hash host function: the 32-byte digest `D` of
+/// `[src_ptr, src_ptr + src_len)` to `dst`, its bytes charged in `class`.
+pub(crate) fn hash_call<D: Digest, B: StateBackend>(
+    h: &mut Host<B>,
+    mem: &mut GuestMemory<'_>,
+    src_ptr: i32,
+    src_len: i32,
+    dst: i32,
+    class: CostClass,
+) -> Res {
     let src = mem.range(src_ptr, src_len as u32 as usize)?;
     let out = mem.range(dst, 32)?;
-    h.charge_bytes(CostClass::sha256, src.len())?;
+    h.charge_bytes(class, src.len())?;
     let data = mem.bytes()?;
-    let digest: [u8; 32] = Sha256::digest(&data[src]).into();
-    data[out].copy_from_slice(&digest);
+    let digest = D::digest(&data[src]);
+    data[out].copy_from_slice(&digest[..32]);
     Ok(())
 }

@@ -4,9 +4,9 @@
 //! ranges, takes its per-byte fuel, then decodes: malformed input is a
 //! result code, never a trap of the host's making and never a panic.
 
-use sha3::{Digest, Keccak256};
+use sha3::Keccak256;
 
-use crate::calls::Res;
+use crate::calls::{Res, hash_call};
 use crate::host::Host;
 use crate::memory::GuestMemory;
 use crate::state::StateBackend;
@@ -36,13 +36,7 @@ pub(crate) fn keccak256<B: StateBackend>(
     src_len: i32,
     dst: i32,
 ) -> Res {
-    let src = mem.range(src_ptr, src_len as u32 as usize)?;
-    let out = mem.range(dst, 32)?;
-    h.charge_bytes(CostClass::keccak256, src.len())?;
-    let data = mem.bytes()?;
-    let digest: [u8; 32] = Keccak256::digest(&data[src]).into();
-    data[out].copy_from_slice(&digest);
-    Ok(())
+    hash_call::<Keccak256, B>(h, mem, src_ptr, src_len, dst, CostClass::keccak256)
 }
 
 /// The order of the Ed25519 group, little-endian: a canonical `S` is below it.
@@ -101,32 +95,44 @@ fn sec1_key(mem: &mut GuestMemory<'_>, key_ptr: i32, key_len: i32) -> Res<Option
     Ok(Some(mem.bytes()?[r].to_vec()))
 }
 
-pub(crate) fn secp256k1_verify<B: StateBackend>(
-    _h: &mut Host<B>,
-    mem: &mut GuestMemory<'_>,
-    key_ptr: i32,
-    key_len: i32,
-    digest_ptr: i32,
-    sig_ptr: i32,
-) -> Res<i32> {
-    use k256::ecdsa::signature::hazmat::PrehashVerifier;
-    let key = sec1_key(mem, key_ptr, key_len)?;
-    let digest: [u8; 32] = fixed(mem, digest_ptr)?;
-    let sig: [u8; 64] = fixed(mem, sig_ptr)?;
-    let Some(Ok(key)) = key.map(|k| k256::ecdsa::VerifyingKey::from_sec1_bytes(&k)) else {
-        return Ok(BAD_KEY);
+/// An ECDSA check of a 32-byte digest by a SEC1 key with the curve crate
+/// `$curve`; `$low_s` refuses a high `s` as malformed.
+macro_rules! ecdsa_verify {
+    ($(#[$doc:meta])* $name:ident, $curve:ident, low_s = $low_s:expr) => {
+        $(#[$doc])*
+        pub(crate) fn $name<B: StateBackend>(
+            _h: &mut Host<B>,
+            mem: &mut GuestMemory<'_>,
+            key_ptr: i32,
+            key_len: i32,
+            digest_ptr: i32,
+            sig_ptr: i32,
+        ) -> Res<i32> {
+            use $curve::ecdsa::signature::hazmat::PrehashVerifier;
+            let key = sec1_key(mem, key_ptr, key_len)?;
+            let digest: [u8; 32] = fixed(mem, digest_ptr)?;
+            let sig: [u8; 64] = fixed(mem, sig_ptr)?;
+            let Some(Ok(key)) = key.map(|k| $curve::ecdsa::VerifyingKey::from_sec1_bytes(&k)) else {
+                return Ok(BAD_KEY);
+            };
+            let Ok(sig) = $curve::ecdsa::Signature::from_slice(&sig) else {
+                return Ok(BAD_SIGNATURE);
+            };
+            if $low_s && sig.normalize_s().is_some() {
+                return Ok(BAD_SIGNATURE);
+            }
+            Ok(match key.verify_prehash(&digest, &sig) {
+                Ok(()) => VALID,
+                Err(_) => INVALID,
+            })
+        }
     };
-    let Ok(sig) = k256::ecdsa::Signature::from_slice(&sig) else {
-        return Ok(BAD_SIGNATURE);
-    };
-    if sig.normalize_s().is_some() {
-        return Ok(BAD_SIGNATURE);
-    }
-    Ok(match key.verify_prehash(&digest, &sig) {
-        Ok(()) => VALID,
-        Err(_) => INVALID,
-    })
 }
+
+ecdsa_verify!(
+    /// secp256k1, low-S only (Bitcoin's and Ethereum's rule).
+    secp256k1_verify, k256, low_s = true
+);
 
 pub(crate) fn secp256k1_recover<B: StateBackend>(
     _h: &mut Host<B>,
@@ -159,31 +165,11 @@ pub(crate) fn secp256k1_recover<B: StateBackend>(
     }
 }
 
-pub(crate) fn p256_verify<B: StateBackend>(
-    _h: &mut Host<B>,
-    mem: &mut GuestMemory<'_>,
-    key_ptr: i32,
-    key_len: i32,
-    digest_ptr: i32,
-    sig_ptr: i32,
-) -> Res<i32> {
-    use p256::ecdsa::signature::hazmat::PrehashVerifier;
-    let key = sec1_key(mem, key_ptr, key_len)?;
-    let digest: [u8; 32] = fixed(mem, digest_ptr)?;
-    let sig: [u8; 64] = fixed(mem, sig_ptr)?;
-    let Some(Ok(key)) = key.map(|k| p256::ecdsa::VerifyingKey::from_sec1_bytes(&k)) else {
-        return Ok(BAD_KEY);
-    };
-    let Ok(sig) = p256::ecdsa::Signature::from_slice(&sig) else {
-        return Ok(BAD_SIGNATURE);
-    };
-    // Passkey authenticators do not normalise `s`: both halves verify here
-    // (docs/abi.md); the RustCrypto check takes either.
-    Ok(match key.verify_prehash(&digest, &sig) {
-        Ok(()) => VALID,
-        Err(_) => INVALID,
-    })
-}
+ecdsa_verify!(
+    /// P-256 with either half of `s`: passkey authenticators do not
+    /// normalise it (docs/abi.md).
+    p256_verify, p256, low_s = false
+);
 
 #[cfg(test)]
 mod tests {
