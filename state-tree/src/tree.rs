@@ -82,6 +82,35 @@ impl Default for Tree {
 /// A node and its hash.
 type Node = (Ref, Hash);
 
+/// `writes` sorted by path, one per path: the last write to a path wins.
+fn last_write_per_path(mut writes: Vec<(Hash, Option<Hash>)>) -> Vec<(Hash, Option<Hash>)> {
+    // Stable: among equal paths the last write stays last.
+    writes.sort_by_key(|w| w.0);
+    let mut deduped: Vec<(Hash, Option<Hash>)> = Vec::with_capacity(writes.len());
+    for w in writes {
+        match deduped.last_mut() {
+            Some(last) if last.0 == w.0 => *last = w,
+            _ => deduped.push(w),
+        }
+    }
+    deduped
+}
+
+/// The leaves of a subtree that was empty or the leaf `existing`, after
+/// `writes` (sorted, one per path): the values written, and `existing`
+/// unless a write names its path. Sorted by path.
+fn leaves_after(writes: &[(Hash, Option<Hash>)], existing: Option<&Leaf>) -> Vec<(Hash, Hash)> {
+    let mut leaves: Vec<(Hash, Hash)> = writes
+        .iter()
+        .filter_map(|(p, v)| Some((*p, (*v)?)))
+        .collect();
+    if let Some(old) = existing.filter(|old| !writes.iter().any(|(p, _)| *p == old.path)) {
+        let at = leaves.partition_point(|(p, _)| *p < old.path);
+        leaves.insert(at, (old.path, old.value));
+    }
+    leaves
+}
+
 /// What a subtree would become after writes: its kind decides whether its
 /// parent collapses (a single leaf moves up), its hash the parent's hash.
 #[derive(Clone, Copy)]
@@ -164,17 +193,8 @@ impl Tree {
     /// written twice takes its last write. Each node on the changed paths
     /// is rehashed once.
     pub fn update(&mut self, writes: impl IntoIterator<Item = (Hash, Option<Hash>)>) {
-        let mut writes: Vec<(Hash, Option<Hash>)> = writes.into_iter().collect();
-        // Stable: among equal paths the last write stays last.
-        writes.sort_by_key(|w| w.0);
-        let mut deduped: Vec<(Hash, Option<Hash>)> = Vec::with_capacity(writes.len());
-        for w in writes {
-            match deduped.last_mut() {
-                Some(last) if last.0 == w.0 => *last = w,
-                _ => deduped.push(w),
-            }
-        }
-        (self.root, self.root_hash) = self.update_at((self.root, self.root_hash), 0, &deduped);
+        let writes = last_write_per_path(writes.into_iter().collect());
+        (self.root, self.root_hash) = self.update_at((self.root, self.root_hash), 0, &writes);
     }
 
     fn update_at(&mut self, node: Node, depth: usize, writes: &[(Hash, Option<Hash>)]) -> Node {
@@ -190,23 +210,9 @@ impl Tree {
                 let r = self.update_at(r, depth + 1, &writes[split..]);
                 self.join(i, l, r)
             }
-            Kind::Empty => {
-                let leaves: Vec<(Hash, Hash)> = writes
-                    .iter()
-                    .filter_map(|(p, v)| Some((*p, (*v)?)))
-                    .collect();
-                self.build(depth, &leaves, None)
-            }
+            Kind::Empty => self.build(depth, &leaves_after(writes, None), None),
             Kind::Leaf(i) => {
-                let existing = self.leaves[i].path;
-                let mut leaves: Vec<(Hash, Hash)> = writes
-                    .iter()
-                    .filter_map(|(p, v)| Some((*p, (*v)?)))
-                    .collect();
-                if !writes.iter().any(|(p, _)| p == &existing) {
-                    let at = leaves.partition_point(|(p, _)| p < &existing);
-                    leaves.insert(at, (existing, self.leaves[i].value));
-                }
+                let leaves = leaves_after(writes, Some(&self.leaves[i]));
                 self.build(depth, &leaves, Some(i))
             }
         }
@@ -326,16 +332,8 @@ impl Tree {
         if writes.is_empty() {
             return self.root();
         }
-        let mut sorted: Vec<(Hash, Option<Hash>)> = writes.to_vec();
-        sorted.sort_by_key(|w| w.0);
-        let mut deduped: Vec<(Hash, Option<Hash>)> = Vec::with_capacity(sorted.len());
-        for w in sorted {
-            match deduped.last_mut() {
-                Some(last) if last.0 == w.0 => *last = w,
-                _ => deduped.push(w),
-            }
-        }
-        self.after((self.root, self.root_hash), 0, &deduped).hash()
+        let writes = last_write_per_path(writes.to_vec());
+        self.after((self.root, self.root_hash), 0, &writes).hash()
     }
 
     /// What subtree `node` at `depth` becomes after `writes` (sorted, one
@@ -361,25 +359,8 @@ impl Tree {
                     (l, r) => After::Branch(node_hash(&l.hash(), &r.hash())),
                 }
             }
-            Kind::Empty => {
-                let leaves: Vec<(Hash, Hash)> = writes
-                    .iter()
-                    .filter_map(|(p, v)| Some((*p, (*v)?)))
-                    .collect();
-                Self::built(depth, &leaves)
-            }
-            Kind::Leaf(i) => {
-                let existing = &self.leaves[i];
-                let mut leaves: Vec<(Hash, Hash)> = writes
-                    .iter()
-                    .filter_map(|(p, v)| Some((*p, (*v)?)))
-                    .collect();
-                if !writes.iter().any(|(p, _)| p == &existing.path) {
-                    let at = leaves.partition_point(|(p, _)| p < &existing.path);
-                    leaves.insert(at, (existing.path, existing.value));
-                }
-                Self::built(depth, &leaves)
-            }
+            Kind::Empty => Self::built(depth, &leaves_after(writes, None)),
+            Kind::Leaf(i) => Self::built(depth, &leaves_after(writes, Some(&self.leaves[i]))),
         }
     }
 
