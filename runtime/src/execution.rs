@@ -125,7 +125,7 @@ impl Runtime {
         let mut code_hash = source.hash().unwrap_or_default();
         let profile = &self.profile;
         if let Err(e) = check_transaction(&profile.limits, &tx.entry, &bytes, tx.fuel_limit) {
-            let outcome = Outcome::rejected(&Rejection::from(e), Effects::default());
+            let outcome = Outcome::rejected(&Rejection::from(e));
             let roots = state.roots(&[])?;
             return Ok(Executed {
                 receipt: self.receipt(contract, code_hash, tx, bytes, outcome, roots),
@@ -208,12 +208,7 @@ impl Runtime {
             }
         };
         let (host, status, fuel_used) = match prepared {
-            Prepared::Refused(rejection) => {
-                let status = Status::Rejected {
-                    reason: rejection.to_string(),
-                };
-                (host, status, 0)
-            }
+            Prepared::Refused(rejection) => (host, rejected(&rejection), 0),
             Prepared::NothingToRun if upfront > tx.fuel_limit => {
                 (host, Status::OutOfFuel, tx.fuel_limit)
             }
@@ -479,16 +474,20 @@ struct Outcome {
 }
 
 impl Outcome {
-    /// Refused before anything ran: no fuel used, only the reads that
-    /// decided it.
-    fn rejected(rejection: &Rejection, effects: Effects) -> Outcome {
+    /// Refused before anything ran or was read: no fuel, no effects.
+    fn rejected(rejection: &Rejection) -> Outcome {
         Outcome {
-            status: Status::Rejected {
-                reason: rejection.to_string(),
-            },
+            status: rejected(rejection),
             fuel_used: 0,
-            effects,
+            effects: Effects::default(),
         }
+    }
+}
+
+/// The status of a transaction refused for `rejection`.
+fn rejected(rejection: &Rejection) -> Status {
+    Status::Rejected {
+        reason: rejection.to_string(),
     }
 }
 

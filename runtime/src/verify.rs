@@ -355,14 +355,14 @@ impl Runtime {
         witness: Option<&[u8]>,
     ) -> Result<Verified, VerifyError> {
         self.check_profile(receipt)?;
-        let deployed = receipt
-            .writes
-            .iter()
-            .find(|w| w.key[..] == code_key(&receipt.code_hash)[..])
-            .and_then(|w| w.value.as_deref());
+        // A deploy's code is in its write set.
         let code = match (code, &receipt.action) {
             (Some(code), _) => Some(code),
-            (None, Action::Deploy { .. }) => deployed,
+            (None, Action::Deploy { .. }) => receipt
+                .writes
+                .iter()
+                .find(|w| w.key[..] == code_key(&receipt.code_hash)[..])
+                .and_then(|w| w.value.as_deref()),
             (None, _) => None,
         };
         let source = match code {
