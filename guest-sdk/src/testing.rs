@@ -63,7 +63,7 @@ use std::vec::Vec;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use verity_host_abi::contract::{storage_key, storage_prefix};
+use verity_host_abi::contract::{STORAGE_PREFIX_BYTES, storage_key};
 use verity_host_abi::spec::ContractSpec;
 use verity_host_abi::{ContractId, CostSchedule, Limits};
 use verity_host_core::{
@@ -390,7 +390,7 @@ impl TestEnv {
         self.state.apply(&run.effects.writes);
         // The contract's keys, as it names them: every key a run touches is
         // under its prefix.
-        let own = |key: Vec<u8>| key[storage_prefix(&self.contract).len()..].to_vec();
+        let own = |key: Vec<u8>| key[STORAGE_PREFIX_BYTES..].to_vec();
         let outcome = Outcome {
             status,
             output: run.effects.output,

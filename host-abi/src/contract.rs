@@ -104,15 +104,18 @@ pub fn record_key(contract: &ContractId) -> [u8; 33] {
     kind_key(RECORD_KIND, &contract.0)
 }
 
+/// Bytes of a storage key's prefix (`0x02 ‖ address`).
+pub const STORAGE_PREFIX_BYTES: usize = 33;
+
 /// The prefix of every storage key of `contract`.
-pub fn storage_prefix(contract: &ContractId) -> [u8; 33] {
+pub fn storage_prefix(contract: &ContractId) -> [u8; STORAGE_PREFIX_BYTES] {
     kind_key(STORAGE_KIND, &contract.0)
 }
 
 /// The state key of `contract`'s storage key `key`.
 #[cfg(feature = "alloc")]
 pub fn storage_key(contract: &ContractId, key: &[u8]) -> alloc::vec::Vec<u8> {
-    let mut out = alloc::vec::Vec::with_capacity(33 + key.len());
+    let mut out = alloc::vec::Vec::with_capacity(STORAGE_PREFIX_BYTES + key.len());
     out.extend_from_slice(&storage_prefix(contract));
     out.extend_from_slice(key);
     out

@@ -9,6 +9,7 @@ use std::ops::Range;
 use std::string::String;
 
 use sha2::{Digest, Sha256};
+use verity_host_abi::contract::STORAGE_PREFIX_BYTES;
 use verity_host_abi::{CostClass, Event, TrapKind};
 
 use crate::exit::HostExit;
@@ -159,7 +160,7 @@ pub(crate) fn storage_read<B: StateBackend>(
     let per_byte = costs.get(CostClass::storage_read).per_byte;
     take_fuel(fuel_left, per_byte.saturating_mul(key.len() as u64))?;
     // The contract's prefix stays in the buffer; the guest's key follows.
-    key_buf.truncate(33);
+    key_buf.truncate(STORAGE_PREFIX_BYTES);
     key_buf.extend_from_slice(&data[key]);
     let value = match overlay.get(backend, key_buf) {
         Ok(value) => value,

@@ -3,7 +3,7 @@
 
 use std::vec::Vec;
 
-use verity_host_abi::contract::{ContractId, storage_prefix};
+use verity_host_abi::contract::{ContractId, STORAGE_PREFIX_BYTES, storage_key, storage_prefix};
 use verity_host_abi::{
     CostClass, CostSchedule, Event, Limits, ReadEntry, Status, WriteEntry, for_each_host_fn,
 };
@@ -81,6 +81,8 @@ pub struct Finished<B> {
 /// instructions sets it before each call and reads it back after.
 pub struct Host<B> {
     backend: B,
+    /// The running contract.
+    contract: ContractId,
     /// The running contract's storage prefix, then the key being read.
     pub(crate) key_buf: Vec<u8>,
     pub(crate) tx: TxBytes,
@@ -106,10 +108,11 @@ impl<B: StateBackend> Host<B> {
         costs: &CostSchedule,
         fuel: u64,
     ) -> Self {
-        let mut key_buf = Vec::with_capacity(33 + limits.max_key_bytes as usize);
+        let mut key_buf = Vec::with_capacity(STORAGE_PREFIX_BYTES + limits.max_key_bytes as usize);
         key_buf.extend_from_slice(&storage_prefix(contract));
         Host {
             backend,
+            contract: *contract,
             key_buf,
             tx,
             limits: *limits,
@@ -149,10 +152,7 @@ impl<B: StateBackend> Host<B> {
 
     /// The state key of the running contract's storage key `key`.
     pub(crate) fn scoped(&self, key: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(33 + key.len());
-        out.extend_from_slice(&self.key_buf[..33]);
-        out.extend_from_slice(key);
-        out
+        storage_key(&self.contract, key)
     }
 
     /// Ends the run with `status`. A run that did not succeed keeps its read

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use verity_host_abi::contract::STORAGE_PREFIX_BYTES;
 use verity_host_abi::{Limits, ReadEntry, TrapKind, WriteEntry};
 
 use crate::state::{StateBackend, StateError};
@@ -28,7 +29,7 @@ pub(crate) struct Overlay {
 }
 
 /// Bytes of a guest key's contract prefix, not counted by the budgets.
-const PREFIX: usize = 33;
+const PREFIX: usize = STORAGE_PREFIX_BYTES;
 
 /// Why a read did not return a value.
 #[derive(Debug)]
