@@ -73,6 +73,16 @@ const MINT_TO_ALICE: &[&str] = &[
     "STATE",
 ];
 
+/// The counter's increment, in the case's state directory.
+const INCREMENT_IN_STATE: &[&str] = &[
+    "run",
+    "@counter.wat",
+    "--entry",
+    "increment",
+    "--state",
+    "STATE",
+];
+
 const GOLDEN: &[Case] = &[
     run(
         "counter_increment",
@@ -81,22 +91,8 @@ const GOLDEN: &[Case] = &[
     // A read of a key the pre-state holds, proven by the witness.
     Case {
         name: "counter_increment_again",
-        setup: &[&[
-            "run",
-            "@counter.wat",
-            "--entry",
-            "increment",
-            "--state",
-            "STATE",
-        ]],
-        args: &[
-            "run",
-            "@counter.wat",
-            "--entry",
-            "increment",
-            "--state",
-            "STATE",
-        ],
+        setup: &[INCREMENT_IN_STATE],
+        args: INCREMENT_IN_STATE,
     },
     // Contracts: a deploy with its constructor, a call, the refusals.
     Case {
