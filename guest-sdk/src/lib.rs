@@ -106,7 +106,7 @@ pub use scratch::SCRATCH_BYTES;
 /// ```
 pub use serde;
 pub use serde::{Deserialize, Serialize};
-pub use verity_sdk_macros::{ContractError, contract};
+pub use verity_sdk_macros::{ContractError, contract, contractevent, contracttype};
 
 /// Writes a formatted debug log line (up to 256 bytes) with
 /// [`env::log`]: `log!("balance of {} is {}", who, n)`. Formatting links

@@ -37,6 +37,7 @@ mod prepared;
 pub mod profile;
 mod recent_code;
 mod runtime;
+pub mod spec_json;
 pub mod state;
 mod transaction;
 pub mod validate;

@@ -1,155 +1,181 @@
-//! `--arg name=value`: typed entry arguments encoded from text using the
-//! module's contract spec, and outputs decoded back to text.
+//! `--arg name=VALUE` and `--args JSON`: typed entry arguments encoded by
+//! the module's contract spec (`verity_runtime::spec_json`), and outputs,
+//! typed errors and declared events decoded back.
 //!
-//! Text forms (docs/sdk.md): integers in decimal; `true`/`false`; strings as
-//! they are; `Vec<u8>`, `[u8; N]` and `Address` in hex (optional `0x`);
-//! `Option<T>` as `none` or a `T`; `()` as the empty string.
+//! A VALUE is JSON (docs/sdk.md, "Values as JSON"). For types written as
+//! JSON strings (`String`, `Vec<u8>`, `[u8; N]`, `Address`, and options of
+//! them) the quotes may be left out: `--arg to=ab12…` and `--arg memo=hi`
+//! are taken as strings.
 
-use anyhow::{Context, Result, anyhow, bail};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use verity_runtime::abi::spec::{EntrySpec, TypeSpec};
+use anyhow::{Result, anyhow, bail};
+use serde_json::{Map, Value, json};
+use verity_runtime::abi::spec::{ContractSpec, EntrySpec, TypeSpec};
+use verity_runtime::{Receipt, Status, spec_json};
 
-/// Encodes `name=value` pairs as the postcard tuple `entry` expects.
-pub fn encode_args(entry: &EntrySpec, pairs: &[String]) -> Result<Vec<u8>> {
-    let mut given: Vec<(&str, &str)> = Vec::new();
+/// The input of `entry` from `--arg` pairs and an optional `--args`
+/// object.
+pub fn encode_args(
+    spec: &ContractSpec,
+    entry: &EntrySpec,
+    pairs: &[String],
+    object: Option<&str>,
+) -> Result<Vec<u8>> {
+    let mut given: Map<String, Value> = match object {
+        None => Map::new(),
+        Some(text) => match serde_json::from_str(text) {
+            Ok(Value::Object(m)) => m,
+            Ok(other) => bail!("--args is JSON but not an object of arguments: {other}"),
+            Err(e) => bail!("--args is not JSON: {e}"),
+        },
+    };
     for p in pairs {
-        let (name, value) = p
+        let (name, text) = p
             .split_once('=')
             .ok_or_else(|| anyhow!("--arg `{p}` is not NAME=VALUE"))?;
-        if entry.args.iter().all(|a| a.name != name) {
+        let Some(arg) = entry.args.iter().find(|a| a.name == name) else {
             bail!(
                 "`{}` has no argument `{name}` (it is {})",
                 entry.name,
                 entry.signature()
             );
+        };
+        if given.contains_key(name) {
+            bail!("argument {name} is given twice");
         }
-        if given.iter().any(|(n, _)| *n == name) {
-            bail!("--arg {name} is given twice");
-        }
-        given.push((name, value));
+        given.insert(name.to_string(), arg_value(&arg.ty, text)?);
     }
-    let mut out = Vec::new();
-    for a in &entry.args {
-        let (_, value) = given.iter().find(|(n, _)| *n == a.name).ok_or_else(|| {
+    spec_json::encode_args(spec, entry, &given).map_err(|e| {
+        let ty = entry
+            .args
+            .iter()
+            .find(|a| e.path.split(['.', '[']).next() == Some(a.name.as_str()))
+            .map(|a| format!(" (an argument of type {})", a.ty))
+            .unwrap_or_default();
+        if e.reason.starts_with("missing") {
             anyhow!(
-                "missing --arg {}=<{}> for {}",
-                a.name,
-                a.ty,
-                entry.signature()
+                "missing argument {}: give --arg {}=<{}>",
+                e.path,
+                e.path,
+                ty_of(entry, &e.path)
             )
-        })?;
-        encode_value(&a.ty, value, &mut out)
-            .with_context(|| format!("--arg {}: `{value}` is not of type {}", a.name, a.ty))?;
-    }
-    Ok(out)
-}
-
-fn put<T: Serialize>(v: &T, out: &mut Vec<u8>) -> Result<()> {
-    out.extend_from_slice(&postcard::to_allocvec(v)?);
-    Ok(())
-}
-
-fn hex_bytes(text: &str) -> Result<Vec<u8>> {
-    let digits = text.strip_prefix("0x").unwrap_or(text);
-    hex::decode(digits).map_err(|e| anyhow!("not hex: {e}"))
-}
-
-fn fixed(text: &str, n: usize) -> Result<Vec<u8>> {
-    let b = hex_bytes(text)?;
-    if b.len() != n {
-        bail!("{} bytes, expected {n}", b.len());
-    }
-    Ok(b)
-}
-
-/// Appends the postcard encoding of `text` read as `ty`.
-pub fn encode_value(ty: &TypeSpec, text: &str, out: &mut Vec<u8>) -> Result<()> {
-    match ty {
-        TypeSpec::Unit if text.is_empty() => Ok(()),
-        TypeSpec::Unit => bail!("`()` takes an empty value"),
-        TypeSpec::Bool => put(&text.parse::<bool>()?, out),
-        TypeSpec::U8 => put(&text.parse::<u8>()?, out),
-        TypeSpec::U16 => put(&text.parse::<u16>()?, out),
-        TypeSpec::U32 => put(&text.parse::<u32>()?, out),
-        TypeSpec::U64 => put(&text.parse::<u64>()?, out),
-        TypeSpec::U128 => put(&text.parse::<u128>()?, out),
-        TypeSpec::I8 => put(&text.parse::<i8>()?, out),
-        TypeSpec::I16 => put(&text.parse::<i16>()?, out),
-        TypeSpec::I32 => put(&text.parse::<i32>()?, out),
-        TypeSpec::I64 => put(&text.parse::<i64>()?, out),
-        TypeSpec::I128 => put(&text.parse::<i128>()?, out),
-        TypeSpec::String => put(&text, out),
-        // A byte vector is a length-prefixed sequence: as serde's Vec<u8>.
-        TypeSpec::Bytes => put(&hex_bytes(text)?, out),
-        // Fixed arrays and addresses are their bytes, with no length.
-        TypeSpec::FixedBytes(n) => {
-            out.extend_from_slice(&fixed(text, *n as usize)?);
-            Ok(())
+        } else {
+            anyhow!("argument {e}{ty}")
         }
-        TypeSpec::Address => {
-            out.extend_from_slice(&fixed(text, 32)?);
-            Ok(())
-        }
-        TypeSpec::Option(_) if text == "none" => put(&0u8, out),
-        TypeSpec::Option(inner) => {
-            put(&1u8, out)?;
-            encode_value(inner, text, out)
-        }
-        TypeSpec::Custom(name) => {
-            bail!("`{name}` cannot be given as text; pass the encoded bytes with --input")
-        }
-    }
-}
-
-fn take<T: DeserializeOwned>(bytes: &mut &[u8]) -> Option<T> {
-    let (v, rest) = postcard::take_from_bytes(bytes).ok()?;
-    *bytes = rest;
-    Some(v)
-}
-
-fn take_n(bytes: &mut &[u8], n: usize) -> Option<Vec<u8>> {
-    if bytes.len() < n {
-        return None;
-    }
-    let (head, rest) = bytes.split_at(n);
-    *bytes = rest;
-    Some(head.to_vec())
-}
-
-/// Reads one `ty` from the front of `bytes` as text, or `None` if the bytes
-/// are not one (or the type is opaque).
-fn decode_one(ty: &TypeSpec, bytes: &mut &[u8]) -> Option<String> {
-    Some(match ty {
-        TypeSpec::Unit => "()".into(),
-        TypeSpec::Bool => take::<bool>(bytes)?.to_string(),
-        TypeSpec::U8 => take::<u8>(bytes)?.to_string(),
-        TypeSpec::U16 => take::<u16>(bytes)?.to_string(),
-        TypeSpec::U32 => take::<u32>(bytes)?.to_string(),
-        TypeSpec::U64 => take::<u64>(bytes)?.to_string(),
-        TypeSpec::U128 => take::<u128>(bytes)?.to_string(),
-        TypeSpec::I8 => take::<i8>(bytes)?.to_string(),
-        TypeSpec::I16 => take::<i16>(bytes)?.to_string(),
-        TypeSpec::I32 => take::<i32>(bytes)?.to_string(),
-        TypeSpec::I64 => take::<i64>(bytes)?.to_string(),
-        TypeSpec::I128 => take::<i128>(bytes)?.to_string(),
-        TypeSpec::String => format!("{:?}", take::<String>(bytes)?),
-        TypeSpec::Bytes => hex::encode(take::<Vec<u8>>(bytes)?),
-        TypeSpec::FixedBytes(n) => hex::encode(take_n(bytes, *n as usize)?),
-        TypeSpec::Address => hex::encode(take_n(bytes, 32)?),
-        TypeSpec::Option(inner) => match take::<u8>(bytes)? {
-            0 => "none".into(),
-            1 => decode_one(inner, bytes)?,
-            _ => return None,
-        },
-        TypeSpec::Custom(_) => return None,
     })
 }
 
-/// The output of a successful run of `entry` as text, if it decodes exactly.
-pub fn decode_output(entry: &EntrySpec, mut output: &[u8]) -> Option<String> {
-    let text = decode_one(&entry.returns, &mut output)?;
-    output.is_empty().then_some(text)
+fn ty_of(entry: &EntrySpec, name: &str) -> String {
+    entry
+        .args
+        .iter()
+        .find(|a| a.name == name)
+        .map_or_else(String::new, |a| a.ty.to_string())
+}
+
+/// Whether `ty`'s JSON form is a string (through options).
+fn stringy(ty: &TypeSpec) -> bool {
+    match ty {
+        TypeSpec::String | TypeSpec::Bytes | TypeSpec::FixedBytes(_) | TypeSpec::Address => true,
+        TypeSpec::Option(inner) => stringy(inner),
+        _ => false,
+    }
+}
+
+/// One `--arg` value: JSON, or for a string-like type a bare string.
+fn arg_value(ty: &TypeSpec, text: &str) -> Result<Value> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(v @ (Value::String(_) | Value::Null)) => Ok(v),
+        _ if stringy(ty) => Ok(Value::String(text.to_string())),
+        Ok(v) => Ok(v),
+        Err(e) => Err(anyhow!(
+            "`{text}` is not JSON ({e}); a {ty} is written as JSON (docs/sdk.md)"
+        )),
+    }
+}
+
+/// What the contract spec says about a finished run: its return value,
+/// its typed error, its declared events.
+pub struct Decoded {
+    /// The return type and value of a successful run that decodes.
+    pub output: Option<(String, Value)>,
+    /// `Type::Variant` of a run that reverted with a declared error code.
+    pub error: Option<String>,
+    /// Per receipt event: the declared event's name and its data, if it
+    /// is declared and decodes.
+    pub events: Vec<Option<(String, Value)>>,
+}
+
+impl Decoded {
+    /// Decodes what `receipt` holds by `spec` (`entry`, if the spec has it).
+    pub fn new(spec: &ContractSpec, entry: Option<&EntrySpec>, receipt: &Receipt) -> Decoded {
+        let output = entry
+            .filter(|e| receipt.status.is_success() && e.returns != TypeSpec::Unit)
+            .and_then(|e| {
+                let v = spec_json::decode(spec, &e.returns, &receipt.output).ok()?;
+                Some((e.returns.to_string(), v))
+            });
+        let error = match (&receipt.status, entry.and_then(|e| e.error.as_deref())) {
+            (Status::Reverted { message }, Some(name)) => {
+                let code = message
+                    .strip_prefix("error ")
+                    .and_then(|m| m.split_once(':'))
+                    .and_then(|(c, _)| c.parse::<u32>().ok());
+                code.and_then(|c| spec.error(name)?.variant(c))
+                    .map(|v| format!("{name}::{}", v.name))
+            }
+            _ => None,
+        };
+        let events = receipt
+            .events
+            .iter()
+            .map(|e| {
+                let def = spec.event(&e.topic)?;
+                let v = spec_json::decode(spec, &def.data, &e.data).ok()?;
+                Some((def.name.clone(), v))
+            })
+            .collect();
+        Decoded {
+            output,
+            error,
+            events,
+        }
+    }
+
+    /// Lines for a terminal, after the receipt.
+    pub fn human(&self) -> String {
+        let mut s = String::new();
+        if let Some((ty, v)) = &self.output {
+            s += &format!("returns  {v} ({ty})\n");
+        }
+        if let Some(e) = &self.error {
+            s += &format!("error    {e}\n");
+        }
+        for (name, v) in self.events.iter().flatten() {
+            s += &format!("event    {name} {v}\n");
+        }
+        s
+    }
+
+    /// The `decoded` member of `--json` output.
+    pub fn json(&self) -> Value {
+        let mut m = Map::new();
+        if let Some((ty, v)) = &self.output {
+            m.insert("output".into(), json!({"type": ty, "value": v}));
+        }
+        if let Some(e) = &self.error {
+            m.insert("error".into(), json!(e));
+        }
+        let events: Vec<Value> = self
+            .events
+            .iter()
+            .map(|e| match e {
+                Some((name, v)) => json!({"event": name, "data": v}),
+                None => Value::Null,
+            })
+            .collect();
+        m.insert("events".into(), Value::Array(events));
+        Value::Object(m)
+    }
 }
 
 #[cfg(test)]
@@ -157,88 +183,79 @@ mod tests {
     use super::*;
     use verity_runtime::abi::spec::ArgSpec;
 
-    fn entry(args: Vec<(&str, TypeSpec)>, returns: TypeSpec) -> EntrySpec {
+    fn entry(args: Vec<(&str, TypeSpec)>) -> EntrySpec {
         EntrySpec {
             name: "f".into(),
+            doc: String::new(),
             args: args
                 .into_iter()
                 .map(|(n, ty)| ArgSpec { name: n.into(), ty })
                 .collect(),
-            returns,
-            fallible: false,
+            returns: TypeSpec::Unit,
+            error: None,
         }
+    }
+
+    fn encode(e: &EntrySpec, pairs: &[&str], object: Option<&str>) -> Result<Vec<u8>> {
+        let pairs: Vec<String> = pairs.iter().map(|s| s.to_string()).collect();
+        encode_args(&ContractSpec::default(), e, &pairs, object)
     }
 
     #[test]
     fn text_encodes_as_the_sdk_decodes_it() {
-        let e = entry(
-            vec![
-                ("to", TypeSpec::Address),
-                ("amount", TypeSpec::U64),
-                ("memo", TypeSpec::Option(Box::new(TypeSpec::String))),
-                ("delta", TypeSpec::I32),
-            ],
-            TypeSpec::Unit,
-        );
-        let to = "ab".repeat(32);
-        let got = encode_args(
+        let e = entry(vec![
+            ("to", TypeSpec::Address),
+            ("amount", TypeSpec::U64),
+            ("memo", TypeSpec::Option(Box::new(TypeSpec::String))),
+            ("delta", TypeSpec::I32),
+        ]);
+        // An address of decimal digits only is still hex, not a number.
+        let to = "12".repeat(32);
+        let got = encode(
             &e,
-            &[
-                "amount=300".into(),
-                format!("to={to}"),
-                "memo=hi".into(),
-                "delta=-2".into(),
-            ],
+            &["amount=300", &format!("to={to}"), "memo=hi", "delta=-2"],
+            None,
         )
         .unwrap();
         let expected =
-            postcard::to_allocvec(&([0xabu8; 32], 300u64, Some("hi".to_string()), -2i32)).unwrap();
+            postcard::to_allocvec(&([0x12u8; 32], 300u64, Some("hi".to_string()), -2i32)).unwrap();
         assert_eq!(got, expected);
-        let none = encode_args(
+        let none = encode(
             &e,
-            &[
-                format!("to={to}"),
-                "amount=0".into(),
-                "memo=none".into(),
-                "delta=0".into(),
-            ],
+            &[&format!("to={to}"), "amount=0", "memo=null", "delta=0"],
+            None,
         )
         .unwrap();
         assert_eq!(
             none,
-            postcard::to_allocvec(&([0xabu8; 32], 0u64, None::<String>, 0i32)).unwrap()
+            postcard::to_allocvec(&([0x12u8; 32], 0u64, None::<String>, 0i32)).unwrap()
         );
+        // The same through --args, and mixed.
+        let object = format!(r#"{{"to": "{to}", "amount": 300, "memo": "hi"}}"#);
+        let mixed = encode(&e, &["delta=-2"], Some(&object)).unwrap();
+        assert_eq!(mixed, expected);
     }
 
     #[test]
     fn bad_arguments_are_named() {
-        let e = entry(vec![("n", TypeSpec::U8)], TypeSpec::Unit);
-        let err = |pairs: &[&str]| {
-            let pairs: Vec<String> = pairs.iter().map(|s| s.to_string()).collect();
-            format!("{:#}", encode_args(&e, &pairs).unwrap_err())
+        let e = entry(vec![("n", TypeSpec::U8)]);
+        let err = |pairs: &[&str], object: Option<&str>| {
+            format!("{:#}", encode(&e, pairs, object).unwrap_err())
         };
-        assert!(err(&[]).contains("missing --arg n=<u8>"));
-        assert!(err(&["n=300"]).contains("`300` is not of type u8"));
-        assert!(err(&["n=1", "n=2"]).contains("given twice"));
-        assert!(err(&["m=1"]).contains("no argument `m`"));
-        assert!(err(&["n"]).contains("not NAME=VALUE"));
-        let custom = entry(
-            vec![("p", TypeSpec::Custom("Point".into()))],
-            TypeSpec::Unit,
+        assert_eq!(err(&[], None), "missing argument n: give --arg n=<u8>");
+        assert_eq!(
+            err(&["n=300"], None),
+            "argument n: 300 is not a u8 (an argument of type u8)"
         );
-        let msg = format!("{:#}", encode_args(&custom, &["p=1".into()]).unwrap_err());
-        assert!(msg.contains("--input"), "{msg}");
-    }
-
-    #[test]
-    fn outputs_decode_exactly_or_not_at_all() {
-        let e = entry(vec![], TypeSpec::U64);
-        let bytes = postcard::to_allocvec(&300u64).unwrap();
-        assert_eq!(decode_output(&e, &bytes).as_deref(), Some("300"));
-        let mut long = bytes.clone();
-        long.push(0);
-        assert_eq!(decode_output(&e, &long), None);
-        let o = entry(vec![], TypeSpec::Option(Box::new(TypeSpec::Address)));
-        assert_eq!(decode_output(&o, &[0]).as_deref(), Some("none"));
+        assert!(err(&["n=1", "n=2"], None).contains("given twice"));
+        assert!(err(&["n=1"], Some(r#"{"n": 1}"#)).contains("given twice"));
+        assert!(err(&["m=1"], None).contains("no argument `m`"));
+        assert!(err(&["n"], None).contains("not NAME=VALUE"));
+        assert!(err(&["n=x"], None).contains("`x` is not JSON"));
+        assert!(err(&[], Some("[1]")).contains("not an object"));
+        assert!(err(&[], Some(r#"{"n": 1, "m": 2}"#)).contains("no such argument"));
+        let custom = entry(vec![("p", TypeSpec::Named("Point".into()))]);
+        let msg = format!("{:#}", encode(&custom, &["p={}"], None).unwrap_err());
+        assert!(msg.contains("#[contracttype]"), "{msg}");
     }
 }

@@ -61,7 +61,15 @@ pub fn read_receipt(path: &Path) -> Result<std::result::Result<ReceiptFile, BadR
         std::fs::read(path).with_context(|| format!("cannot read receipt {}", path.display()))?;
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     if first == Some(&b'{') {
-        let json: ReceiptJson = match serde_json::from_slice(&bytes) {
+        // `verity run --json` adds a `decoded` member (what the contract
+        // spec makes of the output and events): not part of the receipt.
+        let parsed = serde_json::from_slice::<serde_json::Value>(&bytes).and_then(|mut v| {
+            if let Some(m) = v.as_object_mut() {
+                m.remove("decoded");
+            }
+            serde_json::from_value::<ReceiptJson>(v)
+        });
+        let json: ReceiptJson = match parsed {
             Ok(j) => j,
             Err(e) => {
                 return Ok(Err(BadReceipt(format!(

@@ -5,14 +5,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Args;
 use verity_runtime::abi::contract::{ContractRecord, code_key, record_key};
-use verity_runtime::abi::spec::{EntrySpec, TypeSpec};
+use verity_runtime::abi::spec::ContractSpec;
 use verity_runtime::{
     ChainContext, ContractId, DirState, Hash32, MemoryState, Receipt, Target, Transaction,
     contract_spec,
 };
 
 use super::Outcome;
-use super::args::{decode_output, encode_args};
+use super::args::{Decoded, encode_args};
 use super::inputs::{parse_bytes_arg, read_module};
 use super::print::{receipt_human, receipt_json};
 
@@ -63,13 +63,19 @@ pub struct TxArgs {
         long,
         value_name = "HEX|@FILE",
         default_value = "",
-        conflicts_with = "arg"
+        conflicts_with_all = ["arg", "args"]
     )]
     input: String,
     /// A typed argument of the entry, encoded using the module's contract
-    /// spec (see `verity inspect`). Repeat for each argument.
+    /// spec (see `verity inspect`). VALUE is JSON (docs/sdk.md); strings,
+    /// hex bytes and addresses may leave the quotes out. Repeat for each
+    /// argument.
     #[arg(long = "arg", value_name = "NAME=VALUE")]
     arg: Vec<String>,
+    /// The entry's arguments as one JSON object, by name (combines with
+    /// --arg for the others).
+    #[arg(long, value_name = "JSON")]
+    args: Option<String>,
     /// Sender bytes (hex): opaque, committed in the receipt.
     #[arg(long, value_name = "HEX", default_value = "")]
     sender: String,
@@ -180,22 +186,22 @@ fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) 
             "the module was rejected ({rejection}), so its spec is not read"
         )),
     };
-    let entry_spec: Option<EntrySpec> = spec
-        .as_ref()
-        .ok()
-        .and_then(|s| s.as_ref()?.entry(&tx.entry).cloned());
-    tx.input = if args.arg.is_empty() {
+    let readable: Option<&ContractSpec> = spec.as_ref().ok().and_then(Option::as_ref);
+    tx.input = if args.arg.is_empty() && args.args.is_none() {
         parse_bytes_arg("--input", &args.input)?
     } else {
         let spec = spec
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("{e}"))
             .with_context(|| format!("--arg: cannot read the contract spec of {name}"))?
+            .as_ref()
             .with_context(|| {
                 format!("--arg needs a contract spec, and {name} has none (use --input)")
             })?;
         let entry = spec
             .entry(&tx.entry)
             .with_context(|| format!("--arg: the contract spec has no entry `{}`", tx.entry))?;
-        encode_args(entry, &args.arg)?
+        encode_args(spec, entry, &args.arg, args.args.as_deref())?
     };
     tx.sender = parse_bytes_arg("--sender", &args.sender)?;
     tx.context = parse_bytes_arg("--context", &args.context)?;
@@ -242,7 +248,7 @@ fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) 
         }
     }
     let delivered =
-        print(args.json, entry_spec, &receipt, &json).and_then(|()| match dir_state.as_mut() {
+        print(args.json, readable, &receipt, &json).and_then(|()| match dir_state.as_mut() {
             Some(dir) if receipt.status.is_success() => Ok(dir.commit(&receipt.writes)?),
             _ => Ok(()),
         });
@@ -300,22 +306,26 @@ fn stage(out: &Path, bytes: &[u8]) -> Result<PathBuf> {
     Ok(tmp)
 }
 
-/// The receipt on standard output, human-readable or JSON.
-fn print(
-    json_out: bool,
-    entry_spec: Option<EntrySpec>,
-    receipt: &Receipt,
-    json: &str,
-) -> Result<()> {
+/// The receipt on standard output, human-readable or JSON, with what the
+/// contract spec decodes of it (a `decoded` member in JSON, which receipt
+/// readers ignore: it is not part of the receipt).
+fn print(json_out: bool, spec: Option<&ContractSpec>, receipt: &Receipt, json: &str) -> Result<()> {
+    let decoded = spec.map(|s| Decoded::new(s, s.entry(&receipt.entry), receipt));
     if json_out {
-        out!("{json}");
+        match decoded {
+            Some(d) => {
+                let mut doc: serde_json::Value = serde_json::from_str(json)?;
+                if let Some(m) = doc.as_object_mut() {
+                    m.insert("decoded".into(), d.json());
+                }
+                outln!("{}", serde_json::to_string_pretty(&doc)?);
+            }
+            None => out!("{json}"),
+        }
     } else {
         out!("{}", receipt_human(receipt));
-        let decoded = entry_spec
-            .filter(|e| receipt.status.is_success() && e.returns != TypeSpec::Unit)
-            .and_then(|e| decode_output(&e, &receipt.output).map(|v| (e.returns.to_string(), v)));
-        if let Some((ty, value)) = decoded {
-            outln!("returns  {value} ({ty})");
+        if let Some(d) = decoded {
+            out!("{}", d.human());
         }
     }
     Ok(())

@@ -1,7 +1,10 @@
 //! Property tests of the contract spec encoding (the `verity.spec` section).
 
 use proptest::prelude::*;
-use verity_host_abi::spec::{ArgSpec, ContractSpec, EntrySpec, SpecError, TypeSpec};
+use verity_host_abi::spec::{
+    ArgSpec, ContractSpec, EntrySpec, ErrorDef, ErrorVariant, EventDef, FieldDef, Fields,
+    SpecError, TypeBody, TypeDef, TypeSpec, VariantDef,
+};
 
 fn type_spec() -> impl Strategy<Value = TypeSpec> {
     let leaf = prop_oneof![
@@ -16,37 +19,125 @@ fn type_spec() -> impl Strategy<Value = TypeSpec> {
         Just(TypeSpec::Bytes),
         Just(TypeSpec::Address),
         any::<u32>().prop_map(TypeSpec::FixedBytes),
-        "[A-Za-z<>(),; ]{0,12}".prop_map(TypeSpec::Custom),
+        "[A-Za-z<>(),; ]{0,12}".prop_map(TypeSpec::Named),
     ];
-    leaf.prop_recursive(4, 8, 1, |inner| {
-        inner.prop_map(|t| TypeSpec::Option(Box::new(t)))
+    leaf.prop_recursive(4, 16, 3, |inner| {
+        prop_oneof![
+            inner.clone().prop_map(|t| TypeSpec::Option(Box::new(t))),
+            inner.clone().prop_map(|t| TypeSpec::Vec(Box::new(t))),
+            prop::collection::vec(inner, 1..4).prop_map(TypeSpec::Tuple),
+        ]
     })
+}
+
+fn unique_by<T, K: Ord>(mut items: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
+    let mut seen = std::collections::BTreeSet::new();
+    items.retain(|i| seen.insert(key(i)));
+    items
 }
 
 fn entry() -> impl Strategy<Value = EntrySpec> {
     (
         "[a-z_]{1,12}",
+        "[ -~]{0,20}",
         prop::collection::vec(("[a-z_]{1,8}", type_spec()), 0..5),
         type_spec(),
-        any::<bool>(),
+        proptest::option::of("[A-Z][a-z]{0,8}"),
     )
-        .prop_map(|(name, args, returns, fallible)| EntrySpec {
+        .prop_map(|(name, doc, args, returns, error)| EntrySpec {
             name,
-            args: args
+            doc,
+            args: unique_by(args, |(n, _)| n.clone())
                 .into_iter()
                 .map(|(name, ty)| ArgSpec { name, ty })
                 .collect(),
             returns,
-            fallible,
+            error,
         })
 }
 
-fn spec() -> impl Strategy<Value = ContractSpec> {
-    prop::collection::vec(entry(), 0..5).prop_map(|mut entries| {
-        let mut seen = std::collections::BTreeSet::new();
-        entries.retain(|e| seen.insert(e.name.clone()));
-        ContractSpec { entries }
+fn fields() -> impl Strategy<Value = Fields> {
+    prop_oneof![
+        Just(Fields::Unit),
+        prop::collection::vec(type_spec(), 0..3).prop_map(Fields::Tuple),
+        prop::collection::vec(("[a-z]{1,6}", "[ -~]{0,8}", type_spec()), 0..3).prop_map(|fs| {
+            Fields::Named(
+                unique_by(fs, |f| f.0.clone())
+                    .into_iter()
+                    .map(|(name, doc, ty)| FieldDef { name, doc, ty })
+                    .collect(),
+            )
+        }),
+    ]
+}
+
+fn type_def() -> impl Strategy<Value = TypeDef> {
+    let body = prop_oneof![
+        fields().prop_map(TypeBody::Struct),
+        prop::collection::vec(("[A-Z][a-z]{0,6}", "[ -~]{0,8}", fields()), 0..4).prop_map(|vs| {
+            TypeBody::Enum(
+                unique_by(vs, |v| v.0.clone())
+                    .into_iter()
+                    .map(|(name, doc, fields)| VariantDef { name, doc, fields })
+                    .collect(),
+            )
+        }),
+    ];
+    ("[A-Z][a-z]{0,8}", "[ -~]{0,20}", body).prop_map(|(name, doc, body)| TypeDef {
+        name,
+        doc,
+        body,
     })
+}
+
+fn error_def() -> impl Strategy<Value = ErrorDef> {
+    (
+        "[A-Z][a-z]{0,8}",
+        "[ -~]{0,20}",
+        prop::collection::vec(
+            ("[A-Z][a-z]{0,6}", "[ -~]{0,8}", any::<u32>(), "[ -~]{0,12}"),
+            0..4,
+        ),
+    )
+        .prop_map(|(name, doc, vs)| ErrorDef {
+            name,
+            doc,
+            variants: unique_by(vs, |v| v.2)
+                .into_iter()
+                .map(|(name, doc, code, message)| ErrorVariant {
+                    name,
+                    doc,
+                    code,
+                    message,
+                })
+                .collect(),
+        })
+}
+
+fn event_def() -> impl Strategy<Value = EventDef> {
+    ("[A-Z][a-z]{0,8}", "[ -~]{0,20}", "[a-z_]{0,8}", type_spec()).prop_map(
+        |(name, doc, topic, data)| EventDef {
+            name,
+            doc,
+            topic,
+            data,
+        },
+    )
+}
+
+fn spec() -> impl Strategy<Value = ContractSpec> {
+    (
+        prop::collection::vec(entry(), 0..5),
+        prop::collection::vec(type_def(), 0..4),
+        prop::collection::vec(error_def(), 0..3),
+        prop::collection::vec(event_def(), 0..3),
+    )
+        .prop_map(|(entries, types, errors, events)| ContractSpec {
+            entries: unique_by(entries, |e| e.name.clone()),
+            types: unique_by(types, |t| t.name.clone()),
+            errors: unique_by(errors, |e| e.name.clone()),
+            events: unique_by(events, |e| e.topic.clone()),
+        })
 }
 
 proptest! {
@@ -64,6 +155,9 @@ proptest! {
         // an error; it never panics and never invents entries.
         if let Ok(smaller) = ContractSpec::decode(&bytes[..n]) {
             prop_assert!(s.entries.starts_with(&smaller.entries));
+            prop_assert!(s.types.starts_with(&smaller.types));
+            prop_assert!(s.errors.starts_with(&smaller.errors));
+            prop_assert!(s.events.starts_with(&smaller.events));
         }
     }
 
@@ -78,20 +172,21 @@ fn duplicate_entries_unknown_versions_and_deep_nesting_are_errors() {
     let e = EntrySpec {
         name: "f".into(),
         args: vec![],
+        doc: String::new(),
         returns: TypeSpec::Unit,
-        fallible: false,
+        error: None,
     };
     let mut twice = e.encode();
     twice.extend(e.encode());
     assert_eq!(
         ContractSpec::decode(&twice),
-        Err(SpecError::DuplicateEntry("f".into()))
+        Err(SpecError::Duplicate("entry", "f".into()))
     );
-    let mut v2 = e.encode();
-    v2[0] = 2;
+    let mut v3 = e.encode();
+    v3[0] = 3;
     assert_eq!(
-        ContractSpec::decode(&v2),
-        Err(SpecError::UnsupportedVersion(2))
+        ContractSpec::decode(&v3),
+        Err(SpecError::UnsupportedVersion(3))
     );
     let mut deep = TypeSpec::Unit;
     for _ in 0..20 {
@@ -110,8 +205,9 @@ fn tiny_record(name: &str) -> Vec<u8> {
     let mut entry = EntrySpec {
         name: name.to_string(),
         args: vec![],
+        doc: String::new(),
         returns: TypeSpec::Unit,
-        fallible: false,
+        error: None,
     }
     .encode();
     entry.shrink_to_fit();
@@ -133,7 +229,7 @@ fn a_spec_over_the_size_limit_is_refused_before_it_is_parsed() {
         section.extend(r);
         n += 1;
     }
-    assert!(n > 4_000);
+    assert!(n > 2_500);
     assert_eq!(ContractSpec::decode(&section).unwrap().entries.len(), n);
     // The same entries, the last one replaced by a second `e0`.
     let first = tiny_record("e0");
@@ -142,7 +238,7 @@ fn a_spec_over_the_size_limit_is_refused_before_it_is_parsed() {
     dup.extend(first);
     assert!(matches!(
         ContractSpec::decode(&dup),
-        Err(SpecError::DuplicateEntry(name)) if name == "e0"
+        Err(SpecError::Duplicate("entry", name)) if name == "e0"
     ));
     // One byte more than the limit: refused whatever it holds.
     let over = vec![0u8; MAX_SPEC_BYTES + 1];
@@ -150,4 +246,108 @@ fn a_spec_over_the_size_limit_is_refused_before_it_is_parsed() {
         ContractSpec::decode(&over),
         Err(SpecError::TooLarge(MAX_SPEC_BYTES + 1))
     );
+}
+
+#[test]
+fn version_1_records_are_still_read() {
+    // `version 1, name "get", 1 arg "k": u64, returns bool, fallible`.
+    let mut v1 = vec![1];
+    v1.extend(3u32.to_le_bytes());
+    v1.extend(b"get");
+    v1.extend(1u32.to_le_bytes());
+    v1.extend(1u32.to_le_bytes());
+    v1.extend(b"k");
+    v1.extend([5, 1, 1]);
+    let spec = ContractSpec::decode(&v1).unwrap();
+    assert_eq!(
+        spec.entry("get").unwrap().signature(),
+        "get(k: u64) -> Result<bool, Error>"
+    );
+}
+
+#[test]
+fn names_within_a_record_and_across_records_must_differ() {
+    let two_fields = TypeDef {
+        name: "P".into(),
+        doc: String::new(),
+        body: TypeBody::Struct(Fields::Named(vec![
+            FieldDef {
+                name: "x".into(),
+                doc: String::new(),
+                ty: TypeSpec::U8,
+            },
+            FieldDef {
+                name: "x".into(),
+                doc: String::new(),
+                ty: TypeSpec::U8,
+            },
+        ])),
+    };
+    assert_eq!(
+        ContractSpec::decode(&two_fields.encode()),
+        Err(SpecError::Duplicate("field", "x".into()))
+    );
+    let codes = ErrorDef {
+        name: "E".into(),
+        doc: String::new(),
+        variants: vec![
+            ErrorVariant {
+                name: "A".into(),
+                doc: String::new(),
+                code: 1,
+                message: "a".into(),
+            },
+            ErrorVariant {
+                name: "B".into(),
+                doc: String::new(),
+                code: 1,
+                message: "b".into(),
+            },
+        ],
+    };
+    assert_eq!(
+        ContractSpec::decode(&codes.encode()),
+        Err(SpecError::Duplicate("error code", "B".into()))
+    );
+    let ev = EventDef {
+        name: "T".into(),
+        doc: String::new(),
+        topic: "t".into(),
+        data: TypeSpec::Unit,
+    };
+    let mut twice = ev.encode();
+    twice.extend(
+        EventDef {
+            name: "U".into(),
+            ..ev.clone()
+        }
+        .encode(),
+    );
+    assert_eq!(
+        ContractSpec::decode(&twice),
+        Err(SpecError::Duplicate("event topic", "t".into()))
+    );
+    // An empty tuple is `()`, never a tuple of nothing.
+    let empty = EntrySpec {
+        name: "f".into(),
+        doc: String::new(),
+        args: vec![],
+        returns: TypeSpec::Tuple(vec![]),
+        error: None,
+    }
+    .encode();
+    assert!(matches!(
+        ContractSpec::decode(&empty),
+        Err(SpecError::Invalid(_))
+    ));
+}
+
+#[test]
+fn composite_types_print_as_rust_writes_them() {
+    let t = TypeSpec::Tuple(vec![
+        TypeSpec::Vec(Box::new(TypeSpec::Address)),
+        TypeSpec::Option(Box::new(TypeSpec::Named("Order".into()))),
+    ]);
+    assert_eq!(t.to_string(), "(Vec<Address>, Option<Order>)");
+    assert_eq!(TypeSpec::Tuple(vec![TypeSpec::U8]).to_string(), "(u8,)");
 }

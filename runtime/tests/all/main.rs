@@ -10,6 +10,7 @@ mod engines;
 mod host_functions;
 mod mutation;
 mod prepared;
+mod spec_json;
 mod spec_testsuite;
 mod state_semantics;
 mod transitions;
