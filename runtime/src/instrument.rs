@@ -658,7 +658,7 @@ mod tests {
     /// modules. Any change to the instrumentation's output changes it.
     const FINGERPRINT: (u32, &str) = (
         3,
-        "5f619443ff7f529202490ee96aed504d28af52cd476abd1d62b72e31e851f787",
+        "2b34addeb1755b481a6a8721fb26b2d363553f1e19e6f65ab2471c49c00c7f0d",
     );
 
     fn corpus() -> Vec<(String, Vec<u8>)> {

@@ -226,11 +226,14 @@ fn hostile_rust_contracts_end_in_their_statuses() {
 #[derive(Deserialize)]
 struct Inspected {
     entries: Vec<InspectedEntry>,
+    errors: Vec<serde_json::Value>,
+    events: Vec<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
 struct InspectedEntry {
     name: String,
+    doc: String,
     signature: String,
 }
 
@@ -250,8 +253,55 @@ fn inspect_prints_the_spec_and_run_encodes_args_from_it() {
     );
     assert_eq!(
         spec.entries[2].signature,
-        "transfer(to: Address, amount: u64) -> Result<(), Error>"
+        "transfer(to: Address, amount: u64) -> Result<(), TokenError>"
     );
+    assert_eq!(
+        spec.entries[2].doc,
+        "Moves `amount` from the sender to `to`."
+    );
+    assert_eq!(spec.errors[0]["name"], "TokenError");
+    assert_eq!(
+        spec.errors[0]["variants"][4],
+        serde_json::json!({"name": "InsufficientBalance", "doc": "The sender holds less than the amount.", "code": 5, "message": "insufficient balance"})
+    );
+    let topics: Vec<&str> = spec
+        .events
+        .iter()
+        .map(|e| e["topic"].as_str().unwrap())
+        .collect();
+    assert_eq!(topics.len(), 2);
+    assert!(
+        topics.contains(&"mint") && topics.contains(&"transfer"),
+        "{topics:?}"
+    );
+    // For a terminal: entries in declaration order, each with its doc
+    // summary, then the declared events and the error codes.
+    let out = verity()
+        .args(["inspect", token.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let expected = [
+        "entry    init(owner: Address) -> Result<(), TokenError>",
+        "           Makes `owner` the only account that may mint. Once.",
+        "entry    mint(to: Address, amount: u64) -> Result<(), TokenError>",
+        "entry    transfer(to: Address, amount: u64) -> Result<(), TokenError>",
+        "entry    balance_of(owner: Address) -> u64",
+        "entry    total_supply() -> u64",
+        "           All tokens minted so far.",
+        "event    \"transfer\": struct Transfer { from: Address, to: Address, amount: u64 }",
+        "           Tokens moved.",
+        "error    TokenError",
+        "           Why a token call reverted.",
+        "            1 AlreadyInitialised: token is already initialised",
+        "            5 InsufficientBalance: insufficient balance",
+    ];
+    let mut at = 0;
+    for line in expected {
+        let found = text[at..].find(&format!("{line}\n"));
+        assert!(found.is_some(), "`{line}` after byte {at} of:\n{text}");
+        at += found.unwrap();
+    }
     // A module without a spec: exit 1 with a reason.
     let out = verity()
         .args(["inspect", fixture("counter.wat").to_str().unwrap()])
@@ -289,7 +339,7 @@ fn inspect_prints_the_spec_and_run_encodes_args_from_it() {
     assert_eq!(out.status.code(), Some(0));
     // Bad --arg use is a usage error naming the problem.
     for (args, needle) in [
-        (vec!["--arg", "owner=zz"], "is not of type Address"),
+        (vec!["--arg", "owner=zz"], "argument owner: `zz` is not hex"),
         (vec!["--arg", "who=00"], "has no argument `who`"),
         (
             vec!["--arg", "owner=00", "--input", "00"],
@@ -320,8 +370,65 @@ fn token_fits_the_size_gate_and_the_sdk_guide_reports_every_fixture_size() {
             "docs/sdk.md must report `{row}` (rebuild changed the size?)"
         );
     }
-    let token = wasm("token").len();
-    assert!(token <= 8 * 1024, "token.wasm is {token} bytes, over 8 KiB");
+    // The gate is on code: the spec section (metadata for tools, with the
+    // doc comments) is reported beside it.
+    let token = wasm("token");
+    let spec = spec_section_bytes(&token);
+    assert!(spec > 0, "token.wasm carries its spec");
+    let code = token.len() - spec;
+    assert!(
+        code <= 8 * 1024,
+        "token.wasm is {code} bytes without its spec, over 8 KiB"
+    );
+    let row = format!("| `token.wasm` | {} | {spec} |", token.len());
+    assert!(guide.contains(&row), "docs/sdk.md must report `{row}`");
+}
+
+/// The bytes of `verity.spec` custom sections in `module`, headers
+/// included.
+fn spec_section_bytes(module: &[u8]) -> usize {
+    wasmparser::Parser::new(0)
+        .parse_all(module)
+        .filter_map(|p| match p.unwrap() {
+            wasmparser::Payload::CustomSection(c) if c.name() == "verity.spec" => {
+                // id byte + LEB128 size + the name and its length + data.
+                let body = c.range().len();
+                Some(1 + leb128_len(body) + body)
+            }
+            _ => None,
+        })
+        .sum()
+}
+
+fn leb128_len(mut n: usize) -> usize {
+    let mut len = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        len += 1;
+    }
+    len
+}
+
+/// The README's native test (a log line and a signature check) is the
+/// multisig fixture's own test, which `cargo test` in fixtures/contracts
+/// runs.
+#[test]
+fn the_readme_native_test_is_the_multisigs() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let source = std::fs::read_to_string(fixture("contracts/multisig/src/lib.rs")).unwrap();
+    let start = source
+        .find("    #[test]\n    fn a_forged_signature_is_refused_and_logged()")
+        .expect("the multisig keeps its logged-signature test");
+    let end = start + source[start..].find("\n    }\n").unwrap() + "\n    }\n".len();
+    let test: String = source[start..end]
+        .lines()
+        .map(|l| l.strip_prefix("    ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        readme.contains(&test),
+        "README must show the multisig's test as written:\n{test}"
+    );
 }
 
 #[test]
@@ -523,4 +630,12 @@ fn the_readme_multisig_runs_with_openssl_signatures() {
         "{stdout}"
     );
     assert!(stdout.contains("reused: refused"), "{stdout}");
+    assert!(
+        stdout.contains(r#"event    Executed {"nonce":0,"action":{"Note":"pay the auditors"}}"#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("error    MultisigError::BadSignature"),
+        "{stdout}"
+    );
 }

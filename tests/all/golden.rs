@@ -314,10 +314,15 @@ fn produce(case: &Case, compiler: &str) -> (Vec<u8>, Vec<u8>) {
         );
     }
     let witness = dir.path().join("witness");
+    // The receipt file, not standard output: `--json` output adds what the
+    // contract spec decodes, which is not part of the receipt.
+    let receipt = dir.path().join("receipt.json");
     let out = verity()
         .args(resolve(case.args, &state))
         .args(["--json", "--compiler", compiler, "--witness"])
         .arg(&witness)
+        .arg("--receipt")
+        .arg(&receipt)
         .output()
         .unwrap();
     assert!(
@@ -326,7 +331,10 @@ fn produce(case: &Case, compiler: &str) -> (Vec<u8>, Vec<u8>) {
         case.name,
         String::from_utf8_lossy(&out.stderr)
     );
-    (out.stdout, std::fs::read(&witness).unwrap())
+    (
+        std::fs::read(&receipt).unwrap(),
+        std::fs::read(&witness).unwrap(),
+    )
 }
 
 #[test]

@@ -6,7 +6,8 @@
 //! one are refused with the contract's typed error.
 
 use ed25519_dalek::{Signer, SigningKey};
-use serde_json::Value;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::common::{fixture, verity};
 
@@ -48,17 +49,15 @@ fn members_approve_with_off_chain_signatures_and_a_reused_one_is_refused() {
     assert_eq!(cli(&strings(&["state", "init", s])).0, 0);
     let wasm = fixture("wasm/multisig.wasm");
     let [a, b, c] = [0, 1, 2].map(member);
+    // A `Vec<Address>` argument as JSON.
+    let members = json!([key_hex(&a), key_hex(&b), key_hex(&c)]);
     let deploy = cli(&strings(&[
         "deploy",
         wasm.to_str().unwrap(),
         "--entry",
         "init",
         "--arg",
-        &format!("a={}", key_hex(&a)),
-        "--arg",
-        &format!("b={}", key_hex(&b)),
-        "--arg",
-        &format!("c={}", key_hex(&c)),
+        &format!("members={members}"),
         "--arg",
         "threshold=2",
         "--state",
@@ -67,13 +66,18 @@ fn members_approve_with_off_chain_signatures_and_a_reused_one_is_refused() {
     ]));
     assert_eq!(deploy.0, 0, "{}", deploy.2);
     let wallet = deploy.1["contract"].as_str().unwrap().to_string();
-    let call = |entry: &str, args: Vec<String>, out: Option<&std::path::Path>| {
+    let call_with = |entry: &str, args: Vec<String>, extra: &[&str]| {
         let mut argv = strings(&["call", &wallet, "--entry", entry, "--state", s]);
-        argv.extend(strings(&["--chain-id", CHAIN, "--json"]));
+        argv.extend(strings(&["--chain-id", CHAIN]));
+        argv.extend(strings(extra));
         for a in args {
             argv.push("--arg".into());
             argv.push(a);
         }
+        argv
+    };
+    let call = |entry: &str, args: Vec<String>, out: Option<&std::path::Path>| {
+        let mut argv = call_with(entry, args, &["--json"]);
         if let Some(out) = out {
             argv.extend(strings(&["--receipt", out.to_str().unwrap()]));
             let w = out.with_extension("witness");
@@ -81,62 +85,138 @@ fn members_approve_with_off_chain_signatures_and_a_reused_one_is_refused() {
         }
         cli(&argv)
     };
-    let proposal = [0x5a; 32];
+    // An enum argument, given in one --args object; the [u8; 32] it
+    // returns prints decoded.
+    let action = json!({"SetThreshold": 3});
+    let hashed = cli(&call_with(
+        "proposal_hash",
+        vec![],
+        &["--json", "--args", &json!({ "action": action }).to_string()],
+    ));
+    assert_eq!(hashed.0, 0, "{}", hashed.2);
+    assert_eq!(hashed.1["decoded"]["output"]["type"], "[u8; 32]");
+    let p = hashed.1["decoded"]["output"]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The contract hashes the encoding of the enum: variant 1, then 3.
+    let expected: [u8; 32] =
+        Sha256::digest([&b"verity-multisig-action\0"[..], &[1, 3]].concat()).into();
+    assert_eq!(p, hex::encode(expected));
+    let proposal: [u8; 32] = expected;
+
+    // A struct argument as JSON.
     let approve = |k: &SigningKey, sig: [u8; 64]| {
-        call(
-            "approve",
-            vec![
-                format!("proposal={}", hex::encode(proposal)),
-                format!("signer={}", key_hex(k)),
-                format!("sig={}", hex::encode(sig)),
-            ],
-            None,
-        )
+        let approval = json!({"proposal": p, "signer": key_hex(k), "sig": hex::encode(sig)});
+        call("approve", vec![format!("approval={approval}")], None)
     };
     let revert = |r: &(i32, Value, String)| r.1["message"].as_str().unwrap_or("").to_string();
 
-    // A forged approval: c's signature claimed for a.
-    let forged = approve(&a, sign(&c, 0, proposal));
+    // A forged approval: c's signature claimed for a; --debug shows the
+    // contract's log line, which the receipt does not hold.
+    let approval =
+        json!({"proposal": p, "signer": key_hex(&a), "sig": hex::encode(sign(&c, 0, proposal))});
+    let forged = cli(&call_with(
+        "approve",
+        vec![format!("approval={approval}")],
+        &["--json", "--debug"],
+    ));
     assert_eq!(forged.0, 1);
     assert_eq!(revert(&forged), "error 5: the signature does not verify");
+    assert_eq!(forged.1["decoded"]["error"], "MultisigError::BadSignature");
+    assert_eq!(forged.2, "log [approve] approve: signature rejected\n");
+    assert!(!forged.1.to_string().contains("signature rejected"));
 
-    // Two genuine approvals, then execution.
+    // Two genuine approvals, then execution; outputs and events decoded.
     assert_eq!(approve(&a, sign(&a, 0, proposal)).0, 0);
     let second = approve(&c, sign(&c, 0, proposal));
     assert_eq!(second.0, 0, "{}", second.2);
     assert_eq!(second.1["output"], "02", "two approvals");
+    assert_eq!(
+        second.1["decoded"]["output"],
+        json!({"type": "u32", "value": 2})
+    );
+    assert_eq!(
+        second.1["decoded"]["events"],
+        json!([{"event": "Approved", "data": {"nonce": 0, "proposal": p, "signer": key_hex(&c)}}])
+    );
     let executed_at = dir.path().join("execute.json");
     let executed = call(
         "execute",
-        vec![format!("proposal={}", hex::encode(proposal))],
+        vec![format!("action={action}")],
         Some(&executed_at),
     );
     assert_eq!(executed.0, 0, "{}", executed.2);
     assert_eq!(executed.1["output"], "00", "executed at nonce 0");
+    assert_eq!(
+        executed.1["decoded"]["events"],
+        json!([{"event": "Executed", "data": {"nonce": 0, "action": {"SetThreshold": 3}}}])
+    );
 
-    // The execution verifies with its witness and no database.
-    let out = verity()
-        .arg("verify")
-        .arg(&executed_at)
-        .arg("--module")
-        .arg(&wasm)
-        .arg("--witness")
-        .arg(executed_at.with_extension("witness"))
+    // The same, for a terminal: a struct with a Vec<Address> returned, and
+    // a reverted call's typed error.
+    let shown = verity()
+        .args(call_with("wallet", vec![], &[]))
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(text.contains("state: authenticated"), "{text}");
+    let text = String::from_utf8_lossy(&shown.stdout);
+    let expected_wallet = json!({"members": members, "threshold": 3, "nonce": 1});
+    assert!(
+        text.contains(&format!("returns  {expected_wallet} (Wallet)")),
+        "{text}"
+    );
+    let approval =
+        json!({"proposal": p, "signer": key_hex(&b), "sig": hex::encode(sign(&b, 1, proposal))});
+    let shown = verity()
+        .args(call_with(
+            "approve",
+            vec![format!("approval={approval}")],
+            &[],
+        ))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        text.contains(&format!(
+            "event    Approved {}",
+            json!({"nonce": 1, "proposal": p, "signer": key_hex(&b)})
+        )),
+        "{text}"
+    );
+    let refused = verity()
+        .args(call_with("execute", vec![format!("action={action}")], &[]))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&refused.stdout);
+    assert!(
+        text.contains("error    MultisigError::NotEnoughApprovals"),
+        "{text}"
+    );
+
+    // The execution verifies with its witness and no database, and so does
+    // the printed --json document (its `decoded` member is not receipt).
+    let printed = dir.path().join("printed.json");
+    std::fs::write(&printed, serde_json::to_vec(&executed.1).unwrap()).unwrap();
+    for receipt in [&executed_at, &printed] {
+        let out = verity()
+            .arg("verify")
+            .arg(receipt)
+            .arg("--module")
+            .arg(&wasm)
+            .arg("--witness")
+            .arg(executed_at.with_extension("witness"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert!(text.contains("state: authenticated"), "{text}");
+    }
 
     // The same signature again: refused, the nonce moved on.
     let reused = approve(&a, sign(&a, 0, proposal));
     assert_eq!(reused.0, 1);
     assert_eq!(revert(&reused), "error 5: the signature does not verify");
-    let again = call(
-        "execute",
-        vec![format!("proposal={}", hex::encode(proposal))],
-        None,
-    );
+    let again = call("execute", vec![format!("action={action}")], None);
     assert_eq!(revert(&again), "error 6: not enough approvals");
 }
 
@@ -150,18 +230,26 @@ fn the_testkit_runs_the_wallet_with_signed_approvals() {
         ..ChainContext::default()
     });
     let keys = [0, 1, 2].map(member);
-    let [a, b, c] = [0, 1, 2].map(|i| keys[i].verifying_key().to_bytes());
-    assert!(h.call("init", &(a, b, c, 3u32)).unwrap().is_success());
-    let p = [1u8; 32];
+    let members: Vec<[u8; 32]> = keys.iter().map(|k| k.verifying_key().to_bytes()).collect();
+    assert!(h.call("init", &(members, 3u32)).unwrap().is_success());
+    let action = multisig::Action::Note("ship it".into());
+    let p: [u8; 32] = h
+        .call("proposal_hash", &(&action,))
+        .unwrap()
+        .output()
+        .unwrap();
     for (i, k) in keys.iter().enumerate() {
-        let sig = verity_sdk::Signature(sign(k, 0, p));
-        let call = h
-            .call("approve", &(p, k.verifying_key().to_bytes(), sig))
-            .unwrap();
+        let approval = multisig::Approval {
+            proposal: p,
+            signer: verity_sdk::Address(k.verifying_key().to_bytes()),
+            sig: verity_sdk::Signature(sign(k, 0, p)),
+        };
+        let call = h.call("approve", &(approval,)).unwrap();
         assert_eq!(call.output::<u32>().unwrap(), i as u32 + 1);
         h.verify(&call).unwrap();
     }
-    let done = h.call("execute", &(p,)).unwrap();
+    let done = h.call("execute", &(&action,)).unwrap();
     assert_eq!(done.output::<u64>().unwrap(), 0);
-    assert_eq!(h.call("nonce", &()).unwrap().output::<u64>().unwrap(), 1);
+    let wallet: multisig::Wallet = h.call("wallet", &()).unwrap().output().unwrap();
+    assert_eq!(wallet.nonce, 1);
 }
