@@ -104,3 +104,6 @@ pub fn derive_contract_error(item: TokenStream) -> TokenStream {
         Err(e) => e.to_compile_error().into(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -23,7 +23,9 @@ pub fn doc_summary(attrs: &[Attribute]) -> String {
                 lit: Lit::Str(s), ..
             }) = &nv.value
         {
-            lines.extend(s.value().lines().map(|l| l.trim().to_string()));
+            // `split`, not `lines`: an empty `///` line is `#[doc = ""]`,
+            // which ends the paragraph.
+            lines.extend(s.value().split('\n').map(|l| l.trim().to_string()));
         }
     }
     let paragraph: Vec<&str> = lines
