@@ -1,5 +1,6 @@
 //! The signature and hash host functions against standard vectors (RFC 8032
-//! for Ed25519, Keccak-256's published digests), signatures made outside the
+//! for Ed25519, Project Wycheproof for Ed25519, secp256k1 and P-256,
+//! Keccak-256's published digests), signatures made outside the
 //! host by the same well-kept crates (secp256k1, P-256), every malformation
 //! the ABI names (bad keys, small-order keys, non-canonical and high-S
 //! signatures, bad recovery ids), and arbitrary bytes: each ends in its
@@ -239,4 +240,122 @@ proptest! {
         prop_assert!(codes.contains(&r1_verify(&key, &digest, &sig)));
         prop_assert!(codes.contains(&k1_recover(&digest, &sig, id).0));
     }
+}
+
+/// A test vector: its id, message, signature and expected result.
+type Vector = (u64, Vec<u8>, Vec<u8>, String);
+
+/// One Wycheproof vector file (tests/data/wycheproof, copied unchanged from
+/// C2SP/wycheproof's testvectors_v1, Apache-2.0): each group's public key
+/// and its tests.
+fn wycheproof(file: &str, key_field: &str) -> Vec<(Vec<u8>, Vec<Vector>)> {
+    let path = format!(
+        "{}/tests/data/wycheproof/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let hex = |v: &serde_json::Value| unhex(v.as_str().unwrap());
+    let groups: Vec<_> = doc["testGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            let key = hex(&g["publicKey"][key_field]);
+            let tests: Vec<Vector> = g["tests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| {
+                    (
+                        t["tcId"].as_u64().unwrap(),
+                        hex(&t["msg"]),
+                        hex(&t["sig"]),
+                        t["result"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            (key, tests)
+        })
+        .collect();
+    let count: usize = groups.iter().map(|g| g.1.len()).sum();
+    assert_eq!(Some(count as u64), doc["numberOfTests"].as_u64(), "{file}");
+    groups
+}
+
+fn sha256(m: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(m).into()
+}
+
+/// Whether the 64-byte `r ‖ s` has `s` at most half the group order `n`.
+fn low_s(sig: &[u8], n: &[u8]) -> bool {
+    let mut half = [0u8; 32];
+    let mut carry = 0u8;
+    for (h, b) in half.iter_mut().zip(n) {
+        *h = (carry << 7) | (b >> 1);
+        carry = b & 1;
+    }
+    sig[32..] <= half[..]
+}
+
+/// Runs every vector of one file through `verify`: a valid vector gives
+/// `valid(sig)`, an invalid one never 1; a signature that is not 64 bytes
+/// (the ABI takes exactly 64) must be an invalid vector. Returns (checked,
+/// not 64 bytes).
+fn run_vectors(
+    groups: &[(Vec<u8>, Vec<Vector>)],
+    verify: impl Fn(&[u8], &[u8], &[u8]) -> i32,
+    valid: impl Fn(&[u8]) -> i32,
+) -> (usize, usize) {
+    let (mut checked, mut unsized_) = (0, 0);
+    for (key, tests) in groups {
+        for (id, msg, sig, result) in tests {
+            if sig.len() != 64 {
+                assert_eq!(
+                    result,
+                    "invalid",
+                    "tcId {id}: a {}-byte signature",
+                    sig.len()
+                );
+                unsized_ += 1;
+                continue;
+            }
+            let got = verify(key, msg, sig);
+            match result.as_str() {
+                "valid" => assert_eq!(got, valid(sig), "tcId {id}"),
+                "invalid" => assert_ne!(got, 1, "tcId {id} verified"),
+                _ => assert!((-2..=1).contains(&got), "tcId {id}: {got}"),
+            }
+            checked += 1;
+        }
+    }
+    (checked, unsized_)
+}
+
+#[test]
+fn ed25519_passes_wycheproof() {
+    let groups = wycheproof("ed25519_test.json", "pk");
+    let (checked, unsized_) = run_vectors(&groups, |k, m, s| ed25519(k, s, m), |_| 1);
+    assert!(checked > 100, "{checked} checked, {unsized_} not 64 bytes");
+}
+
+#[test]
+fn secp256k1_passes_wycheproof_under_the_low_s_rule() {
+    let n = unhex("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141");
+    let groups = wycheproof("ecdsa_secp256k1_sha256_p1363_test.json", "uncompressed");
+    // A valid signature with a high S is refused as malformed (-2): the
+    // documented low-S rule, as Bitcoin's and Ethereum's.
+    let (checked, _) = run_vectors(
+        &groups,
+        |k, m, s| k1_verify(k, &sha256(m), s),
+        |s| if low_s(s, &n) { 1 } else { -2 },
+    );
+    assert!(checked > 150, "{checked}");
+}
+
+#[test]
+fn p256_passes_wycheproof() {
+    let groups = wycheproof("ecdsa_secp256r1_sha256_p1363_test.json", "uncompressed");
+    let (checked, _) = run_vectors(&groups, |k, m, s| r1_verify(k, &sha256(m), s), |_| 1);
+    assert!(checked > 150, "{checked}");
 }
