@@ -114,6 +114,30 @@ impl Outcome {
         codec::decode(&self.output).expect("output does not decode as the requested type")
     }
 
+    /// The run's events of the declared type `E` (`#[contractevent]`), in
+    /// emission order: those with `E`'s topic, decoded. Panics (failing the
+    /// test) if one with that topic does not decode as an `E`.
+    ///
+    /// ```ignore
+    /// let out = env.call::<Token>("transfer", &(bob, 5u64));
+    /// assert_eq!(out.events_of::<Transfer>(), [Transfer { from: alice, to: bob, amount: 5 }]);
+    /// ```
+    #[track_caller]
+    pub fn events_of<E: crate::events::Event + DeserializeOwned>(&self) -> Vec<E> {
+        self.events
+            .iter()
+            .filter(|e| e.topic == E::TOPIC.as_bytes())
+            .map(|e| {
+                codec::decode(&e.data).unwrap_or_else(|| {
+                    panic!(
+                        "an event with topic {:?} does not decode as declared",
+                        E::TOPIC
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// The revert message, if the run reverted.
     pub fn revert_message(&self) -> Option<&str> {
         match &self.status {
