@@ -658,7 +658,7 @@ mod tests {
     /// modules. Any change to the instrumentation's output changes it.
     const FINGERPRINT: (u32, &str) = (
         3,
-        "2b34addeb1755b481a6a8721fb26b2d363553f1e19e6f65ab2471c49c00c7f0d",
+        "1356eb5954b4a05a66e1b9761ac938256a2b4e8906ae23ec9da441deb0e3b721",
     );
 
     fn corpus() -> Vec<(String, Vec<u8>)> {

@@ -130,7 +130,7 @@ pub fn expand_contract(item: &ItemImpl) -> syn::Result<TokenStream2> {
     }
     // One static for the whole block: its entries stay in declaration
     // order (the linker orders separate statics as it likes).
-    let records = spec_static("entries", &all_records);
+    let records = spec_static("ENTRIES", &type_name(self_ty), &all_records);
     Ok(quote! {
         #item
 

@@ -82,7 +82,7 @@ pub fn expand_contract_error(input: &syn::DeriveInput) -> syn::Result<TokenStrea
         variants,
     }
     .encode();
-    let record = spec_static("error", &record);
+    let record = spec_static("ERROR", &name.to_string(), &record);
     Ok(quote! {
         const _: () = { #record };
 

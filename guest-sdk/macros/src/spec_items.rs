@@ -49,8 +49,18 @@ pub fn doc_summary(attrs: &[Attribute]) -> String {
 /// A wasm-only static holding `record` in the `verity.spec` section. Not
 /// `#[used]`: that would copy the bytes into `.rodata` as well; wasm-ld
 /// keeps custom sections without it.
-pub fn spec_static(tag: &str, record: &[u8]) -> TokenStream2 {
-    let ident = format_ident!("__VERITY_SPEC_{}", tag);
+///
+/// `kind` and `name` make the static's name unique in the crate. That is
+/// what keeps builds reproducible: rustc orders statics it cannot tell
+/// apart by position by their mangled names, whose hash part depends on
+/// where the crate was built; with distinct names the order (and so the
+/// module's bytes) depends only on the names.
+pub fn spec_static(kind: &str, name: &str, record: &[u8]) -> TokenStream2 {
+    let name: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let ident = format_ident!("__VERITY_SPEC_{}_{}", kind, name);
     let len = record.len();
     quote! {
         #[cfg(target_arch = "wasm32")]

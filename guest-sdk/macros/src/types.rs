@@ -55,7 +55,8 @@ pub fn expand_contracttype(item: &DeriveInput, event: Option<String>) -> syn::Re
     let name = item.ident.to_string();
     let doc = doc_summary(&item.attrs);
     let type_record = spec_static(
-        "type",
+        "TYPE",
+        &name,
         &TypeDef {
             name: name.clone(),
             doc: doc.clone(),
@@ -66,12 +67,13 @@ pub fn expand_contracttype(item: &DeriveInput, event: Option<String>) -> syn::Re
     let ident = &item.ident;
     let event_items = event.map(|topic| {
         let record = spec_static(
-            "event",
+            "EVENT",
+            &name,
             &EventDef {
                 name: name.clone(),
                 doc,
                 topic: topic.clone(),
-                data: TypeSpec::Named(name),
+                data: TypeSpec::Named(name.clone()),
             }
             .encode(),
         );
