@@ -8,6 +8,7 @@ use serde_json::json;
 use verity_runtime::{FieldMismatch, VerifyError};
 
 use super::Outcome;
+use super::args::Decoded;
 use super::inputs::{read_module, read_receipt};
 
 #[derive(Args)]
@@ -15,7 +16,9 @@ pub struct VerifyArgs {
     /// The receipt: JSON as `verity run --json` prints it, or canonical binary.
     receipt: PathBuf,
     /// The module the receipt claims to have run (.wasm or .wat). Not needed
-    /// for a deploy (its code is in its write set).
+    /// for a deploy (its code is in its write set). With it, a verified
+    /// receipt's output, typed error and declared events also print decoded
+    /// by the module's contract spec.
     #[arg(long)]
     module: Option<PathBuf>,
     /// The receipt's witness (`verity run --witness`): with it, every read is
@@ -47,6 +50,7 @@ pub fn verify(args: VerifyArgs) -> Result<Outcome> {
     let mut mismatches: Vec<FieldMismatch> = Vec::new();
     let mut error: Option<String> = None;
     let mut receipt_hash = None;
+    let mut decoded = None;
     match file {
         Err(bad) => error = Some(bad.0),
         Ok(file) => {
@@ -66,11 +70,21 @@ pub fn verify(args: VerifyArgs) -> Result<Outcome> {
                 Err(VerifyError::Runtime(e)) => return Err(e.into()),
                 Err(e) => error = Some(e.to_string()),
             }
+            // What the module's spec makes of a reproduced receipt's output,
+            // typed error and events (the module is the receipt's code now).
+            if let Some(Ok(Some(spec))) = code.as_deref().map(verity_runtime::contract_spec) {
+                decoded = Some(Decoded::new(
+                    &spec,
+                    spec.entry(&file.receipt.entry),
+                    &file.receipt,
+                ));
+            }
         }
     }
     let verified = error.is_none() && mismatches.is_empty();
+    let decoded = decoded.filter(|_| verified);
     if args.json {
-        let doc = json!({
+        let mut doc = json!({
             "verified": verified,
             "state_authenticated": verified && authenticated,
             "receipt_hash": receipt_hash,
@@ -79,6 +93,9 @@ pub fn verify(args: VerifyArgs) -> Result<Outcome> {
                 "field": m.field, "claimed": m.claimed, "actual": m.actual,
             })).collect::<Vec<_>>(),
         });
+        if let (Some(d), Some(m)) = (&decoded, doc.as_object_mut()) {
+            m.insert("decoded".into(), d.json());
+        }
         outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else if verified {
         outln!(
@@ -93,6 +110,9 @@ pub fn verify(args: VerifyArgs) -> Result<Outcome> {
             outln!(
                 "state: NOT authenticated: no --witness given, so the read set and the roots were taken on trust"
             );
+        }
+        if let Some(d) = &decoded {
+            out!("{}", d.human());
         }
     } else {
         outln!("NOT VERIFIED");

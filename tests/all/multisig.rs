@@ -210,6 +210,10 @@ fn members_approve_with_off_chain_signatures_and_a_reused_one_is_refused() {
         let text = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(0), "{text}");
         assert!(text.contains("state: authenticated"), "{text}");
+        assert!(
+            text.contains(r#"event    Executed {"nonce":0,"action":{"SetThreshold":3}}"#),
+            "verify decodes by the module's spec: {text}"
+        );
     }
 
     // The same signature again: refused, the nonce moved on.
