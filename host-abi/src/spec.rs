@@ -462,9 +462,7 @@ impl Fields {
                     let name = r.string()?;
                     let doc = r.string()?;
                     let ty = TypeSpec::decode_from(r, 0)?;
-                    if !names.insert(name.clone()) {
-                        return Err(SpecError::Duplicate("field", name));
-                    }
+                    unique(&mut names, "field", &name)?;
                     fields.push(FieldDef { name, doc, ty });
                 }
                 Fields::Named(fields)
@@ -597,10 +595,8 @@ impl ContractSpec {
                 }
                 v => return Err(SpecError::UnsupportedVersion(v)),
             };
-            if !seen[usize::from(kind)].insert(name.clone()) {
-                let what = ["entry", "type", "error type", "event topic"][usize::from(kind)];
-                return Err(SpecError::Duplicate(what, name));
-            }
+            let what = ["entry", "type", "error type", "event topic"][usize::from(kind)];
+            unique(&mut seen[usize::from(kind)], what, &name)?;
         }
         Ok(spec)
     }
@@ -677,9 +673,7 @@ fn decode_args(r: &mut Reader<'_>) -> Result<Vec<ArgSpec>, SpecError> {
     for _ in 0..n {
         let name = r.string()?;
         let ty = TypeSpec::decode_from(r, 0)?;
-        if !names.insert(name.clone()) {
-            return Err(SpecError::Duplicate("argument", name));
-        }
+        unique(&mut names, "argument", &name)?;
         args.push(ArgSpec { name, ty });
     }
     Ok(args)
@@ -696,9 +690,7 @@ fn decode_type(r: &mut Reader<'_>, name: String, doc: String) -> Result<TypeDef,
                 let name = r.string()?;
                 let doc = r.string()?;
                 let fields = Fields::decode_from(r)?;
-                if !names.insert(name.clone()) {
-                    return Err(SpecError::Duplicate("variant", name));
-                }
+                unique(&mut names, "variant", &name)?;
                 variants.push(VariantDef { name, doc, fields });
             }
             TypeBody::Enum(variants)
@@ -771,6 +763,16 @@ impl fmt::Display for SpecError {
 }
 
 impl core::error::Error for SpecError {}
+
+/// Adds `name` to `names`; a second one of the same name is an error that
+/// says `what` it names.
+fn unique(names: &mut BTreeSet<String>, what: &'static str, name: &str) -> Result<(), SpecError> {
+    if names.insert(String::from(name)) {
+        Ok(())
+    } else {
+        Err(SpecError::Duplicate(what, String::from(name)))
+    }
+}
 
 fn put_u32(out: &mut Vec<u8>, n: usize) {
     let n = u32::try_from(n).expect("spec field longer than u32::MAX");

@@ -45,31 +45,16 @@ pub fn encode_args(
         given.insert(name.to_string(), arg_value(&arg.ty, text)?);
     }
     spec_json::encode_args(spec, entry, &given).map_err(|e| {
-        let ty = entry
-            .args
-            .iter()
-            .find(|a| e.path.split(['.', '[']).next() == Some(a.name.as_str()))
-            .map(|a| format!(" (an argument of type {})", a.ty))
-            .unwrap_or_default();
-        if e.reason.starts_with("missing") {
-            anyhow!(
-                "missing argument {}: give --arg {}=<{}>",
-                e.path,
-                e.path,
-                ty_of(entry, &e.path)
-            )
-        } else {
-            anyhow!("argument {e}{ty}")
+        // The argument the fault is in: the first part of its path.
+        let head = e.path.split(['.', '[']).next().unwrap_or_default();
+        match entry.args.iter().find(|a| a.name == head) {
+            Some(a) if !given.contains_key(head) => {
+                anyhow!("missing argument {head}: give --arg {head}=<{}>", a.ty)
+            }
+            Some(a) => anyhow!("argument {e} (an argument of type {})", a.ty),
+            None => anyhow!("argument {e}"),
         }
     })
-}
-
-fn ty_of(entry: &EntrySpec, name: &str) -> String {
-    entry
-        .args
-        .iter()
-        .find(|a| a.name == name)
-        .map_or_else(String::new, |a| a.ty.to_string())
 }
 
 /// Whether `ty`'s JSON form is a string (through options).

@@ -79,7 +79,6 @@ pub fn expand_contract(item: &ItemImpl) -> syn::Result<TokenStream2> {
                 None => (type_spec(ty), None),
             },
         };
-        let fallible = error.is_some();
         let spec = EntrySpec {
             name: name.clone(),
             doc: doc_summary(&f.attrs),
@@ -98,7 +97,7 @@ pub fn expand_contract(item: &ItemImpl) -> syn::Result<TokenStream2> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let finish = if fallible {
+        let finish = if spec.fallible() {
             quote!(::verity_sdk::__private::finish_result)
         } else {
             quote!(::verity_sdk::__private::finish_value)
