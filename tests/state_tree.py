@@ -7,7 +7,8 @@ VECTORS.json is a list of cases, each
   {"pre_root": hex, "proof": hex,
    "reads":  [{"key": hex, "value": hex or null}, ...],
    "writes": [{"key": hex, "value": hex or null}, ...]}
-For each case: decode the proof, check it hashes to pre_root, check every
+For each case: decode the proof (only its canonical encoding for the keys
+read and written is accepted), check it hashes to pre_root, check every
 read (a value must be what the tree holds, null must be proven absent),
 apply the writes, and print the post-state root in hex, one line per case,
 or "error: <reason>" for a case that fails. Exits 0. Python 3 standard
@@ -95,8 +96,12 @@ class Refused(Exception):
 # ("branch", left, right); trees are nested tuples, rebuilt on write.
 
 
-def decode(data):
+def decode(data, paths, removed):
+    """Decodes the proof of the key paths `paths`, of which `removed` are
+    removed, accepting only its canonical encoding."""
     pos = 0
+    paths = sorted(set(paths) | set(removed))
+    removed = sorted(set(removed))
 
     def take(n):
         nonlocal pos
@@ -106,25 +111,42 @@ def decode(data):
         pos += n
         return chunk
 
-    def node(depth, prefix):
+    def node(depth, prefix, on, rem, beside):
+        # on: the proven paths crossing this position; rem: the removed
+        # ones; beside: whether the sibling lies on a removed path.
         tag = take(1)[0]
         if tag == 0:
             return ("empty",)
         if tag == 1:
+            if not on and not beside:
+                raise Refused("not canonical: a subtree no proven key crosses must be summarised")
             path, value = take(32), take(32)
             for d in range(depth):
                 if bit(path, d) != bit(prefix, d):
                     raise Refused("misplaced leaf")
             return ("leaf", path, value)
         if tag == 2:
-            return ("opaque", take(32))
+            h = take(32)
+            if h == EMPTY:
+                raise Refused("not canonical: an empty subtree must be tagged 0x00")
+            if on:
+                raise Refused("not canonical: a subtree a proven key crosses must be shown")
+            if beside:
+                raise Refused("not canonical: the neighbour of a removed key's path must be shown")
+            return ("opaque", h)
         if tag == 3:
+            if not on and not beside:
+                raise Refused("not canonical: a subtree no proven key crosses must be summarised")
             if depth >= 256:
                 raise Refused("too deep")
             right = bytearray(prefix)
             right[depth // 8] |= 0x80 >> (depth % 8)
-            left_child = node(depth + 1, prefix)
-            right_child = node(depth + 1, bytes(right))
+            on_l = [p for p in on if bit(p, depth) == 0]
+            on_r = [p for p in on if bit(p, depth) == 1]
+            rem_l = [p for p in rem if bit(p, depth) == 0]
+            rem_r = [p for p in rem if bit(p, depth) == 1]
+            left_child = node(depth + 1, prefix, on_l, rem_l, bool(rem_r))
+            right_child = node(depth + 1, bytes(right), on_r, rem_r, bool(rem_l))
             kinds = (left_child[0], right_child[0])
             if kinds in (("empty", "empty"), ("empty", "leaf"), ("leaf", "empty")):
                 raise Refused("non-canonical branch")
@@ -132,7 +154,7 @@ def decode(data):
         raise Refused("bad tag")
 
     sys.setrecursionlimit(2000)
-    tree = node(0, EMPTY)
+    tree = node(0, EMPTY, paths, removed, False)
     if pos != len(data):
         raise Refused("trailing bytes")
     return tree
@@ -211,7 +233,9 @@ def remove(n, depth, path):
 
 
 def check(case):
-    tree = decode(bytes.fromhex(case["proof"]))
+    paths = [H(bytes.fromhex(r["key"])) for r in case["reads"] + case["writes"]]
+    removed = [H(bytes.fromhex(w["key"])) for w in case["writes"] if w["value"] is None]
+    tree = decode(bytes.fromhex(case["proof"]), paths, removed)
     if root(tree) != bytes.fromhex(case["pre_root"]):
         raise Refused("root mismatch")
     for r in case["reads"]:

@@ -245,7 +245,8 @@ impl MemoryState {
     /// use verity_state_tree::{Proof, key_path, value_hash};
     ///
     /// let state: MemoryState = [(b"a".to_vec(), b"1".to_vec())].into_iter().collect();
-    /// let mut proof = Proof::decode(&state.prove(&[b"a", b"b"].map(|k| &k[..])))?;
+    /// let keys = [key_path(b"a"), key_path(b"b")];
+    /// let mut proof = Proof::decode(&state.prove(&[b"a", b"b"].map(|k| &k[..])), &keys, &[])?;
     /// proof.check_root(&state.root().0)?;
     /// assert_eq!(proof.get(&key_path(b"a"))?, Some(value_hash(b"1")));
     /// assert_eq!(proof.get(&key_path(b"b"))?, None); // proven absent

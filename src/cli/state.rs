@@ -155,7 +155,8 @@ fn get(state: &MemoryState, id: ContractId, key: &[u8], json: bool) -> Result<Ou
     let value = state.value(&full);
     let proof = state.prove(&[&full]);
     // The proof is checked as a verifier would, before anyone relies on it.
-    let mut decoded = Proof::decode(&proof).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut decoded =
+        Proof::decode(&proof, &[key_path(&full)], &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
     decoded
         .check_root(&state.root().0)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -203,7 +204,8 @@ mod tests {
         let root = Hash32(state.root().0);
         for (key, present) in [(vec![7u8], true), (vec![200u8], false)] {
             let full = storage_key(&id, &key);
-            let mut proof = Proof::decode(&state.prove(&[&full])).unwrap();
+            let mut proof =
+                Proof::decode(&state.prove(&[&full]), &[key_path(&full)], &[]).unwrap();
             proof.check_root(&root.0).unwrap();
             let got = proof.get(&key_path(&full)).unwrap();
             assert_eq!(got.is_some(), present);

@@ -30,6 +30,6 @@ mod transition;
 mod tree;
 
 pub use hash::{EMPTY, Hash, LEAF_IV, NODE_IV, bit, key_path, leaf_hash, node_hash, value_hash};
-pub use proof::{Proof, ProofError};
+pub use proof::{CanonicalRule, Proof, ProofError};
 pub use transition::{TransitionError, check_transition};
 pub use tree::Tree;

@@ -48,6 +48,49 @@ pub enum ProofError {
     /// the proof does not show whether that subtree is a single leaf (which
     /// would move up): an honest proof expands such a subtree.
     Ambiguous(Hash),
+    /// The node at this byte offset is not in the one form the canonical
+    /// encoding gives it for the keys proven (docs/state-tree.md): every
+    /// other encoding of a tree is refused, so that no two byte strings
+    /// prove the same thing.
+    NotCanonical {
+        /// The byte offset of the node's tag.
+        at: usize,
+        /// The rule it breaks.
+        rule: CanonicalRule,
+    },
+}
+
+/// The rules of the canonical proof encoding that a node can break
+/// (docs/state-tree.md, "The canonical proof").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CanonicalRule {
+    /// An empty subtree is `0x00`, never a summary of 32 zero bytes.
+    EmptyIsTagged,
+    /// A subtree that no proven key's path crosses, and that is not the
+    /// neighbour of a removed key's path, is summarised (`0x00` or `0x02`).
+    OffPathIsSummarised,
+    /// A subtree that a proven key's path crosses is shown, never
+    /// summarised.
+    OnPathIsShown,
+    /// The neighbour of a node on a removed key's path shows what it is:
+    /// empty, one leaf, or an internal node with summarised children.
+    RemovalNeighbourIsShown,
+}
+
+impl fmt::Display for CanonicalRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CanonicalRule::EmptyIsTagged => "an empty subtree must be tagged 0x00",
+            CanonicalRule::OffPathIsSummarised => {
+                "a subtree no proven key crosses must be summarised"
+            }
+            CanonicalRule::OnPathIsShown => "a subtree a proven key crosses must be shown",
+            CanonicalRule::RemovalNeighbourIsShown => {
+                "the neighbour of a removed key's path must be shown"
+            }
+        })
+    }
 }
 
 impl fmt::Display for ProofError {
@@ -81,6 +124,10 @@ impl fmt::Display for ProofError {
                 "removing the key with path {} needs a subtree the proof summarises",
                 Hex(path)
             ),
+            ProofError::NotCanonical { at, rule } => write!(
+                f,
+                "the node at byte {at} of the proof is not in canonical form: {rule}"
+            ),
         }
     }
 }
@@ -104,8 +151,8 @@ enum Node {
         path: Hash,
         value: Hash,
     },
-    /// A subtree summarised by its hash (an honest proof uses it only for
-    /// subtrees of two leaves or more).
+    /// A non-empty subtree summarised by its hash: one that no proven
+    /// path crosses.
     Opaque(Hash),
     Branch(u32, u32),
 }
@@ -122,9 +169,10 @@ enum Node {
 /// let pre_root = tree.root();
 ///
 /// // The executor proves the keys a transaction touched...
-/// let bytes = tree.prove(&[key_path(b"a"), key_path(b"c")], &[]);
+/// let keys = [key_path(b"a"), key_path(b"c")];
+/// let bytes = tree.prove(&keys, &[]);
 /// // ...and a verifier with only the root checks reads and computes the new root.
-/// let mut proof = Proof::decode(&bytes)?;
+/// let mut proof = Proof::decode(&bytes, &keys, &[])?;
 /// proof.check_root(&pre_root)?;
 /// assert_eq!(proof.get(&key_path(b"a"))?, Some(value_hash(b"1")));
 /// assert_eq!(proof.get(&key_path(b"c"))?, None); // proven absent
@@ -144,17 +192,30 @@ pub struct Proof {
 }
 
 impl Proof {
-    /// Decodes a proof (docs/state-tree.md), checking its shape: canonical
-    /// branches, leaves where their paths lead, at most 256 levels, no
-    /// trailing bytes. Never panics, whatever the bytes.
-    pub fn decode(bytes: &[u8]) -> Result<Proof, ProofError> {
+    /// Decodes the proof of `paths` (every key read or written), of which
+    /// `removed` are removed, as [`Tree::prove`](crate::Tree::prove) made it
+    /// (docs/state-tree.md). Accepts exactly the canonical encoding for
+    /// that key set: well-formed nodes, canonical branches, leaves where
+    /// their paths lead, at most 256 levels, no trailing bytes, and each
+    /// subtree in the one form the key set gives it. Never panics,
+    /// whatever the bytes.
+    pub fn decode(bytes: &[u8], paths: &[Hash], removed: &[Hash]) -> Result<Proof, ProofError> {
+        let (paths, removed) = key_set(paths, removed);
         let mut d = Decoder {
             bytes,
             at: 0,
             nodes: Vec::new(),
             hashes: Vec::new(),
         };
-        let root = d.node(0, &EMPTY)?;
+        let root = d.node(
+            Position {
+                depth: 0,
+                prefix: EMPTY,
+                paths: &paths,
+                removed: &removed,
+                beside_removed: false,
+            },
+        )?;
         if d.at != bytes.len() {
             return Err(ProofError::TrailingBytes);
         }
@@ -396,34 +457,50 @@ impl Decoder<'_> {
         Ok(h)
     }
 
-    /// Decodes the node at `depth` whose position has the path prefix
-    /// `prefix` (its first `depth` bits).
-    fn node(&mut self, depth: usize, prefix: &Hash) -> Result<u32, ProofError> {
+    /// Decodes the node at `pos`, in the form the canonical encoding gives
+    /// that position.
+    fn node(&mut self, pos: Position<'_>) -> Result<u32, ProofError> {
         let at = self.at;
         let tag = *self.bytes.get(at).ok_or(ProofError::Truncated)?;
         self.at += 1;
+        let on_path = !pos.paths.is_empty();
+        let refuse = |rule| Err(ProofError::NotCanonical { at, rule });
         let (node, hash) = match tag {
             TAG_EMPTY => (Node::Empty, EMPTY),
             TAG_LEAF => {
+                if !on_path && !pos.beside_removed {
+                    return refuse(CanonicalRule::OffPathIsSummarised);
+                }
                 let path = self.hash()?;
                 let value = self.hash()?;
-                if !same_prefix(&path, prefix, depth) {
+                if !same_prefix(&path, &pos.prefix, pos.depth) {
                     return Err(ProofError::MisplacedLeaf);
                 }
                 (Node::Leaf { path, value }, leaf_hash(&path, &value))
             }
             TAG_OPAQUE => {
                 let h = self.hash()?;
+                if h == EMPTY {
+                    return refuse(CanonicalRule::EmptyIsTagged);
+                }
+                if on_path {
+                    return refuse(CanonicalRule::OnPathIsShown);
+                }
+                if pos.beside_removed {
+                    return refuse(CanonicalRule::RemovalNeighbourIsShown);
+                }
                 (Node::Opaque(h), h)
             }
             TAG_BRANCH => {
-                if depth >= MAX_DEPTH {
+                if !on_path && !pos.beside_removed {
+                    return refuse(CanonicalRule::OffPathIsSummarised);
+                }
+                if pos.depth >= MAX_DEPTH {
                     return Err(ProofError::TooDeep);
                 }
-                let mut right_prefix = *prefix;
-                right_prefix[depth / 8] |= 0x80 >> (depth % 8);
-                let l = self.node(depth + 1, prefix)?;
-                let r = self.node(depth + 1, &right_prefix)?;
+                let (left, right) = pos.children();
+                let l = self.node(left)?;
+                let r = self.node(right)?;
                 let (nl, nr) = (self.nodes[l as usize], self.nodes[r as usize]);
                 let canonical = !matches!(
                     (nl, nr),
@@ -444,4 +521,58 @@ impl Decoder<'_> {
         self.hashes.push(Some(hash));
         Ok((self.nodes.len() - 1) as u32)
     }
+}
+
+/// Where a node sits in the tree, and which of the proven paths cross it.
+#[derive(Clone, Copy)]
+struct Position<'a> {
+    depth: usize,
+    /// The path bits taken to reach it (the first `depth` bits).
+    prefix: Hash,
+    /// The proven paths that cross it, sorted.
+    paths: &'a [Hash],
+    /// The removed paths that cross it, sorted.
+    removed: &'a [Hash],
+    /// Whether its sibling lies on a removed path.
+    beside_removed: bool,
+}
+
+impl<'a> Position<'a> {
+    /// The positions of the two children of an internal node here.
+    fn children(&self) -> (Position<'a>, Position<'a>) {
+        let d = self.depth;
+        let split = self.paths.partition_point(|p| bit(p, d) == 0);
+        let rsplit = self.removed.partition_point(|p| bit(p, d) == 0);
+        let mut right_prefix = self.prefix;
+        right_prefix[d / 8] |= 0x80 >> (d % 8);
+        let (removed_l, removed_r) = self.removed.split_at(rsplit);
+        (
+            Position {
+                depth: d + 1,
+                prefix: self.prefix,
+                paths: &self.paths[..split],
+                removed: removed_l,
+                beside_removed: !removed_r.is_empty(),
+            },
+            Position {
+                depth: d + 1,
+                prefix: right_prefix,
+                paths: &self.paths[split..],
+                removed: removed_r,
+                beside_removed: !removed_l.is_empty(),
+            },
+        )
+    }
+}
+
+/// The proven paths and the removed ones, each sorted and without
+/// repeats; a removed path is a proven one.
+pub(crate) fn key_set(paths: &[Hash], removed: &[Hash]) -> (Vec<Hash>, Vec<Hash>) {
+    let mut all: Vec<Hash> = paths.iter().chain(removed).copied().collect();
+    all.sort_unstable();
+    all.dedup();
+    let mut removed = removed.to_vec();
+    removed.sort_unstable();
+    removed.dedup();
+    (all, removed)
 }

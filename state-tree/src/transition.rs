@@ -42,9 +42,10 @@ impl From<ProofError> for TransitionError {
     }
 }
 
-/// Checks a transaction's reads against `pre_root` with `witness` (a
-/// proof covering every key read or written), applies its writes, and
-/// returns the post-state root. Keys and values are the state's bytes
+/// Checks a transaction's reads against `pre_root` with `witness` (the
+/// canonical proof of every key read or written, as
+/// [`Tree::prove`](crate::Tree::prove) makes it with the removed keys
+/// named), applies its writes, and returns the post-state root. Keys and values are the state's bytes
 /// (`None`: absent, or removed).
 ///
 /// ```
@@ -73,17 +74,25 @@ pub fn check_transition(
     reads: &[(&[u8], Option<&[u8]>)],
     writes: &[(&[u8], Option<&[u8]>)],
 ) -> Result<Hash, TransitionError> {
-    let mut proof = Proof::decode(witness)?;
-    proof.check_root(pre_root)?;
-    for (key, value) in reads {
-        if proof.get(&key_path(key))? != value.map(value_hash) {
-            return Err(TransitionError::ReadMismatch { key: key.to_vec() });
-        }
-    }
+    let read_paths: Vec<Hash> = reads.iter().map(|(k, _)| key_path(k)).collect();
     let writes: Vec<(Hash, Option<Hash>)> = writes
         .iter()
         .map(|(k, v)| (key_path(k), v.map(value_hash)))
         .collect();
+    let mut paths = read_paths.clone();
+    paths.extend(writes.iter().map(|(p, _)| *p));
+    let removed: Vec<Hash> = writes
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(p, _)| *p)
+        .collect();
+    let mut proof = Proof::decode(witness, &paths, &removed)?;
+    proof.check_root(pre_root)?;
+    for ((key, value), path) in reads.iter().zip(&read_paths) {
+        if proof.get(path)? != value.map(value_hash) {
+            return Err(TransitionError::ReadMismatch { key: key.to_vec() });
+        }
+    }
     proof.apply(&writes)?;
     Ok(proof.root())
 }

@@ -7,7 +7,7 @@
 use alloc::vec::Vec;
 
 use crate::hash::{EMPTY, Hash, bit, leaf_hash, node_hash};
-use crate::proof::{TAG_BRANCH, TAG_EMPTY, TAG_LEAF, TAG_OPAQUE};
+use crate::proof::{TAG_BRANCH, TAG_EMPTY, TAG_LEAF, TAG_OPAQUE, key_set};
 
 /// A reference to a node: empty, a leaf or a branch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -380,20 +380,18 @@ impl Tree {
     }
 
     /// The proof for `paths` (every key a transaction read or wrote, in any
-    /// order), in its canonical encoding: the tree their paths cross, other
-    /// subtrees summarised. `removed` names the paths the transaction will
-    /// remove: beside them, summarised subtrees are expanded one level, so
-    /// that a verifier sees whether a subtree that loses its neighbour is a
-    /// single leaf (which then moves up).
+    /// order), of which `removed` are removed, in its canonical encoding
+    /// (docs/state-tree.md): the tree their paths cross, every other
+    /// non-empty subtree summarised by its hash. Beside a removed key's
+    /// path, subtrees show what they are (empty, one leaf, or an internal
+    /// node with summarised children), so that a verifier sees whether a
+    /// subtree that loses its neighbour is a single leaf (which then moves
+    /// up). [`Proof::decode`](crate::Proof::decode) with the same key set
+    /// accepts these bytes and no others.
     pub fn prove(&self, paths: &[Hash], removed: &[Hash]) -> Vec<u8> {
-        let mut sorted: Vec<Hash> = paths.to_vec();
-        sorted.sort_unstable();
-        sorted.dedup();
-        let mut removed: Vec<Hash> = removed.to_vec();
-        removed.sort_unstable();
-        removed.dedup();
-        let mut out = Vec::with_capacity(64 * sorted.len() * 24);
-        self.prove_at((self.root, self.root_hash), 0, &sorted, &removed, &mut out);
+        let (paths, removed) = key_set(paths, removed);
+        let mut out = Vec::with_capacity(33 * paths.len() * 24);
+        self.prove_at((self.root, self.root_hash), 0, &paths, &removed, &mut out);
         out
     }
 
@@ -409,7 +407,7 @@ impl Tree {
             return self.summary(node, out);
         }
         match Self::kind(node.0) {
-            Kind::Empty | Kind::Leaf(_) => self.summary(node, out),
+            Kind::Empty | Kind::Leaf(_) => self.shown(node, out),
             Kind::Branch(i) => {
                 out.push(TAG_BRANCH);
                 let b = &self.branches[i];
@@ -430,25 +428,32 @@ impl Tree {
         }
     }
 
-    /// A subtree no proven path crosses: empty, its one leaf, or its hash
-    /// (taken from the parent: the subtree itself is not read).
+    /// A subtree no proven path crosses: empty, or its hash (taken from
+    /// the parent: the subtree itself is not read).
     fn summary(&self, node: Node, out: &mut Vec<u8>) {
+        if let Kind::Empty = Self::kind(node.0) {
+            out.push(TAG_EMPTY);
+        } else {
+            out.push(TAG_OPAQUE);
+            out.extend_from_slice(&node.1);
+        }
+    }
+
+    /// An empty subtree or a leaf, shown as what it is.
+    fn shown(&self, node: Node, out: &mut Vec<u8>) {
         match Self::kind(node.0) {
-            Kind::Empty => out.push(TAG_EMPTY),
             Kind::Leaf(i) => {
                 let leaf = &self.leaves[i];
                 out.push(TAG_LEAF);
                 out.extend_from_slice(&leaf.path);
                 out.extend_from_slice(&leaf.value);
             }
-            Kind::Branch(_) => {
-                out.push(TAG_OPAQUE);
-                out.extend_from_slice(&node.1);
-            }
+            _ => self.summary(node, out),
         }
     }
 
-    /// A summary that shows a branch as a branch (one level down).
+    /// The neighbour of a removed path: empty, its one leaf, or a branch
+    /// with its children summarised.
     fn expanded(&self, node: Node, out: &mut Vec<u8>) {
         match Self::kind(node.0) {
             Kind::Branch(i) => {
@@ -457,7 +462,7 @@ impl Tree {
                 self.summary((b.children[0], b.hashes[0]), out);
                 self.summary((b.children[1], b.hashes[1]), out);
             }
-            _ => self.summary(node, out),
+            _ => self.shown(node, out),
         }
     }
 }

@@ -5,66 +5,18 @@
 //! gives the tree's post-state root; every tampered proof fails; proof
 //! decoding never panics and re-encodes byte for byte.
 
+mod common;
+
 use std::collections::BTreeMap;
 
+use common::*;
 use proptest::prelude::*;
-use verity_state_tree::{EMPTY, Hash, Proof, ProofError, Tree, bit, leaf_hash, node_hash};
+use verity_state_tree::{Hash, Proof, ProofError, Tree};
 
-/// The root of a set of leaves, straight from the definition: no leaves,
-/// the empty hash; one, its leaf hash; more, a node over the two halves
-/// split by the next bit.
-fn model_root(leaves: &BTreeMap<Hash, Hash>) -> Hash {
-    fn at(leaves: &[(Hash, Hash)], depth: usize) -> Hash {
-        match leaves {
-            [] => EMPTY,
-            [(p, v)] => leaf_hash(p, v),
-            _ => {
-                let split = leaves.partition_point(|(p, _)| bit(p, depth) == 0);
-                node_hash(
-                    &at(&leaves[..split], depth + 1),
-                    &at(&leaves[split..], depth + 1),
-                )
-            }
-        }
-    }
-    let leaves: Vec<(Hash, Hash)> = leaves.iter().map(|(p, v)| (*p, *v)).collect();
-    at(&leaves, 0)
-}
 
-/// Paths from a small space that shares long prefixes: the first byte, a
-/// middle byte and the last byte vary, so splits happen near the root,
-/// in the middle and at depth 255.
-fn path() -> impl Strategy<Value = Hash> {
-    prop_oneof![
-        any::<[u8; 32]>(),
-        (0u8..4, 0u8..2, 0u8..4).prop_map(|(a, b, c)| {
-            let mut p = [0u8; 32];
-            p[0] = a << 6;
-            p[15] = b;
-            p[31] = c;
-            p
-        }),
-    ]
-}
 
-fn value() -> impl Strategy<Value = Hash> {
-    (0u8..4).prop_map(|v| [v; 32])
-}
 
-type Batch = Vec<(Hash, Option<Hash>)>;
 
-fn batch() -> impl Strategy<Value = Batch> {
-    prop::collection::vec((path(), prop::option::weighted(0.7, value())), 0..12)
-}
-
-fn apply_model(model: &mut BTreeMap<Hash, Hash>, batch: &Batch) {
-    for (p, v) in batch {
-        match v {
-            Some(v) => model.insert(*p, *v),
-            None => model.remove(p),
-        };
-    }
-}
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
@@ -86,7 +38,7 @@ proptest! {
             let removed: Vec<Hash> =
                 b.iter().filter(|(_, v)| v.is_none()).map(|(p, _)| *p).collect();
             let bytes = tree.prove(&touched, &removed);
-            let mut proof = Proof::decode(&bytes).unwrap();
+            let mut proof = Proof::decode(&bytes, &touched, &removed).unwrap();
             prop_assert_eq!(proof.encode(), bytes.clone());
             proof.check_root(&pre_root).unwrap();
             for p in &touched {
@@ -122,7 +74,7 @@ proptest! {
         let mut bytes = tree.prove(&reads, &[]);
         let i = at.index(bytes.len());
         bytes[i] ^= flip;
-        let verdict = Proof::decode(&bytes).and_then(|mut p| p.check_root(&root));
+        let verdict = Proof::decode(&bytes, &reads, &[]).and_then(|mut p| p.check_root(&root));
         prop_assert!(verdict.is_err(), "byte {} ^ {:#x} still verifies", i, flip);
     }
 
@@ -130,8 +82,10 @@ proptest! {
     fn decoding_never_panics_and_reencodes_what_it_accepts(
         bytes in prop::collection::vec(
             prop_oneof![0u8..4, any::<u8>()], 0..400),
+        paths in prop::collection::vec(path(), 0..4),
+        removed in prop::collection::vec(path(), 0..2),
     ) {
-        if let Ok(mut proof) = Proof::decode(&bytes) {
+        if let Ok(mut proof) = Proof::decode(&bytes, &paths, &removed) {
             prop_assert_eq!(proof.encode(), bytes);
             let _ = proof.root();
         }
@@ -143,7 +97,7 @@ fn a_proof_refuses_keys_it_does_not_cover() {
     let mut tree = Tree::new();
     let paths: Vec<Hash> = (0u8..64).map(|i| [i.wrapping_mul(37); 32]).collect();
     tree.update(paths.iter().map(|p| (*p, Some([1; 32]))));
-    let mut proof = Proof::decode(&tree.prove(&paths[..1], &[])).unwrap();
+    let mut proof = Proof::decode(&tree.prove(&paths[..1], &[]), &paths[..1], &[]).unwrap();
     let far = paths
         .iter()
         .find(|p| proof.get(p).is_err())
@@ -171,11 +125,11 @@ fn removals_need_their_neighbours_expanded() {
     tree.update([(a, Some([1; 32])), (b, Some([2; 32])), (c, Some([3; 32]))]);
     let root = tree.root();
 
-    let mut naive = Proof::decode(&tree.prove(&[a], &[])).unwrap();
+    let mut naive = Proof::decode(&tree.prove(&[a], &[]), &[a], &[]).unwrap();
     naive.check_root(&root).unwrap();
     assert_eq!(naive.apply(&[(a, None)]), Err(ProofError::Ambiguous(a)));
 
-    let mut proof = Proof::decode(&tree.prove(&[a], &[a])).unwrap();
+    let mut proof = Proof::decode(&tree.prove(&[a], &[a]), &[a], &[a]).unwrap();
     proof.check_root(&root).unwrap();
     proof.apply(&[(a, None)]).unwrap();
     tree.update([(a, None)]);
@@ -197,36 +151,38 @@ fn non_canonical_shapes_are_refused() {
     let mut bytes = vec![3u8];
     bytes.extend(leaf([0; 32]));
     bytes.push(0);
-    assert_eq!(Proof::decode(&bytes), Err(ProofError::NonCanonical));
-    assert_eq!(Proof::decode(&[3, 0, 0]), Err(ProofError::NonCanonical));
+    let left = [[0; 32]];
+    assert_eq!(
+        Proof::decode(&bytes, &left, &[]),
+        Err(ProofError::NonCanonical)
+    );
+    assert_eq!(
+        Proof::decode(&[3, 0, 0], &left, &[]),
+        Err(ProofError::NonCanonical)
+    );
     // A leaf whose path goes right, placed on the left.
     let mut bytes = vec![3u8];
     bytes.extend(leaf([0xff; 32]));
     bytes.extend(leaf([0xfe; 32]));
-    assert_eq!(Proof::decode(&bytes), Err(ProofError::MisplacedLeaf));
-    // 257 nested branches.
+    assert_eq!(
+        Proof::decode(&bytes, &[[0; 32], [0xff; 32]], &[]),
+        Err(ProofError::MisplacedLeaf)
+    );
+    // 257 nested branches along the all-left path.
     let deep: Vec<u8> = std::iter::repeat_n(3u8, 257).collect();
-    assert_eq!(Proof::decode(&deep), Err(ProofError::TooDeep));
-    assert_eq!(Proof::decode(&[0, 0]), Err(ProofError::TrailingBytes));
-    assert_eq!(Proof::decode(&[7]), Err(ProofError::BadTag(0)));
-    assert_eq!(Proof::decode(&[1, 0]), Err(ProofError::Truncated));
+    assert_eq!(Proof::decode(&deep, &left, &[]), Err(ProofError::TooDeep));
+    assert_eq!(
+        Proof::decode(&[0, 0], &left, &[]),
+        Err(ProofError::TrailingBytes)
+    );
+    assert_eq!(Proof::decode(&[7], &left, &[]), Err(ProofError::BadTag(0)));
+    assert_eq!(
+        Proof::decode(&[1, 0], &left, &[]),
+        Err(ProofError::Truncated)
+    );
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
 
-/// A small deterministic generator, so the Python run sees fixed cases.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 /// tests/state_tree.py, written from docs/state-tree.md alone, checks the
 /// same transitions: it computes the same post roots from the proofs, and
@@ -234,13 +190,13 @@ impl Rng {
 #[test]
 fn the_python_checker_agrees() {
     use verity_state_tree::{key_path, value_hash};
-    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
     let mut cases = Vec::new();
     let mut expected = Vec::new();
     let mut tree = Tree::new();
     let mut state: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     for round in 0..120 {
-        let key = |rng: &mut Rng| (rng.next() % 48).to_le_bytes()[..1].to_vec();
+        let key = |rng: &mut XorShift| (rng.next() % 48).to_le_bytes()[..1].to_vec();
         let reads: Vec<Vec<u8>> = (0..rng.next() % 4).map(|_| key(&mut rng)).collect();
         let writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = (0..rng.next() % 5)
             .map(|_| {
@@ -311,33 +267,7 @@ fn the_python_checker_agrees() {
             };
         }
     }
-    let dir = std::env::temp_dir().join(format!("verity-state-tree-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("vectors.json");
-    std::fs::write(&file, format!("[{}]", cases.join(","))).unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/state_tree.py");
-    let out = std::process::Command::new("python3")
-        .arg(script)
-        .arg(&file)
-        .output()
-        .expect("python3 is needed for the independent state-tree check");
-    std::fs::remove_dir_all(&dir).unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            if l.starts_with("error") {
-                "error".into()
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
+    let lines = run_python(&cases);
     assert_eq!(lines.len(), expected.len());
     let errors = expected.iter().filter(|e| *e == "error").count();
     assert!(errors >= 100, "too few refusals exercised: {errors}");
@@ -346,26 +276,3 @@ fn the_python_checker_agrees() {
     }
 }
 
-/// The JSON of the vectors, written by hand (the crate has no serde).
-mod serde_json_lite {
-    pub type Value = String;
-
-    pub fn read(key: &[u8], value: Option<&[u8]>) -> Value {
-        match value {
-            Some(v) => format!(
-                r#"{{"key":"{}","value":"{}"}}"#,
-                super::hex(key),
-                super::hex(v)
-            ),
-            None => format!(r#"{{"key":"{}","value":null}}"#, super::hex(key)),
-        }
-    }
-
-    pub fn case(pre: &str, proof: &str, reads: Vec<Value>, writes: Vec<Value>) -> Value {
-        format!(
-            r#"{{"pre_root":"{pre}","proof":"{proof}","reads":[{}],"writes":[{}]}}"#,
-            reads.join(","),
-            writes.join(",")
-        )
-    }
-}

@@ -793,8 +793,8 @@ fn state_commands_show_the_root_a_contract_and_proven_values() {
         let got = stdout_json(&out);
         assert_eq!(got["value"].as_str().map(str::to_string), want);
         let state_key = hex::decode(got["state_key"].as_str().unwrap()).unwrap();
-        let mut proof =
-            Proof::decode(&hex::decode(got["proof"].as_str().unwrap()).unwrap()).unwrap();
+        let bytes = hex::decode(got["proof"].as_str().unwrap()).unwrap();
+        let mut proof = Proof::decode(&bytes, &[key_path(&state_key)], &[]).unwrap();
         proof.check_root(&root.0).unwrap();
         let proven = proof.get(&key_path(&state_key)).unwrap();
         assert_eq!(proven, want.map(|v| value_hash(&hex::decode(v).unwrap())));
