@@ -80,7 +80,7 @@ pub(crate) fn rows(
             .with_fuel(1_000_000);
         let receipt = rt.execute_prepared(&module, &tx, &state)?;
         std::hint::black_box(receipt.hash());
-        let transition = state.commit(&receipt);
+        let transition = state.commit(&receipt)?;
         done.push((receipt, transition));
     }
     let execute_s = start.elapsed().as_secs_f64() / transfers as f64;

@@ -145,7 +145,7 @@ fn token_state(rt: &Runtime, token: &[u8]) -> Result<MemoryState> {
             .with_sender(owner.to_vec());
         let r = rt.execute(token, &tx, &state)?;
         ensure!(r.status.is_success(), "{entry}: {}", r.status);
-        state.commit(&r);
+        state.commit(&r)?;
     }
     Ok(state)
 }

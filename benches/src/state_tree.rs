@@ -75,8 +75,7 @@ pub(crate) fn rows(quick: bool) -> Result<Vec<Row>> {
     let start = Instant::now();
     for (pre_root, bytes, writes, post_root) in &witnesses {
         let paths = writes.map(|(p, _)| p);
-        let mut proof =
-            Proof::decode(bytes, &paths, &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut proof = Proof::decode(bytes, &paths, &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
         proof
             .check_root(pre_root)
             .map_err(|e| anyhow::anyhow!("{e}"))?;

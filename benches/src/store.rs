@@ -37,7 +37,7 @@ pub(crate) fn row(quick: bool, rt: &Runtime) -> Result<Row> {
                 value: Some(value),
             })
             .collect();
-        store.commit(&writes)?;
+        store.commit(store.state().root(), &writes)?;
         drop(store);
         let start = Instant::now();
         let mut store = DirState::open(dir.path())?;
@@ -55,7 +55,7 @@ pub(crate) fn row(quick: bool, rt: &Runtime) -> Result<Row> {
             let receipt = rt.execute_prepared(&module, &tx, store.state())?;
             ensure!(receipt.status.is_success(), "a transfer failed");
             let start = Instant::now();
-            store.commit(&receipt.writes)?;
+            store.commit(receipt.pre_state_root, &receipt.writes)?;
             committing += start.elapsed();
             ensure!(store.state().root() == receipt.post_state_root);
         }

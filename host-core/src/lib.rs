@@ -55,7 +55,7 @@ pub use exit::HostExit;
 pub use host::{ChainContext, Effects, Finished, Host, TxBytes};
 pub use memory::GuestMemory;
 pub use state::{
-    MemoryState, StateBackend, StateError, StateRoots, Transition, TransitionCheckError,
-    WitnessState, check_receipt_transition, tree_writes,
+    MemoryState, StaleReceipt, StateBackend, StateError, StateRoots, Transition,
+    TransitionCheckError, WitnessState, check_receipt_transition, tree_writes,
 };
 pub use transaction::{DEFAULT_FUEL, TxRejection, check_transaction};

@@ -40,6 +40,13 @@ fn hex(bytes: &[u8]) -> String {
 ///
 /// A backend must be deterministic: the same key must give the same answer
 /// for the whole run.
+///
+/// A store that commits receipts must apply a receipt's writes only to the
+/// state it was made against: if the receipt's `pre_state_root` is not the
+/// store's root when it commits, the commit fails and changes nothing
+/// ([`MemoryState::commit`] returns [`StaleReceipt`]). Two receipts made
+/// against the same state (two transfers of one whole balance) cannot both
+/// commit; the second must be executed again.
 pub trait StateBackend {
     /// The value stored under `key`, or `None` if it is absent.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
@@ -96,6 +103,34 @@ pub struct Transition {
     pub witness: Vec<u8>,
 }
 
+/// A receipt made against another state than the one it is committed to:
+/// nothing was committed.
+///
+/// ```
+/// use verity_host_core::{MemoryState, StaleReceipt};
+/// # use verity_host_abi::*;
+/// # let receipt = Receipt { format_version: 2, profile_hash: Hash32::default(),
+/// #     action: Action::Run, contract: ContractId::default(), code_hash: Hash32::default(),
+/// #     entry: "run".into(), sender: vec![], context: vec![], height: 0, time: 0,
+/// #     chain_id: String::new(), input: vec![], fuel_limit: 1, fuel_used: 0,
+/// #     status: Status::Success, pre_state_root: Hash32([7; 32]),
+/// #     post_state_root: Hash32::default(), events: vec![], output: vec![],
+/// #     reads: vec![], writes: vec![] };
+/// let mut state = MemoryState::default();
+/// let err = state.commit(&receipt).unwrap_err();
+/// assert_eq!(err, StaleReceipt { receipt: Hash32([7; 32]), state: state.root() });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the receipt was made against state root {receipt}, but the state's root is {state}: nothing was committed"
+)]
+pub struct StaleReceipt {
+    /// The receipt's pre-state root.
+    pub receipt: Hash32,
+    /// The state's root when the commit was asked for.
+    pub state: Hash32,
+}
+
 /// Why a receipt's state transition does not check.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -133,7 +168,7 @@ pub enum TransitionCheckError {
 /// # let roots = verity_host_core::StateBackend::roots(&state, &receipt.writes)?;
 /// # receipt.pre_state_root = roots.pre;
 /// # receipt.post_state_root = roots.post;
-/// let transition = state.commit(&receipt);
+/// let transition = state.commit(&receipt)?;
 /// check_receipt_transition(&receipt, &transition.witness)?;
 /// receipt.reads[0].value = Some(b"lie".to_vec());
 /// assert!(check_receipt_transition(&receipt, &transition.witness).is_err());
@@ -273,16 +308,24 @@ impl MemoryState {
     }
 
     /// Commits a receipt's writes if, and only if, the run succeeded, and
-    /// returns the transition: both roots and the receipt's witness.
-    pub fn commit(&mut self, receipt: &Receipt) -> Transition {
+    /// returns the transition: both roots and the receipt's witness. A
+    /// receipt made against another state (its pre-state root is not this
+    /// state's root) commits nothing, whatever its status.
+    pub fn commit(&mut self, receipt: &Receipt) -> Result<Transition, StaleReceipt> {
         let pre_root = self.root();
+        if receipt.pre_state_root != pre_root {
+            return Err(StaleReceipt {
+                receipt: receipt.pre_state_root,
+                state: pre_root,
+            });
+        }
         let witness = self.witness(receipt);
         self.apply(committed(receipt));
-        Transition {
+        Ok(Transition {
             pre_root,
             post_root: self.root(),
             witness,
-        }
+        })
     }
 
     /// The value stored under `key`.

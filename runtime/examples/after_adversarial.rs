@@ -34,7 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .with_input(input)
             .with_sender(owner.to_vec());
         let r = rt.execute(&token, &tx, &state)?;
-        state.commit(&r);
+        state.commit(&r)?;
     }
     let module = rt.prepare(&token)?;
     let tx = Transaction::new("transfer")

@@ -48,7 +48,7 @@ fn token_state(rt: &Runtime, token: &PreparedModule) -> MemoryState {
             .with_sender(owner.to_vec());
         let receipt = rt.execute_prepared(token, &tx, &state).expect("host works");
         assert!(receipt.status.is_success(), "{entry}: {}", receipt.status);
-        state.commit(&receipt);
+        state.commit(&receipt).expect("made against this state");
     }
     state
 }

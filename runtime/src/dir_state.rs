@@ -31,7 +31,7 @@ use cap_std::fs::{Dir, OpenOptions};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use verity_host_abi::{Hash32, WriteEntry};
 
-use crate::state::{MemoryState, StateBackend, StateError, StateRoots};
+use crate::state::{MemoryState, StaleReceipt, StateBackend, StateError, StateRoots};
 
 const DB: &str = "state.redb";
 const LOCK: &str = "lock";
@@ -84,6 +84,26 @@ pub enum DirStateError {
         /// The directory.
         path: String,
     },
+    /// A commit made against another state: the writes were computed from a
+    /// state whose root is not this one's. Nothing was committed.
+    #[error("state directory {path}: {source}")]
+    Stale {
+        /// The directory.
+        path: String,
+        /// The two roots.
+        source: StaleReceipt,
+    },
+    /// A write that the state would refuse to load again (a value over the
+    /// largest a state holds). Nothing was committed.
+    #[error(
+        "state directory {path}: a value of {bytes} bytes is over the largest a state holds ({MAX_STORED_VALUE_BYTES}); nothing was committed"
+    )]
+    TooLarge {
+        /// The directory.
+        path: String,
+        /// The value's size.
+        bytes: usize,
+    },
     /// The directory holds something that is not a valid Verity state.
     #[error("state {path}/{DB} is not a valid Verity state: {reason}")]
     Corrupt {
@@ -102,7 +122,11 @@ pub enum DirStateError {
 ///
 /// let dir = tempfile::tempdir()?;
 /// let mut state = DirState::create(dir.path())?;
-/// state.commit(&[WriteEntry { key: b"k".to_vec(), value: Some(b"v".to_vec()) }])?;
+/// let root = state.state().root();
+/// state.commit(root, &[WriteEntry { key: b"k".to_vec(), value: Some(b"v".to_vec()) }])?;
+/// // Writes computed against an older root commit nothing.
+/// let stale = state.commit(root, &[WriteEntry { key: b"k".to_vec(), value: None }]);
+/// assert!(matches!(stale, Err(DirStateError::Stale { .. })));
 /// let root = state.state().root();
 /// // One holder at a time.
 /// assert!(matches!(DirState::open(dir.path()), Err(DirStateError::Busy { .. })));
@@ -229,9 +253,33 @@ impl DirState {
         &self.state
     }
 
-    /// Applies `writes` and persists them, with the new root, in one
-    /// durable transaction.
-    pub fn commit(&mut self, writes: &[WriteEntry]) -> Result<(), DirStateError> {
+    /// Applies `writes`, computed against the state whose root is
+    /// `pre_root` (a receipt's `pre_state_root`), and persists them with
+    /// the new root in one durable transaction. Refuses, committing
+    /// nothing, writes made against another root
+    /// ([`DirStateError::Stale`]) and any value that [`open`](Self::open)
+    /// would then refuse ([`DirStateError::TooLarge`]).
+    pub fn commit(&mut self, pre_root: Hash32, writes: &[WriteEntry]) -> Result<(), DirStateError> {
+        let root = self.state.root();
+        if pre_root != root {
+            return Err(DirStateError::Stale {
+                path: self.path.clone(),
+                source: StaleReceipt {
+                    receipt: pre_root,
+                    state: root,
+                },
+            });
+        }
+        if let Some(v) = writes
+            .iter()
+            .filter_map(|w| w.value.as_ref())
+            .find(|v| v.len() > MAX_STORED_VALUE_BYTES)
+        {
+            return Err(DirStateError::TooLarge {
+                path: self.path.clone(),
+                bytes: v.len(),
+            });
+        }
         if writes.is_empty() {
             return Ok(());
         }

@@ -55,8 +55,8 @@ pub use prepared::PreparedModule;
 pub use profile::{Compiler, Profile};
 pub use runtime::Runtime;
 pub use state::{
-    MemoryState, StateBackend, StateError, StateRoots, Transition, TransitionCheckError,
-    WitnessState, check_receipt_transition,
+    MemoryState, StaleReceipt, StateBackend, StateError, StateRoots, Transition,
+    TransitionCheckError, WitnessState, check_receipt_transition,
 };
 pub use transaction::{ChainContext, Target, Transaction};
 pub use validate::{ModuleInfo, Rejection};

@@ -35,7 +35,7 @@ use crate::validate::Rejection;
 /// let mut state = MemoryState::default();
 /// let receipt = runtime.execute(&wasm, &verity_runtime::Transaction::new("run"), &state)?;
 /// assert_eq!(receipt.status.name(), "success");
-/// state.commit(&receipt);
+/// state.commit(&receipt)?;
 /// // The key is in the storage of the module's one-shot contract.
 /// let key = verity_runtime::abi::contract::storage_key(&receipt.contract, b"key");
 /// assert_eq!(state.value(&key), Some(&b"value"[..]));
@@ -221,7 +221,7 @@ impl Runtime {
     /// let mut state = MemoryState::default();
     /// let deploy = Transaction::deploy(Hash32::default()).with_sender(b"alice".to_vec());
     /// let receipt = runtime.execute(&wasm, &deploy, &state)?;
-    /// state.commit(&receipt);
+    /// state.commit(&receipt)?;
     /// let call = Transaction::call(receipt.contract, "ping");
     /// assert!(runtime.execute_call(&call, &state)?.status.is_success());
     /// // No contract there: the receipt says so.

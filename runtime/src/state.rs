@@ -4,6 +4,6 @@
 //! writes, and re-exported here.
 
 pub use verity_host_core::state::{
-    MemoryState, StateBackend, StateError, StateRoots, Transition, TransitionCheckError,
-    WitnessState, check_receipt_transition,
+    MemoryState, StaleReceipt, StateBackend, StateError, StateRoots, Transition,
+    TransitionCheckError, WitnessState, check_receipt_transition,
 };

@@ -339,7 +339,7 @@ impl Runtime {
     ///   (func (export "run") (call $w (i32.const 0) (i32.const 3) (i32.const 3) (i32.const 5))))"#)?;
     /// let mut state = MemoryState::default();
     /// let receipt = runtime.execute(&wasm, &Transaction::new("run"), &state)?;
-    /// let witness = state.commit(&receipt).witness;
+    /// let witness = state.commit(&receipt)?.witness;
     /// let checked = runtime.verify_receipt(&receipt, Some(&wasm), Some(&witness))?;
     /// assert!(checked.state_authenticated);
     /// // A receipt claiming another post-state root fails.

@@ -249,7 +249,9 @@ fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) 
     }
     let delivered =
         print(args.json, readable, &receipt, &json).and_then(|()| match dir_state.as_mut() {
-            Some(dir) if receipt.status.is_success() => Ok(dir.commit(&receipt.writes)?),
+            Some(dir) if receipt.status.is_success() => {
+                Ok(dir.commit(receipt.pre_state_root, &receipt.writes)?)
+            }
             _ => Ok(()),
         });
     if let Err(e) = delivered {

@@ -204,8 +204,7 @@ mod tests {
         let root = Hash32(state.root().0);
         for (key, present) in [(vec![7u8], true), (vec![200u8], false)] {
             let full = storage_key(&id, &key);
-            let mut proof =
-                Proof::decode(&state.prove(&[&full]), &[key_path(&full)], &[]).unwrap();
+            let mut proof = Proof::decode(&state.prove(&[&full]), &[key_path(&full)], &[]).unwrap();
             proof.check_root(&root.0).unwrap();
             let got = proof.get(&key_path(&full)).unwrap();
             assert_eq!(got.is_some(), present);

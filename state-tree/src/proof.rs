@@ -207,15 +207,13 @@ impl Proof {
             nodes: Vec::new(),
             hashes: Vec::new(),
         };
-        let root = d.node(
-            Position {
-                depth: 0,
-                prefix: EMPTY,
-                paths: &paths,
-                removed: &removed,
-                beside_removed: false,
-            },
-        )?;
+        let root = d.node(Position {
+            depth: 0,
+            prefix: EMPTY,
+            paths: &paths,
+            removed: &removed,
+            beside_removed: false,
+        })?;
         if d.at != bytes.len() {
             return Err(ProofError::TrailingBytes);
         }

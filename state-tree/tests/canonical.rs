@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use common::*;
 use proptest::prelude::*;
 use verity_state_tree::{
-    CanonicalRule, EMPTY, Hash, Proof, ProofError, Tree, TransitionError, bit, check_transition,
+    CanonicalRule, EMPTY, Hash, Proof, ProofError, TransitionError, Tree, bit, check_transition,
     key_path, leaf_hash, node_hash, value_hash,
 };
 
@@ -185,11 +185,7 @@ impl Case {
     /// An encoding with every position flipped with probability 1/`odds`.
     fn random_flips(&self, rng: &mut XorShift, odds: u64) -> (bool, Vec<u8>) {
         let mut out = Vec::new();
-        let flipped = encode(
-            self.at(),
-            &mut || rng.next().is_multiple_of(odds),
-            &mut out,
-        );
+        let flipped = encode(self.at(), &mut || rng.next().is_multiple_of(odds), &mut out);
         (flipped, out)
     }
 }
@@ -343,7 +339,10 @@ fn oracle(state: &Batch, tx: &Batch, reads: &[Hash], seed: u64, damage: Option<(
     );
     for w in &witnesses {
         if let Ok(post) = check_transition(&pre_root, w, &read_set, &write_set) {
-            assert_eq!(post, expected, "an accepted witness gives a post root no honest node has");
+            assert_eq!(
+                post, expected,
+                "an accepted witness gives a post root no honest node has"
+            );
         }
     }
 }

@@ -13,11 +13,6 @@ use common::*;
 use proptest::prelude::*;
 use verity_state_tree::{Hash, Proof, ProofError, Tree};
 
-
-
-
-
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
 
@@ -182,8 +177,6 @@ fn non_canonical_shapes_are_refused() {
     );
 }
 
-
-
 /// tests/state_tree.py, written from docs/state-tree.md alone, checks the
 /// same transitions: it computes the same post roots from the proofs, and
 /// refuses a lying read, a tampered proof and a proof for another root.
@@ -275,4 +268,3 @@ fn the_python_checker_agrees() {
         assert_eq!(got, want, "case {i}");
     }
 }
-

@@ -29,7 +29,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 pub use verity_runtime::ChainContext;
 use verity_runtime::{
-    MemoryState, Profile, Receipt, Runtime, RuntimeError, Status, Transaction, VerifyError,
+    MemoryState, Profile, Receipt, Runtime, RuntimeError, StaleReceipt, Status, Transaction,
+    VerifyError,
 };
 
 /// What can go wrong driving a contract (as opposed to the contract's own
@@ -48,6 +49,9 @@ pub enum HarnessError {
     /// The output was asked for but the run did not succeed.
     #[error("the run ended with status {0}, not success")]
     NotSuccess(String),
+    /// The receipt was made against another state than the harness holds.
+    #[error(transparent)]
+    Stale(#[from] StaleReceipt),
 }
 
 /// A contract module, a runtime, and the state its calls build up.
@@ -169,7 +173,7 @@ impl Harness {
         let run = self
             .runtime
             .execute_debug(Some(&self.code), &tx, &self.state)?;
-        self.state.commit(&run.receipt);
+        self.state.commit(&run.receipt)?;
         Ok(Call {
             receipt: run.receipt,
             logs: run.logs,

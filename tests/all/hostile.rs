@@ -111,7 +111,7 @@ fn check(case: &Case, r: &Receipt) {
             "{name}"
         );
         let mut state = pre_state();
-        let t = state.commit(r);
+        let t = state.commit(r).unwrap();
         assert_eq!(t.pre_root, t.post_root, "{name}: a failed run committed");
         assert_eq!(r.pre_state_root, r.post_state_root, "{name}");
         assert_eq!(state, pre_state(), "{name}: state changed");

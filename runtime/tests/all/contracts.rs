@@ -30,7 +30,7 @@ fn balance_key(owner: [u8; 32]) -> Vec<u8> {
 /// Commits `r` to `state` after checking it succeeded.
 fn commit(state: &mut MemoryState, r: &Receipt) {
     assert!(r.status.is_success(), "{}", r.status);
-    state.commit(r);
+    state.commit(r).unwrap();
 }
 
 /// A state holding the token, deployed by OWNER (constructor `init`) with
@@ -242,7 +242,7 @@ fn contract_receipts_verify_with_their_witnesses_and_name_missing_code() {
         .with_input(postcard::to_allocvec(&(OWNER,)).unwrap())
         .with_sender(OWNER.to_vec());
     let deployed = rt.execute(&code, &deploy, &state).unwrap();
-    let witness = state.commit(&deployed).witness;
+    let witness = state.commit(&deployed).unwrap().witness;
     // A deploy carries its code: it verifies without the module.
     let checked = rt.verify_receipt(&deployed, None, Some(&witness)).unwrap();
     assert!(checked.state_authenticated);
@@ -251,7 +251,7 @@ fn contract_receipts_verify_with_their_witnesses_and_name_missing_code() {
         .with_input(postcard::to_allocvec(&(ALICE, 5u64)).unwrap())
         .with_sender(OWNER.to_vec());
     let minted = rt.execute_call(&mint, &state).unwrap();
-    let witness = state.commit(&minted).witness;
+    let witness = state.commit(&minted).unwrap().witness;
     let checked = rt
         .verify_receipt(&minted, Some(&code), Some(&witness))
         .unwrap();

@@ -28,7 +28,7 @@ fn populated(path: &Path) {
                 write(&k, &[batch as u8; 48])
             })
             .collect();
-        state.commit(&writes).unwrap();
+        state.commit(state.state().root(), &writes).unwrap();
     }
 }
 
@@ -132,4 +132,61 @@ fn damaged_bytes_are_refused_or_harmless_and_never_panic() {
     }
     assert!(refused > 0, "no damage was detected");
     eprintln!("damaged stores: {refused} refused, {harmless} opened unchanged");
+}
+
+/// What `open` refuses, `commit` refuses first: a value one byte over the
+/// largest a state holds commits nothing and leaves a state that opens;
+/// a value at the limit commits and opens again.
+#[test]
+fn commit_refuses_what_open_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    populated(dir.path());
+    let limit = 64 << 20;
+    let mut state = DirState::open(dir.path()).unwrap();
+    let root = state.state().root();
+    let over = state.commit(root, &[write(b"big", &vec![1u8; limit + 1])]);
+    assert!(
+        matches!(over, Err(DirStateError::TooLarge { bytes, .. }) if bytes == limit + 1),
+        "{over:?}"
+    );
+    assert_eq!(state.state().root(), root);
+    drop(state);
+    let mut state = DirState::open(dir.path()).unwrap();
+    assert_eq!(state.state().root(), root, "nothing was committed");
+    assert_eq!(state.get(b"big").unwrap(), None);
+    state
+        .commit(root, &[write(b"big", &vec![1u8; limit])])
+        .unwrap();
+    let committed = state.state().root();
+    drop(state);
+    let state = DirState::open(dir.path()).unwrap();
+    assert_eq!(state.state().root(), committed);
+    assert_eq!(state.get(b"big").unwrap().map(|v| v.len()), Some(limit));
+}
+
+/// Writes computed against an older root commit nothing, on disk or in
+/// memory.
+#[test]
+fn a_stale_commit_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    populated(dir.path());
+    let mut state = DirState::open(dir.path()).unwrap();
+    let old = state.state().root();
+    state.commit(old, &[write(b"a", b"1")]).unwrap();
+    let now = state.state().root();
+    let stale = state.commit(old, &[write(b"b", b"2")]).unwrap_err();
+    assert!(
+        matches!(&stale, DirStateError::Stale { source, .. }
+            if source.receipt == old && source.state == now),
+        "{stale}"
+    );
+    assert!(
+        stale.to_string().contains("nothing was committed"),
+        "{stale}"
+    );
+    assert_eq!(state.get(b"b").unwrap(), None);
+    drop(state);
+    let state = DirState::open(dir.path()).unwrap();
+    assert_eq!(state.state().root(), now);
+    assert_eq!(state.get(b"b").unwrap(), None);
 }

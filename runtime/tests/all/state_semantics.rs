@@ -148,7 +148,7 @@ proptest! {
 
         // Committing gives pre-state + writes, and only on success.
         let mut after = state.clone();
-        let transition = after.commit(&receipt);
+        let transition = after.commit(&receipt).unwrap();
         prop_assert_eq!(transition.pre_root, receipt.pre_state_root);
         prop_assert_eq!(transition.post_root, receipt.post_state_root);
         let mut want = pre.clone();

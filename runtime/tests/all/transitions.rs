@@ -6,8 +6,8 @@
 //! another root, a claimed post root the writes do not lead to.
 
 use verity_runtime::{
-    Hash32, MemoryState, Profile, Receipt, Runtime, Transaction, TransitionCheckError,
-    check_receipt_transition,
+    Hash32, MemoryState, Profile, Receipt, Runtime, StaleReceipt, Transaction,
+    TransitionCheckError, check_receipt_transition,
 };
 use verity_state_tree::{ProofError, TransitionError};
 
@@ -46,7 +46,7 @@ fn minted(rt: &Runtime) -> MemoryState {
     ] {
         let r = run(rt, &state, entry, owner, input);
         assert!(r.status.is_success(), "{entry}: {}", r.status);
-        let t = state.commit(&r);
+        let t = state.commit(&r).unwrap();
         assert_eq!(
             (r.pre_state_root, r.post_state_root),
             (t.pre_root, t.post_root)
@@ -65,7 +65,7 @@ fn every_transition_checks_without_state_and_roots_chain() {
         let (from, to) = (account(2 + i % 5), account(2 + (i * 3 + 1) % 7));
         let input = postcard::to_allocvec(&(to, u64::from(i) + 1)).unwrap();
         let r = run(&rt, &state, "transfer", from, input);
-        let t = state.commit(&r);
+        let t = state.commit(&r).unwrap();
         assert_eq!(t.pre_root, root, "transitions chain");
         assert_eq!(r.pre_state_root, root, "the receipt names its pre-state");
         assert_eq!(r.post_state_root, t.post_root, "and its post-state");
@@ -81,6 +81,56 @@ fn every_transition_checks_without_state_and_roots_chain() {
     }
 }
 
+/// Two transfers of one whole balance, both executed against the same
+/// state: the first commits, the second was made against a root the state
+/// no longer has and commits nothing (no tokens created), whatever the
+/// order; executed again against the new state, it fails for want of funds.
+#[test]
+fn a_receipt_made_against_another_state_does_not_commit() {
+    let rt = Runtime::new(Profile::default()).unwrap();
+    let mut state = minted(&rt);
+    let whole = 1_000_000u64;
+    let to_3 = run(
+        &rt,
+        &state,
+        "transfer",
+        account(2),
+        postcard::to_allocvec(&(account(3), whole)).unwrap(),
+    );
+    let to_4 = run(
+        &rt,
+        &state,
+        "transfer",
+        account(2),
+        postcard::to_allocvec(&(account(4), whole)).unwrap(),
+    );
+    assert!(to_3.status.is_success() && to_4.status.is_success());
+    let pre = state.root();
+    let first = state.commit(&to_3).unwrap();
+    assert_eq!(first.pre_root, pre);
+    let after = state.clone();
+    assert_eq!(
+        state.commit(&to_4),
+        Err(StaleReceipt {
+            receipt: pre,
+            state: first.post_root
+        })
+    );
+    assert_eq!(state, after, "the stale receipt changed the state");
+    // A failed receipt made against another state is refused as well.
+    let mut failed = to_4.clone();
+    failed.status = verity_runtime::Status::OutOfFuel;
+    assert!(state.commit(&failed).is_err());
+    let again = run(
+        &rt,
+        &state,
+        "transfer",
+        account(2),
+        postcard::to_allocvec(&(account(4), whole)).unwrap(),
+    );
+    assert!(!again.status.is_success(), "the balance was spent once");
+}
+
 #[test]
 fn lies_about_the_state_transition_are_caught() {
     let rt = Runtime::new(Profile::default()).unwrap();
@@ -88,7 +138,7 @@ fn lies_about_the_state_transition_are_caught() {
     let input = postcard::to_allocvec(&(account(3), 5u64)).unwrap();
     let r = run(&rt, &state, "transfer", account(2), input);
     assert!(r.status.is_success());
-    let t = state.commit(&r);
+    let t = state.commit(&r).unwrap();
 
     // A read value the pre-state does not hold.
     let mut lying = r.clone();
