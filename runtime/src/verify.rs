@@ -91,6 +91,12 @@ pub enum VerifyError {
     /// Re-execution produced a different receipt.
     #[error("{} field(s) differ: {}", .0.len(), list(.0))]
     Mismatch(Vec<FieldMismatch>),
+    /// Re-execution against the receipt's own read set found the read set
+    /// at odds with the receipt: a contract record that does not decode,
+    /// or one that names other code than the receipt's `code_hash`. The
+    /// receipt is wrong, not the host.
+    #[error("the receipt's read set does not agree with it: {0}")]
+    InconsistentReads(RuntimeError),
     /// The host failed while re-executing.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
@@ -534,6 +540,11 @@ fn compare(claimed: &Receipt, actual: Result<Receipt, RuntimeError>) -> Result<(
         RuntimeError::State(StateError::NotInWitness(key)) => {
             VerifyError::ReadOutsideWitness { key }
         }
+        // The state re-executed against is the receipt's read set: what
+        // it breaks is the receipt's fault.
+        e @ (RuntimeError::WrongCode { .. }
+        | RuntimeError::MissingCode { .. }
+        | RuntimeError::CorruptState(_)) => VerifyError::InconsistentReads(e),
         other => VerifyError::Runtime(other),
     })?;
     let mismatches = diff(claimed, &actual);

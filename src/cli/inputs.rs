@@ -48,6 +48,9 @@ pub struct ReceiptFile {
     /// The `receipt_hash` a JSON file states, to be checked against the
     /// fields' own hash.
     pub stated_hash: Option<Hash32>,
+    /// Whether the JSON carried a `decoded` member (what `--json` output
+    /// adds), which is not part of the receipt and was not read.
+    pub ignored_decoded: bool,
 }
 
 /// Why a receipt file's content is not a receipt (as opposed to an I/O error).
@@ -63,9 +66,11 @@ pub fn read_receipt(path: &Path) -> Result<std::result::Result<ReceiptFile, BadR
     if first == Some(&b'{') {
         // `verity run --json` adds a `decoded` member (what the contract
         // spec makes of the output and events): not part of the receipt.
-        let parsed = serde_json::from_slice::<serde_json::Value>(&bytes).and_then(|mut v| {
+        // A member named twice, at any depth, is refused.
+        let mut ignored_decoded = false;
+        let parsed = super::strict_json::parse(&bytes).and_then(|mut v| {
             if let Some(m) = v.as_object_mut() {
-                m.remove("decoded");
+                ignored_decoded = m.remove("decoded").is_some();
             }
             serde_json::from_value::<ReceiptJson>(v)
         });
@@ -81,6 +86,7 @@ pub fn read_receipt(path: &Path) -> Result<std::result::Result<ReceiptFile, BadR
             Ok((receipt, stated)) => Ok(ReceiptFile {
                 receipt,
                 stated_hash: Some(stated),
+                ignored_decoded,
             }),
             Err(e) => Err(BadReceipt(format!("receipt JSON is not a receipt: {e}"))),
         });
@@ -92,6 +98,7 @@ pub fn read_receipt(path: &Path) -> Result<std::result::Result<ReceiptFile, BadR
         .map(|receipt| ReceiptFile {
             receipt,
             stated_hash: None,
+            ignored_decoded: false,
         })
         .map_err(|e| BadReceipt(format!("receipt is not a canonical binary receipt: {e}"))))
 }

@@ -24,6 +24,7 @@ mod print;
 mod profile;
 mod run;
 mod state;
+mod strict_json;
 mod verify;
 
 use std::process::ExitCode;

@@ -54,6 +54,11 @@ pub fn verify(args: VerifyArgs) -> Result<Outcome> {
     match file {
         Err(bad) => error = Some(bad.0),
         Ok(file) => {
+            if file.ignored_decoded {
+                eprintln!(
+                    "note: the receipt's `decoded` member (what a contract spec made of it when it was printed) is not part of the receipt: it was ignored, not checked"
+                );
+            }
             let computed = file.receipt.hash();
             receipt_hash = Some(computed.to_hex());
             if let Some(stated) = file.stated_hash.filter(|s| *s != computed) {

@@ -829,3 +829,97 @@ fn debug_prints_log_lines_and_changes_no_receipt() {
     assert_eq!(err.trim(), "log [run] checking balance");
     assert!(plain.stderr.is_empty(), "no log without --debug");
 }
+
+/// `verify` of a JSON receipt file: a member named twice (the last one a
+/// lie that a last-wins parser would believe) is refused, naming the
+/// member; a `decoded` member is said to be ignored; anything wrong in a
+/// call receipt's read set or code hash is a failed verification (exit 1),
+/// never a host error (exit 2).
+#[test]
+fn verify_refuses_duplicate_members_and_blames_the_receipt_for_its_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let receipt = dir.path().join("r.json");
+    let counter = path_str(&fixture("counter.wat")).to_string();
+    let out = run_cli(&["run", &counter, "--entry", "increment", "--json"]);
+    assert_eq!(code(&out), 0);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(r#""status": "success""#), "{text}");
+    let verify = |doc: &str, module: &str| {
+        std::fs::write(&receipt, doc).unwrap();
+        run_cli(&["verify", path_str(&receipt), "--module", module])
+    };
+    assert_eq!(code(&verify(&text, &counter)), 0);
+
+    let twice = text.replacen(
+        r#""status": "success""#,
+        r#""status": "reverted", "message": "x", "status": "success""#,
+        1,
+    );
+    let out = verify(&twice, &counter);
+    assert_eq!(code(&out), 1);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("NOT VERIFIED"), "{shown}");
+    assert!(
+        shown.contains("the member `status` appears twice"),
+        "{shown}"
+    );
+
+    let lying = text.replacen('{', r#"{"decoded": {"output": "a lie"},"#, 1);
+    let out = verify(&lying, &counter);
+    assert_eq!(code(&out), 0);
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        note.contains("`decoded` member") && note.contains("ignored"),
+        "{note}"
+    );
+
+    // A call receipt: every read value replaced, and the code hash swapped.
+    let state = dir.path().join("state");
+    let owner = "01".repeat(32);
+    let deployed = deploy_token(&state, &owner);
+    let address = deployed["contract"].as_str().unwrap();
+    let token = path_str(&fixture("wasm/token.wasm")).to_string();
+    let out = run_cli(&[
+        "call",
+        address,
+        "--entry",
+        "mint",
+        "--arg",
+        &format!("to={owner}"),
+        "--arg",
+        "amount=5",
+        "--sender",
+        &owner,
+        "--state",
+        path_str(&state),
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let call: Value = stdout_json(&out);
+    assert_eq!(code(&verify(&call.to_string(), &token)), 0);
+    let reads = call["reads"].as_array().unwrap().len();
+    assert!(reads >= 2, "the call reads its record and its storage");
+    for i in 0..reads {
+        let mut forged = call.clone();
+        forged["reads"][i]["value"] = Value::from("00");
+        let out = verify(&forged.to_string(), &token);
+        assert_eq!(
+            code(&out),
+            1,
+            "read {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut forged = call.clone();
+    forged["code_hash"] = Value::from(module_hash(&counter));
+    let out = verify(&forged.to_string(), &counter);
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("read set does not agree"), "{shown}");
+}
+
+/// The code hash the CLI gives a module (as `verity check --json` prints it).
+fn module_hash(path: &str) -> String {
+    let out = run_cli(&["check", path, "--json"]);
+    stdout_json(&out)["code_hash"].as_str().unwrap().to_string()
+}
