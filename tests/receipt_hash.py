@@ -40,8 +40,13 @@ def u64(v):
     return struct.pack("<Q", v)
 
 
+def length(n):
+    """A length or count: u32, or 0xffffffff then the u64 for 2**32 - 1 and up."""
+    return u32(n) if n < 0xFFFFFFFF else u32(0xFFFFFFFF) + u64(n)
+
+
 def byts(b):
-    return u32(len(b)) + b
+    return length(len(b)) + b
 
 
 def hexb(s):
@@ -71,10 +76,10 @@ def encode(r):
         out += byts(r[STATUS_DETAIL[status]].encode("utf-8"))
     out += hexb(r["pre_state_root"]) + hexb(r["post_state_root"])
     for field in ("reads", "writes"):
-        out += u32(len(r[field]))
+        out += length(len(r[field]))
         for e in r[field]:
             out += byts(hexb(e["key"])) + opt(e["value"])
-    out += u32(len(r["events"]))
+    out += length(len(r["events"]))
     for e in r["events"]:
         out += byts(hexb(e["topic"])) + byts(hexb(e["data"]))
     out += byts(hexb(r["output"]))

@@ -124,10 +124,18 @@ impl<S: Sink> Writer<'_, S> {
     fn u64(&mut self, v: u64) {
         self.0.put(&v.to_le_bytes());
     }
+    /// A length or count: `u32`, or for one of 2³² − 1 or more (which no
+    /// receipt within the profile holds, but a receipt built by hand may)
+    /// `u32::MAX` then the `u64`, so that encoding is total and still one
+    /// byte string per value.
     fn len(&mut self, n: usize) {
-        // Every length is bounded by the profile far below 4 GiB; a receipt
-        // built by hand with a larger field is a programming error.
-        self.u32(u32::try_from(n).expect("receipt field longer than u32::MAX"));
+        match u32::try_from(n) {
+            Ok(short) if short != u32::MAX => self.u32(short),
+            _ => {
+                self.u32(u32::MAX);
+                self.u64(n as u64);
+            }
+        }
     }
     fn bytes(&mut self, v: &[u8]) {
         self.len(v.len());
@@ -228,8 +236,24 @@ impl<'a> Reader<'a> {
         a.copy_from_slice(self.take(32, field)?);
         Ok(Hash32(a))
     }
+    /// A length or count, as [`Writer::len`] writes it: the long form
+    /// only for values that need it.
+    fn len(&mut self, field: &'static str) -> Result<usize, DecodeError> {
+        let short = self.u32(field)?;
+        if short != u32::MAX {
+            return Ok(short as usize);
+        }
+        let long = self.u64(field)?;
+        if long < u64::from(u32::MAX) {
+            return Err(DecodeError::Invalid {
+                field,
+                reason: "a long length form for a length that fits in u32",
+            });
+        }
+        usize::try_from(long).map_err(|_| DecodeError::Truncated { field })
+    }
     fn bytes(&mut self, field: &'static str) -> Result<Vec<u8>, DecodeError> {
-        let n = self.u32(field)? as usize;
+        let n = self.len(field)?;
         Ok(self.take(n, field)?.to_vec())
     }
     fn string(&mut self, field: &'static str) -> Result<String, DecodeError> {
@@ -251,7 +275,7 @@ impl<'a> Reader<'a> {
     /// A list count, checked against the bytes left so a hostile count cannot
     /// make the decoder loop or allocate beyond the input's size.
     fn count(&mut self, min_item_bytes: usize, field: &'static str) -> Result<usize, DecodeError> {
-        let n = self.u32(field)? as usize;
+        let n = self.len(field)?;
         if n.saturating_mul(min_item_bytes) > self.rest.len() {
             return Err(DecodeError::Truncated { field });
         }

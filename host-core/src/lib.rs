@@ -58,4 +58,4 @@ pub use state::{
     MemoryState, StaleReceipt, StateBackend, StateError, StateRoots, Transition,
     TransitionCheckError, WitnessState, check_receipt_transition, tree_writes,
 };
-pub use transaction::{DEFAULT_FUEL, TxRejection, check_transaction};
+pub use transaction::{DEFAULT_FUEL, TxRejection, bounded_fields, check_transaction};

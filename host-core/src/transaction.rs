@@ -4,7 +4,7 @@ use std::string::String;
 
 use verity_host_abi::{ContractId, Limits};
 
-use crate::host::TxBytes;
+use crate::host::{ChainContext, TxBytes};
 
 /// The fuel limit of a transaction that names none (`verity run` without
 /// `--fuel`, `Transaction::new`, the SDK's `TestEnv`).
@@ -18,13 +18,14 @@ pub enum TxRejection {
     /// The entry point is not an exported function of the module.
     #[error("the module exports no function named `{0}`")]
     MissingEntry(String),
-    /// A transaction field over its limit.
-    #[error("transaction {what} is {size} bytes, over the limit of {limit}")]
+    /// A transaction field over its limit. The text names the limit, not
+    /// the size: the receipt keeps only the field's first `limit + 1`
+    /// bytes ([`bounded_fields`]), and re-executing from it gives the same
+    /// text.
+    #[error("transaction {what} is over the limit of {limit} bytes")]
     FieldTooLarge {
-        /// `entry`, `input`, `sender` or `context`.
+        /// `entry`, `input`, `sender`, `context` or `chain id`.
         what: &'static str,
-        /// Its size.
-        size: usize,
         /// The limit.
         limit: u32,
     },
@@ -78,7 +79,7 @@ pub fn check_transaction(
         ),
     ] {
         if size > limit as usize {
-            return Err(TxRejection::FieldTooLarge { what, size, limit });
+            return Err(TxRejection::FieldTooLarge { what, limit });
         }
     }
     if fuel_limit > limits.max_fuel {
@@ -88,4 +89,52 @@ pub fn check_transaction(
         });
     }
     Ok(())
+}
+
+/// The copies of a transaction's entry and fields that a run and its
+/// receipt hold: each field within its limit whole, each over it cut to its
+/// first `limit + 1` bytes (a string at the first character boundary past
+/// that), which is still over the limit. So a transaction with a 4 GiB
+/// input costs a copy of `max_input_bytes + 1` bytes and a receipt of that
+/// size, and [`check_transaction`] refuses the copy exactly as it would
+/// the original.
+///
+/// ```
+/// use verity_host_abi::Limits;
+/// use verity_host_core::{ChainContext, bounded_fields, check_transaction};
+///
+/// let limits = Limits::default();
+/// let huge = vec![7u8; 10 * limits.max_input_bytes as usize];
+/// let (entry, tx) = bounded_fields(&limits, "run", &huge, b"", b"", &ChainContext::default());
+/// assert_eq!(tx.input.len(), limits.max_input_bytes as usize + 1);
+/// assert!(check_transaction(&limits, &entry, &tx, 1).is_err());
+/// ```
+pub fn bounded_fields(
+    limits: &Limits,
+    entry: &str,
+    input: &[u8],
+    sender: &[u8],
+    context: &[u8],
+    chain: &ChainContext,
+) -> (String, TxBytes) {
+    let bytes = |b: &[u8], limit: u32| b[..b.len().min(limit as usize + 1)].to_vec();
+    let text = |s: &str, limit: u32| {
+        let mut cut = s.len().min(limit as usize + 1);
+        while !s.is_char_boundary(cut) {
+            cut += 1;
+        }
+        String::from(&s[..cut])
+    };
+    (
+        text(entry, limits.max_entry_bytes),
+        TxBytes {
+            input: bytes(input, limits.max_input_bytes),
+            sender: bytes(sender, limits.max_sender_bytes),
+            context: bytes(context, limits.max_context_bytes),
+            chain: ChainContext {
+                chain_id: text(&chain.chain_id, limits.max_chain_id_bytes),
+                ..chain.clone()
+            },
+        },
+    )
 }

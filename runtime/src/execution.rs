@@ -8,7 +8,7 @@ use verity_host_abi::contract::{ContractRecord, code_key, record_key};
 use verity_host_abi::receipt::FORMAT_VERSION;
 use verity_host_abi::{Action, ContractId, Hash32, Receipt, Status, TrapKind};
 use verity_host_core::{
-    Effects, Host, HostExit, StateRoots, TxBytes, TxRejection, check_transaction,
+    Effects, Host, HostExit, StateRoots, TxBytes, TxRejection, bounded_fields, check_transaction,
 };
 use wasmtime::{Engine, Extern, Instance, ModuleExport, Store, Val};
 
@@ -115,20 +115,24 @@ impl Runtime {
             (_, None) => return Err(RuntimeError::CodeNeeded),
         };
         // The receipt's copies of the transaction's bytes: the only ones
-        // (they move into the run's store and back).
-        let bytes = TxBytes {
-            input: tx.input.clone(),
-            sender: tx.sender.clone(),
-            context: tx.context.clone(),
-            chain: tx.chain.clone(),
-        };
-        let mut code_hash = source.hash().unwrap_or_default();
+        // (they move into the run's store and back). A field over its limit
+        // is copied only up to one byte past it: the transaction is refused,
+        // and its receipt stays bounded.
         let profile = &self.profile;
-        if let Err(e) = check_transaction(&profile.limits, &tx.entry, &bytes, tx.fuel_limit) {
+        let (entry, bytes) = bounded_fields(
+            &profile.limits,
+            &tx.entry,
+            &tx.input,
+            &tx.sender,
+            &tx.context,
+            &tx.chain,
+        );
+        let mut code_hash = source.hash().unwrap_or_default();
+        if let Err(e) = check_transaction(&profile.limits, &entry, &bytes, tx.fuel_limit) {
             let outcome = Outcome::rejected(&Rejection::from(e));
             let roots = state.roots(&[])?;
             return Ok(Executed {
-                receipt: self.receipt(contract, code_hash, tx, bytes, outcome, roots),
+                receipt: self.receipt(contract, code_hash, tx, entry, bytes, outcome, roots),
                 logs: Vec::new(),
             });
         }
@@ -223,7 +227,7 @@ impl Runtime {
             effects: run.effects,
         };
         Ok(Executed {
-            receipt: self.receipt(contract, code_hash, tx, run.tx, outcome, roots),
+            receipt: self.receipt(contract, code_hash, tx, entry, run.tx, outcome, roots),
             logs: run.logs,
         })
     }
@@ -269,11 +273,13 @@ impl Runtime {
     }
 
     /// The receipt of `tx`, built once from what the run produced.
+    #[allow(clippy::too_many_arguments)]
     fn receipt(
         &self,
         contract: ContractId,
         code_hash: Hash32,
         tx: &Transaction,
+        entry: String,
         bytes: TxBytes,
         o: Outcome,
         roots: StateRoots,
@@ -288,7 +294,7 @@ impl Runtime {
             },
             contract,
             code_hash,
-            entry: tx.entry.clone(),
+            entry,
             sender: bytes.sender,
             context: bytes.context,
             height: bytes.chain.height,

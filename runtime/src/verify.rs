@@ -361,8 +361,13 @@ impl Runtime {
         witness: Option<&[u8]>,
     ) -> Result<Verified, VerifyError> {
         self.check_profile(receipt)?;
-        // A deploy's code is in its write set.
+        // A deploy's code is in its write set. A call refused before its
+        // contract was resolved (at the transaction's limits) names no code
+        // and runs none: code given for it is not needed.
+        let unresolved_call =
+            receipt.action == Action::Call && receipt.code_hash == Hash32::default();
         let code = match (code, &receipt.action) {
+            (Some(_), _) if unresolved_call => None,
             (Some(code), _) => Some(code),
             (None, Action::Deploy { .. }) => receipt
                 .writes
@@ -383,9 +388,7 @@ impl Runtime {
                 CodeSource::Bytes { code, hash }
             }
             // A call of an address with no contract runs no code.
-            None if receipt.action == Action::Call && receipt.code_hash == Hash32::default() => {
-                CodeSource::State
-            }
+            None if unresolved_call => CodeSource::State,
             None => {
                 return Err(VerifyError::MissingCode {
                     code_hash: receipt.code_hash,

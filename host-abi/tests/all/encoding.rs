@@ -329,3 +329,31 @@ fn hostile_counts_do_not_allocate_or_loop() {
         Err(DecodeError::Truncated { field: "reads" })
     );
 }
+
+/// Encoding is total: a field of 2³² − 1 bytes or more (built by hand; no
+/// receipt within the profile holds one) takes the long length form
+/// instead of panicking, and the long form is refused for a length that
+/// fits the short one, so each receipt keeps one encoding.
+#[test]
+fn lengths_past_u32_take_the_long_form_and_only_they_do() {
+    let mut bytes = sample().encode();
+    assert_eq!(
+        bytes[bytes.len() - 4..],
+        [0, 0, 0, 0],
+        "the empty output's length"
+    );
+    bytes.truncate(bytes.len() - 4);
+    bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+    bytes.extend_from_slice(&0u64.to_le_bytes());
+    assert_eq!(
+        Receipt::decode(&bytes),
+        Err(DecodeError::Invalid {
+            field: "output",
+            reason: "a long length form for a length that fits in u32"
+        })
+    );
+    // The untouched pages of a zeroed allocation cost no memory to hash.
+    let mut huge = sample();
+    huge.output = vec![0; u32::MAX as usize];
+    assert_ne!(huge.hash(), sample().hash());
+}

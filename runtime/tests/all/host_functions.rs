@@ -452,6 +452,70 @@ fn transaction_limits_reject_before_running() {
     }
 }
 
+/// A field far over its limit is copied only to one byte past it: the
+/// rejected receipt stays bounded and still verifies (re-executing from it
+/// gives the same refusal). A call refused before its contract is resolved
+/// names no code, and verifies whether or not the contract's code is given.
+#[test]
+fn over_limit_fields_leave_a_bounded_receipt_that_verifies() {
+    let rt = Runtime::new(Profile::default()).unwrap();
+    let wasm = module_bytes(module(r#"(func (export "run"))"#).as_bytes()).unwrap();
+    let l = Profile::default().limits;
+    let huge = vec![7u8; 16 * l.max_input_bytes as usize];
+    let state = MemoryState::default();
+    let r = rt
+        .execute(
+            &wasm,
+            &Transaction::new("run").with_input(huge.clone()),
+            &state,
+        )
+        .unwrap();
+    assert_eq!(
+        r.status,
+        Status::Rejected {
+            reason: format!(
+                "transaction input is over the limit of {} bytes",
+                l.max_input_bytes
+            )
+        }
+    );
+    assert_eq!(r.input, huge[..l.max_input_bytes as usize + 1]);
+    assert!(r.encode().len() < l.max_input_bytes as usize + 1024);
+    rt.verify(&wasm, &r).unwrap();
+
+    // A multi-byte character straddling the cut: the entry is cut after it.
+    let entry = format!("{}é", "r".repeat(l.max_entry_bytes as usize));
+    let r = rt
+        .execute(&wasm, &Transaction::new(entry.clone()), &state)
+        .unwrap();
+    assert_eq!(
+        r.entry, entry,
+        "cut at the first character boundary past the limit"
+    );
+    rt.verify(&wasm, &r).unwrap();
+
+    // A call refused at the limits, before its record is read.
+    let mut state = MemoryState::default();
+    let deploy = rt
+        .execute(&wasm, &Transaction::deploy(Default::default()), &state)
+        .unwrap();
+    state.commit(&deploy).unwrap();
+    let call = Transaction::call(deploy.contract, "run").with_input(huge);
+    let r = rt.execute_call(&call, &state).unwrap();
+    assert!(matches!(r.status, Status::Rejected { .. }), "{}", r.status);
+    assert_eq!(r.code_hash, Default::default(), "no contract was resolved");
+    assert!(
+        !rt.verify_receipt(&r, None, None)
+            .unwrap()
+            .state_authenticated
+    );
+    assert!(
+        !rt.verify_receipt(&r, Some(&wasm), None)
+            .unwrap()
+            .state_authenticated
+    );
+}
+
 #[test]
 fn runtime_can_be_shared_across_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
@@ -507,7 +571,7 @@ fn the_chain_context_is_read_cheaply_and_committed() {
     assert_eq!(
         r.status,
         Status::Rejected {
-            reason: "transaction chain id is 65 bytes, over the limit of 64".into()
+            reason: "transaction chain id is over the limit of 64 bytes".into()
         }
     );
 }
