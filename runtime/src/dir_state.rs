@@ -303,6 +303,9 @@ impl DirState {
                 .map_err(|e| self.store_error(e))?;
         }
         crash_point("before-commit");
+        if fail_point("commit") {
+            return Err(self.store_error("injected failure (VERITY_FAIL_AT=commit)"));
+        }
         txn.commit().map_err(|e| self.store_error(e))?;
         crash_point("after-commit");
         self.state.apply(writes);
@@ -396,3 +399,15 @@ fn crash_point(step: &str) {
 
 #[cfg(not(feature = "failpoints"))]
 fn crash_point(_step: &str) {}
+
+/// Whether `VERITY_FAIL_AT` names this step, where the operation then fails
+/// as a full disk would (tests only, like [`crash_point`]).
+#[cfg(feature = "failpoints")]
+fn fail_point(step: &str) -> bool {
+    std::env::var_os("VERITY_FAIL_AT").is_some_and(|v| v == step)
+}
+
+#[cfg(not(feature = "failpoints"))]
+fn fail_point(_step: &str) -> bool {
+    false
+}

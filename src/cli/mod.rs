@@ -71,6 +71,35 @@ pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>) -> anyhow::Result<()> 
         .map_err(|e| anyhow::anyhow!("cannot write to standard output: {e}"))
 }
 
+/// Refuses to go on when standard output was closed: std's runtime
+/// reopens a closed descriptor onto `/dev/null` (read-write) before `main`,
+/// so a receipt printed there would vanish while the transaction committed.
+/// A shell's `>/dev/null` opens it write-only and is not refused: there the
+/// user chose to discard the receipt.
+pub(crate) fn require_stdout() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use rustix::fs::{FileType, OFlags, fcntl_getfl, fstat, major, minor};
+        use std::os::fd::AsFd;
+        let stdout = std::io::stdout();
+        let fd = stdout.as_fd();
+        let closed = match (fcntl_getfl(fd), fstat(fd)) {
+            (Ok(flags), Ok(st)) => {
+                flags & OFlags::RWMODE == OFlags::RDWR
+                    && FileType::from_raw_mode(st.st_mode) == FileType::CharacterDevice
+                    && (major(st.st_rdev), minor(st.st_rdev)) == (1, 3)
+            }
+            _ => true,
+        };
+        if closed {
+            anyhow::bail!(
+                "standard output is closed, so the receipt could not be printed: nothing was run (use >/dev/null to discard it)"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// An error after the transaction's writes were committed: the process
 /// exits 3, so that a caller does not run the transaction again.
 #[derive(Debug)]

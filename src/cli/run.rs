@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use verity_runtime::abi::contract::{ContractRecord, code_key, record_key};
 use verity_runtime::abi::spec::ContractSpec;
@@ -123,12 +123,14 @@ pub struct TxArgs {
 }
 
 pub fn run(args: RunArgs) -> Result<Outcome> {
+    super::require_stdout()?;
     let code = read_module(&args.module)?;
     let name = args.module.display().to_string();
     execute(&args.tx, Transaction::new(args.entry), Some((code, name)))
 }
 
 pub fn deploy(args: DeployArgs) -> Result<Outcome> {
+    super::require_stdout()?;
     let code = read_module(&args.module)?;
     let salt = match parse_bytes_arg("--salt", &args.salt)? {
         b if b.is_empty() => Hash32::default(),
@@ -143,6 +145,7 @@ pub fn deploy(args: DeployArgs) -> Result<Outcome> {
 }
 
 pub fn call(args: CallArgs) -> Result<Outcome> {
+    super::require_stdout()?;
     let contract = ContractId::from_hex(&args.contract).with_context(|| {
         format!(
             "`{}` is not a contract address (64 hex digits)",
@@ -223,12 +226,24 @@ fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) 
     }
     let witness = args.witness.as_ref().map(|_| state.witness(&receipt));
 
-    // Everything is delivered before anything is committed: the receipt
-    // and witness files (under temporary names), then standard output. The
-    // commit is the last step that can fail with nothing done; exit 2
-    // therefore always means "not committed", and a caller may safely retry.
+    // Delivery, in an order that keeps exit 2 meaning "not committed":
+    // the receipt and witness files are staged (created exclusively under
+    // unpredictable names beside their targets), then the receipt goes to
+    // standard output, then the state commits, then the staged files are
+    // renamed into place. Anything that fails before the commit leaves the
+    // state as it was (exit 2); if the commit itself fails, stderr says
+    // that the printed receipt was not committed; a rename that fails
+    // after it is exit 3.
     let json = receipt_json(&receipt);
-    let mut staged: Vec<(PathBuf, &Path)> = Vec::new();
+    if let (Some(r), Some(w)) = (&args.receipt, &args.witness)
+        && same_file(r, w)
+    {
+        bail!(
+            "--receipt and --witness name the same file {}: each needs its own",
+            r.display()
+        );
+    }
+    let mut staged: Vec<(tempfile::NamedTempFile, &Path)> = Vec::new();
     let files = [
         (args.receipt.as_deref(), json.as_bytes()),
         (
@@ -238,32 +253,31 @@ fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) 
     ];
     for (out, bytes) in files {
         if let Some(out) = out {
-            match stage(out, bytes) {
-                Ok(tmp) => staged.push((tmp, out)),
-                Err(e) => {
-                    unstage(&staged);
-                    return Err(e);
-                }
-            }
+            // A failure drops (and so deletes) what was staged before it.
+            staged.push((stage(out, bytes)?, out));
         }
     }
-    let delivered =
-        print(args.json, readable, &receipt, &json).and_then(|()| match dir_state.as_mut() {
-            Some(dir) if receipt.status.is_success() => {
-                Ok(dir.commit(receipt.pre_state_root, &receipt.writes)?)
-            }
-            _ => Ok(()),
-        });
-    if let Err(e) = delivered {
-        unstage(&staged);
-        return Err(e);
+    print(args.json, readable, &receipt, &json)?;
+    if let Some(dir) = dir_state.as_mut()
+        && receipt.status.is_success()
+        && let Err(e) = dir.commit(receipt.pre_state_root, &receipt.writes)
+    {
+        eprintln!(
+            "verity: the receipt printed on standard output was NOT committed: the state is unchanged"
+        );
+        return Err(e.into());
     }
-    for (tmp, out) in &staged {
-        std::fs::rename(tmp, out).map_err(|e| {
+    for (tmp, out) in staged {
+        tmp.persist(out).map_err(|e| {
+            let kept = e.file.keep().map(|(_, path)| path);
             let why = format!(
-                "its file could not be moved to {}: {e} (it is at {})",
+                "its file could not be moved to {}: {} (it is at {})",
                 out.display(),
-                tmp.display()
+                e.error,
+                kept.as_ref().map_or_else(
+                    |_| "nowhere: it was lost".to_string(),
+                    |p| p.display().to_string()
+                )
             );
             if dir_state.is_some() && receipt.status.is_success() {
                 anyhow::Error::new(super::AfterCommit(why))
@@ -287,24 +301,44 @@ fn stored_code(state: &MemoryState, contract: &ContractId) -> Option<Vec<u8>> {
         .map(<[u8]>::to_vec)
 }
 
-/// Removes staged files after a failure.
-fn unstage(staged: &[(PathBuf, &Path)]) {
-    for (tmp, _) in staged {
-        let _ = std::fs::remove_file(tmp);
+/// Whether two output paths name the same file: the same name in the same
+/// directory once the directories' links are resolved.
+fn same_file(a: &Path, b: &Path) -> bool {
+    fn resolved(p: &Path) -> Option<PathBuf> {
+        let parent = p.parent().filter(|d| !d.as_os_str().is_empty());
+        let dir = parent.unwrap_or(Path::new(".")).canonicalize().ok()?;
+        Some(dir.join(p.file_name()?))
     }
+    a == b || matches!((resolved(a), resolved(b)), (Some(x), Some(y)) if x == y)
 }
 
-/// Writes the receipt beside `out` under a temporary name, to be renamed
-/// over `out` once the transaction is committed.
-fn stage(out: &Path, bytes: &[u8]) -> Result<PathBuf> {
+/// Writes `bytes` to a new file beside `out`, created exclusively under an
+/// unpredictable name (a link planted there is never followed), to be
+/// renamed over `out` once the transaction is committed. Refuses an `out`
+/// that is a directory, before anything is committed.
+fn stage(out: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile> {
+    use std::io::Write;
     let name = out
         .file_name()
         .with_context(|| format!("{}: not a file name", out.display()))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(".verity-tmp");
-    let tmp = out.with_file_name(tmp_name);
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", out.display()))?;
+    if std::fs::metadata(out).is_ok_and(|m| m.is_dir()) {
+        bail!("{}: is a directory, not a file to write", out.display());
+    }
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".verity-tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.flush())
+        .with_context(|| format!("cannot write {}", out.display()))?;
     Ok(tmp)
 }
 

@@ -923,3 +923,197 @@ fn module_hash(path: &str) -> String {
     let out = run_cli(&["check", path, "--json"]);
     stdout_json(&out)["code_hash"].as_str().unwrap().to_string()
 }
+
+/// The delivery contract of `run`, `deploy` and `call`: exit 2 means that
+/// nothing was committed and no receipt file was written, whatever failed;
+/// staged files are never written through a planted link.
+mod delivery {
+    use super::*;
+    use std::path::PathBuf;
+    use std::process::{Command, Stdio};
+
+    struct Setup {
+        _dir: tempfile::TempDir,
+        root: PathBuf,
+        state: PathBuf,
+    }
+
+    fn setup() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let state = root.join("state");
+        assert_eq!(code(&run_cli(&["state", "init", path_str(&state)])), 0);
+        Setup {
+            _dir: dir,
+            root,
+            state,
+        }
+    }
+
+    impl Setup {
+        fn state_root(&self) -> String {
+            let info = stdout_json(&run_cli(&[
+                "state",
+                "info",
+                path_str(&self.state),
+                "--json",
+            ]));
+            info["root"].as_str().unwrap().to_string()
+        }
+
+        /// `verity run counter.wat --entry increment --state DIR` and `extra`.
+        fn increment(&self, extra: &[&str]) -> Command {
+            let mut cmd = verity();
+            cmd.args([
+                "run",
+                path_str(&fixture("counter.wat")),
+                "--entry",
+                "increment",
+            ])
+            .args(["--state", path_str(&self.state)])
+            .args(extra);
+            cmd
+        }
+
+        /// Runs `cmd`, asserts exit 2 and that the state did not move.
+        fn refused(&self, mut cmd: Command, why: &str) -> String {
+            let before = self.state_root();
+            let out = cmd.output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+            assert_eq!(code(&out), 2, "{why}: {stderr}");
+            assert_eq!(self.state_root(), before, "{why}: the state moved");
+            stderr
+        }
+
+        fn leftovers(&self) -> Vec<String> {
+            std::fs::read_dir(&self.root)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".verity-tmp"))
+                .collect()
+        }
+    }
+
+    #[test]
+    fn stdout_closed_full_or_broken_commits_nothing() {
+        let s = setup();
+        let mut closed = Command::new("sh");
+        closed
+            .arg("-c")
+            .arg(r#"exec "$0" "$@" >&-"#)
+            .arg(env!("CARGO_BIN_EXE_verity"))
+            .args([
+                "run",
+                path_str(&fixture("counter.wat")),
+                "--entry",
+                "increment",
+            ])
+            .args(["--state", path_str(&s.state)]);
+        let why = s.refused(closed, "closed stdout");
+        assert!(why.contains("standard output is closed"), "{why}");
+
+        let mut full = s.increment(&[]);
+        full.stdout(std::fs::File::create("/dev/full").unwrap());
+        let why = s.refused(full, "full stdout");
+        assert!(why.contains("cannot write to standard output"), "{why}");
+
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut broken = s.increment(&[]);
+        broken.stdout(writer);
+        s.refused(broken, "broken stdout");
+
+        // And with a working stdout the same run commits.
+        let before = s.state_root();
+        let mut ok = s.increment(&[]);
+        ok.stdout(Stdio::null());
+        assert_eq!(code(&ok.output().unwrap()), 0);
+        assert_ne!(s.state_root(), before);
+    }
+
+    #[test]
+    fn bad_receipt_and_witness_paths_commit_nothing() {
+        let s = setup();
+        let receipt = s.root.join("r.json");
+        let a_dir = s.root.join("a-dir");
+        std::fs::create_dir(&a_dir).unwrap();
+        for (args, needle) in [
+            (vec!["--receipt", path_str(&a_dir)], "is a directory"),
+            (vec!["--witness", path_str(&a_dir)], "is a directory"),
+            (
+                vec![
+                    "--receipt",
+                    path_str(&receipt),
+                    "--witness",
+                    path_str(&receipt),
+                ],
+                "name the same file",
+            ),
+            (
+                vec!["--receipt", "nowhere/at/all/r.json"],
+                "cannot write nowhere/at/all/r.json",
+            ),
+        ] {
+            let why = s.refused(s.increment(&args), needle);
+            assert!(why.contains(needle), "{args:?}: {why}");
+            assert!(!receipt.exists(), "{args:?} wrote a receipt");
+            assert!(
+                s.leftovers().is_empty(),
+                "{args:?} left {:?}",
+                s.leftovers()
+            );
+        }
+        // The same file under two spellings is the same file.
+        let other = s.root.join("a-dir/../r.json");
+        let why = s.refused(
+            s.increment(&[
+                "--receipt",
+                path_str(&receipt),
+                "--witness",
+                path_str(&other),
+            ]),
+            "two spellings",
+        );
+        assert!(why.contains("name the same file"), "{why}");
+    }
+
+    /// The commit fails (as on a full disk): exit 2, the state as it was,
+    /// no receipt file, and stderr says the printed receipt was not
+    /// committed.
+    #[test]
+    fn a_failed_commit_says_the_printed_receipt_was_not_committed() {
+        let s = setup();
+        let receipt = s.root.join("r.json");
+        let mut cmd = s.increment(&["--receipt", path_str(&receipt)]);
+        cmd.env("VERITY_FAIL_AT", "commit");
+        let why = s.refused(cmd, "failed commit");
+        assert!(why.contains("was NOT committed"), "{why}");
+        assert!(!receipt.exists());
+        assert!(s.leftovers().is_empty(), "{:?}", s.leftovers());
+    }
+
+    /// Links planted where the old staging name was, and at the receipt
+    /// path itself: their targets are never written; the receipt path ends
+    /// as a regular file holding the receipt.
+    #[test]
+    fn planted_links_are_never_followed() {
+        let s = setup();
+        let victim = s.root.join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        let receipt = s.root.join("r.json");
+        std::os::unix::fs::symlink(&victim, s.root.join(".r.json.verity-tmp")).unwrap();
+        std::os::unix::fs::symlink(&victim, &receipt).unwrap();
+        let out = s
+            .increment(&["--receipt", path_str(&receipt), "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        let meta = std::fs::symlink_metadata(&receipt).unwrap();
+        assert!(
+            meta.file_type().is_file(),
+            "the link was replaced by the receipt"
+        );
+        assert_eq!(std::fs::read(&receipt).unwrap(), out.stdout);
+    }
+}
