@@ -12,6 +12,8 @@ use serde_json::{Map, Value, json};
 use verity_runtime::abi::spec::{ContractSpec, EntrySpec, TypeSpec};
 use verity_runtime::{Receipt, Status, spec_json};
 
+use super::print::terminal_safe;
+
 /// The input of `entry` from `--arg` pairs and an optional `--args`
 /// object.
 pub fn encode_args(
@@ -130,13 +132,16 @@ impl Decoded {
     pub fn human(&self) -> String {
         let mut s = String::new();
         if let Some((ty, v)) = &self.output {
-            s += &format!("returns  {v} ({ty})\n");
+            s += &terminal_safe(&format!("returns  {v} ({ty})"));
+            s += "\n";
         }
         if let Some(e) = &self.error {
-            s += &format!("error    {e}\n");
+            s += &terminal_safe(&format!("error    {e}"));
+            s += "\n";
         }
         for (name, v) in self.events.iter().flatten() {
-            s += &format!("event    {name} {v}\n");
+            s += &terminal_safe(&format!("event    {name} {v}"));
+            s += "\n";
         }
         s
     }

@@ -10,6 +10,7 @@ use verity_runtime::{Hash32, contract_spec};
 
 use super::Outcome;
 use super::inputs::read_module;
+use super::print::terminal_safe;
 
 #[derive(Args)]
 pub struct InspectArgs {
@@ -84,9 +85,9 @@ fn type_text(t: &TypeDef) -> String {
 fn spec_human(code_hash: &Hash32, spec: &ContractSpec) -> String {
     let mut s = format!("code     {code_hash}\n");
     let mut item = |kind: &str, text: String, doc: &str| {
-        s += &format!("{kind:<9}{text}\n");
+        s += &format!("{kind:<9}{}\n", terminal_safe(&text));
         if !doc.is_empty() {
-            s += &format!("           {doc}\n");
+            s += &format!("           {}\n", terminal_safe(doc));
         }
     };
     for e in &spec.entries {

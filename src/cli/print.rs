@@ -13,6 +13,30 @@ pub fn receipt_json(receipt: &Receipt) -> String {
     json + "\n"
 }
 
+/// `text` as a terminal may show it: every control character (newlines
+/// and escape sequences included) and every invisible or direction-changing
+/// format character written as `\u{..}`, so that text a guest or a module
+/// chose (an abort message, a log line, a spec's names and docs) cannot
+/// redraw the lines around it, move the cursor or set the window title.
+pub fn terminal_safe(text: &str) -> String {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Bytes longer than this are shown by their head and length (a deploy's
 /// write set holds a whole module); `--json` shows everything.
 const SHOW_MAX: usize = 96;
@@ -41,7 +65,7 @@ fn show_opt(v: Option<&[u8]>, none: &str) -> String {
 pub fn receipt_human(r: &Receipt) -> String {
     let mut s = String::new();
     let mut line = |k: &str, v: String| {
-        let _ = writeln!(s, "{k:<10}{v}");
+        let _ = writeln!(s, "{k:<10}{}", terminal_safe(&v));
     };
     line("receipt", r.hash().to_hex());
     line("status", r.status.name().to_string());
@@ -101,7 +125,17 @@ pub fn receipt_human(r: &Receipt) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::show_bytes;
+    use super::{show_bytes, terminal_safe};
+
+    #[test]
+    fn control_and_direction_characters_are_escaped() {
+        assert_eq!(terminal_safe("plain text é"), "plain text é");
+        assert_eq!(
+            terminal_safe("x\nstatus    success\u{1b}]0;title\u{7}"),
+            "x\\u{a}status    success\\u{1b}]0;title\\u{7}"
+        );
+        assert_eq!(terminal_safe("a\u{202e}b\u{9b}c"), "a\\u{202e}b\\u{9b}c");
+    }
 
     #[test]
     fn long_values_show_their_head_and_length() {

@@ -14,7 +14,7 @@ use verity_runtime::{
 use super::Outcome;
 use super::args::{Decoded, encode_args};
 use super::inputs::{parse_bytes_arg, read_module};
-use super::print::{receipt_human, receipt_json};
+use super::print::{receipt_human, receipt_json, terminal_safe};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -221,7 +221,11 @@ fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) 
     let receipt = run.receipt;
     if args.debug {
         for line in &run.logs {
-            eprintln!("log [{}] {line}", receipt.entry);
+            eprintln!(
+                "log [{}] {}",
+                terminal_safe(&receipt.entry),
+                terminal_safe(line)
+            );
         }
     }
     let witness = args.witness.as_ref().map(|_| state.witness(&receipt));

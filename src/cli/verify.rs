@@ -10,6 +10,7 @@ use verity_runtime::{FieldMismatch, VerifyError};
 use super::Outcome;
 use super::args::Decoded;
 use super::inputs::{read_module, read_receipt};
+use super::print::terminal_safe;
 
 #[derive(Args)]
 pub struct VerifyArgs {
@@ -122,10 +123,10 @@ pub fn verify(args: VerifyArgs) -> Result<Outcome> {
     } else {
         outln!("NOT VERIFIED");
         if let Some(e) = &error {
-            outln!("  {e}");
+            outln!("  {}", terminal_safe(e));
         }
         for m in &mismatches {
-            outln!("  {m}");
+            outln!("  {}", terminal_safe(&m.to_string()));
         }
     }
     Ok(if verified {

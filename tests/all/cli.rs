@@ -1117,3 +1117,51 @@ mod delivery {
         assert_eq!(std::fs::read(&receipt).unwrap(), out.stdout);
     }
 }
+
+/// A guest's abort message and log lines that try to redraw the terminal
+/// (a fake `status    success` line, an OSC title sequence, a bidi
+/// override) print escaped, on stdout and on stderr.
+#[test]
+fn guest_text_cannot_redraw_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let wat = dir.path().join("liar.wat");
+    let lie = "no\\0astatus    success\\1b]0;owned\\07\\e2\\80\\ae";
+    std::fs::write(
+        &wat,
+        format!(
+            r#"(module
+  (import "verity" "abort" (func $abort (param i32 i32)))
+  (import "verity" "log" (func $log (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "{lie}")
+  (func (export "run")
+    (call $log (i32.const 0) (i32.const 33))
+    (call $abort (i32.const 0) (i32.const 33))))"#
+        ),
+    )
+    .unwrap();
+    let out = run_cli(&["run", path_str(&wat), "--entry", "run", "--debug"]);
+    assert_eq!(code(&out), 1);
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    for text in [&stdout, &stderr] {
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
+        assert!(!text.contains('\u{202e}'), "{text:?}");
+        assert!(
+            text.contains(r"no\u{a}status    success\u{1b}]0;owned\u{7}\u{202e}"),
+            "{text:?}"
+        );
+    }
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("status"))
+            .collect::<Vec<_>>(),
+        ["status    reverted"]
+    );
+}
