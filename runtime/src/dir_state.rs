@@ -79,7 +79,9 @@ pub enum DirStateError {
         path: String,
     },
     /// [`DirState::create`] found a state already there.
-    #[error("{path} already holds a Verity state")]
+    #[error(
+        "{path} already holds a state ({path}/{DB}); to start a new one, remove that file or choose another directory"
+    )]
     Exists {
         /// The directory.
         path: String,
@@ -192,10 +194,26 @@ impl DirState {
             }
             Err(e) => return Err(io(e)),
         };
+        // Only regular files with one link: a FIFO would block the open,
+        // and a hard link would let a commit change a file outside DIR.
+        // Checked before opening and again on what was opened.
+        let plain = |name: &str, kind: Option<FileKind>| match kind {
+            Some(k) if !k.regular => Err(corrupt(format!(
+                "{name} is not a regular file (a directory, link, FIFO or device)"
+            ))),
+            Some(k) if k.links > 1 => Err(corrupt(format!(
+                "{name} has {} hard links: a state's files must be its own",
+                k.links
+            ))),
+            _ => Ok(()),
+        };
+        plain(LOCK, dir.symlink_metadata(LOCK).ok().map(FileKind::of_cap))?;
+        plain(DB, dir.symlink_metadata(DB).ok().map(FileKind::of_cap))?;
         let lock = dir
             .open_with(LOCK, OpenOptions::new().write(true).create(true))
             .map_err(io)?
             .into_std();
+        plain(LOCK, lock.metadata().ok().map(FileKind::of_std))?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -224,14 +242,28 @@ impl DirState {
             }
             Err(e) => return Err(io(e)),
         };
-        let backend = redb::backends::FileBackend::new(file).map_err(|e| corrupt(e.to_string()))?;
+        plain(DB, file.metadata().ok().map(FileKind::of_std))?;
+        if !create && file.metadata().map_err(io)?.len() == 0 {
+            // redb would write a new database into it, then refuse it.
+            return Err(corrupt(format!(
+                "it is empty (0 bytes); if it is not needed, remove {shown}/{DB} and run \
+                 `verity state init {shown}`"
+            )));
+        }
+        let db_error = |e: redb::DatabaseError| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => DirStateError::Busy {
+                path: shown.clone(),
+            },
+            other => corrupt(other.to_string()),
+        };
+        let backend = redb::backends::FileBackend::new(file).map_err(db_error)?;
         // The integrity check verifies every page's checksum: a file damaged
         // outside redb is refused instead of trusted (a plain open may
         // panic on it). Opening reads every value anyway.
         let db = redb::Builder::new()
             .set_check_integrity_on_open(true)
             .create_with_backend(backend)
-            .map_err(|e| corrupt(e.to_string()))?;
+            .map_err(db_error)?;
         let state = if create {
             initialise(&db).map_err(&corrupt)?;
             dir.open(".").and_then(|d| d.sync_all()).map_err(io)?;
@@ -317,6 +349,37 @@ impl DirState {
         DirStateError::Io {
             path: self.path.clone(),
             source: std::io::Error::other(e.to_string()),
+        }
+    }
+}
+
+/// What the state's checks need of a file: whether it is a regular file,
+/// and how many hard links it has (1 where the platform has none).
+struct FileKind {
+    regular: bool,
+    links: u64,
+}
+
+impl FileKind {
+    fn of_cap(m: cap_std::fs::Metadata) -> Self {
+        #[cfg(unix)]
+        let links = cap_std::fs::MetadataExt::nlink(&m);
+        #[cfg(not(unix))]
+        let links = 1;
+        FileKind {
+            regular: m.is_file(),
+            links,
+        }
+    }
+
+    fn of_std(m: std::fs::Metadata) -> Self {
+        #[cfg(unix)]
+        let links = std::os::unix::fs::MetadataExt::nlink(&m);
+        #[cfg(not(unix))]
+        let links = 1;
+        FileKind {
+            regular: m.is_file(),
+            links,
         }
     }
 }

@@ -190,3 +190,95 @@ fn a_stale_commit_is_refused_and_changes_nothing() {
     assert_eq!(state.state().root(), now);
     assert_eq!(state.get(b"b").unwrap(), None);
 }
+
+/// `DirState::open(path)` on another thread, failing the test instead of
+/// hanging it if the open blocks.
+fn open_within_10s(path: &Path) -> Result<DirState, DirStateError> {
+    let path = path.to_path_buf();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(DirState::open(&path)));
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .expect("opening the state blocked")
+}
+
+/// A FIFO named `lock` or `state.redb` made every command hang: now each
+/// is refused at once, naming the file.
+#[test]
+fn special_files_in_the_directory_are_refused_without_blocking() {
+    for name in ["lock", "state.redb"] {
+        let dir = tempfile::tempdir().unwrap();
+        populated(dir.path());
+        let target = dir.path().join(name);
+        std::fs::remove_file(&target).unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(&target)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        match open_within_10s(dir.path()) {
+            Err(DirStateError::Corrupt { reason, .. }) => {
+                assert!(
+                    reason.contains(&format!("{name} is not a regular file")),
+                    "{reason}"
+                )
+            }
+            Err(other) => panic!("{name}: expected Corrupt, got {other}"),
+            Ok(_) => panic!("{name}: a FIFO opened as a state"),
+        }
+    }
+}
+
+/// A state file hard-linked from elsewhere would let a commit change a
+/// file outside the directory: refused, and the other file untouched.
+#[test]
+fn hard_linked_files_are_refused() {
+    for name in ["lock", "state.redb"] {
+        let dir = tempfile::tempdir().unwrap();
+        populated(dir.path());
+        let outside = tempfile::tempdir().unwrap();
+        let other = outside.path().join("elsewhere");
+        std::fs::hard_link(dir.path().join(name), &other).unwrap();
+        let before = std::fs::read(&other).unwrap();
+        match open_within_10s(dir.path()) {
+            Err(DirStateError::Corrupt { reason, .. }) => {
+                assert!(reason.contains("2 hard links"), "{reason}")
+            }
+            Err(other) => panic!("{name}: expected Corrupt, got {other}"),
+            Ok(_) => panic!("{name}: a hard-linked state opened"),
+        }
+        assert_eq!(std::fs::read(&other).unwrap(), before);
+    }
+}
+
+/// An empty `state.redb` is refused before redb writes into it (it stays
+/// 0 bytes), and `create` says what to do.
+#[test]
+fn an_empty_database_file_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.redb");
+    std::fs::write(&db, b"").unwrap();
+    let reason = corrupt_reason(dir.path());
+    assert!(reason.contains("it is empty (0 bytes)"), "{reason}");
+    assert!(reason.contains("verity state init"), "{reason}");
+    assert_eq!(std::fs::metadata(&db).unwrap().len(), 0);
+    let exists = DirState::create(dir.path()).err().expect("create refuses");
+    assert!(
+        matches!(exists, DirStateError::Exists { .. })
+            && exists.to_string().contains("remove that file"),
+        "{exists}"
+    );
+}
+
+/// The database held open by another holder is reported as busy, not as
+/// an invalid state.
+#[test]
+fn a_database_held_elsewhere_is_busy() {
+    let dir = tempfile::tempdir().unwrap();
+    populated(dir.path());
+    let _held = redb::Database::open(dir.path().join("state.redb")).unwrap();
+    match open_within_10s(dir.path()) {
+        Err(DirStateError::Busy { .. }) => {}
+        Err(other) => panic!("expected Busy, got {other}"),
+        Ok(_) => panic!("a held database opened"),
+    }
+}
