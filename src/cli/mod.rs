@@ -71,6 +71,29 @@ pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>) -> anyhow::Result<()> 
         .map_err(|e| anyhow::anyhow!("cannot write to standard output: {e}"))
 }
 
+/// clap's usage error (an `error:` line, a tip, the usage, a pointer to
+/// --help) as the one line the README promises: the error, its tip, and
+/// where the usage is.
+fn one_line_usage_error(rendered: &str) -> String {
+    let mut out = String::new();
+    let lines = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty());
+    for line in lines {
+        match line.strip_prefix("tip: ") {
+            Some(tip) => out += &format!(" ({tip})"),
+            None if out.is_empty() => out += line,
+            None => out += &format!(" {line}"),
+        }
+    }
+    if out.is_empty() {
+        out += "error: invalid arguments";
+    }
+    out + "; see --help"
+}
+
 /// Refuses to go on when standard output was closed: std's runtime
 /// reopens a closed descriptor onto `/dev/null` (read-write) before `main`,
 /// so a receipt printed there would vanish while the transaction committed.
@@ -160,7 +183,14 @@ enum Command {
 /// Parses the arguments, runs the command and maps the outcome to an exit
 /// code. Errors become one line on stderr and exit 2.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => {
+            eprintln!("{}", one_line_usage_error(&e.render().to_string()));
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Deploy(args) => run::deploy(args),

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use verity_runtime::abi::json::ReceiptJson;
-use verity_runtime::{Receipt, Status};
+use verity_runtime::{Action, Receipt, Status};
 
 /// The receipt as one pretty-printed JSON document, fields in the order of
 /// docs/receipt.md, ending in a newline.
@@ -76,7 +76,13 @@ pub fn receipt_human(r: &Receipt) -> String {
         Status::Success | Status::OutOfFuel => {}
     }
     line("action", r.action.name().to_string());
-    line("contract", r.contract.to_string());
+    // A failed deploy created nothing: its address (perhaps another
+    // contract's) must not read as the contract deployed.
+    if matches!(r.action, Action::Deploy { .. }) && !r.status.is_success() {
+        line("contract", "none: nothing was deployed".to_string());
+    } else {
+        line("contract", r.contract.to_string());
+    }
     line("entry", r.entry.clone());
     line("code", r.code_hash.to_hex());
     line("profile", r.profile_hash.to_hex());

@@ -59,13 +59,8 @@ pub struct CallArgs {
 #[derive(Args)]
 pub struct TxArgs {
     /// Input bytes: hex, or @FILE for a file's raw bytes.
-    #[arg(
-        long,
-        value_name = "HEX|@FILE",
-        default_value = "",
-        conflicts_with_all = ["arg", "args"]
-    )]
-    input: String,
+    #[arg(long, value_name = "HEX|@FILE", conflicts_with_all = ["arg", "args"])]
+    input: Option<String>,
     /// A typed argument of the entry, encoded using the module's contract
     /// spec (see `verity inspect`). VALUE is JSON (docs/sdk.md); strings,
     /// hex bytes and addresses may leave the quotes out. Repeat for each
@@ -96,8 +91,8 @@ pub struct TxArgs {
     #[arg(long, default_value_t = Transaction::DEFAULT_FUEL)]
     fuel: u64,
     /// Persistent state directory, made by `verity state init DIR`; writes
-    /// are committed atomically on success. Without it the run sees an
-    /// empty state.
+    /// are committed atomically on success. `call` needs one; without it,
+    /// `run` and `deploy` see an empty state and commit nothing.
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
     /// Also write the receipt (JSON) to this file.
@@ -190,8 +185,22 @@ fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) 
         )),
     };
     let readable: Option<&ContractSpec> = spec.as_ref().ok().and_then(Option::as_ref);
-    tx.input = if args.arg.is_empty() && args.args.is_none() {
-        parse_bytes_arg("--input", &args.input)?
+    tx.input = if let Some(input) = &args.input {
+        parse_bytes_arg("--input", input)?
+    } else if args.arg.is_empty() && args.args.is_none() {
+        // No input at all: fine for an entry without arguments, refused
+        // before running for one whose spec declares some.
+        if let Some(entry) = readable.and_then(|s| s.entry(&tx.entry))
+            && !entry.args.is_empty()
+        {
+            let names: Vec<&str> = entry.args.iter().map(|a| a.name.as_str()).collect();
+            bail!(
+                "entry `{}` takes arguments ({}): give each with --arg NAME=VALUE, or the raw input with --input",
+                tx.entry,
+                names.join(", ")
+            );
+        }
+        Vec::new()
     } else {
         let spec = spec
             .as_ref()

@@ -35,7 +35,7 @@ enum StateCommand {
         #[arg(long)]
         json: bool,
     },
-    /// A contract: the code it runs, its admin, its storage keys.
+    /// A contract: the code it runs, its admin, and how many storage keys it has.
     Contract {
         /// The state directory.
         dir: PathBuf,

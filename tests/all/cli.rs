@@ -1165,3 +1165,84 @@ fn guest_text_cannot_redraw_the_terminal() {
         ["status    reverted"]
     );
 }
+
+/// What a new user found contradicting the docs: a rejected deploy printed
+/// the (taken) address as its contract; an entry with arguments ran, and
+/// reverted, when none were given; usage errors took several lines.
+#[test]
+fn rejected_deploys_missing_arguments_and_usage_errors_say_what_happened() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let owner = "01".repeat(32);
+    let deployed = deploy_token(&state, &owner);
+    let address = deployed["contract"].as_str().unwrap();
+    let s = path_str(&state);
+    let token = path_str(&fixture("wasm/token.wasm")).to_string();
+
+    let again = run_cli(&[
+        "deploy",
+        &token,
+        "--entry",
+        "init",
+        "--arg",
+        &format!("owner={owner}"),
+        "--sender",
+        &owner,
+        "--state",
+        s,
+    ]);
+    assert_eq!(code(&again), 1);
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(text.contains("status    rejected"), "{text}");
+    assert!(
+        text.contains("contract  none: nothing was deployed"),
+        "{text}"
+    );
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("contract") && l.contains(address)),
+        "the taken address reads as deployed: {text}"
+    );
+
+    let before = stdout_json(&run_cli(&["state", "info", s, "--json"]))["root"].clone();
+    let bare = run_cli(&[
+        "call", address, "--entry", "mint", "--sender", &owner, "--state", s,
+    ]);
+    assert_eq!(code(&bare), 2);
+    let why = String::from_utf8_lossy(&bare.stderr);
+    assert!(
+        why.contains("entry `mint` takes arguments (to, amount)"),
+        "{why}"
+    );
+    assert!(bare.stdout.is_empty(), "nothing ran, so no receipt");
+    assert_eq!(
+        stdout_json(&run_cli(&["state", "info", s, "--json"]))["root"],
+        before
+    );
+    // An entry without arguments still runs with no input.
+    let view = run_cli(&[
+        "call",
+        address,
+        "--entry",
+        "balance_of",
+        "--arg",
+        &format!("owner={owner}"),
+        "--state",
+        s,
+    ]);
+    assert_eq!(code(&view), 0, "{}", String::from_utf8_lossy(&view.stderr));
+
+    for argv in [&["call"][..], &["run", "--bogus"], &["ruun"]] {
+        let out = run_cli(argv);
+        assert_eq!(code(&out), 2, "{argv:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{argv:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.trim_end().ends_with("see --help"),
+            "{err}"
+        );
+    }
+    let help = String::from_utf8_lossy(&run_cli(&["call", "--help"]).stdout).to_string();
+    assert!(help.contains("`call` needs one"), "{help}");
+}
