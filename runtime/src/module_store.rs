@@ -2,7 +2,7 @@
 //! artifact cache, and the compile pipeline (validate, instrument, compile,
 //! link), with the Winch tier for modules too large for Cranelift.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use verity_host_abi::Hash32;
@@ -32,25 +32,48 @@ pub(crate) struct ModuleStore {
     large: OnceLock<Option<LargeTier>>,
 }
 
-/// Compiled modules (and rejections) by code hash, evicting the oldest
-/// entry past `capacity`. Eviction only costs a recompilation, never changes
-/// an outcome.
+/// What preparing one code hash gave, or will give: threads that miss on
+/// the same hash at once share one cell, and all but the first wait for
+/// its result instead of compiling again.
+type Slot = Arc<OnceLock<Result<Arc<PreparedModule>, Rejection>>>;
+
+/// Compiled modules (and rejections) by code hash, evicting the least
+/// recently used past `capacity`. Eviction only costs a recompilation,
+/// never changes an outcome.
 struct ModuleCache {
     capacity: usize,
-    entries: HashMap<Hash32, Result<Arc<PreparedModule>, Rejection>>,
-    order: VecDeque<Hash32>,
+    entries: HashMap<Hash32, (Slot, u64)>,
+    /// Code hashes by the tick of their last use.
+    by_use: BTreeMap<u64, Hash32>,
+    clock: u64,
 }
 
 impl ModuleCache {
-    pub(crate) fn insert(&mut self, hash: Hash32, value: Result<Arc<PreparedModule>, Rejection>) {
-        if self.entries.insert(hash, value).is_none() {
-            self.order.push_back(hash);
-        }
-        while self.order.len() > self.capacity {
-            if let Some(old) = self.order.pop_front() {
-                self.entries.remove(&old);
+    /// The slot for `hash` (a new, empty one on a miss), marked as the most
+    /// recently used; the least recently used past capacity are dropped.
+    fn touch(&mut self, hash: Hash32) -> Slot {
+        self.clock += 1;
+        let now = self.clock;
+        let slot = match self.entries.get_mut(&hash) {
+            Some((slot, used)) => {
+                self.by_use.remove(used);
+                *used = now;
+                slot.clone()
             }
+            None => {
+                let slot = Slot::default();
+                self.entries.insert(hash, (slot.clone(), now));
+                slot
+            }
+        };
+        self.by_use.insert(now, hash);
+        while self.entries.len() > self.capacity.max(1) {
+            let Some((_, old)) = self.by_use.pop_first() else {
+                break;
+            };
+            self.entries.remove(&old);
         }
+        slot
     }
 }
 
@@ -85,7 +108,8 @@ impl ModuleStore {
             cache: Mutex::new(ModuleCache {
                 capacity,
                 entries: HashMap::new(),
-                order: VecDeque::new(),
+                by_use: BTreeMap::new(),
+                clock: 0,
             }),
             recent_code: RecentCode::default(),
             artifacts,
@@ -132,42 +156,41 @@ impl ModuleStore {
         self.recent_code.hash(code)
     }
 
-    /// The module `code` (whose hash is `code_hash`) prepared under
-    /// `profile`: from memory, from the artifact cache, or compiled.
-    /// The module cached in memory for `code_hash`, if any.
+    /// The module cached in memory for `code_hash`, if any (marked as just
+    /// used).
     pub(crate) fn cached(
         &self,
         code_hash: &Hash32,
     ) -> Option<Result<Arc<PreparedModule>, Rejection>> {
-        let hit = self.lock_cache().entries.get(code_hash).cloned();
-        if hit.is_some() {
-            Counters::bump(&self.counters.memory_hits);
-        }
-        hit
+        let mut cache = self.lock_cache();
+        let slot = cache.entries.get(code_hash)?.0.clone();
+        let hit = slot.get().cloned()?;
+        cache.touch(*code_hash);
+        Counters::bump(&self.counters.memory_hits);
+        Some(hit)
     }
 
+    /// The module `code` (whose hash is `code_hash`) prepared under
+    /// `profile`: from memory, from the artifact cache, or compiled, once
+    /// per miss however many threads ask for it at the same time.
     pub(crate) fn prepare_hashed(
         &self,
         profile: &Profile,
         code: &[u8],
         code_hash: Hash32,
     ) -> Result<Arc<PreparedModule>, Rejection> {
-        if let Some(hit) = self.lock_cache().entries.get(&code_hash) {
+        let slot = self.lock_cache().touch(code_hash);
+        if let Some(hit) = slot.get() {
             Counters::bump(&self.counters.memory_hits);
             return hit.clone();
         }
-        let prepared = match self.load_artifact(code_hash) {
+        // Outside the cache's lock: other code hashes go on meanwhile, and
+        // racing threads with this one wait here for the first's result.
+        slot.get_or_init(|| match self.load_artifact(code_hash) {
             Some(prepared) => Ok(prepared),
             None => self.compile(profile, code, code_hash),
-        };
-        let mut cache = self.lock_cache();
-        // Threads that raced to compile the same code all use the first
-        // result, so no run holds a module that the cache has dropped.
-        if let Some(first) = cache.entries.get(&code_hash) {
-            return first.clone();
-        }
-        cache.insert(code_hash, prepared.clone());
-        prepared
+        })
+        .clone()
     }
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, ModuleCache> {

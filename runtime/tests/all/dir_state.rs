@@ -196,7 +196,9 @@ fn a_stale_commit_is_refused_and_changes_nothing() {
 fn open_within_10s(path: &Path) -> Result<DirState, DirStateError> {
     let path = path.to_path_buf();
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || tx.send(DirState::open(&path)));
+    std::thread::spawn(move || {
+        let _ = tx.send(DirState::open(&path));
+    });
     rx.recv_timeout(std::time::Duration::from_secs(10))
         .expect("opening the state blocked")
 }

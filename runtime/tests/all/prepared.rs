@@ -237,3 +237,51 @@ fn an_unwritable_cache_costs_nothing_but_the_write() {
         (1, 0, 1)
     );
 }
+
+/// The cache evicts the least recently used module, not the oldest: a
+/// module used between a stream of distinct one-shot modules (as cheap to
+/// submit as anyone likes) is never compiled again.
+#[test]
+fn a_hot_module_survives_a_stream_of_cold_ones() {
+    let rt = Runtime::builder(Profile::default())
+        .cache_capacity(4)
+        .build()
+        .unwrap();
+    let hot = wasm();
+    let run = |code: &[u8]| {
+        rt.execute(code, &Transaction::new("run"), &MemoryState::default())
+            .unwrap()
+    };
+    run(&hot);
+    for i in 0..40u32 {
+        let cold = module_bytes(
+            format!(r#"(module (func (export "run")) (global i32 (i32.const {i})))"#).as_bytes(),
+        )
+        .unwrap();
+        run(&cold);
+        run(&hot);
+    }
+    let s = rt.cache_stats();
+    assert_eq!(s.compiled, 41, "the hot module once, each cold one once");
+    assert_eq!(s.memory_hits, 40, "every later run of the hot module hit");
+}
+
+/// Threads that miss on the same module at once compile it once.
+#[test]
+fn racing_threads_compile_a_module_once() {
+    let rt = Runtime::new(Profile::default()).unwrap();
+    let code = wasm();
+    let start = std::sync::Barrier::new(4);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                start.wait();
+                rt.prepare(&code).unwrap();
+            });
+        }
+    });
+    // The others found it ready or waited for the first's compilation.
+    let s = rt.cache_stats();
+    assert_eq!(s.compiled, 1);
+    assert!(s.memory_hits <= 3);
+}
