@@ -40,15 +40,18 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use verity_host_abi::spec::{ContractSpec, EntrySpec, Fields, TypeBody, TypeSpec};
+use std::collections::HashMap;
+
+use verity_host_abi::spec::{ContractSpec, EntrySpec, Fields, TypeBody, TypeDef, TypeSpec};
 
 /// How deeply values may nest (recursive types are legal; hostile bytes
 /// must not exhaust the stack).
 pub const MAX_VALUE_DEPTH: usize = 64;
 
-/// The most JSON values one decode produces (bounds the work a hostile
-/// output of zero-sized elements could ask for).
-pub const MAX_DECODED_VALUES: usize = 1 << 20;
+/// The most JSON values one decode produces, and what a receipt's output
+/// and events together may produce ([`DecodeBudget`]): bounds the work a
+/// hostile output of zero-sized elements could ask for (docs/sdk.md).
+pub const MAX_DECODED_VALUES: usize = 1 << 18;
 
 /// Why a value could not be encoded or decoded: where (a path such as
 /// `order.items[2]`) and what went wrong.
@@ -116,14 +119,61 @@ pub fn encode_args(
     Ok(out)
 }
 
-/// `bytes` decoded as one `ty`, exactly (bytes left over are an error).
+/// `bytes` decoded as one `ty`, exactly (bytes left over are an error),
+/// producing at most [`MAX_DECODED_VALUES`] values.
 pub fn decode(spec: &ContractSpec, ty: &TypeSpec, bytes: &[u8]) -> Result<Value, ValueError> {
+    decode_within(spec, ty, bytes, &mut DecodeBudget::new(MAX_DECODED_VALUES))
+}
+
+/// What decoding may still produce: a count of JSON values, shared by every
+/// decode of one receipt (its output and all its events), so that the work
+/// of printing a receipt is bounded by one budget, not one per value
+/// decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecodeBudget {
+    values: usize,
+}
+
+impl DecodeBudget {
+    /// A budget of `values` JSON values.
+    pub fn new(values: usize) -> Self {
+        DecodeBudget { values }
+    }
+
+    /// Whether it ran out (some decode stopped for it).
+    pub fn exhausted(&self) -> bool {
+        self.values == 0
+    }
+}
+
+/// [`decode`], drawing on `budget` (which it leaves at what remains).
+///
+/// ```
+/// use verity_runtime::abi::spec::{ContractSpec, TypeSpec};
+/// use verity_runtime::spec_json::{DecodeBudget, decode_within};
+///
+/// let spec = ContractSpec::default();
+/// let ty = TypeSpec::Vec(Box::new(TypeSpec::Unit));
+/// let mut budget = DecodeBudget::new(10);
+/// // A vec of 9 units: 10 values.
+/// assert!(decode_within(&spec, &ty, &[9], &mut budget).is_ok());
+/// assert!(budget.exhausted());
+/// assert!(decode_within(&spec, &TypeSpec::Unit, &[], &mut budget).is_err());
+/// ```
+pub fn decode_within(
+    spec: &ContractSpec,
+    ty: &TypeSpec,
+    bytes: &[u8],
+    budget: &mut DecodeBudget,
+) -> Result<Value, ValueError> {
+    let types: HashMap<&str, &TypeDef> = spec.types.iter().map(|t| (t.name.as_str(), t)).collect();
     let mut d = Decoder {
-        spec,
+        types,
         rest: bytes,
-        budget: MAX_DECODED_VALUES,
+        budget,
+        path: Vec::new(),
     };
-    let v = d.value(ty, "", 0)?;
+    let v = d.value(ty, 0)?;
     if !d.rest.is_empty() {
         return err("", format!("{} bytes left over after a {ty}", d.rest.len()));
     }
@@ -370,29 +420,59 @@ fn undescribed(name: &str) -> String {
 }
 
 struct Decoder<'s, 'b> {
-    spec: &'s ContractSpec,
+    /// The spec's types by name.
+    types: HashMap<&'s str, &'s TypeDef>,
     rest: &'b [u8],
-    budget: usize,
+    budget: &'b mut DecodeBudget,
+    /// Where the value being decoded is, rendered only for an error.
+    path: Vec<Part<'s>>,
 }
 
-impl Decoder<'_, '_> {
-    fn take<T: DeserializeOwned>(
-        &mut self,
-        ty: &dyn core::fmt::Display,
-        path: &str,
-    ) -> Result<T, ValueError> {
+/// One step of a path into a value.
+#[derive(Clone, Copy)]
+enum Part<'s> {
+    Index(usize),
+    Field(&'s str),
+}
+
+impl<'s> Decoder<'s, '_> {
+    /// An error at the current path.
+    fn fail<T>(&self, reason: impl Into<String>) -> Result<T, ValueError> {
+        let mut path = String::new();
+        for part in &self.path {
+            match part {
+                Part::Index(i) => path += &format!("[{i}]"),
+                Part::Field(f) if path.is_empty() => path += f,
+                Part::Field(f) => path += &format!(".{f}"),
+            }
+        }
+        Err(ValueError {
+            path,
+            reason: reason.into(),
+        })
+    }
+
+    /// `decode` of a value one step further in.
+    fn at(&mut self, part: Part<'s>, ty: &'s TypeSpec, depth: usize) -> Result<Value, ValueError> {
+        self.path.push(part);
+        let v = self.value(ty, depth)?;
+        self.path.pop();
+        Ok(v)
+    }
+
+    fn take<T: DeserializeOwned>(&mut self, ty: &dyn core::fmt::Display) -> Result<T, ValueError> {
         match postcard::take_from_bytes(self.rest) {
             Ok((v, rest)) => {
                 self.rest = rest;
                 Ok(v)
             }
-            Err(_) => err(path, format!("the bytes are not a {ty}")),
+            Err(_) => self.fail(format!("the bytes are not a {ty}")),
         }
     }
 
-    fn take_n(&mut self, n: usize, path: &str) -> Result<Vec<u8>, ValueError> {
+    fn take_n(&mut self, n: usize) -> Result<Vec<u8>, ValueError> {
         if self.rest.len() < n {
-            return err(path, format!("{} bytes, expected {n}", self.rest.len()));
+            return self.fail(format!("{} bytes, expected {n}", self.rest.len()));
         }
         let (head, rest) = self.rest.split_at(n);
         self.rest = rest;
@@ -401,80 +481,78 @@ impl Decoder<'_, '_> {
 
     /// A sequence length: at most the bytes left plus 1,024 (zero-sized
     /// elements take no bytes), so a hostile length cannot make us loop.
-    fn len(&mut self, path: &str) -> Result<usize, ValueError> {
-        let n: u64 = self.take(&"length", path)?;
+    fn len(&mut self) -> Result<usize, ValueError> {
+        let n: u64 = self.take(&"length")?;
         if n > self.rest.len() as u64 + 1024 {
-            return err(
-                path,
-                format!("a length of {n} with {} bytes left", self.rest.len()),
-            );
+            return self.fail(format!(
+                "a length of {n} with {} bytes left",
+                self.rest.len()
+            ));
         }
         Ok(n as usize)
     }
 
-    fn value(&mut self, ty: &TypeSpec, path: &str, depth: usize) -> Result<Value, ValueError> {
+    fn value(&mut self, ty: &'s TypeSpec, depth: usize) -> Result<Value, ValueError> {
         if depth > MAX_VALUE_DEPTH {
-            return err(path, "the value nests too deeply");
+            return self.fail("the value nests too deeply");
         }
-        if self.budget == 0 {
-            return err(path, format!("more than {MAX_DECODED_VALUES} values"));
+        if self.budget.values == 0 {
+            return self.fail("more values than the decoding budget allows");
         }
-        self.budget -= 1;
+        self.budget.values -= 1;
         Ok(match ty {
             TypeSpec::Unit => Value::Null,
-            TypeSpec::Bool => Value::Bool(self.take(ty, path)?),
-            TypeSpec::U8 => self.take::<u8>(ty, path)?.into(),
-            TypeSpec::U16 => self.take::<u16>(ty, path)?.into(),
-            TypeSpec::U32 => self.take::<u32>(ty, path)?.into(),
-            TypeSpec::U64 => self.take::<u64>(ty, path)?.into(),
-            TypeSpec::U128 => self.take::<u128>(ty, path)?.to_string().into(),
-            TypeSpec::I8 => self.take::<i8>(ty, path)?.into(),
-            TypeSpec::I16 => self.take::<i16>(ty, path)?.into(),
-            TypeSpec::I32 => self.take::<i32>(ty, path)?.into(),
-            TypeSpec::I64 => self.take::<i64>(ty, path)?.into(),
-            TypeSpec::I128 => self.take::<i128>(ty, path)?.to_string().into(),
-            TypeSpec::String => self.take::<String>(ty, path)?.into(),
+            TypeSpec::Bool => Value::Bool(self.take(ty)?),
+            TypeSpec::U8 => self.take::<u8>(ty)?.into(),
+            TypeSpec::U16 => self.take::<u16>(ty)?.into(),
+            TypeSpec::U32 => self.take::<u32>(ty)?.into(),
+            TypeSpec::U64 => self.take::<u64>(ty)?.into(),
+            TypeSpec::U128 => self.take::<u128>(ty)?.to_string().into(),
+            TypeSpec::I8 => self.take::<i8>(ty)?.into(),
+            TypeSpec::I16 => self.take::<i16>(ty)?.into(),
+            TypeSpec::I32 => self.take::<i32>(ty)?.into(),
+            TypeSpec::I64 => self.take::<i64>(ty)?.into(),
+            TypeSpec::I128 => self.take::<i128>(ty)?.to_string().into(),
+            TypeSpec::String => self.take::<String>(ty)?.into(),
             TypeSpec::Bytes => {
-                let n = self.len(path)?;
-                hex::encode(self.take_n(n, path)?).into()
+                let n = self.len()?;
+                hex::encode(self.take_n(n)?).into()
             }
-            TypeSpec::FixedBytes(n) => hex::encode(self.take_n(*n as usize, path)?).into(),
-            TypeSpec::Address => hex::encode(self.take_n(32, path)?).into(),
-            TypeSpec::Option(inner) => match self.take::<u8>(&"option tag", path)? {
+            TypeSpec::FixedBytes(n) => hex::encode(self.take_n(*n as usize)?).into(),
+            TypeSpec::Address => hex::encode(self.take_n(32)?).into(),
+            TypeSpec::Option(inner) => match self.take::<u8>(&"option tag")? {
                 0 => Value::Null,
-                1 => self.value(inner, path, depth + 1)?,
-                t => return err(path, format!("option tag {t} is neither 0 nor 1")),
+                1 => self.value(inner, depth + 1)?,
+                t => return self.fail(format!("option tag {t} is neither 0 nor 1")),
             },
             TypeSpec::Vec(inner) => {
-                let n = self.len(path)?;
+                let n = self.len()?;
                 let mut items = Vec::new();
                 for i in 0..n {
-                    items.push(self.value(inner, &join(path, &format!("[{i}]")), depth + 1)?);
+                    items.push(self.at(Part::Index(i), inner, depth + 1)?);
                 }
                 Value::Array(items)
             }
-            TypeSpec::Tuple(types) => self.tuple(types, path, depth)?,
+            TypeSpec::Tuple(types) => self.tuple(types, depth)?,
             TypeSpec::Named(name) => {
-                let spec = self.spec;
-                let Some(def) = spec.type_def(name) else {
-                    return err(path, undescribed(name));
+                let Some(def) = self.types.get(name.as_str()).copied() else {
+                    return self.fail(undescribed(name));
                 };
                 match &def.body {
-                    TypeBody::Struct(fields) => self.fields(fields, path, depth)?,
+                    TypeBody::Struct(fields) => self.fields(fields, depth)?,
                     TypeBody::Enum(variants) => {
-                        let index: u32 = self.take(&"variant index", path)?;
+                        let index: u32 = self.take(&"variant index")?;
                         let Some(variant) = variants.get(index as usize) else {
-                            return err(path, format!("{name} has no variant {index}"));
+                            return self.fail(format!("{name} has no variant {index}"));
                         };
-                        let vpath = join(path, &variant.name);
                         match &variant.fields {
                             Fields::Unit => Value::String(variant.name.clone()),
                             fields => {
+                                self.path.push(Part::Field(&variant.name));
+                                let v = self.fields(fields, depth + 1)?;
+                                self.path.pop();
                                 let mut m = Map::new();
-                                m.insert(
-                                    variant.name.clone(),
-                                    self.fields(fields, &vpath, depth + 1)?,
-                                );
+                                m.insert(variant.name.clone(), v);
                                 Value::Object(m)
                             }
                         }
@@ -484,23 +562,23 @@ impl Decoder<'_, '_> {
         })
     }
 
-    fn tuple(&mut self, types: &[TypeSpec], path: &str, depth: usize) -> Result<Value, ValueError> {
+    fn tuple(&mut self, types: &'s [TypeSpec], depth: usize) -> Result<Value, ValueError> {
         let mut items = Vec::with_capacity(types.len());
         for (i, t) in types.iter().enumerate() {
-            items.push(self.value(t, &join(path, &format!("[{i}]")), depth + 1)?);
+            items.push(self.at(Part::Index(i), t, depth + 1)?);
         }
         Ok(Value::Array(items))
     }
 
-    fn fields(&mut self, fields: &Fields, path: &str, depth: usize) -> Result<Value, ValueError> {
+    fn fields(&mut self, fields: &'s Fields, depth: usize) -> Result<Value, ValueError> {
         Ok(match fields {
             Fields::Unit => Value::Null,
-            Fields::Tuple(types) if types.len() == 1 => self.value(&types[0], path, depth + 1)?,
-            Fields::Tuple(types) => self.tuple(types, path, depth)?,
+            Fields::Tuple(types) if types.len() == 1 => self.value(&types[0], depth + 1)?,
+            Fields::Tuple(types) => self.tuple(types, depth)?,
             Fields::Named(fields) => {
                 let mut m = Map::new();
                 for f in fields {
-                    let v = self.value(&f.ty, &join(path, &f.name), depth + 1)?;
+                    let v = self.at(Part::Field(&f.name), &f.ty, depth + 1)?;
                     m.insert(f.name.clone(), v);
                 }
                 Value::Object(m)

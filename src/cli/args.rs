@@ -90,15 +90,22 @@ pub struct Decoded {
     /// Per receipt event: the declared event's name and its data, if it
     /// is declared and decodes.
     pub events: Vec<Option<(String, Value)>>,
+    /// Set when decoding stopped at the receipt's budget: what was not
+    /// decoded shows only raw (in the receipt's own lines).
+    pub note: Option<String>,
 }
 
 impl Decoded {
     /// Decodes what `receipt` holds by `spec` (`entry`, if the spec has it).
+    /// One budget of JSON values ([`spec_json::MAX_DECODED_VALUES`]) covers
+    /// the output and every event, so printing any receipt is bounded.
     pub fn new(spec: &ContractSpec, entry: Option<&EntrySpec>, receipt: &Receipt) -> Decoded {
+        let mut budget = spec_json::DecodeBudget::new(spec_json::MAX_DECODED_VALUES);
         let output = entry
             .filter(|e| receipt.status.is_success() && e.returns != TypeSpec::Unit)
             .and_then(|e| {
-                let v = spec_json::decode(spec, &e.returns, &receipt.output).ok()?;
+                let v = spec_json::decode_within(spec, &e.returns, &receipt.output, &mut budget)
+                    .ok()?;
                 Some((e.returns.to_string(), v))
             });
         let error = match (&receipt.status, entry.and_then(|e| e.error.as_deref())) {
@@ -117,14 +124,21 @@ impl Decoded {
             .iter()
             .map(|e| {
                 let def = spec.event(&e.topic)?;
-                let v = spec_json::decode(spec, &def.data, &e.data).ok()?;
+                let v = spec_json::decode_within(spec, &def.data, &e.data, &mut budget).ok()?;
                 Some((def.name.clone(), v))
             })
             .collect();
+        let note = budget.exhausted().then(|| {
+            format!(
+                "decoding stopped after {} values: the rest shows raw",
+                spec_json::MAX_DECODED_VALUES
+            )
+        });
         Decoded {
             output,
             error,
             events,
+            note,
         }
     }
 
@@ -142,6 +156,9 @@ impl Decoded {
         for (name, v) in self.events.iter().flatten() {
             s += &terminal_safe(&format!("event    {name} {v}"));
             s += "\n";
+        }
+        if let Some(note) = &self.note {
+            s += &format!("note     {note}\n");
         }
         s
     }
@@ -164,6 +181,9 @@ impl Decoded {
             })
             .collect();
         m.insert("events".into(), Value::Array(events));
+        if let Some(note) = &self.note {
+            m.insert("note".into(), json!(note));
+        }
         Value::Object(m)
     }
 }

@@ -1246,3 +1246,105 @@ fn rejected_deploys_missing_arguments_and_usage_errors_say_what_happened() {
     let help = String::from_utf8_lossy(&run_cli(&["call", "--help"]).stdout).to_string();
     assert!(help.contains("`call` needs one"), "{help}");
 }
+
+/// The decode bomb of issue 20: a spec declaring `Vec<Vec<S>>` (`S` a
+/// zero-sized struct whose long name shares a prefix with 56 others) and a
+/// run emitting 256 events of 8 KiB of such data, which asked for millions
+/// of JSON values per event. One budget covers the whole receipt: the
+/// receipt prints, with a note, within 64 MB, through `run` and `verify`.
+#[test]
+fn a_decode_bomb_prints_within_its_budget() {
+    use verity_runtime::abi::spec::{
+        ContractSpec, EntrySpec, EventDef, Fields, TypeBody, TypeDef, TypeSpec,
+    };
+    let long = "S".repeat(200);
+    let spec = ContractSpec {
+        entries: vec![EntrySpec {
+            name: "run".into(),
+            doc: String::new(),
+            args: vec![],
+            returns: TypeSpec::Unit,
+            error: None,
+        }],
+        types: (0..57)
+            .map(|i| TypeDef {
+                name: format!("{long}{i}"),
+                doc: String::new(),
+                body: TypeBody::Struct(Fields::Unit),
+            })
+            .collect(),
+        errors: vec![],
+        events: vec![EventDef {
+            name: "Bomb".into(),
+            doc: String::new(),
+            topic: "b".into(),
+            data: TypeSpec::Vec(Box::new(TypeSpec::Vec(Box::new(TypeSpec::Named(format!(
+                "{long}56"
+            )))))),
+        }],
+    };
+    // 8 KiB of data: an outer length, then inner lengths of 1,024 + what
+    // is left, each a 2-byte varint: about 4,000 vecs of 8,000 values.
+    let size = 8 << 10;
+    let mut data = vec![0xff, 0x1f]; // 4,095 inner vecs
+    while data.len() < size {
+        data.extend_from_slice(&[0x80 | 0x7f, 0x3f]); // 8,191 elements each
+    }
+    let hexed: String = data.iter().map(|b| format!("\\{b:02x}")).collect();
+    let wat = format!(
+        r#"(module
+  (import "verity" "event_emit" (func $emit (param i32 i32 i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "b")
+  (data (i32.const 16) "{hexed}")
+  (func (export "run") (local $i i32)
+    (loop $l
+      (call $emit (i32.const 0) (i32.const 1) (i32.const 16) (i32.const {size}))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 256))))))"#
+    );
+    let mut module = wat::parse_str(&wat).unwrap();
+    let section = spec.encode();
+    let name = b"verity.spec";
+    let mut payload = vec![name.len() as u8];
+    payload.extend_from_slice(name);
+    payload.extend_from_slice(&section);
+    module.push(0);
+    let mut n = payload.len();
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        module.push(if n == 0 { byte } else { byte | 0x80 });
+        if n == 0 {
+            break;
+        }
+    }
+    module.extend_from_slice(&payload);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bomb.wasm");
+    std::fs::write(&path, &module).unwrap();
+    let receipt = dir.path().join("r.json");
+
+    let (code, stdout, peak) = run_measured(&[
+        "run",
+        path_str(&path),
+        "--entry",
+        "run",
+        "--receipt",
+        path_str(&receipt),
+    ]);
+    let text = String::from_utf8_lossy(&stdout);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("note     decoding stopped after"),
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+    assert!(peak < 64 << 20, "run peaked at {} MB", peak >> 20);
+    let (code, stdout, peak) =
+        run_measured(&["verify", path_str(&receipt), "--module", path_str(&path)]);
+    let text = String::from_utf8_lossy(&stdout);
+    assert_eq!(code, 0, "{}", &text[..text.len().min(2000)]);
+    assert!(text.contains("note     decoding stopped after"));
+    assert!(peak < 64 << 20, "verify peaked at {} MB", peak >> 20);
+}
