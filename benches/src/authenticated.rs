@@ -74,7 +74,7 @@ pub(crate) fn rows(
     let start = Instant::now();
     for _ in 0..transfers {
         let (from, to) = (address(rng.next()), address(rng.next()));
-        let tx = Transaction::new("transfer")
+        let tx = Transaction::call(crate::token_contract(&token), "transfer")
             .with_input(postcard::to_allocvec(&(to, 1u64))?)
             .with_sender(from.to_vec())
             .with_fuel(1_000_000);

@@ -136,18 +136,31 @@ const BOB: [u8; 32] = [3; 32];
 fn token_state(rt: &Runtime, token: &[u8]) -> Result<MemoryState> {
     let mut state = MemoryState::default();
     let owner = [1u8; 32];
-    for (entry, input) in [
-        ("init", postcard::to_allocvec(&(owner,))?),
-        ("mint", postcard::to_allocvec(&(ALICE, u64::MAX / 2))?),
-    ] {
-        let tx = Transaction::new(entry)
-            .with_input(input)
-            .with_sender(owner.to_vec());
-        let r = rt.execute(token, &tx, &state)?;
-        ensure!(r.status.is_success(), "{entry}: {}", r.status);
-        state.commit(&r)?;
-    }
+    // Deployed with its constructor (the deploy pays for preparing the
+    // code), then called: a transfer is a call, as on a chain.
+    let deploy = token_deploy(owner).with_input(postcard::to_allocvec(&(owner,))?);
+    let r = rt.execute(token, &deploy, &state)?;
+    ensure!(r.status.is_success(), "deploy: {}", r.status);
+    state.commit(&r)?;
+    let mint = Transaction::call(token_contract(token), "mint")
+        .with_input(postcard::to_allocvec(&(ALICE, u64::MAX / 2))?)
+        .with_sender(owner.to_vec());
+    let r = rt.execute_call(&mint, &state)?;
+    ensure!(r.status.is_success(), "mint: {}", r.status);
+    state.commit(&r)?;
     Ok(state)
+}
+
+/// The deploy of the token by `owner`, running `init`.
+fn token_deploy(owner: [u8; 32]) -> Transaction {
+    Transaction::deploy(verity_runtime::Hash32::default())
+        .with_entry("init")
+        .with_sender(owner.to_vec())
+}
+
+/// The address the token has in every workload's state.
+fn token_contract(token: &[u8]) -> verity_runtime::ContractId {
+    token_deploy([1u8; 32]).contract(&verity_runtime::Hash32::of(token))
 }
 
 /// A state with no commitment: values by key, zero roots. The
@@ -179,10 +192,12 @@ impl StateBackend for Plain {
 
 /// The transfer both token workloads time: 1 from ALICE to BOB.
 fn alice_pays_bob() -> Result<Transaction> {
-    Ok(Transaction::new("transfer")
-        .with_input(postcard::to_allocvec(&(BOB, 1u64))?)
-        .with_sender(ALICE.to_vec())
-        .with_fuel(1_000_000))
+    Ok(
+        Transaction::call(token_contract(&fixture("token.wasm")?), "transfer")
+            .with_input(postcard::to_allocvec(&(BOB, 1u64))?)
+            .with_sender(ALICE.to_vec())
+            .with_fuel(1_000_000),
+    )
 }
 
 fn check_success(r: &Receipt) -> Result<()> {

@@ -48,7 +48,7 @@ pub(crate) fn row(quick: bool, rt: &Runtime) -> Result<Row> {
         let mut committing = Duration::ZERO;
         for _ in 0..100 {
             let (from, to) = (address(rng.next()), address(rng.next()));
-            let tx = Transaction::new("transfer")
+            let tx = Transaction::call(crate::token_contract(&token), "transfer")
                 .with_input(postcard::to_allocvec(&(to, 1u64))?)
                 .with_sender(from.to_vec())
                 .with_fuel(1_000_000);

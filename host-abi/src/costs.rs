@@ -137,4 +137,9 @@ cost_schedule! {
     /// A memory's initial pages, charged before the entry point runs: per
     /// 64 KiB page, as for `memory.grow`.
     wasm_memory_initial = (0, 16_384),
+    /// Preparing (validating, instrumenting and compiling) the module a
+    /// deploy or a one-shot run brings, charged before anything runs: per
+    /// transaction, and per byte of the instrumented module. Calibrated on
+    /// the compile bombs (docs/costs.md, "Preparing a module is charged").
+    wasm_prepare = (100_000, 64),
 }

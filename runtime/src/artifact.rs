@@ -9,7 +9,7 @@
 //! other settings is simply never found. A file is:
 //!
 //! ```text
-//! magic      8 bytes   "VRTYART2"
+//! magic      8 bytes   "VRTYART3"
 //! key       32 bytes   the digest the file is named after
 //! checksum  32 bytes   SHA-256 of everything after this field
 //! meta_len   4 bytes   little-endian length of `meta`
@@ -36,7 +36,7 @@ use wasmtime::{Engine, Module};
 use crate::profile::Compiler;
 use crate::validate::ModuleInfo;
 
-const MAGIC: &[u8; 8] = b"VRTYART2";
+const MAGIC: &[u8; 8] = b"VRTYART3";
 const KEY_DOMAIN: &[u8] = b"verity.artifact.v1\0";
 /// An artifact file: [`MAGIC`], the key, SHA-256 of the body, then the body:
 /// the metadata's length (u32, little endian), the metadata (postcard), and
@@ -56,6 +56,8 @@ const SUFFIX: &str = ".vart";
 pub(crate) struct Meta {
     pub(crate) info: ModuleInfo,
     pub(crate) export_frames: HashMap<String, u32>,
+    /// The size of the instrumented module: what preparing it is charged by.
+    pub(crate) instrumented_bytes: u64,
 }
 
 /// Counters of a runtime's module caches, for monitoring and tests.

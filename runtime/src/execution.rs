@@ -183,7 +183,11 @@ impl Runtime {
             }
             Target::Run => match self.module(&source, contract, code_hash, state)? {
                 Err(rejection) => Prepared::Refused(rejection),
-                Ok(module) => self.entry(module, &tx.entry),
+                Ok(module) => {
+                    // A run brings its code: it pays for preparing it.
+                    upfront = module.preparation_fuel(&profile.costs);
+                    self.entry(module, &tx.entry)
+                }
             },
             Target::Deploy { .. } => {
                 let CodeSource::Bytes { code, .. } = source else {
@@ -201,7 +205,13 @@ impl Runtime {
                             admin: tx.sender.clone(),
                         };
                         host.system_write(record_key(&contract).to_vec(), record.encode());
-                        upfront = profile.costs.storage_write.total(code.len() as u64);
+                        // Storing the code, and preparing it: the compile
+                        // every node and verifier does once for this code.
+                        upfront = profile
+                            .costs
+                            .storage_write
+                            .total(code.len() as u64)
+                            .saturating_add(module.preparation_fuel(&profile.costs));
                         if tx.entry.is_empty() {
                             Prepared::NothingToRun
                         } else {

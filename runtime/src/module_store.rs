@@ -275,6 +275,7 @@ impl ModuleStore {
         let meta = Meta {
             info,
             export_frames: instrumented.export_frames,
+            instrumented_bytes: instrumented.code.len() as u64,
         };
         if let Some(cache) = self.artifacts.as_ref().filter(|_| !large) {
             match cache.store(code_hash, &module, &meta) {

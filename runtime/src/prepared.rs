@@ -38,6 +38,7 @@ pub struct PreparedModule {
     pub(crate) code_hash: Hash32,
     pub(crate) compiler: Compiler,
     pub(crate) info: ModuleInfo,
+    pub(crate) instrumented_bytes: u64,
     pub(crate) pre: InstancePre<HostState>,
     pub(crate) entries: HashMap<String, EntryPoint>,
     pub(crate) fixed: FixedExports,
@@ -54,6 +55,33 @@ impl PreparedModule {
     /// ([`CRANELIFT_MAX_INSTRUMENTED_BYTES`](crate::CRANELIFT_MAX_INSTRUMENTED_BYTES)). Receipts do not depend on it.
     pub fn compiler(&self) -> Compiler {
         self.compiler
+    }
+
+    /// The size of the module after instrumentation, in bytes.
+    pub fn instrumented_bytes(&self) -> u64 {
+        self.instrumented_bytes
+    }
+
+    /// The fuel a transaction that brings this module (a deploy or a
+    /// one-shot run) pays for preparing it: `wasm_prepare` of the
+    /// instrumented size. The same on every machine, whether or not a cache
+    /// held the module (docs/costs.md).
+    ///
+    /// ```
+    /// use verity_runtime::{Profile, Runtime};
+    ///
+    /// let profile = Profile::default();
+    /// let runtime = Runtime::new(profile.clone())?;
+    /// let module = runtime.prepare(&wat::parse_str("(module)")?)?;
+    /// let cost = profile.costs.wasm_prepare;
+    /// assert_eq!(
+    ///     module.preparation_fuel(&profile.costs),
+    ///     cost.base + cost.per_byte * module.instrumented_bytes()
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn preparation_fuel(&self, costs: &verity_host_abi::CostSchedule) -> u64 {
+        costs.wasm_prepare.total(self.instrumented_bytes)
     }
 
     /// What validation learned about the module.
@@ -95,6 +123,7 @@ impl PreparedModule {
             code_hash,
             compiler,
             info: meta.info,
+            instrumented_bytes: meta.instrumented_bytes,
             pre,
             entries,
             fixed,

@@ -1,5 +1,6 @@
 //! `verity inspect`.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -93,18 +94,28 @@ fn spec_human(code_hash: &Hash32, spec: &ContractSpec) -> String {
     for e in &spec.entries {
         item("entry", e.signature(), &e.doc);
     }
-    // An event's data type shows with the event, not again as a type.
-    let event_type = |name: &str| {
-        spec.events
-            .iter()
-            .any(|ev| matches!(&ev.data, TypeSpec::Named(n) if n == name))
-    };
-    for t in spec.types.iter().filter(|t| !event_type(&t.name)) {
+    // Each type is printed once, so the output stays proportional to the
+    // spec: an event's data type in full with the first event that carries
+    // it, by name with the others, and not again as a type.
+    let event_types: HashSet<&str> = spec
+        .events
+        .iter()
+        .filter_map(|ev| match &ev.data {
+            TypeSpec::Named(n) => Some(n.as_str()),
+            _ => None,
+        })
+        .collect();
+    for t in spec
+        .types
+        .iter()
+        .filter(|t| !event_types.contains(t.name.as_str()))
+    {
         item("type", type_text(t), &t.doc);
     }
+    let mut shown: HashSet<&str> = HashSet::new();
     for ev in &spec.events {
         let data = match &ev.data {
-            TypeSpec::Named(n) => spec.type_def(n).map(type_text),
+            TypeSpec::Named(n) if shown.insert(n.as_str()) => spec.type_def(n).map(type_text),
             _ => None,
         };
         let data = data.unwrap_or_else(|| ev.data.to_string());

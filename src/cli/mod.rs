@@ -50,14 +50,72 @@ impl From<CompilerArg> for verity_runtime::Compiler {
 }
 
 /// The runtime of a command that runs one module and exits: no instance
-/// pool (reserving one would cost more than the single run it serves).
+/// pool (reserving one would cost more than the single run it serves), and
+/// the user's artifact cache, so code compiled once is loaded next time.
 pub(crate) fn one_shot_runtime(
     compiler: CompilerArg,
 ) -> Result<verity_runtime::Runtime, verity_runtime::RuntimeError> {
-    verity_runtime::Runtime::builder(verity_runtime::Profile::default())
+    let mut builder = verity_runtime::Runtime::builder(verity_runtime::Profile::default())
         .compiler(compiler.into())
-        .allocation(verity_runtime::Allocation::OnDemand)
-        .build()
+        .allocation(verity_runtime::Allocation::OnDemand);
+    if let Some(dir) = artifact_dir() {
+        // A cache that cannot be made costs a compile per command, nothing
+        // else: the command goes on without it.
+        match private_dir(&dir) {
+            Ok(()) => match builder.artifact_cache_path(&dir) {
+                Ok(b) => builder = b,
+                Err(e) => return Err(e),
+            },
+            Err(e) => eprintln!(
+                "verity: no artifact cache ({}: {e}); modules are compiled on every command",
+                dir.display()
+            ),
+        }
+    }
+    builder.build()
+}
+
+/// Where compiled modules are kept between commands: `$VERITY_CACHE_DIR`
+/// (empty: no cache), else `$XDG_CACHE_HOME/verity/artifacts`, else
+/// `$HOME/.cache/verity/artifacts`. A per-user directory, not the state
+/// directory: loading an artifact runs its machine code, so it must come
+/// from a directory only this user writes, and a state directory may have
+/// come from anyone (docs/costs.md, "Preparing a module is charged").
+pub(crate) fn artifact_dir() -> Option<std::path::PathBuf> {
+    use std::path::PathBuf;
+    let set = |name: &str| std::env::var_os(name);
+    if let Some(dir) = set("VERITY_CACHE_DIR") {
+        return (!dir.is_empty()).then(|| PathBuf::from(dir));
+    }
+    let base = set("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            set("HOME")
+                .filter(|d| !d.is_empty())
+                .map(|h| PathBuf::from(h).join(".cache"))
+        })?;
+    Some(base.join("verity").join("artifacts"))
+}
+
+/// Creates `dir` (and its parents) readable and writable by this user
+/// only, and refuses one that others may write.
+fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let meta = std::fs::symlink_metadata(dir)?;
+    if !meta.is_dir() {
+        return Err(std::io::Error::other("not a directory"));
+    }
+    if meta.mode() & 0o022 != 0 || meta.uid() != rustix::process::geteuid().as_raw() {
+        return Err(std::io::Error::other(
+            "others may write to it, and its machine code would run here",
+        ));
+    }
+    Ok(())
 }
 
 /// Writes to standard output and flushes, so that a closed pipe is an

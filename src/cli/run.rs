@@ -104,8 +104,9 @@ pub struct TxArgs {
     #[arg(long, value_name = "OUT")]
     witness: Option<PathBuf>,
     /// Print the run's debug log lines (the guest's `log` calls) to
-    /// standard error, before the receipt. They are not part of the
-    /// receipt and change no hash.
+    /// standard error, before the receipt, and whether the code was
+    /// compiled or loaded from the artifact cache. They are not part of
+    /// the receipt and change no hash.
     #[arg(long)]
     debug: bool,
     /// Print the receipt as one JSON document.
@@ -236,6 +237,16 @@ fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) 
                 terminal_safe(line)
             );
         }
+        let stats = runtime.cache_stats();
+        eprintln!(
+            "debug: code: {} compiled, {} loaded from the artifact cache{}",
+            stats.compiled,
+            stats.artifact_loads,
+            match super::artifact_dir() {
+                Some(dir) => format!(" ({})", dir.display()),
+                None => " (no cache: VERITY_CACHE_DIR is empty)".to_string(),
+            }
+        );
     }
     let witness = args.witness.as_ref().map(|_| state.witness(&receipt));
 

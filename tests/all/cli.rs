@@ -378,7 +378,10 @@ fn state_directory_persists_successes_and_ignores_failures() {
     let sink = fixture("kitchen_sink.wat");
     let out = run_cli(&["run", path_str(&sink), "--entry", "fail", "--state", s]);
     assert_eq!(code(&out), 1);
-    // So does running out of fuel halfway through an increment.
+    // So does running out of fuel one unit short of the end of an
+    // increment (20,105 for the run itself, after preparing the module,
+    // which a run pays for first): it has read the count, its write is gone.
+    let fuel = crate::common::preparation_fuel(&crate::common::module(&counter)) + 20_104;
     let out = run_cli(&[
         "run",
         path_str(&counter),
@@ -387,9 +390,14 @@ fn state_directory_persists_successes_and_ignores_failures() {
         "--state",
         s,
         "--fuel",
-        "1500",
+        &fuel.to_string(),
+        "--json",
     ]);
     assert_eq!(code(&out), 1);
+    let json = stdout_json(&out);
+    assert_eq!(json["status"], "out_of_fuel");
+    assert_eq!(json["reads"].as_array().unwrap().len(), 1);
+    assert_eq!(json["writes"].as_array().unwrap().len(), 0);
     assert_eq!(root(), before);
     // The read set shows the value the run saw.
     let out = run_cli(&[
@@ -826,7 +834,10 @@ fn debug_prints_log_lines_and_changes_no_receipt() {
     assert_eq!(code(&debug), 0);
     assert_eq!(plain.stdout, debug.stdout, "--debug changed the receipt");
     let err = String::from_utf8_lossy(&debug.stderr);
-    assert_eq!(err.trim(), "log [run] checking balance");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines[0], "log [run] checking balance");
+    assert!(lines[1].starts_with("debug: code: "), "{err}");
+    assert_eq!(lines.len(), 2, "{err}");
     assert!(plain.stderr.is_empty(), "no log without --debug");
 }
 
@@ -999,6 +1010,7 @@ mod delivery {
         let s = setup();
         let mut closed = Command::new("sh");
         closed
+            .env("VERITY_CACHE_DIR", crate::common::cache_dir())
             .arg("-c")
             .arg(r#"exec "$0" "$@" >&-"#)
             .arg(env!("CARGO_BIN_EXE_verity"))
@@ -1252,6 +1264,87 @@ fn rejected_deploys_missing_arguments_and_usage_errors_say_what_happened() {
 /// run emitting 256 events of 8 KiB of such data, which asked for millions
 /// of JSON values per event. One budget covers the whole receipt: the
 /// receipt prints, with a note, within 64 MB, through `run` and `verify`.
+/// The module `wat` with `spec` as its `verity.spec` custom section.
+fn with_spec(wat: &str, spec: &verity_runtime::abi::spec::ContractSpec) -> Vec<u8> {
+    let mut module = wat::parse_str(wat).unwrap();
+    let section = spec.encode();
+    let name = b"verity.spec";
+    let mut payload = vec![name.len() as u8];
+    payload.extend_from_slice(name);
+    payload.extend_from_slice(&section);
+    module.push(0);
+    let mut n = payload.len();
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        module.push(if n == 0 { byte } else { byte | 0x80 });
+        if n == 0 {
+            break;
+        }
+    }
+    module.extend_from_slice(&payload);
+    module
+}
+
+/// A struct of many fields carried by many events: `inspect` prints it
+/// once, so its output stays proportional to the module (it used to print
+/// the fields on every event line: 100 MB for a 65 KB module).
+#[test]
+fn inspect_prints_each_type_once() {
+    use verity_runtime::abi::spec::{
+        ContractSpec, EventDef, FieldDef, Fields, TypeBody, TypeDef, TypeSpec,
+    };
+    let fields = (0..100)
+        .map(|i| FieldDef {
+            name: format!("field_number_{i}"),
+            doc: String::new(),
+            ty: TypeSpec::U64,
+        })
+        .collect();
+    let spec = ContractSpec {
+        entries: vec![],
+        types: vec![TypeDef {
+            name: "Wide".into(),
+            doc: String::new(),
+            body: TypeBody::Struct(Fields::Named(fields)),
+        }],
+        errors: vec![],
+        events: (0..1000)
+            .map(|i| EventDef {
+                name: format!("E{i}"),
+                doc: String::new(),
+                topic: format!("t{i}"),
+                data: TypeSpec::Named("Wide".into()),
+            })
+            .collect(),
+    };
+    let module = with_spec("(module)", &spec);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wide.wasm");
+    std::fs::write(&path, &module).unwrap();
+    let out = run_cli(&["inspect", path_str(&path)]);
+    assert_eq!(code(&out), 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.matches("field_number_99: u64").count(),
+        1,
+        "{}",
+        &text[..2000]
+    );
+    assert_eq!(text.matches("event    ").count(), 1000);
+    assert!(
+        text.contains("event    \"t999\": Wide\n"),
+        "{}",
+        &text[text.len() - 200..]
+    );
+    assert!(
+        out.stdout.len() < 2 * module.len(),
+        "{} bytes printed for a {}-byte module",
+        out.stdout.len(),
+        module.len()
+    );
+}
+
 #[test]
 fn a_decode_bomb_prints_within_its_budget() {
     use verity_runtime::abi::spec::{
@@ -1303,23 +1396,7 @@ fn a_decode_bomb_prints_within_its_budget() {
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br_if $l (i32.lt_u (local.get $i) (i32.const 256))))))"#
     );
-    let mut module = wat::parse_str(&wat).unwrap();
-    let section = spec.encode();
-    let name = b"verity.spec";
-    let mut payload = vec![name.len() as u8];
-    payload.extend_from_slice(name);
-    payload.extend_from_slice(&section);
-    module.push(0);
-    let mut n = payload.len();
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        module.push(if n == 0 { byte } else { byte | 0x80 });
-        if n == 0 {
-            break;
-        }
-    }
-    module.extend_from_slice(&payload);
+    let module = with_spec(&wat, &spec);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bomb.wasm");
     std::fs::write(&path, &module).unwrap();
@@ -1347,4 +1424,108 @@ fn a_decode_bomb_prints_within_its_budget() {
     assert_eq!(code, 0, "{}", &text[..text.len().min(2000)]);
     assert!(text.contains("note     decoding stopped after"));
     assert!(peak < 64 << 20, "verify peaked at {} MB", peak >> 20);
+}
+
+/// The 84 KB module of 21,000 `i32.const 0; br_if 0`: Cranelift's slowest
+/// shape below the Winch bound (docs/costs.md).
+fn branch_bomb(dir: &Path) -> std::path::PathBuf {
+    let body = "i32.const 0 br_if 0 ".repeat(21_000);
+    let wat = format!(r#"(module (func (export "nop")) (func {body}))"#);
+    let path = dir.join("branches.wat");
+    std::fs::write(&path, wat).unwrap();
+    path
+}
+
+#[test]
+fn a_deploy_pays_for_its_compile_and_calls_load_the_compiled_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let state = dir.path().join("state");
+    let s = path_str(&state);
+    let bomb = branch_bomb(dir.path());
+    let wasm = crate::common::module(&bomb);
+    let cli = |args: &[&str]| {
+        verity()
+            .env("VERITY_CACHE_DIR", &cache)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(code(&cli(&["state", "init", s])), 0);
+    // The compile is paid at deploy: with the default 10 million fuel the
+    // deploy is out of fuel and nothing is deployed.
+    let prepare = crate::common::preparation_fuel(&wasm);
+    let store = verity_runtime::Profile::default()
+        .costs
+        .storage_write
+        .total(wasm.len() as u64);
+    assert!(prepare > 30_000_000, "{prepare}");
+    let poor = cli(&["deploy", path_str(&bomb), "--state", s, "--json"]);
+    assert_eq!(code(&poor), 1);
+    assert_eq!(stdout_json(&poor)["status"], "out_of_fuel");
+    let fuel = (store + prepare).to_string();
+    let out = cli(&[
+        "deploy",
+        path_str(&bomb),
+        "--state",
+        s,
+        "--fuel",
+        &fuel,
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let deployed = stdout_json(&out);
+    assert_eq!(deployed["fuel_used"], store + prepare);
+    let contract = deployed["contract"].as_str().unwrap().to_string();
+    // Every later command loads what the first one compiled.
+    for _ in 0..2 {
+        let out = cli(&["call", &contract, "--entry", "nop", "--state", s, "--debug"]);
+        assert_eq!(code(&out), 0);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("debug: code: 0 compiled, 1 loaded from the artifact cache"),
+            "{stderr}"
+        );
+    }
+    // Without a cache, the call compiles again, and pays the same.
+    let out = verity()
+        .env("VERITY_CACHE_DIR", "")
+        .args([
+            "call", &contract, "--entry", "nop", "--state", s, "--debug", "--json",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("debug: code: 1 compiled, 0 loaded"),
+        "{stderr}"
+    );
+    assert_eq!(stdout_json(&out)["fuel_used"], 0);
+}
+
+#[test]
+fn an_artifact_cache_others_may_write_is_not_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("shared");
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = verity()
+        .env("VERITY_CACHE_DIR", &cache)
+        .args([
+            "run",
+            path_str(&fixture("counter.wat")),
+            "--entry",
+            "get",
+            "--debug",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("others may write to it") && stderr.contains("1 compiled, 0 loaded"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0);
 }

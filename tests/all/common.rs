@@ -29,9 +29,29 @@ pub fn runtime() -> Runtime {
     Runtime::new(Profile::default()).unwrap()
 }
 
-/// The `verity` binary built for these tests.
+/// The `verity` binary built for these tests, with its artifact cache in
+/// the build directory (not the user's home).
 pub fn verity() -> std::process::Command {
-    std::process::Command::new(env!("CARGO_BIN_EXE_verity"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_verity"));
+    command.env("VERITY_CACHE_DIR", cache_dir());
+    command
+}
+
+/// What a one-shot run or a deploy of `code` pays to prepare it, from the
+/// rule in docs/costs.md (instrumenting, not compiling: a compile here
+/// would inflate the peak memory the CLI tests measure of their children).
+pub fn preparation_fuel(code: &[u8]) -> u64 {
+    let profile = Profile::default();
+    let instrumented = verity_runtime::instrument::instrument(code, &profile).unwrap();
+    profile
+        .costs
+        .wasm_prepare
+        .total(instrumented.code.len() as u64)
+}
+
+/// The artifact cache the tests' `verity` processes share.
+pub fn cache_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("verity-artifacts")
 }
 
 /// The state key of storage key `key` of the one-shot contract of the

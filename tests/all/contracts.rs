@@ -614,6 +614,7 @@ fn the_readme_multisig_runs_with_openssl_signatures() {
         .args(["-e", "-c", &script])
         .current_dir(dir.path())
         .env("V", env!("CARGO_BIN_EXE_verity"))
+        .env("VERITY_CACHE_DIR", crate::common::cache_dir())
         .env("MS", fixture("wasm/multisig.wasm"))
         .output()
         .expect("bash, openssl and xxd run the README's multisig");

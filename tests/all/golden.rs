@@ -190,7 +190,8 @@ const GOLDEN: &[Case] = &[
         "bad_pointer",
         &["run", "@hostile/bad_pointers.wat", "--entry", "sha256_dst"],
     ),
-    // Fuel at the edge: exactly enough, and one unit short.
+    // Fuel at the edge: exactly enough, and one unit short (each limit
+    // includes preparing the 262 instrumented bytes: 100,000 + 64 x 262).
     run(
         "fuel_edge_loop_exact",
         &[
@@ -199,7 +200,7 @@ const GOLDEN: &[Case] = &[
             "--entry",
             "loop1000",
             "--fuel",
-            "24384",
+            "141152",
         ],
     ),
     run(
@@ -210,7 +211,7 @@ const GOLDEN: &[Case] = &[
             "--entry",
             "loop1000",
             "--fuel",
-            "24383",
+            "141151",
         ],
     ),
     run(
@@ -221,7 +222,7 @@ const GOLDEN: &[Case] = &[
             "--entry",
             "fill",
             "--fuel",
-            "82051",
+            "198819",
         ],
     ),
     // Recursion at the logical stack limit and one call past it.

@@ -27,8 +27,10 @@ fn on_demand() -> Runtime {
 }
 
 fn run(rt: &Runtime, wasm: &[u8], entry: &str) -> Receipt {
-    rt.execute(wasm, &Transaction::new(entry), &MemoryState::default())
-        .unwrap()
+    // The most fuel a transaction may have: the largest modules pay
+    // millions to be prepared (docs/costs.md).
+    let tx = Transaction::new(entry).with_fuel(Profile::default().limits.max_fuel);
+    rt.execute(wasm, &tx, &MemoryState::default()).unwrap()
 }
 
 /// The largest instance the default profile admits: 10,000 functions (all

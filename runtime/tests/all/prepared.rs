@@ -285,3 +285,85 @@ fn racing_threads_compile_a_module_once() {
     assert_eq!(s.compiled, 1);
     assert!(s.memory_hits <= 3);
 }
+
+/// The fuel a transaction bringing `code` pays to prepare it, computed from
+/// the rule (docs/costs.md), not from the runtime.
+fn preparation_fuel(code: &[u8]) -> u64 {
+    let profile = Profile::default();
+    let instrumented = verity_runtime::instrument::instrument(code, &profile)
+        .unwrap()
+        .code
+        .len() as u64;
+    let rule = profile.costs.wasm_prepare;
+    assert_eq!((rule.base, rule.per_byte), (100_000, 64));
+    rule.base + rule.per_byte * instrumented
+}
+
+#[test]
+fn preparation_is_charged_the_same_cold_and_warm() {
+    let code = wasm();
+    let costs = Profile::default().costs;
+    let store = costs.storage_write.total(code.len() as u64);
+    let prepare = preparation_fuel(&code);
+    let dir = tempfile::tempdir().unwrap();
+    let deploy = |salt: u8| Transaction::deploy(verity_runtime::Hash32([salt; 32]));
+    // Cold (compiled here), warm (the memory cache), and from disk (a
+    // second runtime loading the artifact): one charge.
+    let cold = cached(dir.path(), Compiler::Cranelift);
+    let first = cold
+        .execute(&code, &deploy(1), &MemoryState::default())
+        .unwrap();
+    let warm = cold
+        .execute(&code, &deploy(2), &MemoryState::default())
+        .unwrap();
+    assert_eq!(cold.cache_stats().memory_hits, 1);
+    let loaded = cached(dir.path(), Compiler::Cranelift);
+    let disk = loaded
+        .execute(&code, &deploy(3), &MemoryState::default())
+        .unwrap();
+    assert_eq!(loaded.cache_stats().artifact_loads, 1);
+    for r in [&first, &warm, &disk] {
+        assert!(r.status.is_success(), "{}", r.status);
+        assert_eq!(r.fuel_used, store + prepare);
+    }
+    // A one-shot run pays for preparing its code; a call of deployed code
+    // does not: the difference is exactly the charge, cold or warm.
+    let mut state = MemoryState::default();
+    state.commit(&first).unwrap();
+    let call = Transaction::call(first.contract, "run");
+    let called = cold.execute_call(&call, &state).unwrap();
+    for rt in [&Runtime::new(Profile::default()).unwrap(), &cold] {
+        let ran = rt.execute(&code, &Transaction::new("run"), &state).unwrap();
+        assert!(ran.status.is_success() && called.status.is_success());
+        assert_eq!(ran.fuel_used, called.fuel_used + prepare);
+    }
+}
+
+#[test]
+fn a_deploy_that_cannot_pay_for_its_compile_changes_nothing() {
+    let code = wasm();
+    let costs = Profile::default().costs;
+    let needed = costs.storage_write.total(code.len() as u64) + preparation_fuel(&code);
+    let rt = Runtime::new(Profile::default()).unwrap();
+    let state = MemoryState::default();
+    let deploy = Transaction::deploy(verity_runtime::Hash32::default());
+    let short = rt
+        .execute(&code, &deploy.clone().with_fuel(needed - 1), &state)
+        .unwrap();
+    assert_eq!(short.status.name(), "out_of_fuel");
+    assert_eq!(short.fuel_used, needed - 1);
+    assert!(short.writes.is_empty());
+    assert_eq!(short.pre_state_root, short.post_state_root);
+    let paid = rt
+        .execute(&code, &deploy.with_fuel(needed), &state)
+        .unwrap();
+    assert!(paid.status.is_success(), "{}", paid.status);
+    assert_eq!(paid.fuel_used, needed);
+    // A one-shot run short of the charge runs nothing either.
+    let run = Transaction::new("run").with_fuel(preparation_fuel(&code) - 1);
+    let r = rt.execute(&code, &run, &state).unwrap();
+    assert_eq!(
+        (r.status.name(), r.writes.len(), r.events.len()),
+        ("out_of_fuel", 0, 0)
+    );
+}

@@ -264,7 +264,9 @@ fn check_bytes(code: &[u8]) -> Result<(), Rejection> {
 #[test]
 fn large_modules_compile_with_winch_and_give_the_same_receipts() {
     use verity_runtime::{Compiler, MemoryState, Runtime, Transaction};
-    let code = module_of(&[branches(60_000), branches(60_000)]);
+    // Just past the bound (about 576 KB instrumented), so that a run can
+    // pay for preparing it (docs/costs.md).
+    let code = module_of(&[branches(12_000), branches(12_000)]);
     let cranelift = Runtime::new(Profile::default()).unwrap();
     let prepared = cranelift.prepare(&code).unwrap();
     assert_eq!(prepared.compiler(), Compiler::Winch);
@@ -274,7 +276,8 @@ fn large_modules_compile_with_winch_and_give_the_same_receipts() {
         Compiler::Cranelift
     );
     let winch = Runtime::with_compiler(Profile::default(), Compiler::Winch).unwrap();
-    let tx = Transaction::new("run").with_fuel(10_000_000);
+    let prep = prepared.preparation_fuel(&Profile::default().costs);
+    let tx = Transaction::new("run").with_fuel(prep + 10_000_000);
     let a = cranelift
         .execute_prepared(&prepared, &tx, &MemoryState::default())
         .unwrap();
