@@ -19,13 +19,22 @@ use crate::state::{StateBackend, StateError};
 /// (the contract record, stored code) count against no budget.
 pub(crate) struct Overlay {
     reads: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    writes: BTreeMap<Vec<u8>, Written>,
+    /// The sum of the writes' `counted`.
     write_bytes: u64,
     /// Key and value bytes of `reads`.
     read_bytes: u64,
     max_read_keys: usize,
     max_read_bytes: u64,
     max_write_bytes: u64,
+}
+
+/// A key's latest write, and what it counts against the write budget: the
+/// bytes of the guest's latest write of the key (0 if only the host wrote
+/// it), so that rewriting a key replaces exactly what it counted.
+struct Written {
+    value: Option<Vec<u8>>,
+    counted: u64,
 }
 
 /// Bytes of a guest key's contract prefix, not counted by the budgets.
@@ -67,8 +76,8 @@ impl Overlay {
         backend: &dyn StateBackend,
         key: &[u8],
     ) -> Result<Option<&[u8]>, ReadError> {
-        if let Some(v) = self.writes.get(key) {
-            return Ok(v.as_deref());
+        if let Some(w) = self.writes.get(key) {
+            return Ok(w.value.as_deref());
         }
         // (`contains_key` then `get`, rather than returning from an
         // `if let`, which the borrow checker does not yet accept.)
@@ -93,17 +102,14 @@ impl Overlay {
     /// if the write set's key and value bytes would exceed
     /// `max_write_set_bytes` (rewriting a key counts only its latest value).
     pub(crate) fn put(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) -> Result<(), TrapKind> {
-        let counted = key.len().saturating_sub(PREFIX) as u64;
-        let entry = |v: Option<usize>| counted + v.unwrap_or(0) as u64;
-        let old = self
-            .writes
-            .get(&key)
-            .map_or(0, |v| entry(v.as_ref().map(Vec::len)));
-        let total = self.write_bytes - old + entry(value.as_ref().map(Vec::len));
+        let counted =
+            (key.len().saturating_sub(PREFIX) + value.as_ref().map_or(0, Vec::len)) as u64;
+        let old = self.writes.get(&key).map_or(0, |w| w.counted);
+        let total = self.write_bytes - old + counted;
         if total > self.max_write_bytes {
             return Err(TrapKind::WriteSetTooLarge);
         }
-        self.writes.insert(key, value);
+        self.writes.insert(key, Written { value, counted });
         self.write_bytes = total;
         Ok(())
     }
@@ -115,8 +121,8 @@ impl Overlay {
         backend: &dyn StateBackend,
         key: &[u8],
     ) -> Result<Option<Vec<u8>>, StateError> {
-        if let Some(v) = self.writes.get(key) {
-            return Ok(v.clone());
+        if let Some(w) = self.writes.get(key) {
+            return Ok(w.value.clone());
         }
         if let Some(v) = self.reads.get(key) {
             return Ok(v.clone());
@@ -129,7 +135,15 @@ impl Overlay {
     /// The host's own write (stored code, a contract record): counted
     /// against no budget.
     pub(crate) fn put_system(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        self.writes.insert(key, Some(value));
+        // What a guest's write of the key counted stays counted.
+        let counted = self.writes.get(&key).map_or(0, |w| w.counted);
+        self.writes.insert(
+            key,
+            Written {
+                value: Some(value),
+                counted,
+            },
+        );
     }
 
     /// The read set and write set, sorted by key.
@@ -142,8 +156,175 @@ impl Overlay {
         let writes = self
             .writes
             .into_iter()
-            .map(|(key, value)| WriteEntry { key, value })
+            .map(|(key, w)| WriteEntry {
+                key,
+                value: w.value,
+            })
             .collect();
         (reads, writes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The overlay against a naive model of its rules: a run sees its own
+    //! writes over the pre-state; a read set records the first backend
+    //! value of each key the run read before writing it; the read budget
+    //! refuses a new key past `max_read_keys` before asking the backend, and
+    //! a value past `max_read_bytes` after recording it; the write budget
+    //! counts each key's latest value and refuses a write past it, leaving
+    //! the sets as they were; the host's own reads and writes count against
+    //! nothing. Budgets count guest keys without their contract prefix.
+
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+    use verity_host_abi::{Limits, TrapKind};
+
+    use super::{Overlay, PREFIX, ReadError};
+    use crate::state::{MemoryState, StateBackend};
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Get(u8),
+        Put(u8, Option<Vec<u8>>),
+        GetSystem(u8),
+        PutSystem(u8, Vec<u8>),
+    }
+
+    /// A guest key: the 33-byte prefix, then one byte of a small key space
+    /// (so that keys repeat).
+    fn key(k: u8) -> Vec<u8> {
+        let mut key = vec![2u8; PREFIX];
+        key.push(k % 8);
+        key
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let value = prop::collection::vec(any::<u8>(), 0..24);
+        prop_oneof![
+            4 => any::<u8>().prop_map(Op::Get),
+            3 => (any::<u8>(), prop::option::of(value.clone())).prop_map(|(k, v)| Op::Put(k, v)),
+            1 => any::<u8>().prop_map(Op::GetSystem),
+            1 => (any::<u8>(), value).prop_map(|(k, v)| Op::PutSystem(k, v)),
+        ]
+    }
+
+    /// The rules, written as plainly as possible.
+    #[derive(Default)]
+    struct Model {
+        reads: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+        writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+        /// Which writes the guest made (the host's count against nothing).
+        guest_written: BTreeMap<Vec<u8>, u64>,
+        read_bytes: u64,
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        Value(Option<Vec<u8>>),
+        ReadSetTooLarge,
+        WriteSetTooLarge,
+        Done,
+    }
+
+    impl Model {
+        fn step(&mut self, pre: &BTreeMap<Vec<u8>, Vec<u8>>, limits: &Limits, op: &Op) -> Seen {
+            match op {
+                Op::Get(k) => {
+                    let key = key(*k);
+                    if let Some(v) = self.writes.get(&key) {
+                        return Seen::Value(v.clone());
+                    }
+                    if let Some(v) = self.reads.get(&key) {
+                        return Seen::Value(v.clone());
+                    }
+                    if self.reads.len() >= limits.max_read_keys as usize {
+                        return Seen::ReadSetTooLarge;
+                    }
+                    let v = pre.get(&key).cloned();
+                    self.read_bytes += (key.len() - PREFIX + v.as_ref().map_or(0, Vec::len)) as u64;
+                    self.reads.insert(key, v.clone());
+                    if self.read_bytes > u64::from(limits.max_read_bytes) {
+                        return Seen::ReadSetTooLarge;
+                    }
+                    Seen::Value(v)
+                }
+                Op::Put(k, v) => {
+                    let key = key(*k);
+                    let size = (key.len() - PREFIX + v.as_ref().map_or(0, Vec::len)) as u64;
+                    let mut sizes = self.guest_written.clone();
+                    sizes.insert(key.clone(), size);
+                    if sizes.values().sum::<u64>() > u64::from(limits.max_write_set_bytes) {
+                        return Seen::WriteSetTooLarge;
+                    }
+                    self.guest_written = sizes;
+                    self.writes.insert(key, v.clone());
+                    Seen::Done
+                }
+                Op::GetSystem(k) => {
+                    let key = key(*k);
+                    if let Some(v) = self.writes.get(&key).or_else(|| self.reads.get(&key)) {
+                        return Seen::Value(v.clone());
+                    }
+                    let v = pre.get(&key).cloned();
+                    self.reads.insert(key, v.clone());
+                    Seen::Value(v)
+                }
+                Op::PutSystem(k, v) => {
+                    let key = key(*k);
+                    self.writes.insert(key, Some(v.clone()));
+                    Seen::Done
+                }
+            }
+        }
+    }
+
+    fn run(overlay: &mut Overlay, backend: &MemoryState, op: &Op) -> Seen {
+        match op {
+            Op::Get(k) => match overlay.get(backend, &key(*k)) {
+                Ok(v) => Seen::Value(v.map(<[u8]>::to_vec)),
+                Err(ReadError::ReadSetTooLarge) => Seen::ReadSetTooLarge,
+                Err(ReadError::State(e)) => panic!("a memory state failed: {e}"),
+            },
+            Op::Put(k, v) => match overlay.put(key(*k), v.clone()) {
+                Ok(()) => Seen::Done,
+                Err(TrapKind::WriteSetTooLarge) => Seen::WriteSetTooLarge,
+                Err(other) => panic!("unexpected trap {other:?}"),
+            },
+            Op::GetSystem(k) => Seen::Value(overlay.get_system(backend, &key(*k)).unwrap()),
+            Op::PutSystem(k, v) => {
+                overlay.put_system(key(*k), v.clone());
+                Seen::Done
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_overlay_follows_the_model(
+            pre in prop::collection::btree_map(0u8..8, prop::collection::vec(any::<u8>(), 0..24), 0..8),
+            ops in prop::collection::vec(op(), 0..40),
+            max_read_keys in 0u32..6,
+            max_read_bytes in 0u32..64,
+            max_write_set_bytes in 0u32..96,
+        ) {
+            let limits = Limits { max_read_keys, max_read_bytes, max_write_set_bytes, ..Limits::default() };
+            let pre: BTreeMap<Vec<u8>, Vec<u8>> = pre.into_iter().map(|(k, v)| (key(k), v)).collect();
+            let backend: MemoryState = pre.clone().into_iter().collect();
+            prop_assert!(backend.get(&key(0)).is_ok());
+            let mut overlay = Overlay::new(&limits);
+            let mut model = Model::default();
+            for op in &ops {
+                let want = model.step(&pre, &limits, op);
+                let got = run(&mut overlay, &backend, op);
+                prop_assert_eq!(&got, &want, "{:?}", op);
+            }
+            let (reads, writes) = overlay.into_sets();
+            let reads: BTreeMap<_, _> = reads.into_iter().map(|r| (r.key, r.value)).collect();
+            let writes: BTreeMap<_, _> = writes.into_iter().map(|w| (w.key, w.value)).collect();
+            prop_assert_eq!(reads, model.reads);
+            prop_assert_eq!(writes, model.writes);
+        }
     }
 }
