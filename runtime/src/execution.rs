@@ -73,12 +73,24 @@ impl std::ops::Deref for Ready<'_> {
     }
 }
 
+/// What validating and instrumenting a module that is not compiled yet
+/// found, when the transaction cannot pay for preparing it.
+enum Uncompiled {
+    /// The module is fine, the entry is not.
+    BadEntry(Rejection),
+    /// Both are fine; the fuel limit does not cover the preparation.
+    Poor,
+}
+
 /// How far a transaction got before its entry point could run.
 enum Prepared<'a> {
     /// Refused: the receipt's status says why.
     Refused(Rejection),
     /// A deploy without a constructor: nothing to run.
     NothingToRun,
+    /// The fuel limit does not cover preparing the code: out of fuel, and
+    /// the module was not compiled.
+    TooPoor,
     /// The module and the entry to call.
     Run(Ready<'a>, EntryPoint),
 }
@@ -181,48 +193,69 @@ impl Runtime {
                     }
                 }
             }
-            Target::Run => match self.module(&source, contract, code_hash, state)? {
-                Err(rejection) => Prepared::Refused(rejection),
-                Ok(module) => {
-                    // A run brings its code: it pays for preparing it.
-                    upfront = module.preparation_fuel(&profile.costs);
-                    self.entry(module, &tx.entry)
-                }
+            Target::Run => match self.uncompiled(&source, &tx.entry, tx.fuel_limit) {
+                Some(Uncompiled::BadEntry(r)) => Prepared::Refused(r),
+                Some(Uncompiled::Poor) => Prepared::TooPoor,
+                None => match self.module(&source, contract, code_hash, state)? {
+                    Err(rejection) => Prepared::Refused(rejection),
+                    Ok(module) => {
+                        // A run brings its code: it pays for preparing it.
+                        upfront = module.preparation_fuel(&profile.costs);
+                        self.entry(module, &tx.entry)
+                    }
+                },
             },
             Target::Deploy { .. } => {
                 let CodeSource::Bytes { code, .. } = source else {
                     return Err(RuntimeError::DeployNeedsCode);
                 };
-                match self.module(&source, contract, code_hash, state)? {
-                    Err(rejection) => Prepared::Refused(rejection),
-                    Ok(_) if host.system_read(&record_key(&contract))?.is_some() => {
-                        Prepared::Refused(TxRejection::ContractExists(contract).into())
-                    }
-                    Ok(module) => {
-                        host.system_write(code_key(&code_hash).to_vec(), code.to_vec());
-                        let record = ContractRecord {
-                            code_hash,
-                            admin: tx.sender.clone(),
-                        };
-                        host.system_write(record_key(&contract).to_vec(), record.encode());
-                        // Storing the code, and preparing it: the compile
-                        // every node and verifier does once for this code.
-                        upfront = profile
-                            .costs
-                            .storage_write
-                            .total(code.len() as u64)
-                            .saturating_add(module.preparation_fuel(&profile.costs));
-                        if tx.entry.is_empty() {
-                            Prepared::NothingToRun
-                        } else {
-                            self.entry(module, &tx.entry)
+                let store = profile.costs.storage_write.total(code.len() as u64);
+                let available = tx.fuel_limit.saturating_sub(store);
+                // Without compiling, in the order the compiled module gives:
+                // (a bad module is left to the usual path) an address in
+                // use, a bad entry, the fuel.
+                let uncompiled = match self.uncompiled(&source, &tx.entry, available) {
+                    Some(_) if host.system_read(&record_key(&contract))?.is_some() => Err(
+                        Prepared::Refused(TxRejection::ContractExists(contract).into()),
+                    ),
+                    Some(Uncompiled::BadEntry(r)) => Err(Prepared::Refused(r)),
+                    Some(Uncompiled::Poor) => Err(Prepared::TooPoor),
+                    None => Ok(()),
+                };
+                match uncompiled.map(|()| self.module(&source, contract, code_hash, state)) {
+                    Err(prepared) => prepared,
+                    Ok(module) => match module? {
+                        Err(rejection) => Prepared::Refused(rejection),
+                        Ok(_) if host.system_read(&record_key(&contract))?.is_some() => {
+                            Prepared::Refused(TxRejection::ContractExists(contract).into())
                         }
-                    }
+                        Ok(module) => {
+                            host.system_write(code_key(&code_hash).to_vec(), code.to_vec());
+                            let record = ContractRecord {
+                                code_hash,
+                                admin: tx.sender.clone(),
+                            };
+                            host.system_write(record_key(&contract).to_vec(), record.encode());
+                            // Storing the code, and preparing it: the compile
+                            // every node and verifier does once for this code.
+                            upfront = profile
+                                .costs
+                                .storage_write
+                                .total(code.len() as u64)
+                                .saturating_add(module.preparation_fuel(&profile.costs));
+                            if tx.entry.is_empty() {
+                                Prepared::NothingToRun
+                            } else {
+                                self.entry(module, &tx.entry)
+                            }
+                        }
+                    },
                 }
             }
         };
         let (host, status, fuel_used) = match prepared {
             Prepared::Refused(rejection) => (host, rejected(&rejection), 0),
+            Prepared::TooPoor => (host, Status::OutOfFuel, tx.fuel_limit),
             Prepared::NothingToRun if upfront > tx.fuel_limit => {
                 (host, Status::OutOfFuel, tx.fuel_limit)
             }
@@ -271,6 +304,37 @@ impl Runtime {
                 }
                 self.prepare_hashed(&code, code_hash).map(Ready::Shared)
             }
+        })
+    }
+
+    /// For code a transaction brings that is not compiled yet, and that it
+    /// cannot pay to prepare with `available` fuel: what validating and
+    /// instrumenting it (not compiling) found. `None` when the code is
+    /// compiled or cached (a rejection included), or the fuel covers the
+    /// charge: the module is then prepared as usual. So a transaction that
+    /// cannot pay never makes the node compile, and its receipt is the one
+    /// a node that had the module cached gives.
+    fn uncompiled(
+        &self,
+        source: &CodeSource<'_>,
+        entry: &str,
+        available: u64,
+    ) -> Option<Uncompiled> {
+        let CodeSource::Bytes { code, hash } = source else {
+            return None;
+        };
+        if self.modules.holds(hash) {
+            return None;
+        }
+        // A refused module is left to the usual path, which refuses it the
+        // same way and caches the rejection.
+        let (info, instrumented) = self.modules.analyze(&self.profile, code).ok()?;
+        if self.profile.costs.wasm_prepare.total(instrumented) <= available {
+            return None;
+        }
+        Some(match info.check_entry(entry) {
+            Err(rejection) if !entry.is_empty() => Uncompiled::BadEntry(rejection),
+            _ => Uncompiled::Poor,
         })
     }
 

@@ -14,7 +14,7 @@ use crate::instrument;
 use crate::prepared::PreparedModule;
 use crate::profile::{Compiler, Profile};
 use crate::recent_code::RecentCode;
-use crate::validate::{Rejection, validated};
+use crate::validate::{ModuleInfo, Rejection, validated};
 
 /// A runtime's modules: the engine and linker they are compiled and linked
 /// with, the caches in memory and on disk, and the Winch tier.
@@ -223,6 +223,28 @@ impl ModuleStore {
         }
     }
 
+    /// Whether the memory cache holds the module of `code_hash` (a
+    /// compiled module or a rejection). Not counted as a hit.
+    pub(crate) fn holds(&self, code_hash: &Hash32) -> bool {
+        let cache = self.lock_cache();
+        cache
+            .entries
+            .get(code_hash)
+            .is_some_and(|(slot, _)| slot.get().is_some())
+    }
+
+    /// Validates and instruments `code` without compiling it: what
+    /// validation learned and the instrumented size, or the rejection
+    /// compiling it would give (the same checks, in the same order).
+    pub(crate) fn analyze(
+        &self,
+        profile: &Profile,
+        code: &[u8],
+    ) -> Result<(ModuleInfo, u64), Rejection> {
+        let (info, instrumented) = instrumented(profile, code)?;
+        Ok((info, instrumented.code.len() as u64))
+    }
+
     /// Validates, instruments and compiles `code`: the module is read and
     /// validated once, and the instrumentation works from that reading.
     fn compile(
@@ -232,28 +254,7 @@ impl ModuleStore {
         code_hash: Hash32,
     ) -> Result<Arc<PreparedModule>, Rejection> {
         Counters::bump(&self.counters.compiled);
-        let (info, desc) = validated(profile, code)?;
-        let instrumented =
-            instrument::instrument_described(code, &desc, profile).map_err(|_| {
-                Rejection::Compile {
-                    stage: "instrumentation",
-                }
-            })?;
-        let limits = &profile.limits;
-        let (index, size) = instrumented.largest_function;
-        if size > limits.max_instrumented_function_bytes as usize {
-            return Err(Rejection::InstrumentedFunctionTooLarge {
-                index,
-                size,
-                limit: limits.max_instrumented_function_bytes,
-            });
-        }
-        if instrumented.code.len() > limits.max_instrumented_bytes as usize {
-            return Err(Rejection::InstrumentedModuleTooLarge {
-                size: instrumented.code.len(),
-                limit: limits.max_instrumented_bytes,
-            });
-        }
+        let (info, instrumented) = instrumented(profile, code)?;
         // Cranelift's time grows faster than linearly with a function's
         // branches; past a size it would take seconds on a crafted module
         // (docs/costs.md). Such modules compile with Winch, which is
@@ -300,4 +301,34 @@ impl ModuleStore {
             })
             .as_ref()
     }
+}
+
+/// Validates and instruments `code` under `profile`, with the instrumented
+/// size limits checked: everything preparing a module does before it
+/// compiles (and what the preparation charge is known from).
+fn instrumented(
+    profile: &Profile,
+    code: &[u8],
+) -> Result<(ModuleInfo, instrument::Instrumented), Rejection> {
+    let (info, desc) = validated(profile, code)?;
+    let instrumented =
+        instrument::instrument_described(code, &desc, profile).map_err(|_| Rejection::Compile {
+            stage: "instrumentation",
+        })?;
+    let limits = &profile.limits;
+    let (index, size) = instrumented.largest_function;
+    if size > limits.max_instrumented_function_bytes as usize {
+        return Err(Rejection::InstrumentedFunctionTooLarge {
+            index,
+            size,
+            limit: limits.max_instrumented_function_bytes,
+        });
+    }
+    if instrumented.code.len() > limits.max_instrumented_bytes as usize {
+        return Err(Rejection::InstrumentedModuleTooLarge {
+            size: instrumented.code.len(),
+            limit: limits.max_instrumented_bytes,
+        });
+    }
+    Ok((info, instrumented))
 }

@@ -367,3 +367,76 @@ fn a_deploy_that_cannot_pay_for_its_compile_changes_nothing() {
         ("out_of_fuel", 0, 0)
     );
 }
+
+#[test]
+fn a_transaction_that_cannot_pay_for_preparing_never_compiles() {
+    let code = wasm();
+    let prepare = preparation_fuel(&code);
+    let store = Profile::default()
+        .costs
+        .storage_write
+        .total(code.len() as u64);
+    let deploy = |entry: &str, fuel: u64| {
+        Transaction::deploy(verity_runtime::Hash32::default())
+            .with_entry(entry)
+            .with_fuel(fuel)
+    };
+    // The address of the deploy, already in use in `taken`.
+    let mut taken = MemoryState::default();
+    let first = Runtime::new(Profile::default())
+        .unwrap()
+        .execute(&code, &deploy("", store + prepare), &taken)
+        .unwrap();
+    taken.commit(&first).unwrap();
+    let empty = MemoryState::default();
+    let cases: [(Transaction, &MemoryState, &str); 6] = [
+        (
+            Transaction::new("run").with_fuel(prepare - 1),
+            &empty,
+            "out_of_fuel",
+        ),
+        (
+            Transaction::new("missing").with_fuel(prepare - 1),
+            &empty,
+            "rejected",
+        ),
+        (deploy("", store + prepare - 1), &empty, "out_of_fuel"),
+        (deploy("run", store + prepare - 1), &empty, "out_of_fuel"),
+        (deploy("missing", store + prepare - 1), &empty, "rejected"),
+        (deploy("", store + prepare - 1), &taken, "rejected"),
+    ];
+    for (tx, state, status) in cases {
+        // A node that never saw the code validates and instruments it, and
+        // stops there; a node that has it compiled gives the same receipt.
+        let cold = Runtime::new(Profile::default()).unwrap();
+        let receipt = cold.execute(&code, &tx, state).unwrap();
+        assert_eq!(
+            cold.cache_stats().compiled,
+            0,
+            "{} {}",
+            tx.entry,
+            receipt.status
+        );
+        assert_eq!(
+            receipt.status.name(),
+            status,
+            "{}: {}",
+            tx.entry,
+            receipt.status
+        );
+        let warm = Runtime::new(Profile::default()).unwrap();
+        warm.prepare(&code).unwrap();
+        assert_eq!(
+            warm.execute(&code, &tx, state).unwrap().encode(),
+            receipt.encode()
+        );
+        cold.verify(&code, &receipt).unwrap();
+    }
+    // One unit more and it compiles and runs.
+    let cold = Runtime::new(Profile::default()).unwrap();
+    let paid = cold
+        .execute(&code, &deploy("", store + prepare), &empty)
+        .unwrap();
+    assert!(paid.status.is_success());
+    assert_eq!(cold.cache_stats().compiled, 1);
+}
