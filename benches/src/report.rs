@@ -378,7 +378,7 @@ impl Report {
         let commit = self.row("state_commit")?;
         let value = |r: &Row| r.verity.with_context(|| format!("{} has no value", r.name));
         Ok(format!(
-            "On {cores} cores ({date}): a token transfer (a fresh instance, 2 reads, 2 \
+            "On {cores} cores ({date}): a token transfer call (a fresh instance, 3 reads: the contract record and two balances, 2 \
              writes, an event, a hashed receipt) runs at {tx} transactions/s, \
              {vs_wt:.2}× the time of plain wasmtime without metering and {wasmi:.1}× \
              faster than wasmi. Compute kernels take {k_wt:.2}× unmetered wasmtime's \
