@@ -59,6 +59,9 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
+// Contract values as JSON need std (serde_json).
+#[cfg(feature = "spec-json")]
+extern crate std;
 
 pub mod abi;
 pub mod contract;
@@ -73,6 +76,8 @@ pub mod limits;
 pub mod receipt;
 #[cfg(feature = "alloc")]
 pub mod spec;
+#[cfg(feature = "spec-json")]
+pub mod spec_json;
 #[cfg(feature = "alloc")]
 pub mod status;
 

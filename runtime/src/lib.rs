@@ -37,7 +37,9 @@ mod prepared;
 pub mod profile;
 mod recent_code;
 mod runtime;
-pub mod spec_json;
+/// Contract values as JSON by a contract spec: in verity-host-abi (feature
+/// `spec-json`), so tools that decode receipts need no engine.
+pub use verity_host_abi::spec_json;
 pub mod state;
 mod transaction;
 pub mod validate;

@@ -1,5 +1,5 @@
 //! `--arg name=VALUE` and `--args JSON`: typed entry arguments encoded by
-//! the module's contract spec (`verity_runtime::spec_json`), and outputs,
+//! the module's contract spec (`verity_host_abi::spec_json`), and outputs,
 //! typed errors and declared events decoded back.
 //!
 //! A VALUE is JSON (docs/sdk.md, "Values as JSON"). For types written as

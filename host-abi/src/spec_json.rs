@@ -15,8 +15,8 @@
 //!
 //! ```
 //! use serde_json::json;
-//! use verity_runtime::abi::spec::{ContractSpec, FieldDef, Fields, TypeBody, TypeDef, TypeSpec};
-//! use verity_runtime::spec_json;
+//! use verity_host_abi::spec::{ContractSpec, FieldDef, Fields, TypeBody, TypeDef, TypeSpec};
+//! use verity_host_abi::spec_json;
 //!
 //! let spec = ContractSpec {
 //!     types: vec![TypeDef {
@@ -41,8 +41,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::format;
+use std::string::{String, ToString};
+use std::vec::Vec;
 
-use verity_host_abi::spec::{ContractSpec, EntrySpec, Fields, TypeBody, TypeDef, TypeSpec};
+use crate::spec::{ContractSpec, EntrySpec, Fields, TypeBody, TypeDef, TypeSpec};
 
 /// How deeply values may nest (recursive types are legal; hostile bytes
 /// must not exhaust the stack).
@@ -149,8 +152,8 @@ impl DecodeBudget {
 /// [`decode`], drawing on `budget` (which it leaves at what remains).
 ///
 /// ```
-/// use verity_runtime::abi::spec::{ContractSpec, TypeSpec};
-/// use verity_runtime::spec_json::{DecodeBudget, decode_within};
+/// use verity_host_abi::spec::{ContractSpec, TypeSpec};
+/// use verity_host_abi::spec_json::{DecodeBudget, decode_within};
 ///
 /// let spec = ContractSpec::default();
 /// let ty = TypeSpec::Vec(Box::new(TypeSpec::Unit));
