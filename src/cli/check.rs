@@ -34,6 +34,14 @@ pub fn check(args: CheckArgs) -> Result<Outcome> {
     match result {
         Ok(prepared) => {
             let info = prepared.info();
+            // What the module costs before any of its code runs
+            // (docs/costs.md): a deploy stores and prepares it; every run
+            // or call pays for its initial pages.
+            let costs = &verity_runtime::Profile::default().costs;
+            let store = costs.storage_write.total(code.len() as u64);
+            let prepare = prepared.preparation_fuel(costs);
+            let pages = info.initial_memory_pages;
+            let per_run = costs.wasm_memory_initial.total(pages);
             if args.json {
                 let doc = json!({
                     "accepted": true,
@@ -44,6 +52,13 @@ pub fn check(args: CheckArgs) -> Result<Outcome> {
                         .map(|(name, sig)| (name.clone(), sig.to_string()))
                         .collect::<std::collections::BTreeMap<_, _>>(),
                     "host_imports": info.host_imports,
+                    "instrumented_bytes": prepared.instrumented_bytes(),
+                    "fuel": {
+                        "deploy_store": store,
+                        "deploy_prepare": prepare,
+                        "initial_pages": pages,
+                        "per_run_pages": per_run,
+                    },
                 });
                 outln!("{}", serde_json::to_string_pretty(&doc)?);
             } else {
@@ -55,6 +70,12 @@ pub fn check(args: CheckArgs) -> Result<Outcome> {
                 if !info.host_imports.is_empty() {
                     outln!("  imports: {}", info.host_imports.join(", "));
                 }
+                outln!(
+                    "  fuel: a deploy pays {} ({store} to store {} bytes, {prepare} to prepare {} instrumented bytes); every run or call pays {per_run} for its {pages} initial pages",
+                    store + prepare,
+                    code.len(),
+                    prepared.instrumented_bytes(),
+                );
             }
             Ok(Outcome::Ok)
         }

@@ -446,6 +446,39 @@ fn check_accepts_and_rejects_with_reasons() {
     let json = stdout_json(&out);
     assert_eq!(json["accepted"], true);
     assert_eq!(json["exports"]["increment"], "() -> ()");
+    // The fuel it reports is what a deploy of it is charged.
+    let fuel = &json["fuel"];
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s");
+    assert_eq!(code(&run_cli(&["state", "init", path_str(&state)])), 0);
+    let deployed = run_cli(&[
+        "deploy",
+        path_str(&fixture("counter.wat")),
+        "--state",
+        path_str(&state),
+        "--json",
+    ]);
+    assert_eq!(
+        stdout_json(&deployed)["fuel_used"].as_u64().unwrap(),
+        fuel["deploy_store"].as_u64().unwrap() + fuel["deploy_prepare"].as_u64().unwrap()
+    );
+    let pages = fuel["initial_pages"].as_u64().unwrap();
+    assert_eq!(
+        fuel["per_run_pages"].as_u64().unwrap(),
+        verity_runtime::Profile::default()
+            .costs
+            .wasm_memory_initial
+            .total(pages)
+    );
+    let human = run_cli(&["check", path_str(&fixture("counter.wat"))]);
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains(&format!(
+            "every run or call pays {} for its {pages} initial pages",
+            fuel["per_run_pages"]
+        )),
+        "{text}"
+    );
 
     let out = run_cli(&["check", path_str(&fixture("hostile/forbidden_import.wat"))]);
     assert_eq!(code(&out), 1);
