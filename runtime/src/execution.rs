@@ -211,45 +211,36 @@ impl Runtime {
                 };
                 let store = profile.costs.storage_write.total(code.len() as u64);
                 let available = tx.fuel_limit.saturating_sub(store);
-                // Without compiling, in the order the compiled module gives:
-                // (a bad module is left to the usual path) an address in
-                // use, a bad entry, the fuel.
-                let uncompiled = match self.uncompiled(&source, &tx.entry, available) {
-                    Some(_) if host.system_read(&record_key(&contract))?.is_some() => Err(
-                        Prepared::Refused(TxRejection::ContractExists(contract).into()),
-                    ),
-                    Some(Uncompiled::BadEntry(r)) => Err(Prepared::Refused(r)),
-                    Some(Uncompiled::Poor) => Err(Prepared::TooPoor),
-                    None => Ok(()),
+                // Compiled only if the deploy can pay for it; refused in the
+                // same order either way: a bad module, an address in use, a
+                // bad entry, the fuel.
+                let module = match self.uncompiled(&source, &tx.entry, available) {
+                    Some(uncompiled) => Err(uncompiled),
+                    None => Ok(self.module(&source, contract, code_hash, state)?),
                 };
-                match uncompiled.map(|()| self.module(&source, contract, code_hash, state)) {
-                    Err(prepared) => prepared,
-                    Ok(module) => match module? {
-                        Err(rejection) => Prepared::Refused(rejection),
-                        Ok(_) if host.system_read(&record_key(&contract))?.is_some() => {
-                            Prepared::Refused(TxRejection::ContractExists(contract).into())
+                match module {
+                    Ok(Err(rejection)) => Prepared::Refused(rejection),
+                    _ if host.system_read(&record_key(&contract))?.is_some() => {
+                        Prepared::Refused(TxRejection::ContractExists(contract).into())
+                    }
+                    Err(Uncompiled::BadEntry(r)) => Prepared::Refused(r),
+                    Err(Uncompiled::Poor) => Prepared::TooPoor,
+                    Ok(Ok(module)) => {
+                        host.system_write(code_key(&code_hash).to_vec(), code.to_vec());
+                        let record = ContractRecord {
+                            code_hash,
+                            admin: tx.sender.clone(),
+                        };
+                        host.system_write(record_key(&contract).to_vec(), record.encode());
+                        // Storing the code, and preparing it: the compile
+                        // every node and verifier does once for this code.
+                        upfront = store.saturating_add(module.preparation_fuel(&profile.costs));
+                        if tx.entry.is_empty() {
+                            Prepared::NothingToRun
+                        } else {
+                            self.entry(module, &tx.entry)
                         }
-                        Ok(module) => {
-                            host.system_write(code_key(&code_hash).to_vec(), code.to_vec());
-                            let record = ContractRecord {
-                                code_hash,
-                                admin: tx.sender.clone(),
-                            };
-                            host.system_write(record_key(&contract).to_vec(), record.encode());
-                            // Storing the code, and preparing it: the compile
-                            // every node and verifier does once for this code.
-                            upfront = profile
-                                .costs
-                                .storage_write
-                                .total(code.len() as u64)
-                                .saturating_add(module.preparation_fuel(&profile.costs));
-                            if tx.entry.is_empty() {
-                                Prepared::NothingToRun
-                            } else {
-                                self.entry(module, &tx.entry)
-                            }
-                        }
-                    },
+                    }
                 }
             }
         };

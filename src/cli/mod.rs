@@ -62,10 +62,7 @@ pub(crate) fn one_shot_runtime(
         // A cache that cannot be made costs a compile per command, nothing
         // else: the command goes on without it.
         match private_dir(&dir) {
-            Ok(()) => match builder.artifact_cache_path(&dir) {
-                Ok(b) => builder = b,
-                Err(e) => return Err(e),
-            },
+            Ok(()) => builder = builder.artifact_cache_path(&dir)?,
             Err(e) => eprintln!(
                 "verity: no artifact cache ({}: {e}); modules are compiled on every command",
                 dir.display()
