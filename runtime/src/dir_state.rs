@@ -15,8 +15,10 @@
 //! One process at a time: [`DirState::open`] takes an exclusive lock on the
 //! file `lock` in the directory and holds it until the `DirState` is
 //! dropped (the OS releases it if the process dies). A second opener gets
-//! [`DirStateError::Busy`] at once rather than waiting, so two concurrent
-//! `verity run --state DIR` never interleave their read-modify-write.
+//! [`DirStateError::Busy`] after at most a quarter of a second rather than
+//! waiting for the holder, so two concurrent `verity run --state DIR` never
+//! interleave their read-modify-write. (The short wait is for a lock that
+//! a released holder's process still shares with a child it is spawning.)
 //!
 //! For crash tests, in a build with the `failpoints` feature, the
 //! environment variable `VERITY_CRASH_AT` set to `before-commit` (the
@@ -35,6 +37,8 @@ use crate::state::{MemoryState, StaleReceipt, StateBackend, StateError, StateRoo
 
 const DB: &str = "state.redb";
 const LOCK: &str = "lock";
+/// How long [`DirState::open`] waits for a busy directory before it says so.
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 /// The single file of the state format before contracts and roots.
 const LEGACY: &str = "state.bin";
 
@@ -177,7 +181,26 @@ impl DirState {
         Self::open_inner(path, true)
     }
 
+    /// Opens, retrying a busy directory for up to [`BUSY_WAIT`]: a lock is
+    /// also held, for a moment, by every child a process forks (the child
+    /// shares the locked file until it `exec`s), so a directory released
+    /// by its holder can still look busy while any thread of it spawns a
+    /// program.
     fn open_inner(path: &Path, create: bool) -> Result<Self, DirStateError> {
+        let start = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(1);
+        loop {
+            match Self::open_once(path, create) {
+                Err(DirStateError::Busy { .. }) if start.elapsed() < BUSY_WAIT => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(25));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(path: &Path, create: bool) -> Result<Self, DirStateError> {
         let shown = path.display().to_string();
         let io = |source| DirStateError::Io {
             path: shown.clone(),

@@ -271,6 +271,24 @@ fn an_empty_database_file_is_refused_and_left_alone() {
     );
 }
 
+/// A directory released while an opener waits opens: a lock a process
+/// shares for a moment with a child it forks (a test spawning `mkfifo`
+/// made an unrelated open fail in CI) is not a busy state.
+#[test]
+fn a_lock_released_within_the_wait_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    populated(dir.path());
+    let held = DirState::open(dir.path()).unwrap();
+    let root = held.state().root();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(40));
+        drop(held);
+    });
+    let opened = open_within_10s(dir.path()).expect("the released state opens");
+    assert_eq!(opened.state().root(), root);
+    release.join().unwrap();
+}
+
 /// The database held open by another holder is reported as busy, not as
 /// an invalid state.
 #[test]
