@@ -314,7 +314,14 @@ struct Kernel {
     arg: u32,
     quick_arg: u32,
     native: fn(u32) -> Vec<u8>,
+    /// Fuel a call with `arg` used before issue 21 (at 4c92169: every load
+    /// and store 8, 18 initial pages at 16384, `max_fuel` 100,000,000):
+    /// the reference for work per `max_fuel` transaction.
+    fuel_before: u64,
 }
+
+/// `max_fuel` before issue 21.
+const MAX_FUEL_BEFORE: u64 = 100_000_000;
 
 fn kernels() -> Vec<Kernel> {
     use kernels::compute;
@@ -326,6 +333,7 @@ fn kernels() -> Vec<Kernel> {
             arg: 1_000_000,
             quick_arg: 100_000,
             native: |n| postcard::to_allocvec(&compute::int_loop(n)).unwrap(),
+            fuel_before: 49_306_809,
         },
         Kernel {
             name: "kernel_sha256",
@@ -333,6 +341,7 @@ fn kernels() -> Vec<Kernel> {
             arg: 5_000,
             quick_arg: 500,
             native: |n| postcard::to_allocvec(&compute::sha256_chain(n)).unwrap(),
+            fuel_before: 29_711_556,
         },
         Kernel {
             name: "kernel_keccak256",
@@ -340,6 +349,7 @@ fn kernels() -> Vec<Kernel> {
             arg: 5_000,
             quick_arg: 500,
             native: |n| postcard::to_allocvec(&compute::keccak256_chain(n)).unwrap(),
+            fuel_before: 60_361_542,
         },
         Kernel {
             name: "kernel_sort",
@@ -347,6 +357,7 @@ fn kernels() -> Vec<Kernel> {
             arg: 7,
             quick_arg: 7,
             native: |n| postcard::to_allocvec(&compute::sort(n)).unwrap(),
+            fuel_before: 4_877_557,
         },
         Kernel {
             name: "kernel_matmul",
@@ -354,6 +365,7 @@ fn kernels() -> Vec<Kernel> {
             arg: 7,
             quick_arg: 7,
             native: |n| postcard::to_allocvec(&compute::matmul(n)).unwrap(),
+            fuel_before: 5_480_195,
         },
     ]
 }
@@ -394,6 +406,20 @@ fn kernel(
         Ok(())
     })?;
     row.verity = Some(t * 1e3);
+    // Work per max_fuel transaction: how many calls of this size one
+    // transaction at max_fuel pays for, now and before issue 21.
+    if !quick {
+        let used = rt
+            .execute_prepared(&module, &tx, &MemoryState::default())?
+            .fuel_used;
+        let max_fuel = Profile::default().limits.max_fuel as f64;
+        let per_tx = max_fuel / used as f64;
+        let before = MAX_FUEL_BEFORE as f64 / k.fuel_before as f64;
+        row.ratios.insert("fuel_used".into(), used as f64);
+        row.ratios.insert("calls_per_max_fuel".into(), per_tx);
+        row.ratios
+            .insert("work_per_max_fuel_vs_before".into(), per_tx / before);
+    }
 
     let host = || MiniHost {
         input: input.clone(),

@@ -1,6 +1,6 @@
 //! The fuel cost schedule: host calls and wasm operators.
 //!
-//! A host call costs `base + per_byte * bytes` fuel, where `bytes` is the
+//! A host call costs `base + per_unit * bytes` fuel, where `bytes` is the
 //! count named for that function in [`for_each_host_fn!`](crate::for_each_host_fn).
 //! The base is charged before the call does anything; the per-byte part is
 //! charged before any byte is copied, hashed or stored. When the remaining
@@ -8,7 +8,7 @@
 //!
 //! The `wasm_*` classes price the module's own instructions (the runtime's
 //! instrumentation charges them, docs/costs.md): `base` per instruction of
-//! the class, and `per_byte` per unit the instruction touches: bytes for
+//! the class, and `per_unit` per unit the instruction touches: bytes for
 //! bulk memory operations, elements for table operations, 64 KiB pages for
 //! `memory.grow` and for a memory's initial pages. The values come from the
 //! calibration in docs/costs.md (`verity-bench --only adversarial`).
@@ -19,7 +19,7 @@ pub struct Cost {
     /// Charged once per call.
     pub base: u64,
     /// Charged per byte of the call's byte count.
-    pub per_byte: u64,
+    pub per_unit: u64,
 }
 
 impl Cost {
@@ -27,16 +27,16 @@ impl Cost {
     ///
     /// ```
     /// use verity_host_abi::Cost;
-    /// assert_eq!(Cost { base: 10, per_byte: 2 }.total(5), 20);
+    /// assert_eq!(Cost { base: 10, per_unit: 2 }.total(5), 20);
     /// ```
     pub const fn total(self, bytes: u64) -> u64 {
         self.base
-            .saturating_add(self.per_byte.saturating_mul(bytes))
+            .saturating_add(self.per_unit.saturating_mul(bytes))
     }
 }
 
 macro_rules! cost_schedule {
-    ($( $(#[$doc:meta])* $field:ident = ($base:expr, $per_byte:expr), )*) => {
+    ($( $(#[$doc:meta])* $field:ident = ($base:expr, $per_unit:expr), )*) => {
         /// Names one entry of the [`CostSchedule`].
         #[allow(non_camel_case_types)]
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -58,6 +58,9 @@ macro_rules! cost_schedule {
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub struct CostSchedule {
             $( $(#[$doc])* pub $field: Cost, )*
+            /// Loads and stores: a price per access that depends on the
+            /// memory's current size (docs/costs.md, "Loads and stores").
+            pub memory_access: AccessPrices,
         }
 
         impl CostSchedule {
@@ -72,8 +75,8 @@ macro_rules! cost_schedule {
             /// ```
             /// use verity_host_abi::{CostClass, CostSchedule};
             /// let mut s = CostSchedule::default();
-            /// s.get_mut(CostClass::sha256).per_byte = 3;
-            /// assert_eq!(s.sha256.per_byte, 3);
+            /// s.get_mut(CostClass::sha256).per_unit = 3;
+            /// assert_eq!(s.sha256.per_unit, 3);
             /// ```
             pub fn get_mut(&mut self, class: CostClass) -> &mut Cost {
                 match class { $(CostClass::$field => &mut self.$field,)* }
@@ -82,7 +85,10 @@ macro_rules! cost_schedule {
 
         impl Default for CostSchedule {
             fn default() -> Self {
-                Self { $( $field: Cost { base: $base, per_byte: $per_byte }, )* }
+                Self {
+                    $( $field: Cost { base: $base, per_unit: $per_unit }, )*
+                    memory_access: AccessPrices::default(),
+                }
             }
         }
     };
@@ -116,11 +122,9 @@ cost_schedule! {
     /// A secp256r1 (P-256) ECDSA signature check of a 32-byte digest.
     p256_verify = (350_000, 0),
     /// Every wasm instruction not in a class below (`block`, `loop`,
-    /// `end`, `else` and `nop` are free).
+    /// `end`, `else` and `nop` are free; loads and stores are priced by
+    /// [`CostSchedule::memory_access`]).
     wasm_op = (1, 0),
-    /// Loads and stores: priced for memory latency (docs/costs.md, the
-    /// pointer chase and `max_fuel`).
-    wasm_memory_access = (8, 0),
     /// `f32`/`f64` division and square root.
     wasm_float_slow = (4, 0),
     /// `memory.fill`, `memory.copy`, `memory.init`: per call and per byte.
@@ -128,18 +132,84 @@ cost_schedule! {
     /// `table.fill`, `table.copy`, `table.init`: per call and per element.
     wasm_table_bulk = (16, 1),
     /// `memory.grow`: per call, and per 64 KiB page asked for (granted or
-    /// not): what committing a page costs the host.
-    wasm_memory_grow = (32, 16_384),
+    /// not): what touching every byte of a page and resetting it costs the
+    /// host (docs/costs.md, "What a page costs").
+    wasm_memory_grow = (32, 2_048),
     /// `table.grow`: per call and per element asked for.
     wasm_table_grow = (16, 1),
     /// `elem.drop` and `data.drop`.
     wasm_segment_drop = (8, 0),
-    /// A memory's initial pages, charged before the entry point runs: per
-    /// 64 KiB page, as for `memory.grow`.
-    wasm_memory_initial = (0, 16_384),
+    /// An instance, charged before the entry point runs: per instance
+    /// (taking a pool slot, instantiating, resetting the slot) and per
+    /// 64 KiB page of its memory's initial size, as for `memory.grow`.
+    wasm_instance = (1_024, 2_048),
     /// Preparing (validating, instrumenting and compiling) the module a
     /// deploy or a one-shot run brings, charged before anything runs: per
     /// transaction, and per byte of the instrumented module. Calibrated on
     /// the compile bombs (docs/costs.md, "Preparing a module is charged").
-    wasm_prepare = (100_000, 64),
+    wasm_prepare = (400_000, 256),
+}
+
+/// One tier of [`AccessPrices`]: the price of a load or store while the
+/// memory has at most `up_to_pages` 64 KiB pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AccessTier {
+    /// The largest memory size, in 64 KiB pages, this tier covers.
+    pub up_to_pages: u32,
+    /// Fuel per load or store.
+    pub price: u64,
+}
+
+/// The price of a load or store by the memory's current size: a small
+/// memory's working set stays in the caches, a large one's need not, so
+/// the price rises with the size (docs/costs.md, "Loads and stores"). The
+/// size is a deterministic property of the run: the initial size, then
+/// whatever `memory.grow` made it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AccessPrices {
+    /// Tiers by increasing `up_to_pages`; a memory larger than the last
+    /// tier pays the last tier's price.
+    pub tiers: [AccessTier; 6],
+}
+
+impl AccessPrices {
+    /// The largest price a tier charges: a larger one counts as this, so
+    /// that a basic block's accesses (fewer than 2^32) times the price fit
+    /// the fuel counter's i64.
+    pub const MAX_PRICE: u64 = 1 << 31;
+
+    /// The price of one access in a memory of `pages` pages (at most
+    /// [`MAX_PRICE`](Self::MAX_PRICE)).
+    ///
+    /// ```
+    /// use verity_host_abi::AccessPrices;
+    /// let prices = AccessPrices::default();
+    /// assert_eq!(prices.price(3), 1);
+    /// assert_eq!(prices.price(256), prices.tiers[5].price);
+    /// assert!(prices.price(17) > prices.price(16));
+    /// ```
+    pub fn price(&self, pages: u64) -> u64 {
+        self.tiers
+            .iter()
+            .find(|t| pages <= u64::from(t.up_to_pages))
+            .unwrap_or(&self.tiers[self.tiers.len() - 1])
+            .price
+            .min(Self::MAX_PRICE)
+    }
+}
+
+impl Default for AccessPrices {
+    fn default() -> Self {
+        let tier = |up_to_pages, price| AccessTier { up_to_pages, price };
+        AccessPrices {
+            tiers: [
+                tier(4, 1),
+                tier(16, 2),
+                tier(32, 8),
+                tier(64, 20),
+                tier(128, 40),
+                tier(256, 48),
+            ],
+        }
+    }
 }

@@ -83,7 +83,7 @@ pub mod status;
 
 pub use abi::{HOST_FUNCTIONS, HostFnSpec, IMPORT_MODULE, ValType};
 pub use contract::ContractId;
-pub use costs::{Cost, CostClass, CostSchedule};
+pub use costs::{AccessPrices, AccessTier, Cost, CostClass, CostSchedule};
 pub use hash::Hash32;
 pub use limits::Limits;
 #[cfg(feature = "alloc")]

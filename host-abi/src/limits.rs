@@ -100,7 +100,7 @@ limits! {
     /// Transaction: chain id bytes (UTF-8).
     max_chain_id_bytes: u32 = 64,
     /// Transaction: the largest fuel limit a transaction may ask for.
-    max_fuel: u64 = 100_000_000,
+    max_fuel: u64 = 400_000_000,
     /// Run: output bytes.
     max_output_bytes: u32 = 64 << 10,
     /// Run: storage key bytes.

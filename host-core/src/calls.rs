@@ -157,8 +157,8 @@ pub(crate) fn storage_read<B: StateBackend>(
     // The key is read in place: nothing is copied unless the overlay must
     // remember it.
     let (backend, overlay, fuel_left, costs, key_buf) = h.state_parts();
-    let per_byte = costs.get(CostClass::storage_read).per_byte;
-    take_fuel(fuel_left, per_byte.saturating_mul(key.len() as u64))?;
+    let per_unit = costs.get(CostClass::storage_read).per_unit;
+    take_fuel(fuel_left, per_unit.saturating_mul(key.len() as u64))?;
     // The contract's prefix stays in the buffer; the guest's key follows.
     key_buf.truncate(STORAGE_PREFIX_BYTES);
     key_buf.extend_from_slice(&data[key]);
@@ -170,7 +170,7 @@ pub(crate) fn storage_read<B: StateBackend>(
     let Some(value) = value else {
         return Ok(-1);
     };
-    take_fuel(fuel_left, per_byte.saturating_mul(value.len() as u64))?;
+    take_fuel(fuel_left, per_unit.saturating_mul(value.len() as u64))?;
     if value.len() <= dst_cap as u32 as usize {
         let out = range_in(data.len(), dst, value.len())?;
         data[out].copy_from_slice(value);

@@ -189,8 +189,8 @@ impl<B: StateBackend> Host<B> {
 
     /// Charges the per-byte part of `class` for `bytes` bytes.
     pub(crate) fn charge_bytes(&mut self, class: CostClass, bytes: usize) -> Result<(), HostExit> {
-        let per_byte = self.costs.get(class).per_byte;
-        self.charge(per_byte.saturating_mul(bytes as u64))
+        let per_unit = self.costs.get(class).per_unit;
+        self.charge(per_unit.saturating_mul(bytes as u64))
     }
 
     /// The backend, the overlay and the key buffer, borrowed apart (a read

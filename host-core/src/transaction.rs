@@ -8,7 +8,7 @@ use crate::host::{ChainContext, TxBytes};
 
 /// The fuel limit of a transaction that names none (`verity run` without
 /// `--fuel`, `Transaction::new`, the SDK's `TestEnv`).
-pub const DEFAULT_FUEL: u64 = 10_000_000;
+pub const DEFAULT_FUEL: u64 = 40_000_000;
 
 /// Why a transaction was refused before anything ran (its receipt's status
 /// is `rejected` with this text as the reason).

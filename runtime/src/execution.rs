@@ -473,24 +473,32 @@ impl Runtime {
         let fixed = &prepared.fixed;
         let fuel = export(instance, store, &fixed.fuel)?.into_global();
         let depth = export(instance, store, &fixed.depth)?.into_global();
+        let access_price = export(instance, store, &fixed.access_price)?.into_global();
         let func = export(instance, store, &entry.export)?.into_func();
         let memory = match &fixed.memory {
             Some(m) => export(instance, store, m)?.into_memory(),
             None => None,
         };
-        let (Some(fuel), Some(depth), Some(func)) = (fuel, depth, func) else {
+        let (Some(fuel), Some(depth), Some(access_price), Some(func)) =
+            (fuel, depth, access_price, func)
+        else {
             return Err(RuntimeError::Engine(
                 "an export of the prepared module has the wrong kind".into(),
             ));
         };
         let engine = RuntimeError::engine;
-        // The memory's initial pages are paid for before the entry runs
-        // (docs/costs.md): a limit that cannot pay for them runs nothing.
-        let pages = self
-            .profile
-            .costs
-            .wasm_memory_initial
-            .total(prepared.info.initial_memory_pages);
+        // The instance and its memory's initial pages are paid for before
+        // the entry runs (docs/costs.md): a limit that cannot pay for them
+        // runs nothing.
+        let costs = &self.profile.costs;
+        let initial_pages = prepared.info.initial_memory_pages;
+        let pages = costs.wasm_instance.total(initial_pages);
+        access_price
+            .set(
+                &mut *store,
+                Val::I64(costs.memory_access.price(initial_pages) as i64),
+            )
+            .map_err(RuntimeError::engine)?;
         let Some(fuel_left) = budget.and_then(|b| b.checked_sub(pages)) else {
             return Ok(CallEnd {
                 result: Err(HostExit::OutOfFuel.into()),

@@ -55,7 +55,7 @@ use wasmparser::{FunctionBody, Operator as Op};
 /// constants below. Bump it with any change to what [`instrument`] emits:
 /// the test `instrumentation_fingerprint` pins a digest of its output on a
 /// corpus and fails until both are updated together.
-pub const METERING_VERSION: u32 = 3;
+pub const METERING_VERSION: u32 = 4;
 
 /// Export name of the fuel global (i64, fuel left).
 pub const FUEL_GLOBAL: &str = "__verity_fuel";
@@ -63,6 +63,10 @@ pub const FUEL_GLOBAL: &str = "__verity_fuel";
 pub const DEPTH_GLOBAL: &str = "__verity_depth";
 /// Export name of the exit global (i32): why instrumentation code trapped.
 pub const EXIT_GLOBAL: &str = "__verity_exit";
+/// The exported global that holds the price of a load or store for the
+/// memory's current size (set by the host at the start, by the module
+/// after each `memory.grow`).
+pub const ACCESS_GLOBAL: &str = "__verity_access_price";
 pub use verity_host_abi::abi::RESERVED_EXPORT_PREFIX;
 /// `EXIT_GLOBAL` value: a fuel charge could not be paid.
 pub const EXIT_OUT_OF_FUEL: i32 = 1;
@@ -221,33 +225,46 @@ pub fn op_cost(op: &Op<'_>, costs: &CostSchedule) -> u64 {
     op_class(op).map_or(0, |class| costs.get(class).base)
 }
 
-/// The cost class of an operator; `None` for those that are free.
+/// Whether an operator is a load or a store: charged per execution at the
+/// price [`AccessPrices`](verity_host_abi::AccessPrices) sets for the
+/// memory's current size, not by a class's constant.
+pub fn is_memory_access(op: &Op<'_>) -> bool {
+    matches!(
+        op,
+        Op::I32Load { .. }
+            | Op::I64Load { .. }
+            | Op::F32Load { .. }
+            | Op::F64Load { .. }
+            | Op::I32Load8S { .. }
+            | Op::I32Load8U { .. }
+            | Op::I32Load16S { .. }
+            | Op::I32Load16U { .. }
+            | Op::I64Load8S { .. }
+            | Op::I64Load8U { .. }
+            | Op::I64Load16S { .. }
+            | Op::I64Load16U { .. }
+            | Op::I64Load32S { .. }
+            | Op::I64Load32U { .. }
+            | Op::I32Store { .. }
+            | Op::I64Store { .. }
+            | Op::F32Store { .. }
+            | Op::F64Store { .. }
+            | Op::I32Store8 { .. }
+            | Op::I32Store16 { .. }
+            | Op::I64Store8 { .. }
+            | Op::I64Store16 { .. }
+            | Op::I64Store32 { .. }
+    )
+}
+
+/// The cost class of an operator; `None` for those that are free and for
+/// loads and stores ([`is_memory_access`]).
 pub fn op_class(op: &Op<'_>) -> Option<CostClass> {
+    if is_memory_access(op) {
+        return None;
+    }
     Some(match op {
         Op::Block { .. } | Op::Loop { .. } | Op::End | Op::Else | Op::Nop => return None,
-        Op::I32Load { .. }
-        | Op::I64Load { .. }
-        | Op::F32Load { .. }
-        | Op::F64Load { .. }
-        | Op::I32Load8S { .. }
-        | Op::I32Load8U { .. }
-        | Op::I32Load16S { .. }
-        | Op::I32Load16U { .. }
-        | Op::I64Load8S { .. }
-        | Op::I64Load8U { .. }
-        | Op::I64Load16S { .. }
-        | Op::I64Load16U { .. }
-        | Op::I64Load32S { .. }
-        | Op::I64Load32U { .. }
-        | Op::I32Store { .. }
-        | Op::I64Store { .. }
-        | Op::F32Store { .. }
-        | Op::F64Store { .. }
-        | Op::I32Store8 { .. }
-        | Op::I32Store16 { .. }
-        | Op::I64Store8 { .. }
-        | Op::I64Store16 { .. }
-        | Op::I64Store32 { .. } => CostClass::wasm_memory_access,
         Op::F32Div | Op::F64Div | Op::F32Sqrt | Op::F64Sqrt => CostClass::wasm_float_slow,
         Op::MemoryFill { .. } | Op::MemoryCopy { .. } | Op::MemoryInit { .. } => {
             CostClass::wasm_memory_bulk
@@ -278,6 +295,8 @@ fn ends_block(op: &Op<'_>) -> bool {
             | Op::BrTable { .. }
             | Op::Return
             | Op::Unreachable
+            // What follows is priced at the size it made.
+            | Op::MemoryGrow { .. }
     )
 }
 
@@ -318,7 +337,7 @@ fn nan_result(op: &Op<'_>) -> Option<NanResult> {
 }
 
 /// What an operator charges per unit its last operand counts (bytes,
-/// elements or pages), before it runs: its class's `per_byte`, for the
+/// elements or pages), before it runs: its class's `per_unit`, for the
 /// classes whose operators take such a count (bulk memory and table
 /// operations, `memory.grow`, `table.grow`); `None` for every other.
 fn unit_cost(op: &Op<'_>, costs: &CostSchedule) -> Option<u64> {
@@ -326,7 +345,7 @@ fn unit_cost(op: &Op<'_>, costs: &CostSchedule) -> Option<u64> {
         class @ (CostClass::wasm_memory_bulk
         | CostClass::wasm_table_bulk
         | CostClass::wasm_memory_grow
-        | CostClass::wasm_table_grow) => Some(costs.get(class).per_byte),
+        | CostClass::wasm_table_grow) => Some(costs.get(class).per_unit),
         _ => None,
     }
 }
@@ -352,6 +371,9 @@ impl Rewriter<'_> {
     fn exit(&self) -> u32 {
         self.a.globals + 2
     }
+    fn access_price(&self) -> u32 {
+        self.a.globals + 3
+    }
 
     fn add_globals(&self, globals: &mut GlobalSection) {
         let mutable = |val_type| GlobalType {
@@ -362,12 +384,34 @@ impl Rewriter<'_> {
         globals.global(mutable(EncType::I64), &ConstExpr::i64_const(0));
         globals.global(mutable(EncType::I32), &ConstExpr::i32_const(0));
         globals.global(mutable(EncType::I32), &ConstExpr::i32_const(0));
+        // The host sets it for the initial size before the entry runs.
+        globals.global(mutable(EncType::I64), &ConstExpr::i64_const(0));
     }
 
     fn add_exports(&self, exports: &mut ExportSection) {
         exports.export(FUEL_GLOBAL, ExportKind::Global, self.fuel());
         exports.export(DEPTH_GLOBAL, ExportKind::Global, self.depth());
         exports.export(EXIT_GLOBAL, ExportKind::Global, self.exit());
+        exports.export(ACCESS_GLOBAL, ExportKind::Global, self.access_price());
+    }
+
+    /// Sets the access price for the memory's size after a `memory.grow`
+    /// (whose result stays on the stack): the first tier whose bound the
+    /// size does not exceed, as [`AccessPrices::price`](verity_host_abi::AccessPrices::price) computes it, by
+    /// one `select` per tier.
+    fn reprice(&self, f: &mut Function) {
+        let tiers = &self.costs.memory_access.tiers;
+        for t in tiers {
+            let price = t.price.min(verity_host_abi::AccessPrices::MAX_PRICE);
+            f.instruction(&I::I64Const(price as i64));
+        }
+        for t in tiers[..tiers.len() - 1].iter().rev() {
+            f.instruction(&I::MemorySize(0));
+            f.instruction(&I::I32Const(t.up_to_pages as i32));
+            f.instruction(&I::I32LeU);
+            f.instruction(&I::Select);
+        }
+        f.instruction(&I::GlobalSet(self.access_price()));
     }
 
     /// Traps with `reason` in the exit global.
@@ -513,28 +557,45 @@ impl Rewriter<'_> {
         while !reader.eof() {
             ops.push(reader.read()?);
         }
-        // Basic blocks: (first operator index, fuel).
-        let mut blocks: Vec<(usize, u64)> = Vec::new();
+        // Basic blocks: (first operator index, fuel, loads and stores).
+        let mut blocks: Vec<(usize, u64, u32)> = Vec::new();
         let mut start = 0;
-        let mut cost = 0u64;
+        let (mut cost, mut accesses) = (0u64, 0u32);
         for (i, op) in ops.iter().enumerate() {
             cost = cost.saturating_add(op_cost(op, &self.costs));
+            accesses += u32::from(is_memory_access(op));
             if ends_block(op) {
-                blocks.push((start, cost));
+                blocks.push((start, cost, accesses));
                 start = i + 1;
-                cost = 0;
+                (cost, accesses) = (0, 0);
             }
         }
-        blocks.push((start, cost));
+        blocks.push((start, cost, accesses));
         let mut next_block = blocks.iter().peekable();
 
         for (i, op) in ops.iter().enumerate() {
-            while let Some(&&(at, cost)) = next_block.peek() {
+            while let Some(&&(at, cost, accesses)) = next_block.peek() {
                 if at != i {
                     break;
                 }
-                if cost > 0 {
-                    self.charge_const(&mut f, cost);
+                match accesses {
+                    0 if cost == 0 => {}
+                    0 => self.charge_const(&mut f, cost),
+                    // cost + accesses x price: at most 2^32 accesses of at
+                    // most 2^31 fuel, in an i64.
+                    n => {
+                        let price = I::GlobalGet(self.access_price());
+                        let amount = if n == 1 {
+                            vec![price]
+                        } else {
+                            vec![price, I::I64Const(i64::from(n)), I::I64Mul]
+                        };
+                        let mut amount = amount;
+                        if cost > 0 {
+                            amount.extend([I::I64Const(cost as i64), I::I64Add]);
+                        }
+                        self.charge(&mut f, &amount);
+                    }
                 }
                 next_block.next();
             }
@@ -548,6 +609,9 @@ impl Rewriter<'_> {
             f.instruction(&RoundtripReencoder.instruction(op.clone())?);
             if let Some(frame) = frame {
                 self.pop_frame(&mut f, frame);
+            }
+            if matches!(op, Op::MemoryGrow { .. }) {
+                self.reprice(&mut f);
             }
             if let Some(kind) = nan_result(op) {
                 self.canonicalize(&mut f, kind, scratch_f32, scratch_f64);
@@ -657,8 +721,8 @@ mod tests {
     /// fixture contracts, the example modules and the accepted hostile
     /// modules. Any change to the instrumentation's output changes it.
     const FINGERPRINT: (u32, &str) = (
-        3,
-        "1356eb5954b4a05a66e1b9761ac938256a2b4e8906ae23ec9da441deb0e3b721",
+        4,
+        "958d96cb0331c60e2f8aa310ba780b2fd6b025bc8bddcff6161809b29b2cd8b0",
     );
 
     fn corpus() -> Vec<(String, Vec<u8>)> {

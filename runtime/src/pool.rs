@@ -75,13 +75,15 @@ pub struct PoolOptions {
 }
 
 impl PoolOptions {
-    /// Default bytes kept resident per slot: 64 KiB. As fast as 1 MiB for
-    /// the fixture token (`examples/token_throughput`: 147k transfers/s
-    /// both), and it bounds what a slot left full of another module's
-    /// written pages costs every later run in it: after the adversarial
-    /// corpus, token transfers fall to 58k/s with 64 KiB and to 24k/s with
-    /// 1 MiB (`examples/after_adversarial`, docs/performance.md).
-    pub const DEFAULT_KEEP_RESIDENT_BYTES: usize = 64 << 10;
+    /// Default bytes kept resident per slot: 16 MiB, the default profile's
+    /// whole memory. A page a run wrote is then reset in place (about
+    /// 0.14-0.27 µs per 4 KiB) instead of being returned to the OS and
+    /// faulted in again by the next run (1.2-2.8 µs per 4 KiB): the page
+    /// prices in docs/costs.md ("What a page costs") assume it, measured by
+    /// `examples/page_cost`. A slot's memory stays resident once written,
+    /// so the pool holds at most `slots` x 16 MiB; a smaller value trades
+    /// that for page faults.
+    pub const DEFAULT_KEEP_RESIDENT_BYTES: usize = 16 << 20;
 
     /// Default slots: four per available core, between 8 and 256.
     pub fn default_slots() -> u32 {

@@ -9,7 +9,7 @@ use wasmtime::{InstancePre, Linker, Module, ModuleExport};
 
 use crate::artifact::Meta;
 use crate::host::HostState;
-use crate::instrument::{DEPTH_GLOBAL, EXIT_GLOBAL, FUEL_GLOBAL};
+use crate::instrument::{ACCESS_GLOBAL, DEPTH_GLOBAL, EXIT_GLOBAL, FUEL_GLOBAL};
 use crate::profile::Compiler;
 use crate::validate::{ModuleInfo, Rejection};
 use verity_host_core::TxRejection;
@@ -28,6 +28,7 @@ pub(crate) struct FixedExports {
     pub(crate) fuel: ModuleExport,
     pub(crate) depth: ModuleExport,
     pub(crate) exit: ModuleExport,
+    pub(crate) access_price: ModuleExport,
     pub(crate) memory: Option<ModuleExport>,
 }
 
@@ -76,7 +77,7 @@ impl PreparedModule {
     /// let cost = profile.costs.wasm_prepare;
     /// assert_eq!(
     ///     module.preparation_fuel(&profile.costs),
-    ///     cost.base + cost.per_byte * module.instrumented_bytes()
+    ///     cost.base + cost.per_unit * module.instrumented_bytes()
     /// );
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -104,6 +105,7 @@ impl PreparedModule {
             fuel: export(FUEL_GLOBAL)?,
             depth: export(DEPTH_GLOBAL)?,
             exit: export(EXIT_GLOBAL)?,
+            access_price: export(ACCESS_GLOBAL)?,
             memory: module.get_export_index(MEMORY_EXPORT),
         };
         let mut entries = HashMap::new();

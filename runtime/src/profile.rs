@@ -199,7 +199,14 @@ impl Profile {
         for class in CostClass::ALL {
             let c = self.costs.get(*class);
             line(&format!("cost.{}.base", class.name()), &c.base);
-            line(&format!("cost.{}.per_byte", class.name()), &c.per_byte);
+            line(&format!("cost.{}.per_unit", class.name()), &c.per_unit);
+        }
+        for (i, tier) in self.costs.memory_access.tiers.iter().enumerate() {
+            line(
+                &format!("cost.memory_access.{i}.up_to_pages"),
+                &tier.up_to_pages,
+            );
+            line(&format!("cost.memory_access.{i}.price"), &tier.price);
         }
         s
     }
@@ -335,8 +342,16 @@ mod tests {
         }
         for class in CostClass::ALL {
             let mut p = base.clone();
-            p.costs.get_mut(*class).per_byte += 1;
+            p.costs.get_mut(*class).per_unit += 1;
             assert_ne!(p.hash(), h, "cost {} is not hashed", class.name());
+        }
+        for i in 0..base.costs.memory_access.tiers.len() {
+            let mut p = base.clone();
+            p.costs.memory_access.tiers[i].price += 1;
+            assert_ne!(p.hash(), h, "access tier {i}'s price is not hashed");
+            let mut p = base.clone();
+            p.costs.memory_access.tiers[i].up_to_pages -= 1;
+            assert_ne!(p.hash(), h, "access tier {i}'s bound is not hashed");
         }
         let mut p = base.clone();
         p.max_native_stack += 1;

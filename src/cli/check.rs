@@ -36,12 +36,14 @@ pub fn check(args: CheckArgs) -> Result<Outcome> {
             let info = prepared.info();
             // What the module costs before any of its code runs
             // (docs/costs.md): a deploy stores and prepares it; every run
-            // or call pays for its initial pages.
+            // or call pays for its instance and initial pages, and each load
+            // or store the price of the memory's size.
             let costs = &verity_runtime::Profile::default().costs;
             let store = costs.storage_write.total(code.len() as u64);
             let prepare = prepared.preparation_fuel(costs);
             let pages = info.initial_memory_pages;
-            let per_run = costs.wasm_memory_initial.total(pages);
+            let per_run = costs.wasm_instance.total(pages);
+            let access = costs.memory_access.price(pages);
             if args.json {
                 let doc = json!({
                     "accepted": true,
@@ -57,7 +59,8 @@ pub fn check(args: CheckArgs) -> Result<Outcome> {
                         "deploy_store": store,
                         "deploy_prepare": prepare,
                         "initial_pages": pages,
-                        "per_run_pages": per_run,
+                        "per_run_instance": per_run,
+                        "access_price": access,
                     },
                 });
                 outln!("{}", serde_json::to_string_pretty(&doc)?);
@@ -71,7 +74,7 @@ pub fn check(args: CheckArgs) -> Result<Outcome> {
                     outln!("  imports: {}", info.host_imports.join(", "));
                 }
                 outln!(
-                    "  fuel: a deploy pays {} ({store} to store {} bytes, {prepare} to prepare {} instrumented bytes); every run or call pays {per_run} for its {pages} initial pages",
+                    "  fuel: a deploy pays {} ({store} to store {} bytes, {prepare} to prepare {} instrumented bytes); every run or call pays {per_run} for its instance and {pages} initial pages, and {access} per load or store at that size",
                     store + prepare,
                     code.len(),
                     prepared.instrumented_bytes(),

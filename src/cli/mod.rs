@@ -17,9 +17,11 @@ macro_rules! outln {
 }
 
 pub mod args;
+mod build;
 mod check;
 pub mod inputs;
 mod inspect;
+mod new;
 mod print;
 mod profile;
 mod run;
@@ -227,6 +229,11 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Validate a module against the profile without running it.
     Check(check::CheckArgs),
+    /// Build contract crates for wasm, reproducibly (each package alone, a
+    /// 64 KiB stack, paths remapped), and check what was built.
+    Build(build::BuildArgs),
+    /// Make a new contract crate from a template.
+    New(new::NewArgs),
     /// Print the determinism profile and its hash.
     Profile(profile::ProfileArgs),
     /// Print a contract's entry points and argument types (its verity.spec).
@@ -252,6 +259,8 @@ pub fn main() -> ExitCode {
         Command::Call(args) => run::call(args),
         Command::Verify(args) => verify::verify(args),
         Command::Check(args) => check::check(args),
+        Command::Build(args) => build::build(args),
+        Command::New(args) => new::new(args),
         Command::Profile(args) => profile::profile(args),
         Command::Inspect(args) => inspect::inspect(args),
         Command::State(args) => state::state(args),

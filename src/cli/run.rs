@@ -166,11 +166,15 @@ fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) 
         None => &empty,
     };
     // A call's code is the code its contract's record names, in the state.
+    let mut deployed = true;
     let (code, name) = match (code, tx.target) {
         (Some(code), _) => code,
         (None, Target::Call { contract }) => match stored_code(state, &contract) {
             Some(code) => (code, format!("contract {contract}")),
-            None => (Vec::new(), format!("contract {contract}")),
+            None => {
+                deployed = false;
+                (Vec::new(), format!("contract {contract}"))
+            }
         },
         (None, _) => unreachable!("runs and deploys bring their code"),
     };
@@ -180,6 +184,9 @@ fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) 
     // only `--arg` needs it. The compiled module stays in the runtime's
     // cache for the run below.
     let spec = match runtime.prepare(&code) {
+        _ if !deployed => Err(anyhow::anyhow!(
+            "no contract is deployed at that address in this state"
+        )),
         Ok(_) => contract_spec(&code).map_err(|e| anyhow::anyhow!("{e}")),
         Err(rejection) => Err(anyhow::anyhow!(
             "the module was rejected ({rejection}), so its spec is not read"

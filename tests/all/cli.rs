@@ -351,6 +351,7 @@ fn state_directory_persists_successes_and_ignores_failures() {
     let counter = fixture("counter.wat");
     let s = path_str(&state);
     assert_eq!(code(&run_cli(&["state", "init", s])), 0);
+    let mut increment_fuel = 0;
     for expected in 1u64..=3 {
         let out = run_cli(&[
             "run",
@@ -366,6 +367,7 @@ fn state_directory_persists_successes_and_ignores_failures() {
             stdout_json(&out)["output"],
             hex::encode(expected.to_le_bytes())
         );
+        increment_fuel = stdout_json(&out)["fuel_used"].as_u64().unwrap();
     }
     let root = || {
         verity_runtime::DirState::open(&state)
@@ -379,9 +381,14 @@ fn state_directory_persists_successes_and_ignores_failures() {
     let out = run_cli(&["run", path_str(&sink), "--entry", "fail", "--state", s]);
     assert_eq!(code(&out), 1);
     // So does running out of fuel one unit short of the end of an
-    // increment (20,105 for the run itself, after preparing the module,
-    // which a run pays for first): it has read the count, its write is gone.
-    let fuel = crate::common::preparation_fuel(&crate::common::module(&counter)) + 20_104;
+    // increment (preparing the module, which a run pays for first, then
+    // the run itself): it has read the count, its write is gone.
+    let prepare = crate::common::preparation_fuel(&crate::common::module(&counter));
+    assert!(
+        increment_fuel > prepare + 2_000,
+        "the write is paid after the read"
+    );
+    let fuel = increment_fuel - 1;
     let out = run_cli(&[
         "run",
         path_str(&counter),
@@ -463,19 +470,21 @@ fn check_accepts_and_rejects_with_reasons() {
         fuel["deploy_store"].as_u64().unwrap() + fuel["deploy_prepare"].as_u64().unwrap()
     );
     let pages = fuel["initial_pages"].as_u64().unwrap();
+    let costs = verity_runtime::Profile::default().costs;
     assert_eq!(
-        fuel["per_run_pages"].as_u64().unwrap(),
-        verity_runtime::Profile::default()
-            .costs
-            .wasm_memory_initial
-            .total(pages)
+        fuel["per_run_instance"].as_u64().unwrap(),
+        costs.wasm_instance.total(pages)
+    );
+    assert_eq!(
+        fuel["access_price"].as_u64().unwrap(),
+        costs.memory_access.price(pages)
     );
     let human = run_cli(&["check", path_str(&fixture("counter.wat"))]);
     let text = String::from_utf8_lossy(&human.stdout);
     assert!(
         text.contains(&format!(
-            "every run or call pays {} for its {pages} initial pages",
-            fuel["per_run_pages"]
+            "every run or call pays {} for its instance and {pages} initial pages, and {} per load or store at that size",
+            fuel["per_run_instance"], fuel["access_price"]
         )),
         "{text}"
     );
@@ -795,6 +804,17 @@ fn calls_need_a_state_and_a_well_formed_address() {
     let out = run_cli(&["call", &address, "--entry", "run", "--state", s]);
     assert_eq!(code(&out), 1);
     assert!(String::from_utf8_lossy(&out.stdout).contains("no contract at address"));
+    // With --arg, which needs the contract's spec: the error says why there
+    // is none (it named the empty code as a module rejected in its header).
+    let out = run_cli(&[
+        "call", &address, "--entry", "run", "--arg", "x=1", "--state", s,
+    ]);
+    assert_eq!(code(&out), 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no contract is deployed at that address in this state"),
+        "{stderr}"
+    );
     let out = run_cli(&[
         "deploy",
         path_str(&fixture("counter.wat")),
@@ -1533,7 +1553,15 @@ fn a_deploy_pays_for_its_compile_and_calls_load_the_compiled_code() {
         stderr.contains("debug: code: 1 compiled, 0 loaded"),
         "{stderr}"
     );
-    assert_eq!(stdout_json(&out)["fuel_used"], 0);
+    // A call pays for nothing but its instance (the module has no memory)
+    // and its code: the compile is free.
+    assert_eq!(
+        stdout_json(&out)["fuel_used"],
+        verity_runtime::Profile::default()
+            .costs
+            .wasm_instance
+            .total(0)
+    );
 }
 
 #[test]

@@ -482,7 +482,9 @@ fn run_ok(cmd: &mut Command, what: &str) {
 #[test]
 fn fixture_contracts_rebuild_to_the_committed_bytes() {
     run_ok(
-        Command::new("bash").args(["fixtures/contracts/build.sh", "--check"]),
+        Command::new("bash")
+            .args(["fixtures/contracts/build.sh", "--check"])
+            .env("VERITY", env!("CARGO_BIN_EXE_verity")),
         "fixtures/contracts/build.sh --check",
     );
 }
@@ -520,9 +522,17 @@ fn the_readme_walkthrough_builds_runs_with_args_and_verifies() {
     std::fs::create_dir_all(krate.join("src")).unwrap();
     std::fs::write(krate.join("Cargo.toml"), manifest).unwrap();
     std::fs::write(krate.join("src/lib.rs"), source).unwrap();
+    std::fs::create_dir_all(krate.join(".cargo")).unwrap();
+    std::fs::write(
+        krate.join(".cargo/config.toml"),
+        readme_block(&readme, "And `.cargo/config.toml`", "toml"),
+    )
+    .unwrap();
     // The fixtures' lock file pins the same dependency versions (cargo
     // adapts it to the new package), so the build needs no fresh resolution.
     std::fs::copy(fixture("contracts/Cargo.lock"), krate.join("Cargo.lock")).unwrap();
+    // Step 4 builds with `verity build`; plain cargo (which reads the
+    // step's .cargo/config.toml) gives the same module.
     let out = Command::new(env!("CARGO"))
         .args([
             "build",
@@ -543,6 +553,15 @@ fn the_readme_walkthrough_builds_runs_with_args_and_verifies() {
         String::from_utf8_lossy(&out.stderr)
     );
     let wasm = krate.join("target/wasm32-unknown-unknown/release/mycounter.wasm");
+    let by_cargo = std::fs::read(&wasm).unwrap();
+    assert!(readme.contains("verity build "));
+    verity_in(&krate, &["build"]);
+    let by_verity = std::fs::read(&wasm).unwrap();
+    assert_eq!(
+        by_cargo.len(),
+        by_verity.len(),
+        "cargo with the walkthrough's config and verity build differ in size"
+    );
     // What a reader builds is what the README's size table says: the same
     // source and profile as the counter fixture. (Only embedded paths may
     // differ: the fixtures are built with remapped ones.)
@@ -554,6 +573,19 @@ fn the_readme_walkthrough_builds_runs_with_args_and_verifies() {
         (built - fixture_size).abs() <= 256,
         "the walkthrough builds to {built} bytes, the counter fixture is {fixture_size}"
     );
+    // The small stack took effect: as few initial pages as the fixture.
+    let pages = |wasm: &std::path::Path| {
+        let out = verity()
+            .arg("check")
+            .arg(wasm)
+            .arg("--json")
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        json["fuel"]["initial_pages"].as_u64().unwrap()
+    };
+    assert_eq!(pages(&wasm), pages(&fixture("wasm/counter.wasm")));
+    assert!(pages(&wasm) <= 3, "{} initial pages", pages(&wasm));
     let state = krate.join("state");
     let init = verity()
         .args(["state", "init"])
@@ -639,4 +671,199 @@ fn the_readme_multisig_runs_with_openssl_signatures() {
         stdout.contains("error    MultisigError::BadSignature"),
         "{stdout}"
     );
+}
+
+/// `verity` run in `dir` with cargo's environment removed (as a user's
+/// shell would have it), failing the test with its output if it fails.
+fn verity_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let out = verity()
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "verity {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A new user's path: `verity new` makes the counter, `verity build` builds
+/// it to the fixture's bytes whatever directory it is in, and the module
+/// deploys, runs and verifies.
+#[test]
+fn verity_new_and_build_take_a_user_to_a_verified_contract_from_any_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hashes = Vec::new();
+    for parent in ["a", "a-much-longer-directory/with/more/parts"] {
+        let parent = dir.path().join(parent);
+        std::fs::create_dir_all(&parent).unwrap();
+        verity_in(&parent, &["new", "counter", "--template", "counter"]);
+        let krate = parent.join("counter");
+        // The fixtures' lock pins the same versions with no resolution.
+        std::fs::copy(fixture("contracts/Cargo.lock"), krate.join("Cargo.lock")).unwrap();
+        let out = verity_in(&krate, &["build", "--json"]);
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let built = &json["built"][0];
+        assert_eq!(built["check"]["accepted"], true, "{json}");
+        assert_eq!(built["check"]["initial_pages"], 3, "{json}");
+        let wasm = std::fs::read(built["path"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            wasm,
+            std::fs::read(fixture("wasm/counter.wasm")).unwrap(),
+            "the counter template built in {} is not the counter fixture",
+            krate.display()
+        );
+        hashes.push(built["code_hash"].as_str().unwrap().to_string());
+        if hashes.len() == 1 {
+            let wasm = built["path"].as_str().unwrap().to_string();
+            verity_in(&krate, &["state", "init", "state"]);
+            let out = verity_in(&krate, &["deploy", &wasm, "--state", "state", "--json"]);
+            let deployed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let contract = deployed["contract"].as_str().unwrap().to_string();
+            let out = verity_in(
+                &krate,
+                &[
+                    "call",
+                    &contract,
+                    "--entry",
+                    "add",
+                    "--arg",
+                    "by=5",
+                    "--state",
+                    "state",
+                    "--receipt",
+                    "r.json",
+                ],
+            );
+            assert!(String::from_utf8_lossy(&out.stdout).contains("returns  5 (u64)"));
+            verity_in(&krate, &["verify", "r.json", "--module", &wasm]);
+        }
+    }
+    assert_eq!(hashes[0], hashes[1]);
+}
+
+/// In a workspace whose other member turns on the SDK's `alloc` feature,
+/// `cargo build` of the whole workspace changes the counter (feature
+/// unification); `verity build` builds each member alone and does not.
+#[test]
+fn verity_build_is_not_changed_by_the_rest_of_a_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    verity_in(&ws, &["new", "counter"]);
+    verity_in(&ws, &["new", "other", "--template", "empty"]);
+    let other = ws.join("other/Cargo.toml");
+    let manifest = std::fs::read_to_string(&other).unwrap();
+    let sdk_line = manifest
+        .lines()
+        .find(|l| l.starts_with("verity-sdk"))
+        .unwrap()
+        .to_string();
+    let with_alloc = sdk_line.replace(" }", ", features = [\"alloc\"] }");
+    assert_ne!(sdk_line, with_alloc);
+    std::fs::write(&other, manifest.replace(&sdk_line, &with_alloc)).unwrap();
+    // One workspace: the members' own profiles move to the root (cargo
+    // ignores a member's), and the fixtures' lock covers both.
+    let profile = "[profile.release]";
+    for m in ["counter", "other"] {
+        let path = ws.join(m).join("Cargo.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let cut = text.find(profile).unwrap();
+        std::fs::write(&path, &text[..cut]).unwrap();
+        if m == "counter" {
+            std::fs::write(
+                ws.join("Cargo.toml"),
+                format!(
+                    "[workspace]\nmembers = [\"counter\", \"other\"]\nresolver = \"3\"\n\n{}",
+                    &text[cut..]
+                ),
+            )
+            .unwrap();
+        }
+        std::fs::remove_dir_all(ws.join(m).join(".cargo")).unwrap();
+    }
+    std::fs::copy(fixture("contracts/Cargo.lock"), ws.join("Cargo.lock")).unwrap();
+    let out = verity_in(&ws, &["build", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let counter = json["built"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["package"] == "counter")
+        .unwrap()
+        .clone();
+    let alone = std::fs::read(counter["path"].as_str().unwrap()).unwrap();
+    assert_eq!(alone, std::fs::read(fixture("wasm/counter.wasm")).unwrap());
+    // The same workspace built by cargo as a whole: the counter changes.
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--workspace",
+        ])
+        .current_dir(&ws)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env("RUSTFLAGS", "-C link-arg=-zstack-size=65536")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unified =
+        std::fs::read(ws.join("target/wasm32-unknown-unknown/release/counter.wasm")).unwrap();
+    assert_ne!(
+        unified, alone,
+        "feature unification did not change the counter"
+    );
+}
+
+/// `verity build` refuses what it cannot build, with the reason.
+#[test]
+fn verity_build_names_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = verity().arg("build").arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("is not a Cargo.toml or a directory holding one"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    verity_in(dir.path(), &["new", "c", "--template", "empty"]);
+    std::fs::copy(
+        fixture("contracts/Cargo.lock"),
+        dir.path().join("c/Cargo.lock"),
+    )
+    .unwrap();
+    let out = verity()
+        .args(["build", "--package", "nope"])
+        .current_dir(dir.path().join("c"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no package nope in this workspace"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = verity()
+        .args(["new", "c"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
 }

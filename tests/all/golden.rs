@@ -191,7 +191,7 @@ const GOLDEN: &[Case] = &[
         &["run", "@hostile/bad_pointers.wat", "--entry", "sha256_dst"],
     ),
     // Fuel at the edge: exactly enough, and one unit short (each limit
-    // includes preparing the 262 instrumented bytes: 100,000 + 64 x 262).
+    // includes preparing the 291 instrumented bytes: 400,000 + 256 x 291).
     run(
         "fuel_edge_loop_exact",
         &[
@@ -200,7 +200,7 @@ const GOLDEN: &[Case] = &[
             "--entry",
             "loop1000",
             "--fuel",
-            "141152",
+            "485568",
         ],
     ),
     run(
@@ -211,7 +211,7 @@ const GOLDEN: &[Case] = &[
             "--entry",
             "loop1000",
             "--fuel",
-            "141151",
+            "485567",
         ],
     ),
     run(
@@ -222,7 +222,7 @@ const GOLDEN: &[Case] = &[
             "--entry",
             "fill",
             "--fuel",
-            "198819",
+            "543235",
         ],
     ),
     // Recursion at the logical stack limit and one call past it.

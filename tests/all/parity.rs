@@ -36,16 +36,20 @@ use verity_testkit::{Call, Harness};
 
 use crate::common::fixture;
 
-/// The default profile with every wasm instruction class free.
+/// The default profile with every wasm instruction class free, loads and
+/// stores included.
 fn host_costs_only() -> Profile {
     let mut profile = Profile::default();
     for class in CostClass::ALL {
         if class.name().starts_with("wasm_") {
             *profile.costs.get_mut(*class) = verity_host_abi::Cost {
                 base: 0,
-                per_byte: 0,
+                per_unit: 0,
             };
         }
+    }
+    for tier in profile.costs.memory_access.tiers.iter_mut() {
+        tier.price = 0;
     }
     profile.name = "parity: host calls only".into();
     profile
@@ -130,7 +134,7 @@ fn assert_same(step: &str, costs: &CostSchedule, native: &Outcome, wasm: &Call) 
     {
         *message = format!("panicked at {relative}");
         fuel = fuel
-            .checked_sub(costs.abort.per_byte * NATIVE_LOCATION_PREFIX.len() as u64)
+            .checked_sub(costs.abort.per_unit * NATIVE_LOCATION_PREFIX.len() as u64)
             .expect("a native panic pays for its longer location");
     }
     assert_eq!(status, r.status, "{step}: status");
@@ -266,9 +270,9 @@ fn the_parity_profile_is_the_default_but_for_wasm_costs() {
     for class in CostClass::ALL {
         let (ours, theirs) = (profile.costs.get(*class), default.costs.get(*class));
         if class.name().starts_with("wasm_") {
-            assert_eq!((ours.base, ours.per_byte), (0, 0));
+            assert_eq!((ours.base, ours.per_unit), (0, 0));
         } else {
-            assert_eq!((ours.base, ours.per_byte), (theirs.base, theirs.per_byte));
+            assert_eq!((ours.base, ours.per_unit), (theirs.base, theirs.per_unit));
         }
     }
 }

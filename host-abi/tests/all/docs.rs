@@ -45,8 +45,20 @@ fn docs_costs_table_matches_the_default_schedule() {
     let schedule = CostSchedule::default();
     for class in CostClass::ALL {
         let c = schedule.get(*class);
-        let row = format!("| {} | {} | {} |", class.name(), c.base, c.per_byte);
+        let row = format!("| {} | {} | {} |", class.name(), c.base, c.per_unit);
         assert!(costs.contains(&row), "docs/costs.md lacks the row {row}");
+    }
+}
+
+#[test]
+fn docs_costs_tiers_match_the_default_access_prices() {
+    let costs = doc("costs.md");
+    for tier in CostSchedule::default().memory_access.tiers {
+        let row = format!("\n| {} | {} |", tier.up_to_pages, tier.price);
+        assert!(
+            costs.contains(&row),
+            "docs/costs.md's max_fuel table lacks the tier row {row:?}"
+        );
     }
 }
 

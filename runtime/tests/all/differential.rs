@@ -17,7 +17,8 @@
 use arbitrary::Unstructured;
 use sha2::{Digest, Sha256};
 use verity_runtime::instrument::{
-    self, DEPTH_GLOBAL, EXIT_GLOBAL, EXIT_OUT_OF_FUEL, EXIT_STACK_OVERFLOW, FUEL_GLOBAL,
+    self, ACCESS_GLOBAL, DEPTH_GLOBAL, EXIT_GLOBAL, EXIT_OUT_OF_FUEL, EXIT_STACK_OVERFLOW,
+    FUEL_GLOBAL,
 };
 use verity_runtime::{
     Compiler, MemoryState, Profile, Rejection, Runtime, Status, Transaction, TrapKind,
@@ -270,7 +271,7 @@ fn compare(e: &Engines, n: &str, code: &[u8], stats: &mut Stats) {
         .unwrap()
         .info()
         .initial_memory_pages;
-    let page_charge = e.profile.costs.wasm_memory_initial.total(pages);
+    let page_charge = e.profile.costs.wasm_instance.total(pages);
     if page_charge > FUEL {
         assert_eq!(receipt.status, Status::OutOfFuel, "module {n}");
         return;
@@ -279,6 +280,13 @@ fn compare(e: &Engines, n: &str, code: &[u8], stats: &mut Stats) {
         i.get_global(&*s, FUEL_GLOBAL)
             .unwrap()
             .set(&mut *s, wasmi::Val::I64((FUEL - page_charge) as i64))
+            .unwrap();
+        i.get_global(&*s, ACCESS_GLOBAL)
+            .unwrap()
+            .set(
+                &mut *s,
+                wasmi::Val::I64(e.profile.costs.memory_access.price(pages) as i64),
+            )
             .unwrap();
         i.get_global(&*s, DEPTH_GLOBAL)
             .unwrap()

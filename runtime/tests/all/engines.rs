@@ -44,15 +44,17 @@ const COUNTING_LOOP: &str = r#"(module
 fn a_loop_costs_its_instructions_per_iteration_exactly() {
     // Per iteration: local.get, i32.const, i32.add, local.set, local.get,
     // i32.const, i32.lt_u, br_if = 8; `loop` and `end` are free.
+    // The instance (no memory) is paid first.
+    let fuel = Profile::default().costs.wasm_instance.total(0) + 8 * 1000;
     let r = run(COUNTING_LOOP, "run", 1_000_000);
     assert_eq!(r.status, Status::Success);
-    assert_eq!(r.fuel_used, 8 * 1000);
+    assert_eq!(r.fuel_used, fuel);
     // Exactly enough fuel succeeds; one unit less does not, and a run out
     // of fuel has used its whole limit.
-    assert_eq!(run(COUNTING_LOOP, "run", 8000).status, Status::Success);
-    let short = run(COUNTING_LOOP, "run", 7999);
+    assert_eq!(run(COUNTING_LOOP, "run", fuel).status, Status::Success);
+    let short = run(COUNTING_LOOP, "run", fuel - 1);
     assert_eq!(short.status, Status::OutOfFuel);
-    assert_eq!(short.fuel_used, 7999);
+    assert_eq!(short.fuel_used, fuel - 1);
 }
 
 #[test]
@@ -64,7 +66,7 @@ fn bulk_memory_costs_its_base_and_each_byte_on_every_compiler() {
     let wat = r#"(module (memory 1)
       (func (export "fill") (memory.fill (i32.const 0) (i32.const 7) (i32.const 65536)))
       (func (export "copy") (memory.copy (i32.const 0) (i32.const 100) (i32.const 1000))))"#;
-    let page = c.wasm_memory_initial.total(1);
+    let page = c.wasm_instance.total(1);
     let fill = page + 3 * c.wasm_op.base + c.wasm_memory_bulk.total(65536);
     assert_eq!(run(wat, "fill", 1_000_000).fuel_used, fill);
     assert_eq!(
@@ -85,20 +87,22 @@ fn bulk_memory_costs_its_base_and_each_byte_on_every_compiler() {
 }
 
 #[test]
-fn instantiation_costs_only_the_initial_pages() {
+fn instantiation_costs_the_instance_and_its_initial_pages() {
     let c = Profile::default().costs;
     let wat = r#"(module (memory 3) (data (i32.const 0) "some data")
       (global $g (mut i32) (i32.const 5))
       (func (export "run")))"#;
-    let pages = c.wasm_memory_initial.total(3);
+    let pages = c.wasm_instance.total(3);
     let r = run(wat, "run", pages);
     assert_eq!((r.status, r.fuel_used), (Status::Success, pages));
     // A limit that cannot pay for the pages runs nothing.
     let r = run(wat, "run", pages - 1);
     assert_eq!((r.status, r.fuel_used), (Status::OutOfFuel, pages - 1));
-    // No memory, no charge.
-    let r = run(r#"(module (func (export "run")))"#, "run", 0);
-    assert_eq!((r.status, r.fuel_used), (Status::Success, 0));
+    // No memory: the instance alone.
+    let none = c.wasm_instance.total(0);
+    assert!(none > 0);
+    let r = run(r#"(module (func (export "run")))"#, "run", none);
+    assert_eq!((r.status, r.fuel_used), (Status::Success, none));
 }
 
 #[test]
@@ -107,20 +111,20 @@ fn memory_grow_pays_for_the_pages_it_asks_for_granted_or_not() {
     let wat = r#"(module (memory 1)
       (func (export "grow2") (drop (memory.grow (i32.const 2))))
       (func (export "refused") (drop (memory.grow (i32.const 1000)))))"#;
-    let page = c.wasm_memory_initial.total(1);
+    let page = c.wasm_instance.total(1);
     // i32.const + memory.grow + drop, then 2 pages.
     let fixed = page + 2 * c.wasm_op.base + c.wasm_memory_grow.base;
     assert_eq!(
         run(wat, "grow2", 10_000_000).fuel_used,
-        fixed + 2 * c.wasm_memory_grow.per_byte
+        fixed + 2 * c.wasm_memory_grow.per_unit
     );
     // Asking past the cap is refused (-1) and still pays for what it asked.
     let r = run(wat, "refused", 100_000_000);
     assert_eq!(r.status, Status::Success);
-    assert_eq!(r.fuel_used, fixed + 1000 * c.wasm_memory_grow.per_byte);
+    assert_eq!(r.fuel_used, fixed + 1000 * c.wasm_memory_grow.per_unit);
     // Too little fuel for the pages: out of fuel before the grow.
     assert_eq!(
-        run(wat, "grow2", fixed + 2 * c.wasm_memory_grow.per_byte - 1).status,
+        run(wat, "grow2", fixed + 2 * c.wasm_memory_grow.per_unit - 1).status,
         Status::OutOfFuel
     );
 }
@@ -133,16 +137,68 @@ fn operators_cost_their_class() {
       (func (export "sqrt") (drop (f64.sqrt (f64.const 2))))
       (func (export "drop_elem") (elem.drop $e))
       (func (export "table_grow") (drop (table.grow (ref.null func) (i32.const 5)))))"#;
-    let page = c.wasm_memory_initial.total(1);
+    let page = c.wasm_instance.total(1);
     let op = c.wasm_op.base;
     for (entry, fuel) in [
-        ("load", 2 * op + c.wasm_memory_access.base),
+        ("load", 2 * op + c.memory_access.price(1)),
         ("sqrt", 2 * op + c.wasm_float_slow.base),
         ("drop_elem", c.wasm_segment_drop.base),
         ("table_grow", 3 * op + c.wasm_table_grow.total(5)),
     ] {
         assert_eq!(run(wat, entry, 1_000_000).fuel_used, page + fuel, "{entry}");
     }
+}
+
+/// A load or store costs the price of the memory's current size: its
+/// initial size, then the size each `memory.grow` made, from the next
+/// instruction on; a refused grow changes nothing.
+#[test]
+fn loads_and_stores_cost_the_price_of_the_memorys_size() {
+    let c = Profile::default().costs;
+    let prices = c.memory_access;
+    let op = c.wasm_op.base;
+    let tiers = prices.tiers;
+    assert!(tiers.windows(2).all(|w| w[0].price < w[1].price));
+    for t in tiers {
+        for pages in [t.up_to_pages, t.up_to_pages + 1] {
+            if pages > 256 {
+                continue;
+            }
+            let wat = format!(
+                r#"(module (memory {pages})
+                  (func (export "run") (drop (i64.load (i32.const 8))) (i32.store (i32.const 0) (i32.const 1))))"#
+            );
+            let expected = c.wasm_instance.total(u64::from(pages))
+                + 4 * op
+                + 2 * prices.price(u64::from(pages));
+            assert_eq!(
+                run(&wat, "run", 100_000_000).fuel_used,
+                expected,
+                "{pages} pages"
+            );
+        }
+    }
+    // Growing from 16 to 17 pages: the load before the grow pays the
+    // 16-page price, the load after it the 17-page price.
+    let wat = r#"(module (memory 16)
+      (func (export "run")
+        (drop (i32.load (i32.const 0)))
+        (drop (memory.grow (i32.const 1)))
+        (drop (i32.load (i32.const 0))))
+      (func (export "refused")
+        (drop (memory.grow (i32.const 1000)))
+        (drop (i32.load (i32.const 0)))))"#;
+    let start = c.wasm_instance.total(16);
+    let grow = |pages| 2 * op + c.wasm_memory_grow.total(pages);
+    assert_eq!(
+        run(wat, "run", 100_000_000).fuel_used,
+        start + 4 * op + grow(1) + prices.price(16) + prices.price(17)
+    );
+    assert!(prices.price(17) > prices.price(16));
+    assert_eq!(
+        run(wat, "refused", 100_000_000).fuel_used,
+        start + grow(1000) + 2 * op + prices.price(16)
+    );
 }
 
 #[test]

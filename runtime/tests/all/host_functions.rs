@@ -219,14 +219,14 @@ fn host_call_costs_come_from_the_profile_exactly() {
     p.costs.storage_write.base += 100;
     assert_eq!(fuel(p) - base, 2 * 100);
     let mut p = Profile::default();
-    p.costs.storage_write.per_byte += 1;
+    p.costs.storage_write.per_unit += 1;
     assert_eq!(fuel(p) - base, 2 * (3 + 5));
     let mut p = Profile::default();
-    p.costs.storage_read.per_byte += 1;
+    p.costs.storage_read.per_unit += 1;
     assert_eq!(fuel(p) - base, 3 + 5, "key and value bytes");
     let mut p = Profile::default();
     p.costs.sha256.base += 7;
-    p.costs.sha256.per_byte += 1;
+    p.costs.sha256.per_unit += 1;
     assert_eq!(fuel(p) - base, 7 + 8);
 }
 
@@ -251,7 +251,7 @@ fn fuel_is_deterministic_and_out_of_fuel_uses_it_all() {
         .preparation_fuel(&c);
     assert_eq!(
         a.fuel_used,
-        prepare + c.wasm_memory_initial.total(1) + 8 * 1000 * c.wasm_op.base
+        prepare + c.wasm_instance.total(1) + 8 * 1000 * c.wasm_op.base
     );
     // One unit short fails, even though the engine's last fuel check may
     // come before the last instructions run.

@@ -295,8 +295,8 @@ fn preparation_fuel(code: &[u8]) -> u64 {
         .code
         .len() as u64;
     let rule = profile.costs.wasm_prepare;
-    assert_eq!((rule.base, rule.per_byte), (100_000, 64));
-    rule.base + rule.per_byte * instrumented
+    assert_eq!((rule.base, rule.per_unit), (400_000, 256));
+    rule.base + rule.per_unit * instrumented
 }
 
 #[test]
