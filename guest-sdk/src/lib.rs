@@ -59,6 +59,30 @@
 
 #[cfg(any(feature = "alloc", not(target_arch = "wasm32")))]
 extern crate alloc;
+
+/// Emitted by `#[contract]` and `#[contracttype]` for a type that needs an
+/// allocator (`String`, `Vec`): without the `alloc` feature, a wasm build
+/// fails here with a message that names the feature, instead of with
+/// serde's `the trait bound String: Serialize is not satisfied`.
+#[doc(hidden)]
+#[macro_export]
+#[cfg(all(target_arch = "wasm32", not(feature = "alloc")))]
+macro_rules! __requires_alloc {
+    ($what:literal) => {
+        ::core::compile_error!(::core::concat!(
+            $what,
+            " needs verity-sdk's `alloc` feature: add `features = [\"alloc\"]` to the verity-sdk dependency in Cargo.toml"
+        ));
+    };
+}
+
+/// See the wasm build's definition: natively, and with `alloc`, nothing.
+#[doc(hidden)]
+#[macro_export]
+#[cfg(not(all(target_arch = "wasm32", not(feature = "alloc"))))]
+macro_rules! __requires_alloc {
+    ($what:literal) => {};
+}
 #[cfg(not(target_arch = "wasm32"))]
 extern crate std;
 

@@ -72,6 +72,7 @@ use verity_host_core::{
 };
 
 pub use verity_host_abi::{Event, ReadEntry, Status, TrapKind, WriteEntry};
+pub use verity_host_core::HostFuel;
 
 use crate::msg::{MsgBuf, PANIC_MESSAGE_BYTES, push_panic_location};
 use crate::{Address, Contract, ContractError, codec};
@@ -95,6 +96,11 @@ pub struct Outcome {
     pub writes: Vec<WriteEntry>,
     /// Fuel taken by host calls: all of the fuel limit if the run ran out.
     pub host_fuel: u64,
+    /// The host-call part of the run's fuel profile: for each class of
+    /// host function called, the calls and the fuel they took (what `verity
+    /// run --debug` prints for them). Its total is `host_fuel`, unless the
+    /// run ran out of fuel (then the failed charge is not in it).
+    pub host_fuel_by_class: HostFuel,
     /// The run's debug log lines (`env::log`, `log!`), in order; not part
     /// of a receipt.
     pub logs: Vec<String>,
@@ -156,6 +162,7 @@ impl Outcome {
             reads: Vec::new(),
             writes: Vec::new(),
             host_fuel: 0,
+            host_fuel_by_class: HostFuel::default(),
             logs: Vec::new(),
         }
     }
@@ -438,6 +445,7 @@ impl TestEnv {
                 })
                 .collect(),
             host_fuel,
+            host_fuel_by_class: run.host_fuel,
             logs: run.logs,
         };
         self.last_logs = outcome.logs.clone();

@@ -62,8 +62,59 @@ pub struct Finished<B> {
     pub logs: Vec<String>,
     /// The transaction's byte fields.
     pub tx: TxBytes,
+    /// What host calls took, by class (not in the receipt).
+    pub host_fuel: HostFuel,
     /// The pre-state.
     pub backend: B,
+}
+
+/// The fuel host calls took, by the cost class of the function called: the
+/// host-call part of a run's fuel profile. Every unit a host function takes
+/// (its base, its bytes, a storage read's value) is counted under its
+/// class; a charge that could not be paid ends the run and is not counted.
+///
+/// ```
+/// use verity_host_abi::CostClass;
+/// use verity_host_core::HostFuel;
+///
+/// let spent = HostFuel::default();
+/// assert_eq!(spent.get(CostClass::storage_read), (0, 0));
+/// assert_eq!(spent.total(), 0);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostFuel {
+    /// Calls and fuel, indexed as [`CostClass::ALL`].
+    by_class: [(u64, u64); CLASSES],
+}
+
+const CLASSES: usize = CostClass::ALL.len();
+
+impl HostFuel {
+    /// The calls made of functions of `class`, and the fuel they took.
+    pub fn get(&self, class: CostClass) -> (u64, u64) {
+        self.by_class[class as usize]
+    }
+
+    /// The classes with at least one call: (class, calls, fuel), in
+    /// schedule order.
+    pub fn iter(&self) -> impl Iterator<Item = (CostClass, u64, u64)> + '_ {
+        CostClass::ALL
+            .iter()
+            .map(|c| (*c, self.by_class[*c as usize]))
+            .filter(|(_, (calls, _))| *calls > 0)
+            .map(|(c, (calls, fuel))| (c, calls, fuel))
+    }
+
+    /// All the fuel host calls took.
+    pub fn total(&self) -> u64 {
+        self.by_class.iter().map(|(_, f)| f).sum()
+    }
+
+    fn add(&mut self, class: CostClass, fuel: u64) {
+        let entry = &mut self.by_class[class as usize];
+        entry.0 += 1;
+        entry.1 += fuel;
+    }
 }
 
 /// The host of one run: the rules of every host function, over a pre-state
@@ -95,6 +146,7 @@ pub struct Host<B> {
     pub(crate) logs: Vec<String>,
     /// Bytes of `logs`.
     pub(crate) log_bytes: usize,
+    pub(crate) host_fuel: HostFuel,
 }
 
 impl<B: StateBackend> Host<B> {
@@ -123,6 +175,7 @@ impl<B: StateBackend> Host<B> {
             output: Vec::new(),
             logs: Vec::new(),
             log_bytes: 0,
+            host_fuel: HostFuel::default(),
         }
     }
 
@@ -177,6 +230,7 @@ impl<B: StateBackend> Host<B> {
             effects,
             logs: self.logs,
             tx: self.tx,
+            host_fuel: self.host_fuel,
             backend: self.backend,
         }
     }
@@ -239,8 +293,14 @@ macro_rules! host_methods {
                     mem: &mut GuestMemory<'_>,
                     $($p: $t),*
                 ) -> Result<ret!($($r)?), HostExit> {
-                    self.charge(self.costs.get(CostClass::$cost).base)?;
-                    calls::$name(self, mem, $($p),*)
+                    let before = self.fuel_left;
+                    let result = match self.charge(self.costs.get(CostClass::$cost).base) {
+                        Ok(()) => calls::$name(self, mem, $($p),*),
+                        Err(e) => Err(e),
+                    };
+                    let taken = before.saturating_sub(self.fuel_left);
+                    self.host_fuel.add(CostClass::$cost, taken);
+                    result
                 }
             )*
         }

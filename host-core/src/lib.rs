@@ -52,7 +52,7 @@ pub mod state;
 pub mod transaction;
 
 pub use exit::HostExit;
-pub use host::{ChainContext, Effects, Finished, Host, TxBytes};
+pub use host::{ChainContext, Effects, Finished, Host, HostFuel, TxBytes};
 pub use memory::GuestMemory;
 pub use state::{
     MemoryState, StaleReceipt, StateBackend, StateError, StateRoots, Transition,

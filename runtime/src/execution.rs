@@ -30,6 +30,68 @@ pub struct Executed {
     pub receipt: Receipt,
     /// The guest's `log` lines, as far as `max_log_bytes` kept them.
     pub logs: Vec<String>,
+    /// Where the fuel went, by class: complete from
+    /// [`Runtime::execute_profiled`](crate::Runtime::execute_profiled);
+    /// elsewhere the module's own classes are one entry, `wasm_code`.
+    pub fuel: FuelProfile,
+}
+
+/// Where a run's fuel went, by class: like the debug log, not part of the
+/// receipt. The entries sum to the receipt's `fuel_used` exactly.
+///
+/// In order: `prepare` (preparing the code a run or deploy brings),
+/// `code_storage` (a deploy storing it), `instance` and `initial_pages`,
+/// the module's own classes as its meter charged them
+/// ([`COUNTED_CLASSES`](crate::instrument::COUNTED_CLASSES): instructions,
+/// loads and stores, bulk memory, `memory.grow`, ...), each class of host
+/// function with its calls, and `out_of_fuel`: what a run that ran out
+/// used beyond what it paid for (the charge that did not fit, and the rest
+/// of its limit). Classes that took nothing are left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FuelProfile {
+    /// The classes, in the order above.
+    pub entries: Vec<FuelEntry>,
+}
+
+/// One class of a [`FuelProfile`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FuelEntry {
+    /// The class: a cost class of the schedule, or one named in
+    /// [`FuelProfile`].
+    pub class: String,
+    /// For a host function class, how many calls were made.
+    pub calls: Option<u64>,
+    /// The fuel it took.
+    pub fuel: u64,
+}
+
+impl FuelProfile {
+    /// The sum of the entries: the run's `fuel_used`.
+    pub fn total(&self) -> u64 {
+        self.entries.iter().map(|e| e.fuel).sum()
+    }
+
+    fn push(&mut self, class: &str, calls: Option<u64>, fuel: u64) {
+        if fuel > 0 || calls.is_some_and(|c| c > 0) {
+            self.entries.push(FuelEntry {
+                class: class.to_string(),
+                calls,
+                fuel,
+            });
+        }
+    }
+}
+
+/// What the meters said at the end of a run, for its fuel profile.
+#[derive(Default)]
+struct Meters {
+    /// The instance and its initial pages were paid for.
+    instance_paid: bool,
+    /// What the initial pages cost.
+    pages_fuel: u64,
+    /// The counting module's counters, by
+    /// [`COUNTED_CLASSES`](crate::instrument::COUNTED_CLASSES).
+    counted: Option<Vec<u64>>,
 }
 
 /// Where a transaction's code comes from.
@@ -108,15 +170,18 @@ impl Runtime {
         tx: &Transaction,
         state: &dyn StateBackend,
     ) -> Result<Receipt, RuntimeError> {
-        self.executed(source, tx, state).map(|e| e.receipt)
+        self.executed(source, tx, state, false).map(|e| e.receipt)
     }
 
-    /// [`receipt_of`](Self::receipt_of) with the run's debug log.
+    /// [`receipt_of`](Self::receipt_of) with the run's debug log and its
+    /// fuel profile; with `count`, the entry runs in a module instrumented
+    /// to count its fuel by class (compiled for this run, not cached).
     pub(crate) fn executed(
         &self,
         source: CodeSource<'_>,
         tx: &Transaction,
         state: &dyn StateBackend,
+        count: bool,
     ) -> Result<Executed, RuntimeError> {
         if matches!(tx.target, Target::Deploy { .. }) && matches!(source, CodeSource::Prepared(_)) {
             return Err(RuntimeError::DeployNeedsCode);
@@ -146,6 +211,7 @@ impl Runtime {
             return Ok(Executed {
                 receipt: self.receipt(contract, code_hash, tx, entry, bytes, outcome, roots),
                 logs: Vec::new(),
+                fuel: FuelProfile::default(),
             });
         }
         // SAFETY: `Store<T>` requires `T: 'static`, but the backend is only
@@ -165,8 +231,9 @@ impl Runtime {
             &profile.costs,
             0,
         );
-        // Fuel taken before the entry runs, beyond the memory's pages.
-        let mut upfront = 0u64;
+        // Fuel taken before the entry runs, beyond the instance: preparing
+        // the code, and for a deploy storing it.
+        let (mut prepare, mut store_fuel) = (0u64, 0u64);
         let prepared = match tx.target {
             Target::Call { contract } => {
                 let record = host.system_read(&record_key(&contract))?;
@@ -200,7 +267,7 @@ impl Runtime {
                     Err(rejection) => Prepared::Refused(rejection),
                     Ok(module) => {
                         // A run brings its code: it pays for preparing it.
-                        upfront = module.preparation_fuel(&profile.costs);
+                        prepare = module.preparation_fuel(&profile.costs);
                         self.entry(module, &tx.entry)
                     }
                 },
@@ -234,7 +301,8 @@ impl Runtime {
                         host.system_write(record_key(&contract).to_vec(), record.encode());
                         // Storing the code, and preparing it: the compile
                         // every node and verifier does once for this code.
-                        upfront = store.saturating_add(module.preparation_fuel(&profile.costs));
+                        store_fuel = store;
+                        prepare = module.preparation_fuel(&profile.costs);
                         if tx.entry.is_empty() {
                             Prepared::NothingToRun
                         } else {
@@ -244,6 +312,9 @@ impl Runtime {
                 }
             }
         };
+        let upfront = prepare.saturating_add(store_fuel);
+        let paid_upfront = !matches!(prepared, Prepared::TooPoor) && upfront <= tx.fuel_limit;
+        let mut meters = Meters::default();
         let (host, status, fuel_used) = match prepared {
             Prepared::Refused(rejection) => (host, rejected(&rejection), 0),
             Prepared::TooPoor => (host, Status::OutOfFuel, tx.fuel_limit),
@@ -251,9 +322,45 @@ impl Runtime {
                 (host, Status::OutOfFuel, tx.fuel_limit)
             }
             Prepared::NothingToRun => (host, Status::Success, upfront),
-            Prepared::Run(module, entry) => self.run(&module, entry, tx, host, upfront)?,
+            Prepared::Run(module, entry) => {
+                let counting = match count {
+                    true => self.counting(&source, &module, &tx.entry, state)?,
+                    false => None,
+                };
+                let (module, entry) = match &counting {
+                    Some((m, e)) => (m, *e),
+                    None => (&*module, entry),
+                };
+                let (host, status, fuel_used, m) = self.run(module, entry, tx, host, upfront)?;
+                meters = m;
+                (host, status, fuel_used)
+            }
         };
         let run = host.finish(&status);
+        let fuel = {
+            let mut p = FuelProfile::default();
+            if paid_upfront {
+                p.push("prepare", None, prepare);
+                p.push("code_storage", None, store_fuel);
+            }
+            if meters.instance_paid {
+                let instance = profile.costs.wasm_instance;
+                p.push("instance", None, instance.base);
+                p.push("initial_pages", None, meters.pages_fuel);
+            }
+            if let Some(counted) = &meters.counted {
+                for (name, fuel) in crate::instrument::COUNTED_CLASSES.iter().zip(counted) {
+                    p.push(name, None, *fuel);
+                }
+            }
+            for (class, calls, fuel) in run.host_fuel.iter() {
+                p.push(class.name(), Some(calls), fuel);
+            }
+            let rest = fuel_used.saturating_sub(p.total());
+            let unpaid = matches!(status, Status::OutOfFuel) || meters.counted.is_some();
+            p.push(if unpaid { "out_of_fuel" } else { "wasm_code" }, None, rest);
+            p
+        };
         let roots = state.roots(&run.effects.writes)?;
         let outcome = Outcome {
             status,
@@ -263,7 +370,36 @@ impl Runtime {
         Ok(Executed {
             receipt: self.receipt(contract, code_hash, tx, entry, run.tx, outcome, roots),
             logs: run.logs,
+            fuel,
         })
+    }
+
+    /// The module of `module`'s code instrumented to count its fuel by
+    /// class, with its entry `name`; `None` where the code is not at hand
+    /// (a module the caller prepared).
+    fn counting(
+        &self,
+        source: &CodeSource<'_>,
+        module: &PreparedModule,
+        name: &str,
+        state: &dyn StateBackend,
+    ) -> Result<Option<(PreparedModule, EntryPoint)>, RuntimeError> {
+        let code = match source {
+            CodeSource::Bytes { code, .. } => code.to_vec(),
+            CodeSource::State => match state.get(&code_key(&module.code_hash))? {
+                Some(code) => code,
+                None => return Ok(None),
+            },
+            CodeSource::Prepared(_) => return Ok(None),
+        };
+        let counted = self
+            .modules
+            .compile_counted(&self.profile, &code, module.code_hash)
+            .map_err(|r| RuntimeError::Engine(format!("the counting module: {r}")))?;
+        let entry = counted
+            .entry(name)
+            .map_err(|r| RuntimeError::Engine(format!("the counting module: {r}")))?;
+        Ok(Some((counted, entry)))
     }
 
     /// The module of `code_hash`, from `source` or, for a call that brought
@@ -388,7 +524,7 @@ impl Runtime {
         tx: &Transaction,
         host: RunHost,
         upfront: u64,
-    ) -> Result<(RunHost, Status, u64), RuntimeError> {
+    ) -> Result<(RunHost, Status, u64, Meters), RuntimeError> {
         // Held until the store is gone, so the pool always has a slot for it.
         let engine = prepared.pre.module().engine();
         let pooled = Engine::same(&self.modules.engine, engine);
@@ -434,6 +570,7 @@ impl Runtime {
                 result: Err(e),
                 fuel_left: tx.fuel_limit,
                 exit: 0,
+                meters: Meters::default(),
             },
             Ok(instance) => {
                 let budget = tx.fuel_limit.checked_sub(upfront);
@@ -458,7 +595,7 @@ impl Runtime {
             _ if native_overflow => tx.fuel_limit,
             _ => tx.fuel_limit.saturating_sub(end.fuel_left),
         };
-        Ok((store.into_data().host, status, fuel_used))
+        Ok((store.into_data().host, status, fuel_used, end.meters))
     }
 
     /// Sets the meters of a fresh instance and calls the entry.
@@ -504,6 +641,7 @@ impl Runtime {
                 result: Err(HostExit::OutOfFuel.into()),
                 fuel_left: 0,
                 exit: 0,
+                meters: Meters::default(),
             });
         };
         fuel.set(&mut *store, Val::I64(fuel_left as i64))
@@ -536,10 +674,30 @@ impl Runtime {
                 .get(&mut *store)
                 .unwrap_i32(),
         };
+        let counted = match &fixed.counters {
+            Some(counters) => Some(
+                counters
+                    .iter()
+                    .map(|c| {
+                        let global =
+                            export(instance, store, c)?.into_global().ok_or_else(|| {
+                                RuntimeError::Engine("a fuel counter is not a global".into())
+                            })?;
+                        Ok(global.get(&mut *store).unwrap_i64() as u64)
+                    })
+                    .collect::<Result<Vec<u64>, RuntimeError>>()?,
+            ),
+            None => None,
+        };
         Ok(CallEnd {
             result,
             fuel_left: left,
             exit,
+            meters: Meters {
+                instance_paid: true,
+                pages_fuel: pages - costs.wasm_instance.base,
+                counted,
+            },
         })
     }
 }
@@ -579,6 +737,8 @@ struct CallEnd {
     /// The instrumentation's exit global if the call failed: it tells a
     /// metering trap from the guest's own `unreachable`.
     exit: i32,
+    /// For the fuel profile.
+    meters: Meters,
 }
 
 /// How often a run retries an instantiation the pool refused for want of a

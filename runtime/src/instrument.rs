@@ -84,6 +84,39 @@ pub const CANONICAL_NAN_F32: u32 = 0x7fc0_0000;
 /// The canonical f64 NaN (see [`CANONICAL_NAN_F32`]).
 pub const CANONICAL_NAN_F64: u64 = 0x7ff8_0000_0000_0000;
 
+/// What the counting instrumentation ([`instrument_counted`]) counts, in
+/// the order of its counter globals: the fuel the module's own meter
+/// charged, by class. `memory_access` is loads and stores at the price of
+/// the memory's size.
+pub const COUNTED_CLASSES: [&str; 8] = [
+    "wasm_op",
+    "memory_access",
+    "wasm_float_slow",
+    "wasm_memory_bulk",
+    "wasm_table_bulk",
+    "wasm_memory_grow",
+    "wasm_table_grow",
+    "wasm_segment_drop",
+];
+
+/// Export name prefix of the counter globals of [`instrument_counted`]:
+/// `__verity_spent_` and a name of [`COUNTED_CLASSES`].
+pub const COUNTER_PREFIX: &str = "__verity_spent_";
+
+/// The index in [`COUNTED_CLASSES`] of a wasm cost class.
+fn counted(class: CostClass) -> usize {
+    match class {
+        CostClass::wasm_float_slow => 2,
+        CostClass::wasm_memory_bulk => 3,
+        CostClass::wasm_table_bulk => 4,
+        CostClass::wasm_memory_grow => 5,
+        CostClass::wasm_table_grow => 6,
+        CostClass::wasm_segment_drop => 7,
+        _ => 0,
+    }
+}
+const ACCESS_COUNTER: usize = 1;
+
 /// An instrumented module.
 pub struct Instrumented {
     /// The module to compile.
@@ -132,8 +165,39 @@ pub(crate) fn instrument_described(
     desc: &ModuleDesc,
     profile: &crate::Profile,
 ) -> Result<Instrumented, String> {
+    rewrite(code, desc, profile, false)
+}
+
+/// [`instrument`], and also counts the fuel the module's meter charges by
+/// class, in one i64 global per name of [`COUNTED_CLASSES`], exported as
+/// [`COUNTER_PREFIX`] and the name: the module behind a run's fuel
+/// profile. It charges exactly the fuel [`instrument`]'s module charges
+/// (the counters are only added to), so its runs give the same receipts.
+///
+/// ```
+/// use verity_runtime::{Profile, instrument};
+///
+/// let code = wat::parse_str(r#"(module (memory 1)
+///   (func (export "run") (drop (i32.load (i32.const 0)))))"#)?;
+/// let counted = instrument::instrument_counted(&code, &Profile::default())?;
+/// let plain = instrument::instrument(&code, &Profile::default())?;
+/// assert!(counted.code.len() > plain.code.len());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn instrument_counted(code: &[u8], profile: &crate::Profile) -> Result<Instrumented, String> {
+    let desc = ModuleDesc::read(code, profile.features()).map_err(|e| e.to_string())?;
+    rewrite(code, &desc, profile, true)
+}
+
+fn rewrite(
+    code: &[u8],
+    desc: &ModuleDesc,
+    profile: &crate::Profile,
+    counters: bool,
+) -> Result<Instrumented, String> {
     let analysis = analyze(desc);
     let mut rewriter = Rewriter {
+        counters,
         a: &analysis,
         largest: (0, 0),
         costs: profile.costs,
@@ -351,6 +415,8 @@ fn unit_cost(op: &Op<'_>, costs: &CostSchedule) -> Option<u64> {
 }
 
 struct Rewriter<'a> {
+    /// Whether to count the fuel charged by class ([`instrument_counted`]).
+    counters: bool,
     a: &'a Analysis,
     /// The largest instrumented body so far: (function index, bytes).
     largest: (u32, usize),
@@ -374,6 +440,22 @@ impl Rewriter<'_> {
     fn access_price(&self) -> u32 {
         self.a.globals + 3
     }
+    fn counter(&self, k: usize) -> u32 {
+        self.a.globals + 4 + k as u32
+    }
+
+    /// Adds the i64 that `amount` pushes to counter `k`.
+    fn count(&self, f: &mut Function, k: usize, amount: &[I<'static>]) {
+        if !self.counters {
+            return;
+        }
+        f.instruction(&I::GlobalGet(self.counter(k)));
+        amount.iter().for_each(|i| {
+            f.instruction(i);
+        });
+        f.instruction(&I::I64Add);
+        f.instruction(&I::GlobalSet(self.counter(k)));
+    }
 
     fn add_globals(&self, globals: &mut GlobalSection) {
         let mutable = |val_type| GlobalType {
@@ -386,6 +468,11 @@ impl Rewriter<'_> {
         globals.global(mutable(EncType::I32), &ConstExpr::i32_const(0));
         // The host sets it for the initial size before the entry runs.
         globals.global(mutable(EncType::I64), &ConstExpr::i64_const(0));
+        if self.counters {
+            for _ in COUNTED_CLASSES {
+                globals.global(mutable(EncType::I64), &ConstExpr::i64_const(0));
+            }
+        }
     }
 
     fn add_exports(&self, exports: &mut ExportSection) {
@@ -393,6 +480,15 @@ impl Rewriter<'_> {
         exports.export(DEPTH_GLOBAL, ExportKind::Global, self.depth());
         exports.export(EXIT_GLOBAL, ExportKind::Global, self.exit());
         exports.export(ACCESS_GLOBAL, ExportKind::Global, self.access_price());
+        if self.counters {
+            for (k, name) in COUNTED_CLASSES.iter().enumerate() {
+                exports.export(
+                    &format!("{COUNTER_PREFIX}{name}"),
+                    ExportKind::Global,
+                    self.counter(k),
+                );
+            }
+        }
     }
 
     /// Sets the access price for the memory's size after a `memory.grow`
@@ -448,26 +544,20 @@ impl Rewriter<'_> {
     /// Charges `unit` fuel per unit of the i32 count on top of the stack
     /// (leaving it there). At most 2^32 - 1 units of at most 2^31 fuel:
     /// the product fits an i64.
-    fn charge_count(&self, f: &mut Function, scratch: u32, unit: u64) {
-        match unit {
-            0 => {}
-            1 => {
-                f.instruction(&I::LocalTee(scratch));
-                self.charge(f, &[I::LocalGet(scratch), I::I64ExtendI32U]);
-            }
-            _ => {
-                f.instruction(&I::LocalTee(scratch));
-                self.charge(
-                    f,
-                    &[
-                        I::LocalGet(scratch),
-                        I::I64ExtendI32U,
-                        I::I64Const(unit.min(1 << 31) as i64),
-                        I::I64Mul,
-                    ],
-                );
-            }
-        }
+    fn charge_count(&self, f: &mut Function, scratch: u32, unit: u64, counter: usize) {
+        let amount = match unit {
+            0 => return,
+            1 => vec![I::LocalGet(scratch), I::I64ExtendI32U],
+            _ => vec![
+                I::LocalGet(scratch),
+                I::I64ExtendI32U,
+                I::I64Const(unit.min(1 << 31) as i64),
+                I::I64Mul,
+            ],
+        };
+        f.instruction(&I::LocalTee(scratch));
+        self.charge(f, &amount);
+        self.count(f, counter, &amount);
     }
 
     fn push_frame(&self, f: &mut Function, frame: u32) {
@@ -557,24 +647,32 @@ impl Rewriter<'_> {
         while !reader.eof() {
             ops.push(reader.read()?);
         }
-        // Basic blocks: (first operator index, fuel, loads and stores).
-        let mut blocks: Vec<(usize, u64, u32)> = Vec::new();
+        // Basic blocks: (first operator index, fuel, loads and stores, and
+        // the fuel by counted class).
+        type Block = (usize, u64, u32, [u64; COUNTED_CLASSES.len()]);
+        let mut blocks: Vec<Block> = Vec::new();
         let mut start = 0;
         let (mut cost, mut accesses) = (0u64, 0u32);
+        let mut by_class = [0u64; COUNTED_CLASSES.len()];
         for (i, op) in ops.iter().enumerate() {
-            cost = cost.saturating_add(op_cost(op, &self.costs));
+            let c = op_cost(op, &self.costs);
+            cost = cost.saturating_add(c);
+            if let Some(class) = op_class(op) {
+                by_class[counted(class)] = by_class[counted(class)].saturating_add(c);
+            }
             accesses += u32::from(is_memory_access(op));
             if ends_block(op) {
-                blocks.push((start, cost, accesses));
+                blocks.push((start, cost, accesses, by_class));
                 start = i + 1;
                 (cost, accesses) = (0, 0);
+                by_class = [0; COUNTED_CLASSES.len()];
             }
         }
-        blocks.push((start, cost, accesses));
+        blocks.push((start, cost, accesses, by_class));
         let mut next_block = blocks.iter().peekable();
 
         for (i, op) in ops.iter().enumerate() {
-            while let Some(&&(at, cost, accesses)) = next_block.peek() {
+            while let Some(&&(at, cost, accesses, by_class)) = next_block.peek() {
                 if at != i {
                     break;
                 }
@@ -590,17 +688,23 @@ impl Rewriter<'_> {
                         } else {
                             vec![price, I::I64Const(i64::from(n)), I::I64Mul]
                         };
-                        let mut amount = amount;
+                        let mut total = amount.clone();
                         if cost > 0 {
-                            amount.extend([I::I64Const(cost as i64), I::I64Add]);
+                            total.extend([I::I64Const(cost as i64), I::I64Add]);
                         }
-                        self.charge(&mut f, &amount);
+                        self.charge(&mut f, &total);
+                        // Counted once paid: a charge that traps counts nothing.
+                        self.count(&mut f, ACCESS_COUNTER, &amount);
                     }
+                }
+                for (k, fuel) in by_class.iter().enumerate().filter(|(_, f)| **f > 0) {
+                    self.count(&mut f, k, &[I::I64Const(*fuel as i64)]);
                 }
                 next_block.next();
             }
             if let Some(unit) = unit_cost(op, &self.costs) {
-                self.charge_count(&mut f, scratch_i32, unit);
+                let counter = op_class(op).map_or(0, counted);
+                self.charge_count(&mut f, scratch_i32, unit, counter);
             }
             let frame = self.callee_frame(op);
             if let Some(frame) = frame {

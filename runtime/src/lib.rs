@@ -50,7 +50,7 @@ pub use builder::RuntimeBuilder;
 pub use contract_spec::{SpecReadError, contract_spec};
 pub use dir_state::{DirState, DirStateError};
 pub use error::RuntimeError;
-pub use execution::Executed;
+pub use execution::{Executed, FuelEntry, FuelProfile};
 pub use module_store::CRANELIFT_MAX_INSTRUMENTED_BYTES;
 pub use pool::{Allocation, PoolOptions};
 pub use prepared::PreparedModule;

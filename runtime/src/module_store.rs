@@ -287,6 +287,43 @@ impl ModuleStore {
         PreparedModule::new(code_hash, compiler, &module, linker, meta).map(Arc::new)
     }
 
+    /// `code` instrumented to count its fuel by class
+    /// ([`instrument::instrument_counted`]) and compiled, not cached: the
+    /// module of a run's fuel profile. It is priced as `code` is (its
+    /// `instrumented_bytes` are those of the module every node compiles).
+    pub(crate) fn compile_counted(
+        &self,
+        profile: &Profile,
+        code: &[u8],
+        code_hash: Hash32,
+    ) -> Result<PreparedModule, Rejection> {
+        let (info, instrumented) = instrumented(profile, code)?;
+        let counted =
+            instrument::instrument_counted(code, profile).map_err(|_| Rejection::Compile {
+                stage: "instrumentation",
+            })?;
+        let (engine, linker, compiler) = if self.compiler == Compiler::Cranelift
+            && counted.code.len() > CRANELIFT_MAX_INSTRUMENTED_BYTES
+        {
+            let tier = self.large_tier(profile).ok_or(Rejection::Compile {
+                stage: "compilation",
+            })?;
+            (&tier.engine, &tier.linker, Compiler::Winch)
+        } else {
+            (&self.engine, &self.linker, self.compiler)
+        };
+        let module =
+            Module::from_binary(engine, &counted.code).map_err(|_| Rejection::Compile {
+                stage: "compilation",
+            })?;
+        let meta = Meta {
+            info,
+            export_frames: instrumented.export_frames,
+            instrumented_bytes: instrumented.code.len() as u64,
+        };
+        PreparedModule::new(code_hash, compiler, &module, linker, meta)
+    }
+
     /// The engine and linker for modules too large for Cranelift, made on
     /// first use: Winch, instances mapped on demand (large modules are
     /// rare; they do not get pool slots). `None` if the engine cannot be

@@ -9,7 +9,9 @@ use wasmtime::{InstancePre, Linker, Module, ModuleExport};
 
 use crate::artifact::Meta;
 use crate::host::HostState;
-use crate::instrument::{ACCESS_GLOBAL, DEPTH_GLOBAL, EXIT_GLOBAL, FUEL_GLOBAL};
+use crate::instrument::{
+    ACCESS_GLOBAL, COUNTED_CLASSES, COUNTER_PREFIX, DEPTH_GLOBAL, EXIT_GLOBAL, FUEL_GLOBAL,
+};
 use crate::profile::Compiler;
 use crate::validate::{ModuleInfo, Rejection};
 use verity_host_core::TxRejection;
@@ -30,6 +32,9 @@ pub(crate) struct FixedExports {
     pub(crate) exit: ModuleExport,
     pub(crate) access_price: ModuleExport,
     pub(crate) memory: Option<ModuleExport>,
+    /// The fuel counters of a module instrumented to count
+    /// ([`instrument_counted`](crate::instrument::instrument_counted)).
+    pub(crate) counters: Option<[ModuleExport; COUNTED_CLASSES.len()]>,
 }
 
 /// A validated, compiled module, ready to instantiate: what
@@ -107,6 +112,11 @@ impl PreparedModule {
             exit: export(EXIT_GLOBAL)?,
             access_price: export(ACCESS_GLOBAL)?,
             memory: module.get_export_index(MEMORY_EXPORT),
+            counters: COUNTED_CLASSES
+                .iter()
+                .map(|name| module.get_export_index(&format!("{COUNTER_PREFIX}{name}")))
+                .collect::<Option<Vec<_>>>()
+                .and_then(|v| v.try_into().ok()),
         };
         let mut entries = HashMap::new();
         for (name, sig) in &meta.info.exported_functions {

@@ -205,7 +205,48 @@ impl Runtime {
             },
             None => CodeSource::State,
         };
-        self.executed(source, tx, state)
+        self.executed(source, tx, state, false)
+    }
+
+    /// [`Runtime::execute_debug`] with the run's fuel profile
+    /// ([`Executed::fuel`]): where its fuel went, by class. The entry runs
+    /// twice, in the module every node runs (the receipt) and in one
+    /// instrumented to count its fuel by class as well, compiled for this
+    /// run (the profile); the two must agree.
+    ///
+    /// ```
+    /// use verity_runtime::{MemoryState, Profile, Runtime, Transaction};
+    ///
+    /// let runtime = Runtime::new(Profile::default())?;
+    /// let wasm = wat::parse_str(r#"(module (func (export "run") (drop (i32.const 1))))"#)?;
+    /// let tx = Transaction::new("run");
+    /// let run = runtime.execute_profiled(Some(&wasm), &tx, &MemoryState::default())?;
+    /// assert_eq!(run.fuel.total(), run.receipt.fuel_used);
+    /// assert!(run.fuel.entries.iter().any(|e| e.class == "wasm_op" && e.fuel == 2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn execute_profiled(
+        &self,
+        code: Option<&[u8]>,
+        tx: &Transaction,
+        state: &dyn StateBackend,
+    ) -> Result<Executed, RuntimeError> {
+        let hash = code.map(|c| self.code_hash(c));
+        let source = || match (code, hash) {
+            (Some(code), Some(hash)) => CodeSource::Bytes { code, hash },
+            _ => CodeSource::State,
+        };
+        let plain = self.executed(source(), tx, state, false)?;
+        let counted = self.executed(source(), tx, state, true)?;
+        if counted.receipt != plain.receipt {
+            return Err(RuntimeError::Engine(
+                "the run that counted fuel by class gave another receipt".into(),
+            ));
+        }
+        Ok(Executed {
+            fuel: counted.fuel,
+            ..plain
+        })
     }
 
     /// Runs a call ([`Target::Call`](crate::Target::Call)) with the code

@@ -51,6 +51,8 @@ pub struct ReceiptFile {
     /// Whether the JSON carried a `decoded` member (what `--json` output
     /// adds), which is not part of the receipt and was not read.
     pub ignored_decoded: bool,
+    /// It had a `fuel_profile` member, which was dropped.
+    pub ignored_fuel_profile: bool,
 }
 
 /// Why a receipt file's content is not a receipt (as opposed to an I/O error).
@@ -67,10 +69,12 @@ pub fn read_receipt(path: &Path) -> Result<std::result::Result<ReceiptFile, BadR
         // `verity run --json` adds a `decoded` member (what the contract
         // spec makes of the output and events): not part of the receipt.
         // A member named twice, at any depth, is refused.
-        let mut ignored_decoded = false;
+        // So is the `fuel_profile` member of `--debug --json`.
+        let (mut ignored_decoded, mut ignored_fuel_profile) = (false, false);
         let parsed = super::strict_json::parse(&bytes).and_then(|mut v| {
             if let Some(m) = v.as_object_mut() {
                 ignored_decoded = m.remove("decoded").is_some();
+                ignored_fuel_profile = m.remove("fuel_profile").is_some();
             }
             serde_json::from_value::<ReceiptJson>(v)
         });
@@ -87,6 +91,7 @@ pub fn read_receipt(path: &Path) -> Result<std::result::Result<ReceiptFile, BadR
                 receipt,
                 stated_hash: Some(stated),
                 ignored_decoded,
+                ignored_fuel_profile,
             }),
             Err(e) => Err(BadReceipt(format!("receipt JSON is not a receipt: {e}"))),
         });
@@ -99,6 +104,7 @@ pub fn read_receipt(path: &Path) -> Result<std::result::Result<ReceiptFile, BadR
             receipt,
             stated_hash: None,
             ignored_decoded: false,
+            ignored_fuel_profile: false,
         })
         .map_err(|e| BadReceipt(format!("receipt is not a canonical binary receipt: {e}"))))
 }

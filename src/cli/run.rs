@@ -231,11 +231,19 @@ fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) 
         chain_id: args.chain_id.clone(),
     };
     tx.fuel_limit = args.fuel;
-    let run = match tx.target {
-        Target::Call { .. } => runtime.execute_debug(None, &tx, state)?,
-        _ => runtime.execute_debug(Some(&code), &tx, state)?,
+    // --debug also profiles the fuel, by a second run in a module that
+    // counts it (docs/costs.md, "The fuel profile").
+    let given = match tx.target {
+        Target::Call { .. } => None,
+        _ => Some(code.as_slice()),
+    };
+    let run = if args.debug {
+        runtime.execute_profiled(given, &tx, state)?
+    } else {
+        runtime.execute_debug(given, &tx, state)?
     };
     let receipt = run.receipt;
+    let profile = args.debug.then_some(&run.fuel);
     if args.debug {
         for line in &run.logs {
             eprintln!(
@@ -254,6 +262,7 @@ fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) 
                 None => " (no cache: VERITY_CACHE_DIR is empty)".to_string(),
             }
         );
+        eprint!("{}", fuel_human(&run.fuel));
     }
     let witness = args.witness.as_ref().map(|_| state.witness(&receipt));
 
@@ -288,7 +297,7 @@ fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) 
             staged.push((stage(out, bytes)?, out));
         }
     }
-    print(args.json, readable, &receipt, &json)?;
+    print(args.json, readable, &receipt, &json, profile)?;
     if let Some(dir) = dir_state.as_mut()
         && receipt.status.is_success()
         && let Err(e) = dir.commit(receipt.pre_state_root, &receipt.writes)
@@ -373,22 +382,66 @@ fn stage(out: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile> {
     Ok(tmp)
 }
 
+/// A fuel profile as JSON: `[{"class", "fuel", "calls"?}]`, in its order.
+fn fuel_json(p: &verity_runtime::FuelProfile) -> serde_json::Value {
+    p.entries
+        .iter()
+        .map(|e| {
+            let mut o = serde_json::json!({ "class": e.class, "fuel": e.fuel });
+            if let Some(calls) = e.calls {
+                o["calls"] = calls.into();
+            }
+            o
+        })
+        .collect()
+}
+
+/// A fuel profile for a person: one line per class, its share of the
+/// total, and the total.
+fn fuel_human(p: &verity_runtime::FuelProfile) -> String {
+    let total = p.total();
+    let mut s = String::from("debug: fuel by class:\n");
+    for e in &p.entries {
+        let calls = e.calls.map_or(String::new(), |c| {
+            format!(" ({c} call{})", if c == 1 { "" } else { "s" })
+        });
+        let share = if total == 0 {
+            0.0
+        } else {
+            e.fuel as f64 * 100.0 / total as f64
+        };
+        s += &format!("  {:<18} {:>12} {share:>5.1}%{calls}\n", e.class, e.fuel);
+    }
+    s += &format!("  {:<18} {total:>12}\n", "total");
+    s
+}
+
 /// The receipt on standard output, human-readable or JSON, with what the
 /// contract spec decodes of it (a `decoded` member in JSON, which receipt
 /// readers ignore: it is not part of the receipt).
-fn print(json_out: bool, spec: Option<&ContractSpec>, receipt: &Receipt, json: &str) -> Result<()> {
+fn print(
+    json_out: bool,
+    spec: Option<&ContractSpec>,
+    receipt: &Receipt,
+    json: &str,
+    fuel: Option<&verity_runtime::FuelProfile>,
+) -> Result<()> {
     let decoded = spec.map(|s| Decoded::new(s, s.entry(&receipt.entry), receipt));
     if json_out {
-        match decoded {
-            Some(d) => {
-                let mut doc: serde_json::Value = serde_json::from_str(json)?;
-                if let Some(m) = doc.as_object_mut() {
-                    m.insert("decoded".into(), d.json());
-                }
-                outln!("{}", serde_json::to_string_pretty(&doc)?);
-            }
-            None => out!("{json}"),
+        if decoded.is_none() && fuel.is_none() {
+            out!("{json}");
+            return Ok(());
         }
+        let mut doc: serde_json::Value = serde_json::from_str(json)?;
+        if let Some(m) = doc.as_object_mut() {
+            if let Some(d) = decoded {
+                m.insert("decoded".into(), d.json());
+            }
+            if let Some(f) = fuel {
+                m.insert("fuel_profile".into(), fuel_json(f));
+            }
+        }
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         out!("{}", receipt_human(receipt));
         if let Some(d) = decoded {

@@ -60,6 +60,11 @@ pub fn verify(args: VerifyArgs) -> Result<Outcome> {
                     "note: the receipt's `decoded` member (what a contract spec made of it when it was printed) is not part of the receipt: it was ignored, not checked"
                 );
             }
+            if file.ignored_fuel_profile {
+                eprintln!(
+                    "note: the receipt's `fuel_profile` member (where its fuel went, as --debug printed it) is not part of the receipt: it was ignored, not checked"
+                );
+            }
             let computed = file.receipt.hash();
             receipt_hash = Some(computed.to_hex());
             if let Some(stated) = file.stated_hash.filter(|s| *s != computed) {

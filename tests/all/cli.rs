@@ -885,13 +885,51 @@ fn debug_prints_log_lines_and_changes_no_receipt() {
     let debug = run_cli(&["run", m, "--entry", "run", "--json", "--debug"]);
     assert_eq!(code(&plain), 0);
     assert_eq!(code(&debug), 0);
-    assert_eq!(plain.stdout, debug.stdout, "--debug changed the receipt");
+    // The receipt is the same; --debug adds its fuel profile beside it,
+    // which sums to fuel_used.
+    let mut with_profile = stdout_json(&debug);
+    let profile = with_profile
+        .as_object_mut()
+        .unwrap()
+        .remove("fuel_profile")
+        .expect("a fuel_profile member");
+    assert_eq!(
+        with_profile,
+        stdout_json(&plain),
+        "--debug changed the receipt"
+    );
+    let sum: u64 = profile
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["fuel"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, with_profile["fuel_used"].as_u64().unwrap());
+    let log = profile
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["class"] == "event")
+        .expect("the log call's class (`log` costs as `event` does)");
+    assert_eq!(log["calls"], 1);
     let err = String::from_utf8_lossy(&debug.stderr);
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines[0], "log [run] checking balance");
     assert!(lines[1].starts_with("debug: code: "), "{err}");
-    assert_eq!(lines.len(), 2, "{err}");
+    assert_eq!(lines[2], "debug: fuel by class:", "{err}");
+    let total = lines.last().unwrap();
+    assert!(total.trim_start().starts_with("total"), "{err}");
+    assert!(
+        total.ends_with(&with_profile["fuel_used"].to_string()),
+        "{err}"
+    );
     assert!(plain.stderr.is_empty(), "no log without --debug");
+    // Its JSON verifies: the profile is said to be ignored.
+    let file = dir.path().join("r.json");
+    std::fs::write(&file, &debug.stdout).unwrap();
+    let out = run_cli(&["verify", path_str(&file), "--module", m]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`fuel_profile` member"));
 }
 
 /// `verify` of a JSON receipt file: a member named twice (the last one a

@@ -867,3 +867,60 @@ fn verity_build_names_what_is_missing() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
 }
+
+/// A contract that takes a `String` (or has one in a `#[contracttype]`)
+/// without the SDK's `alloc` feature: the wasm build fails with a message
+/// that names the feature (it used to be serde's `the trait bound String:
+/// Serialize is not satisfied` alone); with the feature it builds.
+#[test]
+fn a_missing_alloc_feature_is_named_by_the_build_error() {
+    let dir = tempfile::tempdir().unwrap();
+    verity_in(dir.path(), &["new", "strings", "--template", "empty"]);
+    let krate = dir.path().join("strings");
+    std::fs::copy(fixture("contracts/Cargo.lock"), krate.join("Cargo.lock")).unwrap();
+    let lib = krate.join("src/lib.rs");
+    let source = std::fs::read_to_string(&lib).unwrap();
+    for (what, added, expected) in [
+        (
+            "an entry's argument",
+            "pub fn greet(name: alloc::string::String) -> u64 { name.len() as u64 }\n",
+            "`String` (argument `name` of entry `greet`) needs verity-sdk's `alloc` feature",
+        ),
+        (
+            "a contract type's field",
+            "pub fn count(list: List) -> u64 { list.items.len() as u64 }\n",
+            "`Vec` (a field of `List`) needs verity-sdk's `alloc` feature",
+        ),
+    ] {
+        let with = source
+            .replace(
+                "use verity_sdk::contract;",
+                "extern crate alloc;\nuse verity_sdk::{contract, contracttype};\n\n\
+                 /// A list.\n#[contracttype]\npub struct List {\n    /// Its items.\n    pub items: alloc::vec::Vec<u32>,\n}",
+            )
+            .replace("    pub fn next(", &format!("    /// Added.\n    {added}    pub fn next("));
+        std::fs::write(&lib, with).unwrap();
+        let out = verity()
+            .arg("build")
+            .current_dir(&krate)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {stderr}");
+        assert!(stderr.contains(expected), "{what}: {stderr}");
+        assert!(
+            stderr.contains("add `features = [\"alloc\"]` to the verity-sdk dependency"),
+            "{stderr}"
+        );
+    }
+    // With the feature, the same source builds.
+    let manifest = krate.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let line = text.lines().find(|l| l.starts_with("verity-sdk")).unwrap();
+    let with_alloc = line.replace(" }", ", features = [\"alloc\"] }");
+    std::fs::write(&manifest, text.replace(line, &with_alloc)).unwrap();
+    verity_in(&krate, &["build"]);
+}

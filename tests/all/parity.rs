@@ -166,6 +166,14 @@ fn assert_same(step: &str, costs: &CostSchedule, native: &Outcome, wasm: &Call) 
     assert_eq!(native_reads, reads, "{step}: read set");
     assert_eq!(native_writes, writes, "{step}: write set");
     assert_eq!(fuel, r.fuel_used, "{step}: host-call fuel");
+    // The host-call part of the fuel profile accounts for all of it.
+    if native.status != Status::OutOfFuel {
+        assert_eq!(
+            native.host_fuel_by_class.total(),
+            native.host_fuel,
+            "{step}: host fuel by class"
+        );
+    }
 }
 
 const OWNER: [u8; 32] = [1; 32];

@@ -6,7 +6,9 @@ use syn::spanned::Spanned;
 use syn::{FnArg, ImplItem, ItemImpl, Pat, ReturnType, Visibility};
 use verity_host_abi::spec::{ArgSpec, EntrySpec, TypeSpec};
 
-use crate::spec_items::{doc_summary, result_types, spec_static, type_name, type_spec};
+use crate::spec_items::{
+    alloc_type, doc_summary, require_alloc, result_types, spec_static, type_name, type_spec,
+};
 
 pub fn expand_contract(item: &ItemImpl) -> syn::Result<TokenStream2> {
     if let Some((_, path, _)) = &item.trait_ {
@@ -23,6 +25,7 @@ pub fn expand_contract(item: &ItemImpl) -> syn::Result<TokenStream2> {
     }
     let self_ty = &item.self_ty;
     let mut wrappers = Vec::new();
+    let mut needs_alloc = Vec::new();
     let mut arms = Vec::new();
     let mut all_records = Vec::new();
     for it in &item.items {
@@ -86,6 +89,17 @@ pub fn expand_contract(item: &ItemImpl) -> syn::Result<TokenStream2> {
             returns,
             error,
         };
+        let alloc = spec
+            .args
+            .iter()
+            .map(|a| (&a.ty, format!("argument `{}` of", a.name)))
+            .chain([(&spec.returns, "the return value of".to_string())])
+            .find_map(|(ty, place)| {
+                alloc_type(ty).map(|t| format!("`{t}` ({place} entry `{name}`)"))
+            });
+        if let Some(what) = alloc {
+            needs_alloc.push(require_alloc(&what));
+        }
         all_records.extend_from_slice(&spec.encode());
         let wrapper = format_ident!("__verity_entry_{}", sig.ident);
         let method = &sig.ident;
@@ -132,6 +146,8 @@ pub fn expand_contract(item: &ItemImpl) -> syn::Result<TokenStream2> {
     let records = spec_static("ENTRIES", &type_name(self_ty), &all_records);
     Ok(quote! {
         #item
+
+        #(#needs_alloc)*
 
         const _: () = {
             #(#wrappers)*

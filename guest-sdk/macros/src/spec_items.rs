@@ -160,3 +160,23 @@ pub fn type_spec(ty: &Type) -> TypeSpec {
         _ => TypeSpec::Named(type_name(ty)),
     }
 }
+
+/// The first type in `spec` that needs an allocator (`String`, `Vec<_>`),
+/// if any: a contract using one must turn on the SDK's `alloc` feature.
+pub fn alloc_type(spec: &TypeSpec) -> Option<&'static str> {
+    match spec {
+        TypeSpec::String => Some("String"),
+        TypeSpec::Bytes => Some("Vec<u8>"),
+        TypeSpec::Vec(_) => Some("Vec"),
+        TypeSpec::Option(inner) => alloc_type(inner),
+        TypeSpec::Tuple(items) => items.iter().find_map(alloc_type),
+        _ => None,
+    }
+}
+
+/// An item that fails a wasm build of the contract without the SDK's
+/// `alloc` feature, saying that `what` needs it (without it serde has no
+/// `String` or `Vec` impls, and rustc's message would name only a trait).
+pub fn require_alloc(what: &str) -> TokenStream2 {
+    quote! { ::verity_sdk::__requires_alloc!(#what); }
+}

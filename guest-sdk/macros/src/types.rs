@@ -7,7 +7,7 @@ use syn::spanned::Spanned;
 use syn::{Attribute, Data, DeriveInput, Ident};
 use verity_host_abi::spec::{EventDef, FieldDef, Fields, TypeBody, TypeDef, TypeSpec, VariantDef};
 
-use crate::spec_items::{doc_summary, spec_static, type_spec};
+use crate::spec_items::{alloc_type, doc_summary, require_alloc, spec_static, type_spec};
 
 /// The longest declared topic, in bytes (the host's `max_topic_bytes`).
 const MAX_TOPIC_BYTES: usize = verity_host_abi::Limits::DEFAULT.max_topic_bytes as usize;
@@ -53,6 +53,24 @@ pub fn expand_contracttype(item: &DeriveInput, event: Option<String>) -> syn::Re
         }
     };
     let name = item.ident.to_string();
+    let field_types = |f: &Fields| -> Vec<TypeSpec> {
+        match f {
+            Fields::Unit => Vec::new(),
+            Fields::Tuple(types) => types.clone(),
+            Fields::Named(named) => named.iter().map(|f| f.ty.clone()).collect(),
+        }
+    };
+    let types: Vec<TypeSpec> = match &body {
+        TypeBody::Struct(f) => field_types(f),
+        TypeBody::Enum(variants) => variants
+            .iter()
+            .flat_map(|v| field_types(&v.fields))
+            .collect(),
+    };
+    let needs_alloc = types
+        .iter()
+        .find_map(alloc_type)
+        .map(|t| require_alloc(&format!("`{t}` (a field of `{name}`)")));
     let doc = doc_summary(&item.attrs);
     let type_record = spec_static(
         "TYPE",
@@ -88,6 +106,8 @@ pub fn expand_contracttype(item: &DeriveInput, event: Option<String>) -> syn::Re
         #[derive(::verity_sdk::Serialize, ::verity_sdk::Deserialize)]
         #[serde(crate = "verity_sdk::serde")]
         #item
+
+        #needs_alloc
 
         const _: () = {
             #type_record

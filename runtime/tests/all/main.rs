@@ -7,6 +7,7 @@ mod contracts;
 mod differential;
 mod dir_state;
 mod engines;
+mod fuel_profile;
 mod host_functions;
 mod mutation;
 mod prepared;
