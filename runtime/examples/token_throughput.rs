@@ -85,9 +85,10 @@ fn main() {
     let settings = [
         ("on demand (mmap per instance)", Allocation::OnDemand),
         ("pooled, nothing kept resident", pooled(0)),
-        ("pooled, 64 KiB kept resident (default)", pooled(64 << 10)),
+        ("pooled, 64 KiB kept resident", pooled(64 << 10)),
         ("pooled, 1 MiB kept resident", pooled(1 << 20)),
         ("pooled, 4 MiB kept resident", pooled(4 << 20)),
+        ("pooled, 16 MiB kept resident (default)", pooled(16 << 20)),
     ];
     println!("| allocation | transfers/s | receipts verified/s |");
     println!("|---|---|---|");
@@ -101,7 +102,7 @@ fn main() {
         let tx = Transaction::new("transfer")
             .with_input(address_and_amount(BOB, 1))
             .with_sender(ALICE.to_vec())
-            .with_fuel(1_000_000);
+            .with_fuel(10_000_000);
         let receipt = rt
             .execute_prepared(&module, &tx, &state)
             .expect("host works");

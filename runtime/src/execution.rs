@@ -30,9 +30,9 @@ pub struct Executed {
     pub receipt: Receipt,
     /// The guest's `log` lines, as far as `max_log_bytes` kept them.
     pub logs: Vec<String>,
-    /// Where the fuel went, by class: complete from
+    /// Where the fuel went, by class: from
     /// [`Runtime::execute_profiled`](crate::Runtime::execute_profiled);
-    /// elsewhere the module's own classes are one entry, `wasm_code`.
+    /// empty from the other ways to run.
     pub fuel: FuelProfile,
 }
 
@@ -58,7 +58,7 @@ pub struct FuelProfile {
 pub struct FuelEntry {
     /// The class: a cost class of the schedule, or one named in
     /// [`FuelProfile`].
-    pub class: String,
+    pub class: &'static str,
     /// For a host function class, how many calls were made.
     pub calls: Option<u64>,
     /// The fuel it took.
@@ -71,13 +71,9 @@ impl FuelProfile {
         self.entries.iter().map(|e| e.fuel).sum()
     }
 
-    fn push(&mut self, class: &str, calls: Option<u64>, fuel: u64) {
+    fn push(&mut self, class: &'static str, calls: Option<u64>, fuel: u64) {
         if fuel > 0 || calls.is_some_and(|c| c > 0) {
-            self.entries.push(FuelEntry {
-                class: class.to_string(),
-                calls,
-                fuel,
-            });
+            self.entries.push(FuelEntry { class, calls, fuel });
         }
     }
 }
@@ -337,7 +333,10 @@ impl Runtime {
             }
         };
         let run = host.finish(&status);
-        let fuel = {
+        // Only a counting run is profiled: the others pay nothing for it.
+        let fuel = if !count {
+            FuelProfile::default()
+        } else {
             let mut p = FuelProfile::default();
             if paid_upfront {
                 p.push("prepare", None, prepare);

@@ -55,7 +55,7 @@ use wasmparser::{FunctionBody, Operator as Op};
 /// constants below. Bump it with any change to what [`instrument`] emits:
 /// the test `instrumentation_fingerprint` pins a digest of its output on a
 /// corpus and fails until both are updated together.
-pub const METERING_VERSION: u32 = 4;
+pub const METERING_VERSION: u32 = 5;
 
 /// Export name of the fuel global (i64, fuel left).
 pub const FUEL_GLOBAL: &str = "__verity_fuel";
@@ -536,6 +536,25 @@ impl Rewriter<'_> {
         f.instruction(&I::GlobalSet(self.fuel()));
     }
 
+    /// [`charge`](Self::charge) for an amount computed at run time: it is
+    /// computed once, into `scratch` (an i64 local), since Cranelift at
+    /// `opt_level = none` would compute it twice.
+    fn charge_computed(&self, f: &mut Function, amount: &[I<'static>], scratch: u32) {
+        f.instruction(&I::GlobalGet(self.fuel()));
+        amount.iter().for_each(|i| {
+            f.instruction(i);
+        });
+        f.instruction(&I::LocalTee(scratch));
+        f.instruction(&I::I64LtU);
+        f.instruction(&I::If(wasm_encoder::BlockType::Empty));
+        self.trap(f, EXIT_OUT_OF_FUEL);
+        f.instruction(&I::End);
+        f.instruction(&I::GlobalGet(self.fuel()));
+        f.instruction(&I::LocalGet(scratch));
+        f.instruction(&I::I64Sub);
+        f.instruction(&I::GlobalSet(self.fuel()));
+    }
+
     /// Charges a constant amount of fuel.
     fn charge_const(&self, f: &mut Function, cost: u64) {
         self.charge(f, &[I::I64Const(cost as i64)]);
@@ -544,7 +563,14 @@ impl Rewriter<'_> {
     /// Charges `unit` fuel per unit of the i32 count on top of the stack
     /// (leaving it there). At most 2^32 - 1 units of at most 2^31 fuel:
     /// the product fits an i64.
-    fn charge_count(&self, f: &mut Function, scratch: u32, unit: u64, counter: usize) {
+    fn charge_count(
+        &self,
+        f: &mut Function,
+        scratch: u32,
+        scratch_i64: u32,
+        unit: u64,
+        counter: usize,
+    ) {
         let amount = match unit {
             0 => return,
             1 => vec![I::LocalGet(scratch), I::I64ExtendI32U],
@@ -556,8 +582,8 @@ impl Rewriter<'_> {
             ],
         };
         f.instruction(&I::LocalTee(scratch));
-        self.charge(f, &amount);
-        self.count(f, counter, &amount);
+        self.charge_computed(f, &amount, scratch_i64);
+        self.count(f, counter, &[I::LocalGet(scratch_i64)]);
     }
 
     fn push_frame(&self, f: &mut Function, frame: u32) {
@@ -637,9 +663,11 @@ impl Rewriter<'_> {
         let scratch_i32 = params + declared;
         let scratch_f32 = scratch_i32 + 1;
         let scratch_f64 = scratch_i32 + 2;
+        let scratch_i64 = scratch_i32 + 3;
         locals.push((1, EncType::I32));
         locals.push((1, EncType::F32));
         locals.push((1, EncType::F64));
+        locals.push((1, EncType::I64));
         let mut f = Function::new(locals);
 
         let mut reader = body.get_operators_reader()?;
@@ -692,7 +720,7 @@ impl Rewriter<'_> {
                         if cost > 0 {
                             total.extend([I::I64Const(cost as i64), I::I64Add]);
                         }
-                        self.charge(&mut f, &total);
+                        self.charge_computed(&mut f, &total, scratch_i64);
                         // Counted once paid: a charge that traps counts nothing.
                         self.count(&mut f, ACCESS_COUNTER, &amount);
                     }
@@ -704,7 +732,7 @@ impl Rewriter<'_> {
             }
             if let Some(unit) = unit_cost(op, &self.costs) {
                 let counter = op_class(op).map_or(0, counted);
-                self.charge_count(&mut f, scratch_i32, unit, counter);
+                self.charge_count(&mut f, scratch_i32, scratch_i64, unit, counter);
             }
             let frame = self.callee_frame(op);
             if let Some(frame) = frame {
@@ -825,8 +853,8 @@ mod tests {
     /// fixture contracts, the example modules and the accepted hostile
     /// modules. Any change to the instrumentation's output changes it.
     const FINGERPRINT: (u32, &str) = (
-        4,
-        "958d96cb0331c60e2f8aa310ba780b2fd6b025bc8bddcff6161809b29b2cd8b0",
+        5,
+        "99b3997c4193712365c7d3f517eb8d00ca2f5f7c53feca1f2062a545854ed0c4",
     );
 
     fn corpus() -> Vec<(String, Vec<u8>)> {

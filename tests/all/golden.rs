@@ -191,7 +191,7 @@ const GOLDEN: &[Case] = &[
         &["run", "@hostile/bad_pointers.wat", "--entry", "sha256_dst"],
     ),
     // Fuel at the edge: exactly enough, and one unit short (each limit
-    // includes preparing the 291 instrumented bytes: 400,000 + 256 x 291).
+    // includes preparing the 296 instrumented bytes: 400,000 + 256 x 296).
     run(
         "fuel_edge_loop_exact",
         &[
@@ -200,7 +200,7 @@ const GOLDEN: &[Case] = &[
             "--entry",
             "loop1000",
             "--fuel",
-            "485568",
+            "486848",
         ],
     ),
     run(
@@ -211,7 +211,7 @@ const GOLDEN: &[Case] = &[
             "--entry",
             "loop1000",
             "--fuel",
-            "485567",
+            "486847",
         ],
     ),
     run(
@@ -222,7 +222,7 @@ const GOLDEN: &[Case] = &[
             "--entry",
             "fill",
             "--fuel",
-            "543235",
+            "544515",
         ],
     ),
     // Recursion at the logical stack limit and one call past it.
