@@ -361,7 +361,13 @@ fn inspect_prints_the_spec_and_run_encodes_args_from_it() {
 fn token_fits_the_size_gate_and_the_sdk_guide_reports_every_fixture_size() {
     let guide = std::fs::read_to_string(root().join("docs/sdk.md")).unwrap();
     for name in [
-        "counter", "token", "hasher", "hostile", "kernels", "multisig",
+        "counter",
+        "token",
+        "hasher",
+        "hostile",
+        "kernels",
+        "multisig",
+        "workloads",
     ] {
         let size = wasm(name).len();
         let row = format!("| `{name}.wasm` | {size} |");
