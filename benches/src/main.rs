@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use clap::Parser;
 use verity_runtime::{
-    MemoryState, Profile, Receipt, Runtime, StateBackend, StateError, StateRoots, Status,
-    Transaction, WriteEntry,
+    MemoryState, Profile, Receipt, Runtime, StateBackend, StateError, StateRoots, StateView,
+    Status, Transaction, WriteEntry,
 };
 
 /// `Rejection` into anyhow (it is `Send + Sync + 'static`).
@@ -182,11 +182,13 @@ impl Plain {
     }
 }
 
-impl StateBackend for Plain {
+impl StateView for Plain {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         Ok(self.0.get(key).cloned())
     }
+}
 
+impl StateBackend for Plain {
     fn roots(&self, _writes: &[WriteEntry]) -> Result<StateRoots, StateError> {
         Ok(StateRoots::default())
     }

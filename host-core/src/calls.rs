@@ -16,7 +16,7 @@ use crate::exit::HostExit;
 use crate::host::{Host, TxBytes, take_fuel};
 use crate::memory::{GuestMemory, range_in};
 use crate::overlay::ReadError;
-use crate::state::StateBackend;
+use crate::state::StateView;
 
 pub(crate) type Res<T = ()> = Result<T, HostExit>;
 
@@ -59,7 +59,7 @@ fn read_guest(mem: &mut GuestMemory<'_>, ptr: i32, len: usize) -> Res<Vec<u8>> {
 }
 
 /// Copies one of the transaction's byte fields to guest memory at `dst`.
-fn copy_tx_field<B: StateBackend>(
+fn copy_tx_field<B: StateView>(
     h: &mut Host<B>,
     mem: &mut GuestMemory<'_>,
     dst: i32,
@@ -77,7 +77,7 @@ pub(crate) fn input_len<B>(h: &mut Host<B>, _mem: &mut GuestMemory<'_>) -> Res<i
     Ok(len_i32(h.tx.input.len()))
 }
 
-pub(crate) fn input_read<B: StateBackend>(
+pub(crate) fn input_read<B: StateView>(
     h: &mut Host<B>,
     mem: &mut GuestMemory<'_>,
     dst: i32,
@@ -89,7 +89,7 @@ pub(crate) fn sender_len<B>(h: &mut Host<B>, _mem: &mut GuestMemory<'_>) -> Res<
     Ok(len_i32(h.tx.sender.len()))
 }
 
-pub(crate) fn sender_read<B: StateBackend>(
+pub(crate) fn sender_read<B: StateView>(
     h: &mut Host<B>,
     mem: &mut GuestMemory<'_>,
     dst: i32,
@@ -101,7 +101,7 @@ pub(crate) fn context_len<B>(h: &mut Host<B>, _mem: &mut GuestMemory<'_>) -> Res
     Ok(len_i32(h.tx.context.len()))
 }
 
-pub(crate) fn context_read<B: StateBackend>(
+pub(crate) fn context_read<B: StateView>(
     h: &mut Host<B>,
     mem: &mut GuestMemory<'_>,
     dst: i32,
@@ -121,7 +121,7 @@ pub(crate) fn chain_id_len<B>(h: &mut Host<B>, _mem: &mut GuestMemory<'_>) -> Re
     Ok(len_i32(h.tx.chain.chain_id.len()))
 }
 
-pub(crate) fn chain_id_read<B: StateBackend>(
+pub(crate) fn chain_id_read<B: StateView>(
     h: &mut Host<B>,
     mem: &mut GuestMemory<'_>,
     dst: i32,
@@ -129,7 +129,7 @@ pub(crate) fn chain_id_read<B: StateBackend>(
     copy_tx_field(h, mem, dst, |t| t.chain.chain_id.as_bytes())
 }
 
-pub(crate) fn output_set<B: StateBackend>(
+pub(crate) fn output_set<B: StateView>(
     h: &mut Host<B>,
     mem: &mut GuestMemory<'_>,
     ptr: i32,
@@ -143,7 +143,7 @@ pub(crate) fn output_set<B: StateBackend>(
     Ok(())
 }
 
-pub(crate) fn storage_read<B: StateBackend>(
+pub(crate) fn storage_read<B: StateView>(
     h: &mut Host<B>,
     mem: &mut GuestMemory<'_>,
     key_ptr: i32,
@@ -183,7 +183,7 @@ fn put<B>(h: &mut Host<B>, key: Vec<u8>, value: Option<Vec<u8>>) -> Res {
     h.overlay.put(key, value).map_err(HostExit::Trap)
 }
 
-pub(crate) fn storage_write<B: StateBackend>(
+pub(crate) fn storage_write<B: StateView>(
     h: &mut Host<B>,
     mem: &mut GuestMemory<'_>,
     key_ptr: i32,
@@ -200,7 +200,7 @@ pub(crate) fn storage_write<B: StateBackend>(
     put(h, key, Some(value))
 }
 
-pub(crate) fn storage_remove<B: StateBackend>(
+pub(crate) fn storage_remove<B: StateView>(
     h: &mut Host<B>,
     mem: &mut GuestMemory<'_>,
     key_ptr: i32,
@@ -213,7 +213,7 @@ pub(crate) fn storage_remove<B: StateBackend>(
     put(h, key, None)
 }
 
-pub(crate) fn event_emit<B: StateBackend>(
+pub(crate) fn event_emit<B: StateView>(
     h: &mut Host<B>,
     mem: &mut GuestMemory<'_>,
     topic_ptr: i32,
@@ -240,7 +240,7 @@ pub(crate) fn event_emit<B: StateBackend>(
 
 /// Where a message (`abort`, `log`) lies in guest memory, its bytes charged
 /// in `class`.
-fn charged_message<B: StateBackend>(
+fn charged_message<B: StateView>(
     h: &mut Host<B>,
     mem: &GuestMemory<'_>,
     msg_ptr: i32,
@@ -253,7 +253,7 @@ fn charged_message<B: StateBackend>(
     Ok(r)
 }
 
-pub(crate) fn abort<B: StateBackend>(
+pub(crate) fn abort<B: StateView>(
     h: &mut Host<B>,
     mem: &mut GuestMemory<'_>,
     msg_ptr: i32,
@@ -267,7 +267,7 @@ pub(crate) fn abort<B: StateBackend>(
     Err(HostExit::Abort(message))
 }
 
-pub(crate) fn log<B: StateBackend>(
+pub(crate) fn log<B: StateView>(
     h: &mut Host<B>,
     mem: &mut GuestMemory<'_>,
     msg_ptr: i32,
@@ -284,7 +284,7 @@ pub(crate) fn log<B: StateBackend>(
     Ok(())
 }
 
-pub(crate) fn sha256<B: StateBackend>(
+pub(crate) fn sha256<B: StateView>(
     h: &mut Host<B>,
     mem: &mut GuestMemory<'_>,
     src_ptr: i32,
@@ -296,7 +296,7 @@ pub(crate) fn sha256<B: StateBackend>(
 
 /// A hash host function: the 32-byte digest `D` of
 /// `[src_ptr, src_ptr + src_len)` to `dst`, its bytes charged in `class`.
-pub(crate) fn hash_call<D: Digest, B: StateBackend>(
+pub(crate) fn hash_call<D: Digest, B: StateView>(
     h: &mut Host<B>,
     mem: &mut GuestMemory<'_>,
     src_ptr: i32,

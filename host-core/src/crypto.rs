@@ -9,7 +9,7 @@ use sha3::Keccak256;
 use crate::calls::{Res, hash_call};
 use crate::host::Host;
 use crate::memory::GuestMemory;
-use crate::state::StateBackend;
+use crate::state::StateView;
 use verity_host_abi::CostClass;
 
 /// The signature is valid (a key was recovered).
@@ -29,7 +29,7 @@ fn fixed<const N: usize>(mem: &mut GuestMemory<'_>, ptr: i32) -> Res<[u8; N]> {
     Ok(out)
 }
 
-pub(crate) fn keccak256<B: StateBackend>(
+pub(crate) fn keccak256<B: StateView>(
     h: &mut Host<B>,
     mem: &mut GuestMemory<'_>,
     src_ptr: i32,
@@ -55,7 +55,7 @@ fn canonical_scalar(s: &[u8]) -> bool {
     false
 }
 
-pub(crate) fn ed25519_verify<B: StateBackend>(
+pub(crate) fn ed25519_verify<B: StateView>(
     h: &mut Host<B>,
     mem: &mut GuestMemory<'_>,
     key_ptr: i32,
@@ -100,7 +100,7 @@ fn sec1_key(mem: &mut GuestMemory<'_>, key_ptr: i32, key_len: i32) -> Res<Option
 macro_rules! ecdsa_verify {
     ($(#[$doc:meta])* $name:ident, $curve:ident, low_s = $low_s:expr) => {
         $(#[$doc])*
-        pub(crate) fn $name<B: StateBackend>(
+        pub(crate) fn $name<B: StateView>(
             _h: &mut Host<B>,
             mem: &mut GuestMemory<'_>,
             key_ptr: i32,
@@ -134,7 +134,7 @@ ecdsa_verify!(
     secp256k1_verify, k256, low_s = true
 );
 
-pub(crate) fn secp256k1_recover<B: StateBackend>(
+pub(crate) fn secp256k1_recover<B: StateView>(
     _h: &mut Host<B>,
     mem: &mut GuestMemory<'_>,
     digest_ptr: i32,

@@ -12,7 +12,7 @@ use crate::calls;
 use crate::exit::HostExit;
 use crate::memory::GuestMemory;
 use crate::overlay::Overlay;
-use crate::state::{StateBackend, StateError};
+use crate::state::{StateError, StateView};
 
 /// The transaction's fields the guest can read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -149,7 +149,7 @@ pub struct Host<B> {
     pub(crate) host_fuel: HostFuel,
 }
 
-impl<B: StateBackend> Host<B> {
+impl<B: StateView> Host<B> {
     /// A host for a run of `tx` by `contract` against `backend` under a
     /// profile's `limits` and `costs`, with `fuel` for host calls.
     pub fn new(
@@ -194,6 +194,18 @@ impl<B: StateBackend> Host<B> {
     /// and charged nothing.
     pub fn system_read(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         self.overlay.get_system(&self.backend, key)
+    }
+
+    /// The host's own read of a key that is not recorded in the read set:
+    /// stored code, which the contract record's code hash (a recorded read)
+    /// authenticates, so a verifier is given the code by hash instead of in
+    /// the receipt. The run's own writes come first: code stored earlier in
+    /// the same transaction is found.
+    pub fn system_peek(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        match self.overlay.written(key) {
+            Some(value) => Ok(value.map(<[u8]>::to_vec)),
+            None => self.backend.get(key),
+        }
     }
 
     /// The host's own write of a state key (stored code, a contract
@@ -285,7 +297,7 @@ macro_rules! host_methods {
         cost = $cost:ident, bytes = $bytes:literal; )*) => {
         /// The host ABI's functions, generated from its table: each takes the
         /// function's base cost, then runs its rules.
-        impl<B: StateBackend> Host<B> {
+        impl<B: StateView> Host<B> {
             $(
                 $(#[$meta])*
                 pub fn $name(

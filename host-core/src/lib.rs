@@ -55,7 +55,7 @@ pub use exit::HostExit;
 pub use host::{ChainContext, Effects, Finished, Host, HostFuel, TxBytes};
 pub use memory::GuestMemory;
 pub use state::{
-    MemoryState, StaleReceipt, StateBackend, StateError, StateRoots, Transition,
+    MemoryState, StaleReceipt, StateBackend, StateError, StateRoots, StateView, Transition,
     TransitionCheckError, WitnessState, check_receipt_transition, tree_writes,
 };
 pub use transaction::{DEFAULT_FUEL, TxRejection, bounded_fields, check_transaction};

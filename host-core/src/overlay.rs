@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use verity_host_abi::contract::STORAGE_PREFIX_BYTES;
 use verity_host_abi::{Limits, ReadEntry, TrapKind, WriteEntry};
 
-use crate::state::{StateBackend, StateError};
+use crate::state::{StateError, StateView};
 
 /// A run's view of the state: the backend below, the run's own writes above.
 ///
@@ -73,7 +73,7 @@ impl Overlay {
     /// set exceeds the cap by at most one key and value.
     pub(crate) fn get(
         &mut self,
-        backend: &dyn StateBackend,
+        backend: &dyn StateView,
         key: &[u8],
     ) -> Result<Option<&[u8]>, ReadError> {
         if let Some(w) = self.writes.get(key) {
@@ -118,7 +118,7 @@ impl Overlay {
     /// read, counted against no budget.
     pub(crate) fn get_system(
         &mut self,
-        backend: &dyn StateBackend,
+        backend: &dyn StateView,
         key: &[u8],
     ) -> Result<Option<Vec<u8>>, StateError> {
         if let Some(w) = self.writes.get(key) {
@@ -130,6 +130,12 @@ impl Overlay {
         let value = backend.get(key)?;
         self.reads.insert(key.to_vec(), value.clone());
         Ok(value)
+    }
+
+    /// The run's own latest write of `key`, if it wrote it: `Some(None)`
+    /// for a removal. Records nothing.
+    pub(crate) fn written(&self, key: &[u8]) -> Option<Option<&[u8]>> {
+        self.writes.get(key).map(|w| w.value.as_deref())
     }
 
     /// The host's own write (stored code, a contract record): counted
@@ -182,7 +188,7 @@ mod tests {
     use verity_host_abi::{Limits, TrapKind};
 
     use super::{Overlay, PREFIX, ReadError};
-    use crate::state::{MemoryState, StateBackend};
+    use crate::state::{MemoryState, StateView};
 
     #[derive(Clone, Debug)]
     enum Op {

@@ -34,12 +34,35 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The pre-state a transaction runs against. Embedders implement `get` for
+/// A read-only view of the pre-state a transaction runs against: what
+/// execution needs, and all it may touch. Embedders implement `get` for
 /// their store; writes are the runtime's business: they come back in the
-/// receipt and the embedder commits them on success.
+/// execution and the embedder commits them on success.
 ///
-/// A backend must be deterministic: the same key must give the same answer
-/// for the whole run.
+/// A view is `Send + Sync`: many transactions may run at once, on many
+/// threads, against one view (a block executed in parallel), and none of
+/// them changes it. A view must be deterministic: the same key gives the
+/// same answer for as long as runs read it.
+///
+/// ```
+/// use verity_host_core::{MemoryState, StateView};
+///
+/// let state: MemoryState = [(b"k".to_vec(), b"v".to_vec())].into_iter().collect();
+/// let view: &dyn StateView = &state;
+/// std::thread::scope(|s| {
+///     let a = s.spawn(|| view.get(b"k").unwrap());
+///     let b = s.spawn(|| view.get(b"k").unwrap());
+///     assert_eq!(a.join().unwrap(), b.join().unwrap());
+/// });
+/// ```
+pub trait StateView: Send + Sync {
+    /// The value stored under `key`, or `None` if it is absent.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
+}
+
+/// A view that also commits to its state by a root: what sealing an
+/// execution into a receipt needs (its two state roots), and what the
+/// runtime's `execute` takes to do both at once.
 ///
 /// A store that commits receipts must apply a receipt's writes only to the
 /// state it was made against: if the receipt's `pre_state_root` is not the
@@ -47,10 +70,7 @@ fn hex(bytes: &[u8]) -> String {
 /// ([`MemoryState::commit`] returns [`StaleReceipt`]). Two receipts made
 /// against the same state (two transfers of one whole balance) cannot both
 /// commit; the second must be executed again.
-pub trait StateBackend {
-    /// The value stored under `key`, or `None` if it is absent.
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
-
+pub trait StateBackend: StateView {
     /// The state's root, and the root it has once `writes` (a run's write
     /// set, sorted by key) are applied, without applying them. Both go into
     /// the receipt. A failed run asks with no writes: its roots are equal.
@@ -71,13 +91,15 @@ pub struct StateRoots {
     pub post: Hash32,
 }
 
-/// A borrowed backend is a backend: the runtime's host holds
-/// `&dyn StateBackend`, the SDK's test environment its own state.
-impl<T: StateBackend + ?Sized> StateBackend for &T {
+/// A borrowed view is a view: the runtime's host holds `&dyn StateView`,
+/// the SDK's test environment its own state.
+impl<T: StateView + ?Sized> StateView for &T {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         (**self).get(key)
     }
+}
 
+impl<T: StateBackend + ?Sized> StateBackend for &T {
     fn roots(&self, writes: &[WriteEntry]) -> Result<StateRoots, StateError> {
         (**self).roots(writes)
     }
@@ -216,7 +238,7 @@ fn committed(receipt: &Receipt) -> &[WriteEntry] {
 /// and wrote.
 ///
 /// ```
-/// use verity_host_core::{MemoryState, StateBackend};
+/// use verity_host_core::{MemoryState, StateView};
 ///
 /// let mut state = MemoryState::default();
 /// assert_eq!(state.root(), verity_host_abi::Hash32::default()); // empty
@@ -368,11 +390,13 @@ impl FromIterator<(Vec<u8>, Vec<u8>)> for MemoryState {
     }
 }
 
-impl StateBackend for MemoryState {
+impl StateView for MemoryState {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         Ok(self.entries.get(key).cloned())
     }
+}
 
+impl StateBackend for MemoryState {
     fn roots(&self, writes: &[WriteEntry]) -> Result<StateRoots, StateError> {
         Ok(StateRoots {
             pre: self.root(),
@@ -408,14 +432,16 @@ impl WitnessState {
     }
 }
 
-impl StateBackend for WitnessState {
+impl StateView for WitnessState {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         self.reads
             .get(key)
             .cloned()
             .ok_or_else(|| StateError::NotInWitness(key.to_vec()))
     }
+}
 
+impl StateBackend for WitnessState {
     /// The claimed roots; a run without writes leaves the pre-state root.
     fn roots(&self, writes: &[WriteEntry]) -> Result<StateRoots, StateError> {
         Ok(StateRoots {

@@ -33,7 +33,7 @@ use cap_std::fs::{Dir, OpenOptions};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use verity_host_abi::{Hash32, WriteEntry};
 
-use crate::state::{MemoryState, StaleReceipt, StateBackend, StateError, StateRoots};
+use crate::state::{MemoryState, StaleReceipt, StateBackend, StateError, StateRoots, StateView};
 
 const DB: &str = "state.redb";
 const LOCK: &str = "lock";
@@ -462,11 +462,13 @@ fn load(db: &redb::Database) -> Result<MemoryState, String> {
     Ok(state)
 }
 
-impl StateBackend for DirState {
+impl StateView for DirState {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         self.state.get(key)
     }
+}
 
+impl StateBackend for DirState {
     fn roots(&self, writes: &[WriteEntry]) -> Result<StateRoots, StateError> {
         self.state.roots(writes)
     }

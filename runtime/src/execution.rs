@@ -1,12 +1,14 @@
-//! Running a transaction: checking it, instantiating the module in a fresh
-//! store, metering and calling the entry point, classifying how it ended,
-//! and building the receipt.
+//! Running a transaction, in two phases: [`Runtime::run`] checks it, finds
+//! the contract, instantiates the module in a fresh store, meters and calls
+//! the entry point and classifies how it ended, against a read-only view of
+//! the state, giving an [`Execution`]; [`Execution::seal`] adds the state
+//! roots and makes the receipt. Execution computes no root, so many
+//! transactions can run at once against one view and be sealed in order.
 
-use std::sync::Arc;
-
-use verity_host_abi::contract::{ContractRecord, code_key, record_key};
 use verity_host_abi::receipt::FORMAT_VERSION;
-use verity_host_abi::{Action, ContractId, Hash32, Receipt, Status, TrapKind};
+use verity_host_abi::{
+    Action, ContractId, Hash32, ReadEntry, Receipt, Status, TrapKind, WriteEntry,
+};
 use verity_host_core::{
     Effects, Host, HostExit, StateRoots, TxBytes, TxRejection, bounded_fields, check_transaction,
 };
@@ -17,8 +19,9 @@ use crate::host::{self, HostState, RunHost};
 use crate::instrument::{EXIT_OUT_OF_FUEL, EXIT_STACK_OVERFLOW};
 use crate::pool::Gate;
 use crate::prepared::{EntryPoint, FixedExports, PreparedModule};
+use crate::resolve::{CodeSource, Ready, Resolved};
 use crate::runtime::Runtime;
-use crate::state::StateBackend;
+use crate::state::{StateBackend, StateError, StateView};
 use crate::transaction::{Target, Transaction};
 use crate::validate::Rejection;
 
@@ -34,6 +37,78 @@ pub struct Executed {
     /// [`Runtime::execute_profiled`](crate::Runtime::execute_profiled);
     /// empty from the other ways to run.
     pub fuel: FuelProfile,
+}
+
+/// A transaction run against a read view of the state, before its state
+/// roots: everything its receipt records but the two roots, with the run's
+/// debug log. [`seal`](Self::seal) makes the receipt.
+///
+/// Running needs only a [`StateView`] (`Send + Sync`): transactions of a
+/// block can run on many threads against one view, and their executions be
+/// sealed (roots computed, writes committed) in order.
+///
+/// ```
+/// use verity_runtime::{MemoryState, Profile, Runtime, StateBackend, Transaction};
+///
+/// let runtime = Runtime::new(Profile::default())?;
+/// let wasm = wat::parse_str(r#"(module (func (export "run")))"#)?;
+/// let (tx, state) = (Transaction::new("run"), MemoryState::default());
+/// let execution = runtime.run(Some(&wasm), &tx, &state)?;
+/// assert!(execution.status().is_success());
+/// let roots = state.roots(execution.writes())?;
+/// let sealed = execution.seal(roots);
+/// assert_eq!(sealed.receipt, runtime.execute(&wasm, &tx, &state)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Execution {
+    /// The receipt, with both roots zero until sealed.
+    unsealed: Receipt,
+    logs: Vec<String>,
+    fuel: FuelProfile,
+}
+
+impl Execution {
+    /// How the run ended.
+    pub fn status(&self) -> &Status {
+        &self.unsealed.status
+    }
+
+    /// The fuel the run used.
+    pub fn fuel_used(&self) -> u64 {
+        self.unsealed.fuel_used
+    }
+
+    /// The keys read from the pre-state with the values seen, sorted by key.
+    pub fn reads(&self) -> &[ReadEntry] {
+        &self.unsealed.reads
+    }
+
+    /// The write set, sorted by key: what to commit, and what the
+    /// post-state root is computed over. Empty unless the run succeeded.
+    pub fn writes(&self) -> &[WriteEntry] {
+        &self.unsealed.writes
+    }
+
+    /// The receipt with `roots`, which must be the roots of the view the
+    /// run read and of that view with [`writes`](Self::writes) applied.
+    pub fn seal(self, roots: StateRoots) -> Executed {
+        let mut receipt = self.unsealed;
+        receipt.pre_state_root = roots.pre;
+        receipt.post_state_root = roots.post;
+        Executed {
+            receipt,
+            logs: self.logs,
+            fuel: self.fuel,
+        }
+    }
+
+    /// [`seal`](Self::seal) with the roots `state` gives for the writes:
+    /// `state` must be the state the run read.
+    pub fn seal_with(self, state: &dyn StateBackend) -> Result<Executed, StateError> {
+        let roots = state.roots(self.writes())?;
+        Ok(self.seal(roots))
+    }
 }
 
 /// Where a run's fuel went, by class: like the debug log, not part of the
@@ -90,47 +165,6 @@ struct Meters {
     counted: Option<Vec<u64>>,
 }
 
-/// Where a transaction's code comes from.
-pub(crate) enum CodeSource<'a> {
-    /// Bytes the caller gave, with their hash.
-    Bytes {
-        /// The module.
-        code: &'a [u8],
-        /// Its SHA-256.
-        hash: Hash32,
-    },
-    /// A module this runtime prepared.
-    Prepared(&'a PreparedModule),
-    /// The state: the code the called contract's record names.
-    State,
-}
-
-impl CodeSource<'_> {
-    fn hash(&self) -> Option<Hash32> {
-        match self {
-            CodeSource::Bytes { hash, .. } => Some(*hash),
-            CodeSource::Prepared(m) => Some(m.code_hash),
-            CodeSource::State => None,
-        }
-    }
-}
-
-/// A module ready to run: one this runtime prepared, or a cached one.
-enum Ready<'a> {
-    Borrowed(&'a PreparedModule),
-    Shared(Arc<PreparedModule>),
-}
-
-impl std::ops::Deref for Ready<'_> {
-    type Target = PreparedModule;
-    fn deref(&self) -> &PreparedModule {
-        match self {
-            Ready::Borrowed(m) => m,
-            Ready::Shared(m) => m,
-        }
-    }
-}
-
 /// What validating and instrumenting a module that is not compiled yet
 /// found, when the transaction cannot pay for preparing it.
 enum Uncompiled {
@@ -154,31 +188,33 @@ enum Prepared<'a> {
 }
 
 impl Runtime {
-    /// Runs `tx` with code from `source` against `state`: checks the
-    /// transaction, finds the contract (a call reads its record; a deploy
-    /// refuses an address in use and stores the code and the record), gets
-    /// the module (only once the transaction is acceptable, so a bad one
-    /// costs no compilation) and its entry, and runs it. Every refusal on
-    /// the way becomes the receipt's status.
+    /// Runs `tx` with code from `source` against `state` and seals the
+    /// receipt with the state's roots.
     pub(crate) fn receipt_of(
         &self,
         source: CodeSource<'_>,
         tx: &Transaction,
         state: &dyn StateBackend,
     ) -> Result<Receipt, RuntimeError> {
-        self.executed(source, tx, state, false).map(|e| e.receipt)
+        let execution = self.executed(source, tx, state, false)?;
+        Ok(execution.seal_with(state)?.receipt)
     }
 
-    /// [`receipt_of`](Self::receipt_of) with the run's debug log and its
-    /// fuel profile; with `count`, the entry runs in a module instrumented
-    /// to count its fuel by class (compiled for this run, not cached).
+    /// Runs `tx` with code from `source` against the view `state`: checks
+    /// the transaction, finds the contract (a call reads its record; a
+    /// deploy refuses an address in use and stores the code and the
+    /// record), gets the module (only once the transaction is acceptable,
+    /// so a bad one costs no compilation) and its entry, and runs it. Every
+    /// refusal on the way becomes the status. With `count`, the entry runs
+    /// in a module instrumented to count its fuel by class as well
+    /// (compiled for this run, not cached), for the fuel profile.
     pub(crate) fn executed(
         &self,
         source: CodeSource<'_>,
         tx: &Transaction,
-        state: &dyn StateBackend,
+        state: &dyn StateView,
         count: bool,
-    ) -> Result<Executed, RuntimeError> {
+    ) -> Result<Execution, RuntimeError> {
         if matches!(tx.target, Target::Deploy { .. }) && matches!(source, CodeSource::Prepared(_)) {
             return Err(RuntimeError::DeployNeedsCode);
         }
@@ -203,22 +239,21 @@ impl Runtime {
         let mut code_hash = source.hash().unwrap_or_default();
         if let Err(e) = check_transaction(&profile.limits, &entry, &bytes, tx.fuel_limit) {
             let outcome = Outcome::rejected(&Rejection::from(e));
-            let roots = state.roots(&[])?;
-            return Ok(Executed {
-                receipt: self.receipt(contract, code_hash, tx, entry, bytes, outcome, roots),
+            return Ok(Execution {
+                unsealed: self.receipt(contract, code_hash, tx, entry, bytes, outcome),
                 logs: Vec::new(),
                 fuel: FuelProfile::default(),
             });
         }
-        // SAFETY: `Store<T>` requires `T: 'static`, but the backend is only
+        // SAFETY: `Store<T>` requires `T: 'static`, but the view is only
         // borrowed for this call. The reference is held by `host` and
         // nowhere else; `host` is created here, moves into a store that
         // never leaves this function (`run`), comes back by `into_data`, and
         // is consumed by `Host::finish` below, whose `backend` is dropped
         // before returning. No host function copies the reference out. So
         // it is never used after the borrow `state` ends.
-        let backend: &'static dyn StateBackend =
-            unsafe { std::mem::transmute::<&dyn StateBackend, &'static dyn StateBackend>(state) };
+        let backend: &'static dyn StateView =
+            unsafe { std::mem::transmute::<&dyn StateView, &'static dyn StateView>(state) };
         let mut host = Host::new(
             backend,
             &contract,
@@ -231,35 +266,23 @@ impl Runtime {
         // the code, and for a deploy storing it.
         let (mut prepare, mut store_fuel) = (0u64, 0u64);
         let prepared = match tx.target {
-            Target::Call { contract } => {
-                let record = host.system_read(&record_key(&contract))?;
-                match record {
-                    None => Prepared::Refused(TxRejection::NoContract(contract).into()),
-                    Some(bytes) => {
-                        let record = ContractRecord::decode(&bytes).ok_or_else(|| {
-                            RuntimeError::CorruptState(format!(
-                                "the record of contract {contract} does not decode"
-                            ))
-                        })?;
-                        code_hash = record.code_hash;
-                        if let Some(given) = source.hash().filter(|g| *g != code_hash) {
-                            return Err(RuntimeError::WrongCode {
-                                contract,
-                                expected: code_hash,
-                                given,
-                            });
-                        }
-                        match self.module(&source, contract, code_hash, state)? {
-                            Err(rejection) => Prepared::Refused(rejection),
-                            Ok(module) => self.entry(module, &tx.entry),
-                        }
+            Target::Call { contract } => match self.resolve(&mut host, contract, &source)? {
+                Err(rejection) => Prepared::Refused(rejection),
+                Ok(Resolved {
+                    code_hash: h,
+                    module,
+                }) => {
+                    code_hash = h;
+                    match module {
+                        Err(rejection) => Prepared::Refused(rejection),
+                        Ok(module) => self.entry(module, &tx.entry),
                     }
                 }
-            }
+            },
             Target::Run => match self.uncompiled(&source, &tx.entry, tx.fuel_limit) {
                 Some(Uncompiled::BadEntry(r)) => Prepared::Refused(r),
                 Some(Uncompiled::Poor) => Prepared::TooPoor,
-                None => match self.module(&source, contract, code_hash, state)? {
+                None => match self.module(&source, contract, code_hash, &host)? {
                     Err(rejection) => Prepared::Refused(rejection),
                     Ok(module) => {
                         // A run brings its code: it pays for preparing it.
@@ -279,22 +302,23 @@ impl Runtime {
                 // bad entry, the fuel.
                 let module = match self.uncompiled(&source, &tx.entry, available) {
                     Some(uncompiled) => Err(uncompiled),
-                    None => Ok(self.module(&source, contract, code_hash, state)?),
+                    None => Ok(self.module(&source, contract, code_hash, &host)?),
                 };
                 match module {
                     Ok(Err(rejection)) => Prepared::Refused(rejection),
-                    _ if host.system_read(&record_key(&contract))?.is_some() => {
+                    _ if self.record(&mut host, &contract)?.is_some() => {
                         Prepared::Refused(TxRejection::ContractExists(contract).into())
                     }
                     Err(Uncompiled::BadEntry(r)) => Prepared::Refused(r),
                     Err(Uncompiled::Poor) => Prepared::TooPoor,
                     Ok(Ok(module)) => {
-                        host.system_write(code_key(&code_hash).to_vec(), code.to_vec());
-                        let record = ContractRecord {
+                        self.store_contract(
+                            &mut host,
+                            &contract,
+                            code,
                             code_hash,
-                            admin: tx.sender.clone(),
-                        };
-                        host.system_write(record_key(&contract).to_vec(), record.encode());
+                            tx.sender.clone(),
+                        );
                         // Storing the code, and preparing it: the compile
                         // every node and verifier does once for this code.
                         store_fuel = store;
@@ -320,14 +344,15 @@ impl Runtime {
             Prepared::NothingToRun => (host, Status::Success, upfront),
             Prepared::Run(module, entry) => {
                 let counting = match count {
-                    true => self.counting(&source, &module, &tx.entry, state)?,
+                    true => self.counting(&source, &module, &tx.entry, contract, &host)?,
                     false => None,
                 };
                 let (module, entry) = match &counting {
                     Some((m, e)) => (m, *e),
                     None => (&*module, entry),
                 };
-                let (host, status, fuel_used, m) = self.run(module, entry, tx, host, upfront)?;
+                let (host, status, fuel_used, m) =
+                    self.instantiate_and_call(module, entry, tx, host, upfront)?;
                 meters = m;
                 (host, status, fuel_used)
             }
@@ -360,14 +385,13 @@ impl Runtime {
             p.push(if unpaid { "out_of_fuel" } else { "wasm_code" }, None, rest);
             p
         };
-        let roots = state.roots(&run.effects.writes)?;
         let outcome = Outcome {
             status,
             fuel_used,
             effects: run.effects,
         };
-        Ok(Executed {
-            receipt: self.receipt(contract, code_hash, tx, entry, run.tx, outcome, roots),
+        Ok(Execution {
+            unsealed: self.receipt(contract, code_hash, tx, entry, run.tx, outcome),
             logs: run.logs,
             fuel,
         })
@@ -381,14 +405,12 @@ impl Runtime {
         source: &CodeSource<'_>,
         module: &PreparedModule,
         name: &str,
-        state: &dyn StateBackend,
+        contract: ContractId,
+        host: &RunHost,
     ) -> Result<Option<(PreparedModule, EntryPoint)>, RuntimeError> {
         let code = match source {
             CodeSource::Bytes { code, .. } => code.to_vec(),
-            CodeSource::State => match state.get(&code_key(&module.code_hash))? {
-                Some(code) => code,
-                None => return Ok(None),
-            },
+            CodeSource::State => self.stored_code(host, contract, module.code_hash)?,
             CodeSource::Prepared(_) => return Ok(None),
         };
         let counted = self
@@ -399,38 +421,6 @@ impl Runtime {
             .entry(name)
             .map_err(|r| RuntimeError::Engine(format!("the counting module: {r}")))?;
         Ok(Some((counted, entry)))
-    }
-
-    /// The module of `code_hash`, from `source` or, for a call that brought
-    /// none, from the memory cache or the state.
-    fn module<'a>(
-        &self,
-        source: &CodeSource<'a>,
-        contract: ContractId,
-        code_hash: Hash32,
-        state: &dyn StateBackend,
-    ) -> Result<Result<Ready<'a>, Rejection>, RuntimeError> {
-        Ok(match source {
-            CodeSource::Prepared(m) => Ok(Ready::Borrowed(m)),
-            CodeSource::Bytes { code, hash } => self.prepare_hashed(code, *hash).map(Ready::Shared),
-            CodeSource::State => {
-                if let Some(hit) = self.modules.cached(&code_hash) {
-                    return Ok(hit.map(Ready::Shared));
-                }
-                let code = state
-                    .get(&code_key(&code_hash))?
-                    .ok_or(RuntimeError::MissingCode {
-                        contract,
-                        code_hash,
-                    })?;
-                if Hash32::of(&code) != code_hash {
-                    return Err(RuntimeError::CorruptState(format!(
-                        "the code stored under {code_hash} has another hash"
-                    )));
-                }
-                self.prepare_hashed(&code, code_hash).map(Ready::Shared)
-            }
-        })
     }
 
     /// For code a transaction brings that is not compiled yet, and that it
@@ -472,8 +462,8 @@ impl Runtime {
         }
     }
 
-    /// The receipt of `tx`, built once from what the run produced.
-    #[allow(clippy::too_many_arguments)]
+    /// The receipt of `tx`, built once from what the run produced, with
+    /// both state roots zero: sealing sets them.
     fn receipt(
         &self,
         contract: ContractId,
@@ -482,7 +472,6 @@ impl Runtime {
         entry: String,
         bytes: TxBytes,
         o: Outcome,
-        roots: StateRoots,
     ) -> Receipt {
         Receipt {
             format_version: FORMAT_VERSION,
@@ -504,8 +493,8 @@ impl Runtime {
             fuel_limit: tx.fuel_limit,
             fuel_used: o.fuel_used,
             status: o.status,
-            pre_state_root: roots.pre,
-            post_state_root: roots.post,
+            pre_state_root: Hash32::default(),
+            post_state_root: Hash32::default(),
             reads: o.effects.reads,
             writes: o.effects.writes,
             events: o.effects.events,
@@ -516,7 +505,7 @@ impl Runtime {
     /// Instantiates and calls the entry point with `host`, after taking
     /// `upfront` fuel; returns the host with how the run ended and the fuel
     /// it used.
-    fn run(
+    fn instantiate_and_call(
         &self,
         prepared: &PreparedModule,
         entry: EntryPoint,

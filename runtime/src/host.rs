@@ -7,18 +7,18 @@
 use verity_host_abi::abi::IMPORT_MODULE;
 use verity_host_abi::limits::WASM_PAGE_BYTES;
 use verity_host_abi::{Limits, for_each_host_fn};
-use verity_host_core::{GuestMemory, Host, HostExit, StateBackend};
+use verity_host_core::{GuestMemory, Host, HostExit, StateView};
 use wasmtime::{Caller, Global, Linker, Memory, ResourceLimiter, Val};
 
 /// The host rules of one run, over the borrowed pre-state.
-pub(crate) type RunHost = Host<&'static dyn StateBackend>;
+pub(crate) type RunHost = Host<&'static dyn StateView>;
 
 /// The data of every store: the host rules' state for the run, and what
 /// wasmtime needs to reach the guest (its memory and fuel global) and to
 /// cap its growth.
 pub(crate) struct HostState {
     /// The run's host. Its backend is `'static` only in type: see the
-    /// SAFETY comment where the store is created in `execution.rs`; the
+    /// SAFETY comment where the host is created in `execution.rs`; the
     /// store never outlives the borrow the reference was made from.
     pub(crate) host: RunHost,
     pub(crate) memory: Option<Memory>,

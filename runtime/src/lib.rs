@@ -36,6 +36,7 @@ mod pool;
 mod prepared;
 pub mod profile;
 mod recent_code;
+mod resolve;
 mod runtime;
 /// Contract values as JSON by a contract spec: in verity-host-abi (feature
 /// `spec-json`), so tools that decode receipts need no engine.
@@ -50,14 +51,14 @@ pub use builder::RuntimeBuilder;
 pub use contract_spec::{SpecReadError, contract_spec};
 pub use dir_state::{DirState, DirStateError};
 pub use error::RuntimeError;
-pub use execution::{Executed, FuelEntry, FuelProfile};
+pub use execution::{Executed, Execution, FuelEntry, FuelProfile};
 pub use module_store::CRANELIFT_MAX_INSTRUMENTED_BYTES;
 pub use pool::{Allocation, PoolOptions};
 pub use prepared::PreparedModule;
 pub use profile::{Compiler, Profile};
 pub use runtime::Runtime;
 pub use state::{
-    MemoryState, StaleReceipt, StateBackend, StateError, StateRoots, Transition,
+    MemoryState, StaleReceipt, StateBackend, StateError, StateRoots, StateView, Transition,
     TransitionCheckError, WitnessState, check_receipt_transition,
 };
 pub use transaction::{ChainContext, Target, Transaction};

@@ -9,12 +9,13 @@ use verity_host_abi::{Hash32, Receipt};
 use crate::artifact::CacheStats;
 use crate::builder::RuntimeBuilder;
 use crate::error::RuntimeError;
-use crate::execution::{CodeSource, Executed};
+use crate::execution::Executed;
 use crate::module_store::ModuleStore;
 use crate::pool::{Allocation, Gate};
 use crate::prepared::PreparedModule;
 use crate::profile::{Compiler, Profile};
-use crate::state::StateBackend;
+use crate::resolve::CodeSource;
+use crate::state::{StateBackend, StateView};
 use crate::transaction::Transaction;
 use crate::validate::Rejection;
 
@@ -205,6 +206,46 @@ impl Runtime {
             },
             None => CodeSource::State,
         };
+        Ok(self.executed(source, tx, state, false)?.seal_with(state)?)
+    }
+
+    /// The first phase of [`Runtime::execute_debug`]: runs `tx` (with
+    /// `code`, or without for a call of a contract whose code is in the
+    /// state) against the read-only view `state`, computing no state root.
+    /// [`Execution::seal`](crate::Execution::seal) makes the receipt. Many
+    /// threads may run transactions at once against one view; each run's
+    /// writes are in its execution, not in the view.
+    ///
+    /// ```
+    /// use verity_runtime::{MemoryState, Profile, Runtime, Transaction};
+    ///
+    /// let runtime = Runtime::new(Profile::default())?;
+    /// let wasm = wat::parse_str(r#"(module (func (export "run")))"#)?;
+    /// let state = MemoryState::default();
+    /// let tx = Transaction::new("run");
+    /// // Four runs at once against one view.
+    /// let runs = std::thread::scope(|s| {
+    ///     let handles: Vec<_> = (0..4)
+    ///         .map(|_| s.spawn(|| runtime.run(Some(&wasm), &tx, &state)))
+    ///         .collect();
+    ///     handles.into_iter().map(|h| h.join().unwrap()).collect::<Result<Vec<_>, _>>()
+    /// })?;
+    /// assert!(runs.iter().all(|r| r == &runs[0]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn run(
+        &self,
+        code: Option<&[u8]>,
+        tx: &Transaction,
+        state: &dyn StateView,
+    ) -> Result<crate::Execution, RuntimeError> {
+        let source = match code {
+            Some(code) => CodeSource::Bytes {
+                code,
+                hash: self.code_hash(code),
+            },
+            None => CodeSource::State,
+        };
         self.executed(source, tx, state, false)
     }
 
@@ -236,8 +277,10 @@ impl Runtime {
             (Some(code), Some(hash)) => CodeSource::Bytes { code, hash },
             _ => CodeSource::State,
         };
-        let plain = self.executed(source(), tx, state, false)?;
-        let counted = self.executed(source(), tx, state, true)?;
+        let plain = self
+            .executed(source(), tx, state, false)?
+            .seal_with(state)?;
+        let counted = self.executed(source(), tx, state, true)?.seal_with(state)?;
         if counted.receipt != plain.receipt {
             return Err(RuntimeError::Engine(
                 "the run that counted fuel by class gave another receipt".into(),

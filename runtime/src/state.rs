@@ -4,6 +4,6 @@
 //! writes, and re-exported here.
 
 pub use verity_host_core::state::{
-    MemoryState, StaleReceipt, StateBackend, StateError, StateRoots, Transition,
+    MemoryState, StaleReceipt, StateBackend, StateError, StateRoots, StateView, Transition,
     TransitionCheckError, WitnessState, check_receipt_transition,
 };

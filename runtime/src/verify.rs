@@ -9,8 +9,8 @@ use verity_host_abi::contract::code_key;
 use verity_host_abi::{Action, Hash32, Receipt};
 
 use crate::error::RuntimeError;
-use crate::execution::CodeSource;
 use crate::prepared::PreparedModule;
+use crate::resolve::CodeSource;
 use crate::runtime::Runtime;
 use crate::state::{StateError, TransitionCheckError, WitnessState, check_receipt_transition};
 use crate::transaction::{Target, Transaction};

@@ -531,7 +531,7 @@ fn increment_in(state: &Path) -> Output {
 /// The counter's committed value in a state directory (0 if never set).
 fn committed_count(state: &Path) -> u64 {
     let s = verity_runtime::DirState::open(state).unwrap();
-    use verity_runtime::StateBackend;
+    use verity_runtime::StateView;
     s.get(&crate::common::one_shot_key("counter.wat", b"count"))
         .unwrap()
         .map_or(0, |v| u64::from_le_bytes(v.try_into().unwrap()))

@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::common::{fixture, verity};
-use verity_runtime::{DirState, StateBackend};
+use verity_runtime::{DirState, StateView};
 
 /// Held by each test for its whole run. The tests read state directories
 /// in this process while spawning `verity` processes; were two tests to

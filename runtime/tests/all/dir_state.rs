@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use redb::TableDefinition;
-use verity_runtime::{DirState, DirStateError, StateBackend, WriteEntry};
+use verity_runtime::{DirState, DirStateError, StateView, WriteEntry};
 
 const VALUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("values");
 

@@ -360,13 +360,15 @@ fn features_rustc_emits_by_default_are_accepted() {
 }
 
 struct Failing;
-impl StateBackend for Failing {
+impl verity_runtime::StateView for Failing {
     fn get(&self, _: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         Err(StateError::Backend(
             std::io::Error::other("disk on fire").into(),
         ))
     }
+}
 
+impl StateBackend for Failing {
     fn roots(
         &self,
         _: &[verity_runtime::WriteEntry],

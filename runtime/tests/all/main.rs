@@ -15,4 +15,5 @@ mod spec_json;
 mod spec_testsuite;
 mod state_semantics;
 mod transitions;
+mod two_phase;
 mod validation;
