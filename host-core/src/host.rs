@@ -147,6 +147,8 @@ pub struct Host<B> {
     /// Bytes of `logs`.
     pub(crate) log_bytes: usize,
     pub(crate) host_fuel: HostFuel,
+    /// For each open savepoint, how many events there were when it opened.
+    event_marks: Vec<usize>,
 }
 
 impl<B: StateView> Host<B> {
@@ -176,6 +178,7 @@ impl<B: StateView> Host<B> {
             logs: Vec::new(),
             log_bytes: 0,
             host_fuel: HostFuel::default(),
+            event_marks: Vec::new(),
         }
     }
 
@@ -213,6 +216,54 @@ impl<B: StateView> Host<B> {
     /// only if the run succeeds.
     pub fn system_write(&mut self, key: Vec<u8>, value: Vec<u8>) {
         self.overlay.put_system(key, value);
+    }
+
+    /// Opens a savepoint over the run's writes and events: where a
+    /// callee's frame begins. Savepoints nest; each is closed by
+    /// [`close_savepoint`](Self::close_savepoint), innermost first. The
+    /// overlay journals the old value of each key written while one is
+    /// open (an undo log, not a copy of the writes).
+    ///
+    /// ```
+    /// use verity_host_abi::{ContractId, CostSchedule, Limits, Status};
+    /// use verity_host_core::{GuestMemory, Host, MemoryState, TxBytes};
+    ///
+    /// let state = MemoryState::default();
+    /// let (limits, costs) = (Limits::default(), CostSchedule::default());
+    /// let mut host = Host::new(&state, &ContractId([7; 32]), TxBytes::default(), &limits, &costs, 1_000_000);
+    /// let mut bytes = *b"kv";
+    /// let mut mem = GuestMemory::new(&mut bytes);
+    /// host.storage_write(&mut mem, 0, 1, 1, 1)?;
+    /// host.savepoint();
+    /// host.storage_remove(&mut mem, 0, 1)?;
+    /// host.event_emit(&mut mem, 0, 1, 1, 1)?;
+    /// host.storage_read(&mut mem, 1, 1, 0, 0)?; // reads key "v": recorded
+    /// host.close_savepoint(false); // the frame failed
+    /// let run = host.finish(&Status::Success);
+    /// assert_eq!(run.effects.writes[0].value.as_deref(), Some(&b"v"[..])); // the write before
+    /// assert!(run.effects.events.is_empty());
+    /// assert_eq!(run.effects.reads.len(), 1); // what the failed frame saw stays
+    /// # Ok::<(), verity_host_core::HostExit>(())
+    /// ```
+    pub fn savepoint(&mut self) {
+        self.overlay.savepoint();
+        self.event_marks.push(self.events.len());
+    }
+
+    /// Closes the innermost savepoint: with `keep` (the frame succeeded)
+    /// its writes and events stay, now the enclosing frame's; without, they
+    /// are undone. Reads stay recorded either way: they were observed. A
+    /// call with no savepoint open changes nothing.
+    pub fn close_savepoint(&mut self, keep: bool) {
+        let Some(mark) = self.event_marks.pop() else {
+            return;
+        };
+        if keep {
+            self.overlay.release();
+        } else {
+            self.overlay.rollback();
+            self.events.truncate(mark);
+        }
     }
 
     /// The state key of the running contract's storage key `key`.

@@ -27,11 +27,26 @@ pub(crate) struct Overlay {
     max_read_keys: usize,
     max_read_bytes: u64,
     max_write_bytes: u64,
+    /// The undo journal: for each write made while a savepoint is open, the
+    /// key and what it held before (`None`: not written yet). Empty when no
+    /// savepoint is open, so a run without calls journals nothing.
+    journal: Vec<(Vec<u8>, Option<Written>)>,
+    /// Open savepoints, innermost last.
+    savepoints: Vec<Savepoint>,
+}
+
+/// Where a frame's writes begin: rolling back to it undoes every write
+/// after it, and nothing before.
+#[derive(Clone, Copy, Debug)]
+struct Savepoint {
+    journal: usize,
+    write_bytes: u64,
 }
 
 /// A key's latest write, and what it counts against the write budget: the
 /// bytes of the guest's latest write of the key (0 if only the host wrote
 /// it), so that rewriting a key replaces exactly what it counted.
+#[derive(Clone)]
 struct Written {
     value: Option<Vec<u8>>,
     counted: u64,
@@ -60,6 +75,59 @@ impl Overlay {
             max_read_keys: limits.max_read_keys as usize,
             max_read_bytes: limits.max_read_bytes.into(),
             max_write_bytes: limits.max_write_set_bytes.into(),
+            journal: Vec::new(),
+            savepoints: Vec::new(),
+        }
+    }
+
+    /// Opens a savepoint (a callee's frame begins): a later
+    /// [`rollback`](Self::rollback) undoes the writes made after it.
+    pub(crate) fn savepoint(&mut self) {
+        self.savepoints.push(Savepoint {
+            journal: self.journal.len(),
+            write_bytes: self.write_bytes,
+        });
+    }
+
+    /// Closes the innermost savepoint keeping its writes (the frame
+    /// succeeded): they now belong to the enclosing frame, whose own
+    /// rollback would still undo them.
+    pub(crate) fn release(&mut self) {
+        self.savepoints.pop();
+        if self.savepoints.is_empty() {
+            self.journal.clear();
+        }
+    }
+
+    /// Closes the innermost savepoint undoing every write made since it
+    /// opened (the frame failed). Reads stay recorded: they were observed,
+    /// and a verifier re-executing the failed frame reads them again.
+    pub(crate) fn rollback(&mut self) {
+        let Some(point) = self.savepoints.pop() else {
+            return;
+        };
+        while self.journal.len() > point.journal {
+            let Some((key, before)) = self.journal.pop() else {
+                break;
+            };
+            match before {
+                Some(w) => {
+                    self.writes.insert(key, w);
+                }
+                None => {
+                    self.writes.remove(&key);
+                }
+            }
+        }
+        self.write_bytes = point.write_bytes;
+    }
+
+    /// Records `key`'s current write in the journal if a savepoint is
+    /// open.
+    fn remember(&mut self, key: &[u8]) {
+        if !self.savepoints.is_empty() {
+            let before = self.writes.get(key).cloned();
+            self.journal.push((key.to_vec(), before));
         }
     }
 
@@ -109,6 +177,7 @@ impl Overlay {
         if total > self.max_write_bytes {
             return Err(TrapKind::WriteSetTooLarge);
         }
+        self.remember(&key);
         self.writes.insert(key, Written { value, counted });
         self.write_bytes = total;
         Ok(())
@@ -143,6 +212,7 @@ impl Overlay {
     pub(crate) fn put_system(&mut self, key: Vec<u8>, value: Vec<u8>) {
         // What a guest's write of the key counted stays counted.
         let counted = self.writes.get(&key).map_or(0, |w| w.counted);
+        self.remember(&key);
         self.writes.insert(
             key,
             Written {
@@ -181,6 +251,9 @@ mod tests {
     //! counts each key's latest value and refuses a write past it, leaving
     //! the sets as they were; the host's own reads and writes count against
     //! nothing. Budgets count guest keys without their contract prefix.
+    //! Savepoints nest: a rollback restores the writes (and the write
+    //! budget) to what they were when its savepoint opened, a release keeps
+    //! them, and neither touches the read set.
 
     use std::collections::BTreeMap;
 
@@ -196,6 +269,9 @@ mod tests {
         Put(u8, Option<Vec<u8>>),
         GetSystem(u8),
         PutSystem(u8, Vec<u8>),
+        Savepoint,
+        Release,
+        Rollback,
     }
 
     /// A guest key: the 33-byte prefix, then one byte of a small key space
@@ -213,6 +289,9 @@ mod tests {
             3 => (any::<u8>(), prop::option::of(value.clone())).prop_map(|(k, v)| Op::Put(k, v)),
             1 => any::<u8>().prop_map(Op::GetSystem),
             1 => (any::<u8>(), value).prop_map(|(k, v)| Op::PutSystem(k, v)),
+            1 => Just(Op::Savepoint),
+            1 => Just(Op::Release),
+            1 => Just(Op::Rollback),
         ]
     }
 
@@ -224,6 +303,8 @@ mod tests {
         /// Which writes the guest made (the host's count against nothing).
         guest_written: BTreeMap<Vec<u8>, u64>,
         read_bytes: u64,
+        /// The writes when each open savepoint opened, innermost last.
+        savepoints: Vec<(BTreeMap<Vec<u8>, Option<Vec<u8>>>, BTreeMap<Vec<u8>, u64>)>,
     }
 
     #[derive(Debug, PartialEq)]
@@ -282,6 +363,22 @@ mod tests {
                     self.writes.insert(key, Some(v.clone()));
                     Seen::Done
                 }
+                Op::Savepoint => {
+                    self.savepoints
+                        .push((self.writes.clone(), self.guest_written.clone()));
+                    Seen::Done
+                }
+                Op::Release => {
+                    self.savepoints.pop();
+                    Seen::Done
+                }
+                Op::Rollback => {
+                    if let Some((writes, guest_written)) = self.savepoints.pop() {
+                        self.writes = writes;
+                        self.guest_written = guest_written;
+                    }
+                    Seen::Done
+                }
             }
         }
     }
@@ -303,6 +400,18 @@ mod tests {
                 overlay.put_system(key(*k), v.clone());
                 Seen::Done
             }
+            Op::Savepoint => {
+                overlay.savepoint();
+                Seen::Done
+            }
+            Op::Release => {
+                overlay.release();
+                Seen::Done
+            }
+            Op::Rollback => {
+                overlay.rollback();
+                Seen::Done
+            }
         }
     }
 
@@ -310,7 +419,7 @@ mod tests {
         #[test]
         fn the_overlay_follows_the_model(
             pre in prop::collection::btree_map(0u8..8, prop::collection::vec(any::<u8>(), 0..24), 0..8),
-            ops in prop::collection::vec(op(), 0..40),
+            ops in prop::collection::vec(op(), 0..60),
             max_read_keys in 0u32..6,
             max_read_bytes in 0u32..64,
             max_write_set_bytes in 0u32..96,
