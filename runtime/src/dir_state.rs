@@ -123,7 +123,7 @@ pub enum DirStateError {
 /// A key-value state persisted in a directory, with its state tree.
 ///
 /// ```
-/// use verity_runtime::{DirState, DirStateError, StateBackend};
+/// use verity_runtime::{DirState, DirStateError, StateView};
 /// use verity_host_abi::WriteEntry;
 ///
 /// let dir = tempfile::tempdir()?;
