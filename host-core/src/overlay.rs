@@ -295,6 +295,9 @@ mod tests {
         ]
     }
 
+    /// A key-value map of the model: a key to its value, `None` for a removal.
+    type Entries = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
     /// The rules, written as plainly as possible.
     #[derive(Default)]
     struct Model {
@@ -304,7 +307,7 @@ mod tests {
         guest_written: BTreeMap<Vec<u8>, u64>,
         read_bytes: u64,
         /// The writes when each open savepoint opened, innermost last.
-        savepoints: Vec<(BTreeMap<Vec<u8>, Option<Vec<u8>>>, BTreeMap<Vec<u8>, u64>)>,
+        savepoints: Vec<(Entries, BTreeMap<Vec<u8>, u64>)>,
     }
 
     #[derive(Debug, PartialEq)]
