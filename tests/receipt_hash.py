@@ -57,33 +57,77 @@ def opt(v):
     return u8(0) if v is None else u8(1) + byts(hexb(v))
 
 
-def encode(r):
-    out = u32(r["format_version"])
-    out += hexb(r["profile_hash"])
-    out += u8(ACTION_TAGS[r["action"]])
-    if r["action"] == "deploy":
-        out += hexb(r["salt"])
-    out += hexb(r["contract"]) + hexb(r["code_hash"])
-    out += byts(r["entry"].encode("utf-8"))
-    for field in ("sender", "context"):
-        out += byts(hexb(r[field]))
-    out += u64(r["height"]) + u64(r["time"]) + byts(r["chain_id"].encode("utf-8"))
-    out += byts(hexb(r["input"]))
-    out += u64(r["fuel_limit"]) + u64(r["fuel_used"])
-    status = r["status"]
-    out += u8(STATUS_TAGS[status])
-    if status in STATUS_DETAIL:
-        out += byts(r[STATUS_DETAIL[status]].encode("utf-8"))
-    out += hexb(r["pre_state_root"]) + hexb(r["post_state_root"])
-    for field in ("reads", "writes"):
-        out += length(len(r[field]))
-        for e in r[field]:
-            out += byts(hexb(e["key"])) + opt(e["value"])
-    out += length(len(r["events"]))
-    for e in r["events"]:
-        out += byts(hexb(e["topic"])) + byts(hexb(e["data"]))
-    out += byts(hexb(r["output"]))
+def text(s):
+    return byts(s.encode("utf-8"))
+
+
+def action(r, name):
+    out = u8(ACTION_TAGS[r[name]])
+    return out + hexb(r["salt"]) if r[name] == "deploy" else out
+
+
+def status(r, name):
+    out = u8(STATUS_TAGS[r[name]])
+    detail = STATUS_DETAIL.get(r[name])
+    return out + text(r[detail]) if detail else out
+
+
+def key_values(r, name):
+    out = length(len(r[name]))
+    for e in r[name]:
+        out += byts(hexb(e["key"])) + opt(e["value"])
     return out
+
+
+def events(r, name):
+    out = length(len(r[name]))
+    for e in r[name]:
+        out += byts(hexb(e["topic"])) + byts(hexb(e["data"]))
+    return out
+
+
+# How each type of docs/receipt.md's field table is written, from the JSON.
+ENCODERS = {
+    "u32": lambda r, n: u32(r[n]),
+    "u64": lambda r, n: u64(r[n]),
+    "32 bytes": lambda r, n: hexb(r[n]),
+    "string": lambda r, n: text(r[n]),
+    "bytes": lambda r, n: byts(hexb(r[n])),
+    "action": action,
+    "status": status,
+    "list of (bytes key, option bytes value)": key_values,
+    "list of (bytes topic, bytes data)": events,
+}
+
+# The receipt's fields in encoding order, with their types: the field table
+# of docs/receipt.md (a Rust test checks that the two agree).
+FIELDS = [
+    ("format_version", "u32"),
+    ("profile_hash", "32 bytes"),
+    ("action", "action"),
+    ("contract", "32 bytes"),
+    ("code_hash", "32 bytes"),
+    ("entry", "string"),
+    ("sender", "bytes"),
+    ("context", "bytes"),
+    ("height", "u64"),
+    ("time", "u64"),
+    ("chain_id", "string"),
+    ("input", "bytes"),
+    ("fuel_limit", "u64"),
+    ("fuel_used", "u64"),
+    ("status", "status"),
+    ("pre_state_root", "32 bytes"),
+    ("post_state_root", "32 bytes"),
+    ("reads", "list of (bytes key, option bytes value)"),
+    ("writes", "list of (bytes key, option bytes value)"),
+    ("events", "list of (bytes topic, bytes data)"),
+    ("output", "bytes"),
+]
+
+
+def encode(r):
+    return b"".join(ENCODERS[kind](r, name) for name, kind in FIELDS)
 
 
 def check_witness(r, witness):

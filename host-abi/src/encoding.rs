@@ -109,7 +109,7 @@ impl Sink for HashSink {
     }
 }
 
-struct Writer<'s, S: Sink>(&'s mut S);
+pub(crate) struct Writer<'s, S: Sink>(pub(crate) &'s mut S);
 
 impl<S: Sink> Writer<'_, S> {
     fn raw(&mut self, v: &[u8]) {
@@ -159,58 +159,23 @@ pub fn encode(r: &Receipt) -> Vec<u8> {
     out
 }
 
-/// Writes the canonical encoding of `r` to `sink`.
+/// Writes the canonical encoding of `r` to `sink`: its fields in table
+/// order ([`Receipt::FIELDS`]), each in its type's encoding.
 pub(crate) fn encode_into<S: Sink>(r: &Receipt, sink: &mut S) {
-    let mut w = Writer(sink);
-    w.u32(r.format_version);
-    w.raw(&r.profile_hash.0);
-    w.u8(r.action.tag());
-    if let Action::Deploy { salt } = &r.action {
-        w.raw(&salt.0);
-    }
-    w.raw(&r.contract.0);
-    w.raw(&r.code_hash.0);
-    w.bytes(r.entry.as_bytes());
-    w.bytes(&r.sender);
-    w.bytes(&r.context);
-    w.u64(r.height);
-    w.u64(r.time);
-    w.bytes(r.chain_id.as_bytes());
-    w.bytes(&r.input);
-    w.u64(r.fuel_limit);
-    w.u64(r.fuel_used);
-    w.u8(r.status.tag());
-    match &r.status {
-        Status::Success | Status::OutOfFuel => {}
-        Status::Reverted { message } => w.bytes(message.as_bytes()),
-        Status::Trapped { trap } => w.bytes(trap.name().as_bytes()),
-        Status::Rejected { reason } => w.bytes(reason.as_bytes()),
-    }
-    w.raw(&r.pre_state_root.0);
-    w.raw(&r.post_state_root.0);
-    w.len(r.reads.len());
-    for e in &r.reads {
-        w.bytes(&e.key);
-        w.opt_bytes(e.value.as_deref());
-    }
-    w.len(r.writes.len());
-    for e in &r.writes {
-        w.bytes(&e.key);
-        w.opt_bytes(e.value.as_deref());
-    }
-    w.len(r.events.len());
-    for e in &r.events {
-        w.bytes(&e.topic);
-        w.bytes(&e.data);
-    }
-    w.bytes(&r.output);
+    crate::receipt::encode_fields(r, &mut Writer(sink));
 }
 
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     rest: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Reader { rest: bytes }
+    }
+    pub(crate) fn remaining(&self) -> usize {
+        self.rest.len()
+    }
     fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], DecodeError> {
         if self.rest.len() < n {
             return Err(DecodeError::Truncated { field });
@@ -283,9 +248,142 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A receipt field's type: how it is written and read (docs/receipt.md,
+/// "Encoding"). Every value has exactly one encoding, and `decode` accepts
+/// nothing else.
+pub(crate) trait Canonical: Sized {
+    fn encode<S: Sink>(&self, w: &mut Writer<'_, S>);
+    fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError>;
+}
+
+impl Canonical for u32 {
+    fn encode<S: Sink>(&self, w: &mut Writer<'_, S>) {
+        w.u32(*self);
+    }
+    fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
+        r.u32(field)
+    }
+}
+
+impl Canonical for u64 {
+    fn encode<S: Sink>(&self, w: &mut Writer<'_, S>) {
+        w.u64(*self);
+    }
+    fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
+        r.u64(field)
+    }
+}
+
+impl Canonical for Hash32 {
+    fn encode<S: Sink>(&self, w: &mut Writer<'_, S>) {
+        w.raw(&self.0);
+    }
+    fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
+        r.hash(field)
+    }
+}
+
+impl Canonical for ContractId {
+    fn encode<S: Sink>(&self, w: &mut Writer<'_, S>) {
+        w.raw(&self.0);
+    }
+    fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
+        Ok(ContractId(r.hash(field)?.0))
+    }
+}
+
+impl Canonical for String {
+    fn encode<S: Sink>(&self, w: &mut Writer<'_, S>) {
+        w.bytes(self.as_bytes());
+    }
+    fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
+        r.string(field)
+    }
+}
+
+impl Canonical for Vec<u8> {
+    fn encode<S: Sink>(&self, w: &mut Writer<'_, S>) {
+        w.bytes(self);
+    }
+    fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
+        r.bytes(field)
+    }
+}
+
+impl Canonical for Action {
+    fn encode<S: Sink>(&self, w: &mut Writer<'_, S>) {
+        w.u8(self.tag());
+        if let Action::Deploy { salt } = self {
+            w.raw(&salt.0);
+        }
+    }
+    fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
+        match r.u8(field)? {
+            0 => Ok(Action::Run),
+            1 => Ok(Action::Deploy {
+                salt: r.hash(field)?,
+            }),
+            2 => Ok(Action::Call),
+            _ => Err(DecodeError::Invalid {
+                field,
+                reason: "unknown action tag",
+            }),
+        }
+    }
+}
+
+impl Canonical for Status {
+    fn encode<S: Sink>(&self, w: &mut Writer<'_, S>) {
+        w.u8(self.tag());
+        match self {
+            Status::Success | Status::OutOfFuel => {}
+            Status::Reverted { message } => w.bytes(message.as_bytes()),
+            Status::Trapped { trap } => w.bytes(trap.name().as_bytes()),
+            Status::Rejected { reason } => w.bytes(reason.as_bytes()),
+        }
+    }
+    fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
+        match r.u8(field)? {
+            0 => Ok(Status::Success),
+            1 => Ok(Status::Reverted {
+                message: r.string(field)?,
+            }),
+            2 => {
+                let name = r.string(field)?;
+                let trap = TrapKind::from_name(&name).ok_or(DecodeError::Invalid {
+                    field,
+                    reason: "unknown trap kind",
+                })?;
+                Ok(Status::Trapped { trap })
+            }
+            3 => Ok(Status::OutOfFuel),
+            4 => Ok(Status::Rejected {
+                reason: r.string(field)?,
+            }),
+            _ => Err(DecodeError::Invalid {
+                field,
+                reason: "unknown status tag",
+            }),
+        }
+    }
+}
+
 /// A key and an optional value, as reads and writes hold them.
 type KeyValue = (Vec<u8>, Option<Vec<u8>>);
 
+fn encode_key_values<'e, S: Sink>(
+    w: &mut Writer<'_, S>,
+    n: usize,
+    entries: impl Iterator<Item = (&'e [u8], Option<&'e [u8]>)>,
+) {
+    w.len(n);
+    for (key, value) in entries {
+        w.bytes(key);
+        w.opt_bytes(value);
+    }
+}
+
+/// A list of entries with strictly ascending keys.
 fn key_values(r: &mut Reader<'_>, field: &'static str) -> Result<Vec<KeyValue>, DecodeError> {
     let n = r.count(5, field)?;
     let mut out: Vec<KeyValue> = Vec::with_capacity(n);
@@ -303,122 +401,77 @@ fn key_values(r: &mut Reader<'_>, field: &'static str) -> Result<Vec<KeyValue>, 
     Ok(out)
 }
 
-/// Decodes a canonical receipt encoding.
+impl Canonical for Vec<ReadEntry> {
+    fn encode<S: Sink>(&self, w: &mut Writer<'_, S>) {
+        let entries = self.iter().map(|e| (e.key.as_slice(), e.value.as_deref()));
+        encode_key_values(w, self.len(), entries);
+    }
+    fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
+        Ok(key_values(r, field)?
+            .into_iter()
+            .map(|(key, value)| ReadEntry { key, value })
+            .collect())
+    }
+}
+
+impl Canonical for Vec<WriteEntry> {
+    fn encode<S: Sink>(&self, w: &mut Writer<'_, S>) {
+        let entries = self.iter().map(|e| (e.key.as_slice(), e.value.as_deref()));
+        encode_key_values(w, self.len(), entries);
+    }
+    fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
+        Ok(key_values(r, field)?
+            .into_iter()
+            .map(|(key, value)| WriteEntry { key, value })
+            .collect())
+    }
+}
+
+impl Canonical for Vec<Event> {
+    fn encode<S: Sink>(&self, w: &mut Writer<'_, S>) {
+        w.len(self.len());
+        for e in self {
+            w.bytes(&e.topic);
+            w.bytes(&e.data);
+        }
+    }
+    fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
+        let n = r.count(8, field)?;
+        let mut events = Vec::with_capacity(n);
+        for _ in 0..n {
+            let topic = r.bytes(field)?;
+            let data = r.bytes(field)?;
+            events.push(Event { topic, data });
+        }
+        Ok(events)
+    }
+}
+
+/// Decodes a canonical receipt encoding: the version first (a receipt of
+/// another format is named as such, not as a malformed one), then every
+/// field in table order, then the invariants across fields.
 pub fn decode(bytes: &[u8]) -> Result<Receipt, DecodeError> {
-    let mut r = Reader { rest: bytes };
-    let format_version = r.u32("format_version")?;
+    let format_version = Reader::new(bytes).u32("format_version")?;
     if format_version != FORMAT_VERSION {
         return Err(DecodeError::UnsupportedVersion(format_version));
     }
-    let profile_hash = r.hash("profile_hash")?;
-    let action = match r.u8("action")? {
-        0 => Action::Run,
-        1 => Action::Deploy {
-            salt: r.hash("action")?,
-        },
-        2 => Action::Call,
-        _ => {
-            return Err(DecodeError::Invalid {
-                field: "action",
-                reason: "unknown action tag",
-            });
-        }
-    };
-    let contract = ContractId(r.hash("contract")?.0);
-    let code_hash = r.hash("code_hash")?;
-    let entry = r.string("entry")?;
-    let sender = r.bytes("sender")?;
-    let context = r.bytes("context")?;
-    let height = r.u64("height")?;
-    let time = r.u64("time")?;
-    let chain_id = r.string("chain_id")?;
-    let input = r.bytes("input")?;
-    let fuel_limit = r.u64("fuel_limit")?;
-    let fuel_used = r.u64("fuel_used")?;
-    if fuel_used > fuel_limit {
-        return Err(DecodeError::Invalid {
-            field: "fuel_used",
-            reason: "greater than fuel_limit",
-        });
+    let mut r = Reader::new(bytes);
+    let receipt = crate::receipt::decode_fields(&mut r)?;
+    if r.remaining() != 0 {
+        return Err(DecodeError::TrailingBytes(r.remaining()));
     }
-    let status = match r.u8("status")? {
-        0 => Status::Success,
-        1 => Status::Reverted {
-            message: r.string("status")?,
-        },
-        2 => {
-            let name = r.string("status")?;
-            let trap = TrapKind::from_name(&name).ok_or(DecodeError::Invalid {
-                field: "status",
-                reason: "unknown trap kind",
-            })?;
-            Status::Trapped { trap }
-        }
-        3 => Status::OutOfFuel,
-        4 => Status::Rejected {
-            reason: r.string("status")?,
-        },
-        _ => {
-            return Err(DecodeError::Invalid {
-                field: "status",
-                reason: "unknown status tag",
-            });
-        }
-    };
-    let pre_state_root = r.hash("pre_state_root")?;
-    let post_state_root = r.hash("post_state_root")?;
-    let reads = key_values(&mut r, "reads")?
-        .into_iter()
-        .map(|(key, value)| ReadEntry { key, value })
-        .collect();
-    let writes: Vec<WriteEntry> = key_values(&mut r, "writes")?
-        .into_iter()
-        .map(|(key, value)| WriteEntry { key, value })
-        .collect();
-    let n_events = r.count(8, "events")?;
-    let mut events = Vec::with_capacity(n_events);
-    for _ in 0..n_events {
-        let topic = r.bytes("events")?;
-        let data = r.bytes("events")?;
-        events.push(Event { topic, data });
+    let fail = |field, reason| Err(DecodeError::Invalid { field, reason });
+    if receipt.fuel_used > receipt.fuel_limit {
+        return fail("fuel_used", "greater than fuel_limit");
     }
-    let output = r.bytes("output")?;
-    if !r.rest.is_empty() {
-        return Err(DecodeError::TrailingBytes(r.rest.len()));
+    let status = &receipt.status;
+    if !status.is_success()
+        && (!receipt.writes.is_empty() || !receipt.events.is_empty() || !receipt.output.is_empty())
+    {
+        return fail("status", "a failed run has writes, events or output");
     }
-    if !status.is_success() && (!writes.is_empty() || !events.is_empty() || !output.is_empty()) {
-        return Err(DecodeError::Invalid {
-            field: "status",
-            reason: "a failed run has writes, events or output",
-        });
+    if !status.is_success() && receipt.post_state_root != receipt.pre_state_root {
+        return fail("post_state_root", "a failed run changed the state root");
     }
-    if !status.is_success() && post_state_root != pre_state_root {
-        return Err(DecodeError::Invalid {
-            field: "post_state_root",
-            reason: "a failed run changed the state root",
-        });
-    }
-    Ok(Receipt {
-        format_version,
-        profile_hash,
-        action,
-        contract,
-        code_hash,
-        entry,
-        sender,
-        context,
-        height,
-        time,
-        chain_id,
-        input,
-        fuel_limit,
-        fuel_used,
-        status,
-        pre_state_root,
-        post_state_root,
-        reads,
-        writes,
-        events,
-        output,
-    })
+    Ok(receipt)
 }

@@ -4,7 +4,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::contract::ContractId;
-use crate::encoding::{self, DecodeError};
+use crate::encoding::{self, Canonical, DecodeError, Reader, Sink, Writer};
 use crate::hash::{Hash32, RECEIPT_DOMAIN};
 use crate::status::Status;
 
@@ -75,56 +75,189 @@ pub struct Event {
     pub data: Vec<u8>,
 }
 
-/// The canonical record of one transaction.
-///
-/// Invariants (checked by [`Receipt::decode`], kept by the runtime):
-/// `reads` and `writes` are sorted by key with no key twice; on any status
-/// but `success`, `writes`, `events` and `output` are empty.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Receipt {
-    /// Receipt format version ([`FORMAT_VERSION`]).
-    pub format_version: u32,
-    /// Hash of the determinism profile the run used.
-    pub profile_hash: Hash32,
-    /// Run, deploy or call.
-    pub action: Action,
-    /// The contract that ran (the address a deploy created).
-    pub contract: ContractId,
-    /// SHA-256 of the module binary (zero when a call names no contract).
-    pub code_hash: Hash32,
-    /// The exported function that was called.
-    pub entry: String,
-    /// Opaque sender bytes, authenticated by the embedder.
-    pub sender: Vec<u8>,
-    /// Opaque context blob from the embedder.
-    pub context: Vec<u8>,
-    /// The block height the embedder ran the transaction at.
-    pub height: u64,
-    /// The block time the embedder ran the transaction at (seconds since
-    /// the Unix epoch, by convention).
-    pub time: u64,
-    /// The chain the transaction belongs to.
-    pub chain_id: String,
-    /// Transaction input.
-    pub input: Vec<u8>,
-    /// Fuel the transaction was allowed.
-    pub fuel_limit: u64,
-    /// Fuel the run consumed (equal to `fuel_limit` on `out_of_fuel`).
-    pub fuel_used: u64,
-    /// How the run ended.
-    pub status: Status,
-    /// The state root before the transaction.
-    pub pre_state_root: Hash32,
-    /// The state root after it: `pre_state_root` unless it succeeded.
-    pub post_state_root: Hash32,
-    /// Keys read from the pre-state, sorted by key.
-    pub reads: Vec<ReadEntry>,
-    /// State changes, sorted by key; empty unless the run succeeded.
-    pub writes: Vec<WriteEntry>,
-    /// Events in emission order; empty unless the run succeeded.
-    pub events: Vec<Event>,
-    /// The output; empty unless the run succeeded.
-    pub output: Vec<u8>,
+/// Defines [`Receipt`] from its one field table: the struct, its field
+/// names in encoding order ([`Receipt::FIELDS`]), a typed view of every
+/// field ([`Receipt::fields`], which `verify`'s diff and the JSON form
+/// walk), and the encoder and decoder, which write and read each field with
+/// its type's [`Canonical`](crate::encoding) rule in table order. Adding a
+/// field is one line here; tests check that docs/receipt.md, the JSON form
+/// and tests/receipt_hash.py list the same fields in the same order.
+macro_rules! receipt_table {
+    (
+        $(#[$meta:meta])*
+        pub struct Receipt {
+            $( $(#[doc = $doc:literal])* $name:ident : $ty:ty, )*
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct Receipt {
+            $( $(#[doc = $doc])* pub $name: $ty, )*
+        }
+
+        impl Receipt {
+            /// The field names, in encoding order (docs/receipt.md).
+            pub const FIELDS: &'static [&'static str] = &[$(stringify!($name)),*];
+
+            /// Every field with its name, in encoding order.
+            ///
+            /// ```
+            /// # use verity_host_abi::receipt::{FieldValue, Receipt};
+            /// # fn show(r: &Receipt) {
+            /// for (name, value) in r.fields() {
+            ///     println!("{name} ({}): {value:?}", value.kind());
+            /// }
+            /// # }
+            /// ```
+            pub fn fields(&self) -> [(&'static str, FieldValue<'_>); FIELD_COUNT] {
+                [$( (stringify!($name), View::view(&self.$name)) ),*]
+            }
+        }
+
+        /// The number of receipt fields.
+        pub const FIELD_COUNT: usize = [$(stringify!($name)),*].len();
+
+        /// Writes every field in table order.
+        pub(crate) fn encode_fields<S: Sink>(r: &Receipt, w: &mut Writer<'_, S>) {
+            $( Canonical::encode(&r.$name, w); )*
+        }
+
+        /// Reads every field in table order (no cross-field checks).
+        pub(crate) fn decode_fields(rd: &mut Reader<'_>) -> Result<Receipt, DecodeError> {
+            $( let $name = <$ty as Canonical>::decode(rd, stringify!($name))?; )*
+            Ok(Receipt { $($name),* })
+        }
+    };
+}
+
+receipt_table! {
+    /// The canonical record of one transaction.
+    ///
+    /// Invariants (checked by [`Receipt::decode`], kept by the runtime):
+    /// `reads` and `writes` are sorted by key with no key twice; on any status
+    /// but `success`, `writes`, `events` and `output` are empty.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+    pub struct Receipt {
+        /// Receipt format version ([`FORMAT_VERSION`]).
+        format_version: u32,
+        /// Hash of the determinism profile the run used.
+        profile_hash: Hash32,
+        /// Run, deploy or call.
+        action: Action,
+        /// The contract that ran (the address a deploy created).
+        contract: ContractId,
+        /// SHA-256 of the module binary (zero when a call names no contract).
+        code_hash: Hash32,
+        /// The exported function that was called.
+        entry: String,
+        /// Opaque sender bytes, authenticated by the embedder.
+        sender: Vec<u8>,
+        /// Opaque context blob from the embedder.
+        context: Vec<u8>,
+        /// The block height the embedder ran the transaction at.
+        height: u64,
+        /// The block time the embedder ran the transaction at (seconds since
+        /// the Unix epoch, by convention).
+        time: u64,
+        /// The chain the transaction belongs to.
+        chain_id: String,
+        /// Transaction input.
+        input: Vec<u8>,
+        /// Fuel the transaction was allowed.
+        fuel_limit: u64,
+        /// Fuel the run consumed (equal to `fuel_limit` on `out_of_fuel`).
+        fuel_used: u64,
+        /// How the run ended.
+        status: Status,
+        /// The state root before the transaction.
+        pre_state_root: Hash32,
+        /// The state root after it: `pre_state_root` unless it succeeded.
+        post_state_root: Hash32,
+        /// Keys read from the pre-state, sorted by key.
+        reads: Vec<ReadEntry>,
+        /// State changes, sorted by key; empty unless the run succeeded.
+        writes: Vec<WriteEntry>,
+        /// Events in emission order; empty unless the run succeeded.
+        events: Vec<Event>,
+        /// The output; empty unless the run succeeded.
+        output: Vec<u8>,
+    }
+}
+
+/// One receipt field's value, by the type its encoding has
+/// (docs/receipt.md, the "type" column: [`FieldValue::kind`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldValue<'a> {
+    /// A `u32`.
+    U32(u32),
+    /// A `u64`.
+    U64(u64),
+    /// A 32-byte hash.
+    Hash(&'a Hash32),
+    /// A 32-byte contract address.
+    Contract(&'a ContractId),
+    /// A UTF-8 string.
+    Text(&'a str),
+    /// A byte string.
+    Bytes(&'a [u8]),
+    /// The action.
+    Action(&'a Action),
+    /// The status.
+    Status(&'a Status),
+    /// The read set.
+    Reads(&'a [ReadEntry]),
+    /// The write set.
+    Writes(&'a [WriteEntry]),
+    /// The events.
+    Events(&'a [Event]),
+}
+
+impl FieldValue<'_> {
+    /// The type as docs/receipt.md's field table names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FieldValue::U32(_) => "u32",
+            FieldValue::U64(_) => "u64",
+            FieldValue::Hash(_) | FieldValue::Contract(_) => "32 bytes",
+            FieldValue::Text(_) => "string",
+            FieldValue::Bytes(_) => "bytes",
+            FieldValue::Action(_) => "action",
+            FieldValue::Status(_) => "status",
+            FieldValue::Reads(_) | FieldValue::Writes(_) => {
+                "list of (bytes key, option bytes value)"
+            }
+            FieldValue::Events(_) => "list of (bytes topic, bytes data)",
+        }
+    }
+}
+
+/// A field type's [`FieldValue`].
+trait View {
+    fn view(&self) -> FieldValue<'_>;
+}
+
+macro_rules! view {
+    ($($ty:ty => |$v:ident| $e:expr;)*) => {
+        $(impl View for $ty {
+            fn view(&self) -> FieldValue<'_> {
+                let $v = self;
+                $e
+            }
+        })*
+    };
+}
+
+view! {
+    u32 => |v| FieldValue::U32(*v);
+    u64 => |v| FieldValue::U64(*v);
+    Hash32 => |v| FieldValue::Hash(v);
+    ContractId => |v| FieldValue::Contract(v);
+    String => |v| FieldValue::Text(v);
+    Vec<u8> => |v| FieldValue::Bytes(v);
+    Action => |v| FieldValue::Action(v);
+    Status => |v| FieldValue::Status(v);
+    Vec<ReadEntry> => |v| FieldValue::Reads(v);
+    Vec<WriteEntry> => |v| FieldValue::Writes(v);
+    Vec<Event> => |v| FieldValue::Events(v);
 }
 
 impl Receipt {

@@ -6,6 +6,7 @@ use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use verity_host_abi::contract::code_key;
+use verity_host_abi::receipt::FieldValue;
 use verity_host_abi::{Action, Hash32, Receipt};
 
 use crate::error::RuntimeError;
@@ -240,63 +241,49 @@ fn list_mismatch<T: PartialEq>(
 /// for a list, the first entry that differs and the offset of the first
 /// differing byte in it.
 pub fn diff(claimed: &Receipt, actual: &Receipt) -> Vec<FieldMismatch> {
-    let mut out = Vec::new();
-    // Fields are formatted only when they differ: verifying a matching
-    // receipt formats nothing.
-    macro_rules! field {
-        ($name:ident, $show:expr) => {
-            if claimed.$name != actual.$name {
-                out.push(FieldMismatch {
-                    field: stringify!($name),
-                    claimed: short($show(&claimed.$name)),
-                    actual: short($show(&actual.$name)),
-                });
+    // Walks the receipt's one field table; fields are formatted only when
+    // they differ, so verifying a matching receipt formats nothing.
+    claimed
+        .fields()
+        .into_iter()
+        .zip(actual.fields())
+        .filter(|((_, c), (_, a))| c != a)
+        .map(|((field, c), (_, a))| {
+            let (claimed, actual) = mismatch(c, a);
+            FieldMismatch {
+                field,
+                claimed,
+                actual,
             }
-        };
+        })
+        .collect()
+}
+
+/// Two differing values of one field, each as text.
+fn mismatch(claimed: FieldValue<'_>, actual: FieldValue<'_>) -> (String, String) {
+    use FieldValue as F;
+    let one = |v: FieldValue<'_>| -> String {
+        match v {
+            F::U32(n) => n.to_string(),
+            F::U64(n) => n.to_string(),
+            F::Hash(h) => h.to_hex(),
+            F::Contract(c) => c.to_string(),
+            F::Text(t) => format!("{t:?}"),
+            F::Action(a) => format!("{a:?}"),
+            F::Status(s) => s.to_string(),
+            F::Bytes(b) => hex_window(b, 0),
+            F::Reads(_) | F::Writes(_) | F::Events(_) => String::new(),
+        }
+    };
+    // Bytes and lists are shown around their first difference already;
+    // scalars are cut to a line.
+    match (claimed, actual) {
+        (F::Bytes(c), F::Bytes(a)) => bytes_mismatch(c, a),
+        (F::Reads(c), F::Reads(a)) => list_mismatch(c, a, read_parts),
+        (F::Writes(c), F::Writes(a)) => list_mismatch(c, a, write_parts),
+        (F::Events(c), F::Events(a)) => list_mismatch(c, a, event_parts),
+        (c, a) => (short(one(c)), short(one(a))),
     }
-    macro_rules! pair {
-        ($name:ident, $pair:expr) => {
-            if claimed.$name != actual.$name {
-                let (c, a) = $pair;
-                out.push(FieldMismatch {
-                    field: stringify!($name),
-                    claimed: c,
-                    actual: a,
-                });
-            }
-        };
-    }
-    field!(format_version, |v: &u32| v.to_string());
-    field!(profile_hash, |v: &Hash32| v.to_hex());
-    field!(action, |v: &Action| format!("{v:?}"));
-    field!(contract, |v: &verity_host_abi::ContractId| v.to_string());
-    field!(code_hash, |v: &Hash32| v.to_hex());
-    field!(entry, |v: &String| format!("{v:?}"));
-    pair!(sender, bytes_mismatch(&claimed.sender, &actual.sender));
-    pair!(context, bytes_mismatch(&claimed.context, &actual.context));
-    field!(height, |v: &u64| v.to_string());
-    field!(time, |v: &u64| v.to_string());
-    field!(chain_id, |v: &String| format!("{v:?}"));
-    pair!(input, bytes_mismatch(&claimed.input, &actual.input));
-    field!(fuel_limit, |v: &u64| v.to_string());
-    field!(fuel_used, |v: &u64| v.to_string());
-    field!(status, |v: &verity_host_abi::Status| v.to_string());
-    field!(pre_state_root, |v: &Hash32| v.to_hex());
-    field!(post_state_root, |v: &Hash32| v.to_hex());
-    pair!(
-        reads,
-        list_mismatch(&claimed.reads, &actual.reads, read_parts)
-    );
-    pair!(
-        writes,
-        list_mismatch(&claimed.writes, &actual.writes, write_parts)
-    );
-    pair!(
-        events,
-        list_mismatch(&claimed.events, &actual.events, event_parts)
-    );
-    pair!(output, bytes_mismatch(&claimed.output, &actual.output));
-    out
 }
 
 impl Runtime {

@@ -9,3 +9,4 @@ mod golden;
 mod hostile;
 mod multisig;
 mod parity;
+mod receipt_schema;
