@@ -10,6 +10,7 @@ use verity_host_abi::{
 
 use crate::calls;
 use crate::exit::HostExit;
+use crate::frames::{CallRecord, Frame};
 use crate::memory::GuestMemory;
 use crate::overlay::Overlay;
 use crate::state::{StateError, StateView};
@@ -64,6 +65,8 @@ pub struct Finished<B> {
     pub tx: TxBytes,
     /// What host calls took, by class (not in the receipt).
     pub host_fuel: HostFuel,
+    /// The calls the run made, in pre-order (docs/calls.md).
+    pub calls: Vec<CallRecord>,
     /// The pre-state.
     pub backend: B,
 }
@@ -133,7 +136,11 @@ impl HostFuel {
 pub struct Host<B> {
     backend: B,
     /// The running contract.
-    contract: ContractId,
+    pub(crate) contract: ContractId,
+    /// The callees' frames above the transaction's own, innermost last.
+    pub(crate) frames: Vec<Frame>,
+    /// The call tree so far, in pre-order.
+    pub(crate) calls: Vec<CallRecord>,
     /// The running contract's storage prefix, then the key being read.
     pub(crate) key_buf: Vec<u8>,
     pub(crate) tx: TxBytes,
@@ -167,6 +174,8 @@ impl<B: StateView> Host<B> {
         Host {
             backend,
             contract: *contract,
+            frames: Vec::new(),
+            calls: Vec::new(),
             key_buf,
             tx,
             limits: *limits,
@@ -294,6 +303,7 @@ impl<B: StateView> Host<B> {
             logs: self.logs,
             tx: self.tx,
             host_fuel: self.host_fuel,
+            calls: self.calls,
             backend: self.backend,
         }
     }

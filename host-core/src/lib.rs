@@ -45,6 +45,7 @@
 mod calls;
 mod crypto;
 mod exit;
+mod frames;
 mod host;
 mod memory;
 mod overlay;
@@ -52,6 +53,7 @@ pub mod state;
 pub mod transaction;
 
 pub use exit::HostExit;
+pub use frames::{CallRecord, CallRefusal, Caller};
 pub use host::{ChainContext, Effects, Finished, Host, HostFuel, TxBytes};
 pub use memory::GuestMemory;
 pub use state::{

@@ -1,0 +1,386 @@
+//! Call frames: which contract is running, who called it, and what a
+//! callee's frame sets aside of its caller's while it runs.
+//!
+//! The transaction's own frame (depth 0) runs the contract the transaction
+//! names, called by its sender. [`Host::enter_call`] opens a callee's frame
+//! over it: a savepoint over writes and events, the callee's storage scope
+//! and input, an empty output, and a record in the call tree;
+//! [`Host::leave_call`] closes it, keeping or undoing what the callee did,
+//! and hands the callee's output back. Nothing here is engine-specific: the
+//! runtime instantiates the callee in its store, the SDK's `TestEnv` calls
+//! a native contract, and both open and close the frame the same way.
+
+use std::vec::Vec;
+
+use sha2::{Digest, Sha256};
+use verity_host_abi::contract::storage_prefix;
+use verity_host_abi::{ContractId, Hash32, Status};
+
+use crate::host::Host;
+use crate::state::StateView;
+
+/// Who called the running frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// The transaction's sender: the frame is the transaction's own.
+    Sender,
+    /// A contract, through a call.
+    Contract(ContractId),
+}
+
+/// Why a call cannot open a frame. Each is recoverable by the caller: no
+/// frame was opened and nothing was charged beyond the call's base cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CallRefusal {
+    /// The callee is already on the call stack, and is not the direct
+    /// caller calling itself: re-entry is refused (docs/calls.md).
+    #[error("re-entry refused: contract {0} is already on the call stack")]
+    Reentry(ContractId),
+    /// The call would go deeper than the profile's `max_call_depth`.
+    #[error("call depth limit of {max} reached")]
+    TooDeep {
+        /// The limit.
+        max: u32,
+    },
+}
+
+/// One call of the transaction's call tree, in pre-order (the order calls
+/// began).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallRecord {
+    /// The callee's depth: 1 for a call made by the transaction's contract.
+    pub depth: u32,
+    /// The calling contract.
+    pub caller: ContractId,
+    /// The called contract.
+    pub callee: ContractId,
+    /// The entry called.
+    pub entry: String,
+    /// SHA-256 of the call's input.
+    pub input_hash: Hash32,
+    /// How the call ended; `None` while it runs.
+    pub status: Option<Status>,
+    /// The fuel the call used, its callee's frames included (set by the
+    /// engine when the call ends).
+    pub fuel_used: u64,
+}
+
+/// A callee's frame: what it set aside of its caller's.
+#[derive(Debug)]
+pub(crate) struct Frame {
+    /// The caller, running below this frame.
+    caller: ContractId,
+    /// The caller's input, restored when the frame closes.
+    caller_input: Vec<u8>,
+    /// The caller's output so far, restored when the frame closes.
+    caller_output: Vec<u8>,
+    /// This call's index in the call tree.
+    record: usize,
+}
+
+impl<B: StateView> Host<B> {
+    /// The running contract.
+    pub fn current_contract(&self) -> ContractId {
+        self.contract
+    }
+
+    /// Who called the running frame.
+    pub fn caller(&self) -> Caller {
+        match self.frames.last() {
+            Some(frame) => Caller::Contract(frame.caller),
+            None => Caller::Sender,
+        }
+    }
+
+    /// The depth of the running frame: 0 for the transaction's own.
+    pub fn call_depth(&self) -> u32 {
+        self.frames.len() as u32
+    }
+
+    /// The calls made so far, in pre-order.
+    pub fn call_records(&self) -> &[CallRecord] {
+        &self.calls
+    }
+
+    /// Whether `contract` runs in a frame on the stack.
+    fn on_stack(&self, contract: &ContractId) -> bool {
+        self.contract == *contract || self.frames.iter().any(|f| f.caller == *contract)
+    }
+
+    /// Opens a frame for a call of `entry` of `callee` with `input`, made
+    /// by the running contract, at most `max_depth` frames above the
+    /// transaction's. The callee's storage, input and output become the
+    /// running ones, and its writes and events are covered by a savepoint.
+    /// Refused, with nothing changed, when the callee is already on the
+    /// stack (except a contract calling itself directly) or the depth
+    /// would pass `max_depth`.
+    ///
+    /// ```
+    /// use verity_host_abi::{ContractId, CostSchedule, Limits, Status};
+    /// use verity_host_core::{CallRefusal, Caller, Host, MemoryState, TxBytes};
+    ///
+    /// let (state, limits, costs) = (MemoryState::default(), Limits::default(), CostSchedule::default());
+    /// let (a, b) = (ContractId([1; 32]), ContractId([2; 32]));
+    /// let mut host = Host::new(&state, &a, TxBytes::default(), &limits, &costs, 0);
+    /// host.enter_call(b, "get", b"in".to_vec(), 8).unwrap();
+    /// assert_eq!((host.current_contract(), host.caller()), (b, Caller::Contract(a)));
+    /// assert_eq!(host.enter_call(a, "get", vec![], 8), Err(CallRefusal::Reentry(a)));
+    /// assert_eq!(host.leave_call(&Status::Success, 100), b"");
+    /// assert_eq!((host.current_contract(), host.caller()), (a, Caller::Sender));
+    /// assert_eq!(host.call_records()[0].fuel_used, 100);
+    /// ```
+    pub fn enter_call(
+        &mut self,
+        callee: ContractId,
+        entry: &str,
+        input: Vec<u8>,
+        max_depth: u32,
+    ) -> Result<(), CallRefusal> {
+        if callee != self.contract && self.on_stack(&callee) {
+            return Err(CallRefusal::Reentry(callee));
+        }
+        if self.call_depth() >= max_depth {
+            return Err(CallRefusal::TooDeep { max: max_depth });
+        }
+        self.savepoint();
+        let record = self.calls.len();
+        self.calls.push(CallRecord {
+            depth: self.call_depth() + 1,
+            caller: self.contract,
+            callee,
+            entry: entry.to_string(),
+            input_hash: Hash32(Sha256::digest(&input).into()),
+            status: None,
+            fuel_used: 0,
+        });
+        self.frames.push(Frame {
+            caller: self.contract,
+            caller_input: std::mem::replace(&mut self.tx.input, input),
+            caller_output: std::mem::take(&mut self.output),
+            record,
+        });
+        self.set_contract(callee);
+        Ok(())
+    }
+
+    /// Closes the running callee's frame, which ended with `status` having
+    /// used `fuel_used`: on success its writes and events become its
+    /// caller's, otherwise they are undone (its reads stay recorded). The
+    /// caller runs again, and gets the callee's output (empty unless it
+    /// succeeded). With no callee frame open, changes nothing and returns
+    /// nothing.
+    pub fn leave_call(&mut self, status: &Status, fuel_used: u64) -> Vec<u8> {
+        let Some(frame) = self.frames.pop() else {
+            return Vec::new();
+        };
+        let ok = status.is_success();
+        self.close_savepoint(ok);
+        let record = &mut self.calls[frame.record];
+        record.status = Some(status.clone());
+        record.fuel_used = fuel_used;
+        self.tx.input = frame.caller_input;
+        let output = std::mem::replace(&mut self.output, frame.caller_output);
+        self.set_contract(frame.caller);
+        if ok { output } else { Vec::new() }
+    }
+
+    /// Makes `contract` the running one: its storage prefix heads the key
+    /// buffer.
+    fn set_contract(&mut self, contract: ContractId) {
+        self.contract = contract;
+        self.key_buf.clear();
+        self.key_buf.extend_from_slice(&storage_prefix(&contract));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use verity_host_abi::contract::storage_key;
+    use verity_host_abi::{CostSchedule, Limits, TrapKind};
+
+    use super::*;
+    use crate::host::TxBytes;
+    use crate::memory::GuestMemory;
+    use crate::state::MemoryState;
+
+    const A: ContractId = ContractId([1; 32]);
+    const B: ContractId = ContractId([2; 32]);
+    const C: ContractId = ContractId([3; 32]);
+    const FAILED: Status = Status::Trapped {
+        trap: TrapKind::Unreachable,
+    };
+
+    fn host(state: &MemoryState) -> Host<&MemoryState> {
+        let tx = TxBytes {
+            input: b"tx-input".to_vec(),
+            ..TxBytes::default()
+        };
+        let (limits, costs) = (Limits::default(), CostSchedule::default());
+        Host::new(state, &A, tx, &limits, &costs, u64::MAX / 2)
+    }
+
+    /// Guest memory holding `key` at 0 and `value` after it.
+    fn write(h: &mut Host<&MemoryState>, key: &[u8], value: &[u8]) {
+        let mut bytes = [key, value].concat();
+        let mut mem = GuestMemory::new(&mut bytes);
+        h.storage_write(
+            &mut mem,
+            0,
+            key.len() as i32,
+            key.len() as i32,
+            value.len() as i32,
+        )
+        .unwrap();
+    }
+
+    fn emit(h: &mut Host<&MemoryState>, topic: &[u8]) {
+        let mut bytes = topic.to_vec();
+        let mut mem = GuestMemory::new(&mut bytes);
+        h.event_emit(&mut mem, 0, topic.len() as i32, 0, 0).unwrap();
+    }
+
+    fn set_output(h: &mut Host<&MemoryState>, out: &[u8]) {
+        let mut bytes = out.to_vec();
+        let mut mem = GuestMemory::new(&mut bytes);
+        h.output_set(&mut mem, 0, out.len() as i32).unwrap();
+    }
+
+    fn input(h: &mut Host<&MemoryState>) -> Vec<u8> {
+        let mut mem = GuestMemory::absent();
+        let n = h.input_len(&mut mem).unwrap() as usize;
+        let mut bytes = vec![0; n];
+        let mut mem = GuestMemory::new(&mut bytes);
+        h.input_read(&mut mem, 0).unwrap();
+        bytes
+    }
+
+    #[test]
+    fn a_callee_writes_its_own_storage_reads_its_input_and_returns_its_output() {
+        let state = MemoryState::default();
+        let mut h = host(&state);
+        set_output(&mut h, b"caller-out");
+        h.enter_call(B, "f", b"call-input".to_vec(), 8).unwrap();
+        assert_eq!(input(&mut h), b"call-input");
+        write(&mut h, b"k", b"from-b");
+        set_output(&mut h, b"b-out");
+        assert_eq!(h.leave_call(&Status::Success, 7), b"b-out");
+        assert_eq!(input(&mut h), b"tx-input");
+        write(&mut h, b"k", b"from-a");
+        let run = h.finish(&Status::Success);
+        let keys: Vec<_> = run
+            .effects
+            .writes
+            .iter()
+            .map(|w| (w.key.clone(), w.value.clone()))
+            .collect();
+        let mut expected = vec![
+            (storage_key(&A, b"k"), Some(b"from-a".to_vec())),
+            (storage_key(&B, b"k"), Some(b"from-b".to_vec())),
+        ];
+        expected.sort();
+        assert_eq!(keys, expected);
+        assert_eq!(run.effects.output, b"caller-out");
+        assert_eq!(run.calls.len(), 1);
+        let call = &run.calls[0];
+        assert_eq!(
+            (call.depth, call.caller, call.callee, call.entry.as_str()),
+            (1, A, B, "f")
+        );
+        assert_eq!(
+            call.input_hash,
+            Hash32(Sha256::digest(b"call-input").into())
+        );
+        assert_eq!(
+            (call.status.clone(), call.fuel_used),
+            (Some(Status::Success), 7)
+        );
+    }
+
+    #[test]
+    fn a_failed_callee_leaves_no_writes_events_or_output_but_its_reads() {
+        let mut state = MemoryState::default();
+        state.insert(storage_key(&B, b"seen"), b"v".to_vec());
+        let mut h = host(&state);
+        write(&mut h, b"a", b"1");
+        emit(&mut h, b"a-event");
+        h.enter_call(B, "f", vec![], 8).unwrap();
+        write(&mut h, b"b", b"2");
+        emit(&mut h, b"b-event");
+        let mut bytes = *b"seen....";
+        let mut mem = GuestMemory::new(&mut bytes);
+        h.storage_read(&mut mem, 0, 4, 4, 4).unwrap();
+        set_output(&mut h, b"b-out");
+        assert_eq!(h.leave_call(&FAILED, 3), b"");
+        let run = h.finish(&Status::Success);
+        assert_eq!(run.effects.writes.len(), 1);
+        assert_eq!(run.effects.writes[0].key, storage_key(&A, b"a"));
+        let topics: Vec<_> = run.effects.events.iter().map(|e| e.topic.clone()).collect();
+        assert_eq!(topics, vec![b"a-event".to_vec()]);
+        assert!(
+            run.effects
+                .reads
+                .iter()
+                .any(|r| r.key == storage_key(&B, b"seen"))
+        );
+        assert_eq!(run.calls[0].status, Some(FAILED));
+    }
+
+    #[test]
+    fn a_nested_failure_undoes_only_its_own_frame() {
+        let state = MemoryState::default();
+        let mut h = host(&state);
+        h.enter_call(B, "f", vec![], 8).unwrap();
+        write(&mut h, b"b", b"kept");
+        h.enter_call(C, "g", vec![], 8).unwrap();
+        assert_eq!(h.call_depth(), 2);
+        assert_eq!(h.caller(), Caller::Contract(B));
+        write(&mut h, b"c", b"undone");
+        h.leave_call(&FAILED, 1);
+        assert_eq!(h.current_contract(), B);
+        h.leave_call(&Status::Success, 2);
+        let run = h.finish(&Status::Success);
+        let keys: Vec<_> = run.effects.writes.iter().map(|w| w.key.clone()).collect();
+        assert_eq!(keys, vec![storage_key(&B, b"b")]);
+        let depths: Vec<_> = run.calls.iter().map(|c| (c.depth, c.callee)).collect();
+        assert_eq!(depths, vec![(1, B), (2, C)], "pre-order");
+    }
+
+    #[test]
+    fn reentry_is_refused_but_a_direct_self_call_is_not() {
+        let state = MemoryState::default();
+        let mut h = host(&state);
+        h.enter_call(A, "self", vec![], 8).unwrap(); // A -> A
+        h.enter_call(B, "f", vec![], 8).unwrap(); // A -> A -> B
+        assert_eq!(
+            h.enter_call(A, "f", vec![], 8),
+            Err(CallRefusal::Reentry(A))
+        );
+        h.enter_call(B, "again", vec![], 8).unwrap(); // B -> B, direct
+        h.enter_call(C, "g", vec![], 8).unwrap();
+        assert_eq!(
+            h.enter_call(B, "f", vec![], 8),
+            Err(CallRefusal::Reentry(B))
+        );
+        // A refusal opened nothing.
+        assert_eq!((h.call_depth(), h.call_records().len()), (4, 4));
+    }
+
+    #[test]
+    fn the_depth_limit_counts_callee_frames() {
+        let state = MemoryState::default();
+        let mut h = host(&state);
+        for i in 0..3u8 {
+            h.enter_call(ContractId([10 + i; 32]), "f", vec![], 3)
+                .unwrap();
+        }
+        let refused = h.enter_call(ContractId([99; 32]), "f", vec![], 3);
+        assert_eq!(refused, Err(CallRefusal::TooDeep { max: 3 }));
+        for _ in 0..3 {
+            h.leave_call(&Status::Success, 0);
+        }
+        assert_eq!((h.call_depth(), h.current_contract()), (0, A));
+        // Leaving with no frame open changes nothing.
+        assert_eq!(h.leave_call(&Status::Success, 0), b"");
+        assert_eq!(h.current_contract(), A);
+    }
+}
