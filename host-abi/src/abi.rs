@@ -29,6 +29,17 @@ pub const RESERVED_EXPORT_PREFIX: &str = "__verity";
 /// additive bumps it.
 pub const ABI_VERSION: u32 = 1;
 
+/// `call` returned: the callee succeeded.
+pub const CALL_SUCCESS: i32 = 0;
+/// `call` returned: the callee aborted (`reverted`).
+pub const CALL_REVERTED: i32 = 1;
+/// `call` returned: the callee trapped.
+pub const CALL_TRAPPED: i32 = 2;
+/// `call` returned: the callee used its whole fuel cap.
+pub const CALL_OUT_OF_FUEL: i32 = 3;
+/// `call` returned: the call was refused before the callee ran.
+pub const CALL_REFUSED: i32 = 4;
+
 /// A wasm value type that may appear in a host function signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ValType {
@@ -163,6 +174,34 @@ macro_rules! for_each_host_fn {
             /// passkeys, WebAuthn).
             fn p256_verify(key_ptr: i32, key_len: i32, digest_ptr: i32, sig_ptr: i32) -> i32,
                 cost = p256_verify, bytes = "none";
+            /// Copies the running contract's address (32 bytes) to `dst`.
+            fn current_contract(dst: i32), cost = context, bytes = "none";
+            /// Returns the length in bytes of the caller: the transaction's
+            /// sender in the transaction's own frame, the calling
+            /// contract's 32-byte address in a callee's.
+            fn caller_len() -> i32, cost = context, bytes = "none";
+            /// Copies the caller (see `caller_len`) to `dst`.
+            fn caller_read(dst: i32), cost = context, bytes = "caller length";
+            /// Calls the entry `[entry_ptr, entry_ptr + entry_len)` (UTF-8)
+            /// of the contract whose 32-byte address is at `contract_ptr`
+            /// with the input `[input_ptr, input_ptr + input_len)`, in this
+            /// transaction (docs/calls.md). `fuel_cap` > 0 caps the fuel the
+            /// callee may use; 0 or less lets it use what is left. Returns
+            /// `CALL_SUCCESS` (0), `CALL_REVERTED` (1), `CALL_TRAPPED` (2),
+            /// `CALL_OUT_OF_FUEL` (3: its cap ran out) or `CALL_REFUSED`
+            /// (4: no contract there, no such entry, a name starting `__`,
+            /// re-entry, or the depth limit). A failed callee's writes and
+            /// events are undone. The transaction's own fuel running out in
+            /// the callee ends the transaction. The callee's output is then
+            /// read with `call_output_len` and `call_output_read`.
+            fn call(contract_ptr: i32, entry_ptr: i32, entry_len: i32, input_ptr: i32,
+                input_len: i32, fuel_cap: i64) -> i32,
+                cost = call, bytes = "entry length + input length";
+            /// Returns the length in bytes of the last call's output (empty
+            /// unless it succeeded).
+            fn call_output_len() -> i32, cost = context, bytes = "none";
+            /// Copies the last call's output to `dst`.
+            fn call_output_read(dst: i32), cost = context, bytes = "output length";
         }
     };
 }

@@ -121,6 +121,11 @@ cost_schedule! {
     secp256k1_recover = (290_000, 0),
     /// A secp256r1 (P-256) ECDSA signature check of a 32-byte digest.
     p256_verify = (350_000, 0),
+    /// A call of another contract (docs/calls.md): the frame, its
+    /// savepoint and the callee's resolution, per call, and per byte of
+    /// the entry name and the input copied. The callee's instance and
+    /// pages are charged as `wasm_instance`, its own work as it runs.
+    call = (5_000, 1),
     /// Every wasm instruction not in a class below (`block`, `loop`,
     /// `end`, `else` and `nop` are free; loads and stores are priced by
     /// [`CostSchedule::memory_access`]).

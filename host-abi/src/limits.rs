@@ -133,4 +133,7 @@ limits! {
     /// Run: key and value bytes the read set may hold (the read that
     /// crosses it is recorded, then the run traps).
     max_read_bytes: u32 = 4 << 20,
+    /// Run: frames of contracts called by contracts above the
+    /// transaction's own (docs/calls.md). A call past it is refused.
+    max_call_depth: u32 = 8,
 }

@@ -143,6 +143,10 @@ trap_kinds! {
     /// A read set with more than `max_read_keys` keys or
     /// `max_read_bytes` bytes.
     ReadSetTooLarge = "read_set_too_large",
+    /// A call's entry name longer than `max_entry_bytes`.
+    EntryTooLong = "entry_too_long",
+    /// A call's input longer than `max_input_bytes`.
+    InputTooLong = "input_too_long",
     /// A host function that needs memory was called by a module without one.
     NoMemory = "no_memory",
     /// A trap the engine reported that none of the kinds above describes.

@@ -20,12 +20,16 @@ use crate::state::StateView;
 
 pub(crate) type Res<T = ()> = Result<T, HostExit>;
 
+pub(crate) use crate::frames::{
+    call, call_output_len, call_output_read, caller_len, caller_read, current_contract,
+};
+
 pub(crate) use crate::crypto::{
     ed25519_verify, keccak256, p256_verify, secp256k1_recover, secp256k1_verify,
 };
 
 /// A guest-supplied length, read unsigned, or `kind` if over `max`.
-fn limit(len: i32, max: u32, kind: TrapKind) -> Res<usize> {
+pub(crate) fn limit(len: i32, max: u32, kind: TrapKind) -> Res<usize> {
     let len = len as u32;
     if len > max {
         return Err(HostExit::Trap(kind));
@@ -33,7 +37,7 @@ fn limit(len: i32, max: u32, kind: TrapKind) -> Res<usize> {
     Ok(len as usize)
 }
 
-fn len_i32(len: usize) -> i32 {
+pub(crate) fn len_i32(len: usize) -> i32 {
     // Every length handed to the guest is bounded by a profile limit far
     // below 2^31.
     i32::try_from(len).expect("length bounded by the profile")
@@ -53,7 +57,7 @@ fn read_key<B>(h: &Host<B>, mem: &mut GuestMemory<'_>, ptr: i32, len: i32) -> Re
 }
 
 /// Copies `len` bytes of guest memory at `ptr`.
-fn read_guest(mem: &mut GuestMemory<'_>, ptr: i32, len: usize) -> Res<Vec<u8>> {
+pub(crate) fn read_guest(mem: &mut GuestMemory<'_>, ptr: i32, len: usize) -> Res<Vec<u8>> {
     let r = mem.range(ptr, len)?;
     Ok(mem.bytes()?[r].to_vec())
 }

@@ -16,7 +16,12 @@ use sha2::{Digest, Sha256};
 use verity_host_abi::contract::storage_prefix;
 use verity_host_abi::{ContractId, Hash32, Status};
 
+use verity_host_abi::abi::CALL_REFUSED;
+use verity_host_abi::{CostClass, TrapKind};
+
+use crate::calls::{Res, len_i32, limit};
 use crate::host::Host;
+use crate::memory::{GuestMemory, range_in};
 use crate::state::StateView;
 
 /// Who called the running frame.
@@ -65,6 +70,20 @@ pub struct CallRecord {
     pub fuel_used: u64,
 }
 
+/// A call a guest asked for (`call`), checked and charged, for the engine
+/// to perform: [`Host::take_call_request`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallRequest {
+    /// The contract to call.
+    pub callee: ContractId,
+    /// The entry to call.
+    pub entry: String,
+    /// The call's input.
+    pub input: Vec<u8>,
+    /// The most fuel the callee may use; `None` for what is left.
+    pub fuel_cap: Option<u64>,
+}
+
 /// A callee's frame: what it set aside of its caller's.
 #[derive(Debug)]
 pub(crate) struct Frame {
@@ -80,7 +99,7 @@ pub(crate) struct Frame {
 
 impl<B: StateView> Host<B> {
     /// The running contract.
-    pub fn current_contract(&self) -> ContractId {
+    pub fn contract(&self) -> ContractId {
         self.contract
     }
 
@@ -100,6 +119,21 @@ impl<B: StateView> Host<B> {
     /// The calls made so far, in pre-order.
     pub fn call_records(&self) -> &[CallRecord] {
         &self.calls
+    }
+
+    /// The call the guest just asked for, if any: the engine takes it after
+    /// the `call` host function returns, performs it (or refuses it) and
+    /// returns the call's code in place of the function's result. An
+    /// engine that performs no calls leaves it, and the guest sees
+    /// `CALL_REFUSED`.
+    pub fn take_call_request(&mut self) -> Option<CallRequest> {
+        self.call_request.take()
+    }
+
+    /// Sets what `call_output_len` and `call_output_read` return: the
+    /// output of the call that just ended.
+    pub fn set_call_output(&mut self, output: Vec<u8>) {
+        self.call_output = output;
     }
 
     /// Whether `contract` runs in a frame on the stack.
@@ -123,10 +157,10 @@ impl<B: StateView> Host<B> {
     /// let (a, b) = (ContractId([1; 32]), ContractId([2; 32]));
     /// let mut host = Host::new(&state, &a, TxBytes::default(), &limits, &costs, 0);
     /// host.enter_call(b, "get", b"in".to_vec(), 8).unwrap();
-    /// assert_eq!((host.current_contract(), host.caller()), (b, Caller::Contract(a)));
+    /// assert_eq!((host.contract(), host.caller()), (b, Caller::Contract(a)));
     /// assert_eq!(host.enter_call(a, "get", vec![], 8), Err(CallRefusal::Reentry(a)));
     /// assert_eq!(host.leave_call(&Status::Success, 100), b"");
-    /// assert_eq!((host.current_contract(), host.caller()), (a, Caller::Sender));
+    /// assert_eq!((host.contract(), host.caller()), (a, Caller::Sender));
     /// assert_eq!(host.call_records()[0].fuel_used, 100);
     /// ```
     pub fn enter_call(
@@ -160,6 +194,7 @@ impl<B: StateView> Host<B> {
             record,
         });
         self.set_contract(callee);
+        self.call_output.clear();
         Ok(())
     }
 
@@ -191,6 +226,104 @@ impl<B: StateView> Host<B> {
         self.key_buf.clear();
         self.key_buf.extend_from_slice(&storage_prefix(&contract));
     }
+}
+
+/// Copies `bytes` to guest memory at `dst`, charging them as `context`.
+fn copy_out<B: StateView>(
+    h: &mut Host<B>,
+    mem: &mut GuestMemory<'_>,
+    dst: i32,
+    bytes: impl Fn(&Host<B>) -> &[u8],
+) -> Res {
+    let data = mem.bytes()?;
+    let len = bytes(h).len();
+    let r = range_in(data.len(), dst, len)?;
+    h.charge_bytes(CostClass::context, len)?;
+    data[r].copy_from_slice(bytes(h));
+    Ok(())
+}
+
+pub(crate) fn current_contract<B: StateView>(
+    h: &mut Host<B>,
+    mem: &mut GuestMemory<'_>,
+    dst: i32,
+) -> Res {
+    let r = mem.range(dst, 32)?;
+    mem.bytes()?[r].copy_from_slice(&h.contract.0);
+    Ok(())
+}
+
+/// The caller's bytes: the sender, or the calling contract's address.
+fn caller_bytes<B>(h: &Host<B>) -> &[u8] {
+    match h.frames.last() {
+        Some(frame) => &frame.caller.0,
+        None => &h.tx.sender,
+    }
+}
+
+pub(crate) fn caller_len<B>(h: &mut Host<B>, _mem: &mut GuestMemory<'_>) -> Res<i32> {
+    Ok(len_i32(caller_bytes(h).len()))
+}
+
+pub(crate) fn caller_read<B: StateView>(
+    h: &mut Host<B>,
+    mem: &mut GuestMemory<'_>,
+    dst: i32,
+) -> Res {
+    copy_out(h, mem, dst, |h| caller_bytes(h))
+}
+
+pub(crate) fn call_output_len<B>(h: &mut Host<B>, _mem: &mut GuestMemory<'_>) -> Res<i32> {
+    Ok(len_i32(h.call_output.len()))
+}
+
+pub(crate) fn call_output_read<B: StateView>(
+    h: &mut Host<B>,
+    mem: &mut GuestMemory<'_>,
+    dst: i32,
+) -> Res {
+    copy_out(h, mem, dst, |h| &h.call_output)
+}
+
+/// Checks and charges a call, and leaves it for the engine
+/// ([`Host::take_call_request`]). In order: the address, the entry's
+/// length, the input's length, the pointers, the per-byte charge; then a
+/// name the host reserves (`__`) or that is not UTF-8 is refused.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn call<B: StateView>(
+    h: &mut Host<B>,
+    mem: &mut GuestMemory<'_>,
+    contract_ptr: i32,
+    entry_ptr: i32,
+    entry_len: i32,
+    input_ptr: i32,
+    input_len: i32,
+    fuel_cap: i64,
+) -> Res<i32> {
+    let limits = h.limits;
+    let address = mem.range(contract_ptr, 32)?;
+    let entry_len = limit(entry_len, limits.max_entry_bytes, TrapKind::EntryTooLong)?;
+    let input_len = limit(input_len, limits.max_input_bytes, TrapKind::InputTooLong)?;
+    let entry = mem.range(entry_ptr, entry_len)?;
+    let input = mem.range(input_ptr, input_len)?;
+    h.charge_bytes(CostClass::call, entry_len + input_len)?;
+    let data = mem.bytes()?;
+    let Ok(entry) = std::str::from_utf8(&data[entry]) else {
+        return Ok(CALL_REFUSED);
+    };
+    if entry.starts_with("__") || entry.is_empty() {
+        return Ok(CALL_REFUSED);
+    }
+    let mut callee = ContractId::default();
+    callee.0.copy_from_slice(&data[address]);
+    h.call_output.clear();
+    h.call_request = Some(CallRequest {
+        callee,
+        entry: entry.to_string(),
+        input: data[input].to_vec(),
+        fuel_cap: u64::try_from(fuel_cap).ok().filter(|c| *c > 0),
+    });
+    Ok(CALL_REFUSED)
 }
 
 #[cfg(test)]
@@ -336,7 +469,7 @@ mod tests {
         assert_eq!(h.caller(), Caller::Contract(B));
         write(&mut h, b"c", b"undone");
         h.leave_call(&FAILED, 1);
-        assert_eq!(h.current_contract(), B);
+        assert_eq!(h.contract(), B);
         h.leave_call(&Status::Success, 2);
         let run = h.finish(&Status::Success);
         let keys: Vec<_> = run.effects.writes.iter().map(|w| w.key.clone()).collect();
@@ -378,9 +511,9 @@ mod tests {
         for _ in 0..3 {
             h.leave_call(&Status::Success, 0);
         }
-        assert_eq!((h.call_depth(), h.current_contract()), (0, A));
+        assert_eq!((h.call_depth(), h.contract()), (0, A));
         // Leaving with no frame open changes nothing.
         assert_eq!(h.leave_call(&Status::Success, 0), b"");
-        assert_eq!(h.current_contract(), A);
+        assert_eq!(h.contract(), A);
     }
 }

@@ -10,7 +10,7 @@ use verity_host_abi::{
 
 use crate::calls;
 use crate::exit::HostExit;
-use crate::frames::{CallRecord, Frame};
+use crate::frames::{CallRecord, CallRequest, Frame};
 use crate::memory::GuestMemory;
 use crate::overlay::Overlay;
 use crate::state::{StateError, StateView};
@@ -141,6 +141,10 @@ pub struct Host<B> {
     pub(crate) frames: Vec<Frame>,
     /// The call tree so far, in pre-order.
     pub(crate) calls: Vec<CallRecord>,
+    /// A call the guest asked for, until the engine takes it.
+    pub(crate) call_request: Option<CallRequest>,
+    /// The output of the last call that ended.
+    pub(crate) call_output: Vec<u8>,
     /// The running contract's storage prefix, then the key being read.
     pub(crate) key_buf: Vec<u8>,
     pub(crate) tx: TxBytes,
@@ -176,6 +180,8 @@ impl<B: StateView> Host<B> {
             contract: *contract,
             frames: Vec::new(),
             calls: Vec::new(),
+            call_request: None,
+            call_output: Vec::new(),
             key_buf,
             tx,
             limits: *limits,

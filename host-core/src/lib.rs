@@ -53,7 +53,7 @@ pub mod state;
 pub mod transaction;
 
 pub use exit::HostExit;
-pub use frames::{CallRecord, CallRefusal, Caller};
+pub use frames::{CallRecord, CallRefusal, CallRequest, Caller};
 pub use host::{ChainContext, Effects, Finished, Host, HostFuel, TxBytes};
 pub use memory::GuestMemory;
 pub use state::{

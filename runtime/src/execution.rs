@@ -517,41 +517,25 @@ impl Runtime {
         let engine = prepared.pre.module().engine();
         let pooled = Engine::same(&self.modules.engine, engine);
         let _permit = self.gate.as_ref().filter(|_| pooled).map(Gate::acquire);
-        let profile = &self.profile;
-        let mut data = HostState {
+        // SAFETY: `Store<T>` requires `T: 'static`; the runtime is only
+        // borrowed for this call. The reference goes into this store's data
+        // and, through calls, into the stores of callees, each of which is
+        // created and dropped inside this call (`crate::frames::perform`
+        // returns only after its callee's store is gone). So no store that
+        // holds it outlives the borrow `self`.
+        let runtime: &'static Runtime =
+            unsafe { std::mem::transmute::<&Runtime, &'static Runtime>(self) };
+        let data = HostState {
             // The guest's meter holds the fuel; each host call takes its
             // share from there.
             host,
             memory: None,
             fuel: None,
-            limiter: host::PageLimiter::new(&profile.limits),
+            depth: None,
+            limiter: host::PageLimiter::new(&self.profile.limits),
+            runtime,
         };
-        let mut attempt = 0u32;
-        let (mut store, instance) = loop {
-            let mut store = Store::new(engine, data);
-            store.limiter(|s| &mut s.limiter);
-            match prepared.pre.instantiate(&mut store) {
-                // The gate leaves a slot for every admitted run, but wasmtime
-                // briefly occupies the slots of a module being dropped (to
-                // clear their affinity). That is transient: wait, and try
-                // again in a fresh store.
-                Err(e) if e.is::<wasmtime::PoolConcurrencyLimitError>() => {
-                    attempt += 1;
-                    if attempt > POOL_RETRIES {
-                        return Err(RuntimeError::Engine(format!(
-                            "instance pool still exhausted after {POOL_RETRIES} retries: {e:#}"
-                        )));
-                    }
-                    data = store.into_data();
-                    if attempt < 64 {
-                        std::thread::yield_now();
-                    } else {
-                        std::thread::sleep(std::time::Duration::from_micros(100));
-                    }
-                }
-                other => break (store, other),
-            }
-        };
+        let (mut store, instance) = self.instantiate(prepared, data).map_err(|(e, _)| e)?;
         // A failure to instantiate costs nothing: all the fuel is left.
         let end = match instance {
             Err(e) => CallEnd {
@@ -562,7 +546,7 @@ impl Runtime {
             },
             Ok(instance) => {
                 let budget = tx.fuel_limit.checked_sub(upfront);
-                self.call(prepared, entry, &instance, &mut store, budget)?
+                self.call(prepared, entry, &instance, &mut store, budget, 0)?
             }
         };
         // The logical stack limit is always reached long before wasmtime's
@@ -586,14 +570,54 @@ impl Runtime {
         Ok((store.into_data().host, status, fuel_used, end.meters))
     }
 
-    /// Sets the meters of a fresh instance and calls the entry.
-    fn call(
+    /// A fresh store holding `data`, and `prepared` instantiated in it; if
+    /// the pool never has a slot, the error with `data` handed back.
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn instantiate(
+        &self,
+        prepared: &PreparedModule,
+        mut data: HostState,
+    ) -> Result<(Store<HostState>, wasmtime::Result<Instance>), (RuntimeError, HostState)> {
+        let engine = prepared.pre.module().engine();
+        let mut attempt = 0u32;
+        loop {
+            let mut store = Store::new(engine, data);
+            store.limiter(|s| &mut s.limiter);
+            match prepared.pre.instantiate(&mut store) {
+                // The gate leaves a slot for every admitted run, but wasmtime
+                // briefly occupies the slots of a module being dropped (to
+                // clear their affinity). That is transient: wait, and try
+                // again in a fresh store.
+                Err(e) if e.is::<wasmtime::PoolConcurrencyLimitError>() => {
+                    attempt += 1;
+                    data = store.into_data();
+                    if attempt > POOL_RETRIES {
+                        let e = RuntimeError::Engine(format!(
+                            "instance pool still exhausted after {POOL_RETRIES} retries: {e:#}"
+                        ));
+                        return Err((e, data));
+                    }
+                    if attempt < 64 {
+                        std::thread::yield_now();
+                    } else {
+                        std::thread::sleep(std::time::Duration::from_micros(100));
+                    }
+                }
+                other => return Ok((store, other)),
+            }
+        }
+    }
+
+    /// Sets the meters of a fresh instance and calls the entry, with
+    /// `base_depth` stack slots already in use by the frames below it.
+    pub(crate) fn call(
         &self,
         prepared: &PreparedModule,
         entry: EntryPoint,
         instance: &Instance,
         store: &mut Store<HostState>,
         budget: Option<u64>,
+        base_depth: u32,
     ) -> Result<CallEnd, RuntimeError> {
         let fixed = &prepared.fixed;
         let fuel = export(instance, store, &fixed.fuel)?.into_global();
@@ -636,8 +660,10 @@ impl Runtime {
             .map_err(engine)?;
         let data = store.data_mut();
         data.fuel = Some(fuel);
+        data.depth = Some(depth);
         data.memory = memory;
-        let result = if entry.frame > self.profile.limits.max_stack_slots {
+        let start_depth = base_depth.saturating_add(entry.frame);
+        let result = if start_depth > self.profile.limits.max_stack_slots {
             // The host's call of the entry is a call like any other, and
             // this one does not fit.
             exit_global(instance, store, fixed)?
@@ -646,7 +672,7 @@ impl Runtime {
             Err(wasmtime::Trap::UnreachableCodeReached.into())
         } else {
             depth
-                .set(&mut *store, Val::I32(entry.frame as i32))
+                .set(&mut *store, Val::I32(start_depth as i32))
                 .map_err(engine)?;
             // SAFETY: `entry` is in `entries` only if validation found the
             // export's type to be `() -> ()`, and its `ModuleExport` was
@@ -717,16 +743,28 @@ fn rejected(rejection: &Rejection) -> Status {
 }
 
 /// How the call of an entry ended.
-struct CallEnd {
+pub(crate) struct CallEnd {
     /// The call's result.
-    result: wasmtime::Result<()>,
+    pub(crate) result: wasmtime::Result<()>,
     /// The fuel meter after it.
-    fuel_left: u64,
+    pub(crate) fuel_left: u64,
     /// The instrumentation's exit global if the call failed: it tells a
     /// metering trap from the guest's own `unreachable`.
-    exit: i32,
+    pub(crate) exit: i32,
     /// For the fuel profile.
     meters: Meters,
+}
+
+impl CallEnd {
+    /// A callee that could not be instantiated: it used nothing.
+    pub(crate) fn failed(e: wasmtime::Error, budget: u64) -> CallEnd {
+        CallEnd {
+            result: Err(e),
+            fuel_left: budget,
+            exit: 0,
+            meters: Meters::default(),
+        }
+    }
 }
 
 /// How often a run retries an instantiation the pool refused for want of a
@@ -759,7 +797,13 @@ fn exit_global(
 /// failure when the error is not the guest's doing. `exit` is the
 /// instrumentation's exit global: it tells a metering trap from the
 /// guest's own `unreachable`.
-fn classify(err: wasmtime::Error, exit: i32) -> Result<Status, RuntimeError> {
+pub(crate) fn classify(err: wasmtime::Error, exit: i32) -> Result<Status, RuntimeError> {
+    // A host failure inside a callee's frame, carried out through the
+    // caller's host call.
+    let err = match err.downcast::<RuntimeError>() {
+        Ok(e) => return Err(e),
+        Err(other) => other,
+    };
     let err = match err.downcast::<HostExit>() {
         Ok(exit) => return exit.into_status().map_err(RuntimeError::State),
         Err(other) => other,

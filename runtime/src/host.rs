@@ -24,7 +24,14 @@ pub(crate) struct HostState {
     pub(crate) memory: Option<Memory>,
     /// The instrumented module's fuel global (fuel left).
     pub(crate) fuel: Option<Global>,
+    /// The instrumented module's depth global (stack slots in use): a
+    /// callee's count starts from it.
+    pub(crate) depth: Option<Global>,
     pub(crate) limiter: PageLimiter,
+    /// The runtime running the transaction, for calls: `'static` only in
+    /// type, like the host's backend (see where it is set in
+    /// `execution.rs`).
+    pub(crate) runtime: &'static crate::Runtime,
 }
 
 /// Caps memory and table growth at the profile's limits, so `memory.grow`
@@ -77,7 +84,7 @@ impl ResourceLimiter for PageLimiter {
     }
 }
 
-type Ctx<'a> = Caller<'a, HostState>;
+pub(crate) type Ctx<'a> = Caller<'a, HostState>;
 
 /// Runs `f` with the run's host and the guest's memory: the exported linear
 /// memory if the module has one, an absent memory if not.
@@ -125,6 +132,33 @@ macro_rules! ret {
     };
 }
 
+/// A host function's result, replaced by the code of the call the guest
+/// asked for, if it asked for one (only `call` can, and it returns `i32`).
+trait CallResult: Sized {
+    fn perform(self, caller: &mut Ctx<'_>) -> wasmtime::Result<Self>;
+}
+
+impl CallResult for i32 {
+    fn perform(self, caller: &mut Ctx<'_>) -> wasmtime::Result<i32> {
+        match caller.data_mut().host.take_call_request() {
+            Some(request) => crate::frames::perform(caller, request),
+            None => Ok(self),
+        }
+    }
+}
+
+impl CallResult for i64 {
+    fn perform(self, _caller: &mut Ctx<'_>) -> wasmtime::Result<i64> {
+        Ok(self)
+    }
+}
+
+impl CallResult for () {
+    fn perform(self, _caller: &mut Ctx<'_>) -> wasmtime::Result<()> {
+        Ok(())
+    }
+}
+
 macro_rules! link_host_fns {
     ($( $(#[$meta:meta])* fn $name:ident ( $($p:ident : $t:ident),* ) $(-> $r:ident)?,
         cost = $cost:ident, bytes = $bytes:literal; )*) => {
@@ -137,7 +171,10 @@ macro_rules! link_host_fns {
                     IMPORT_MODULE,
                     stringify!($name),
                     |mut caller: Ctx<'_>, $($p: $t),*| -> wasmtime::Result<ret!($($r)?)> {
-                        metered(&mut caller, |host, mem| host.$name(mem, $($p),*))
+                        let result = metered(&mut caller, |host, mem| host.$name(mem, $($p),*))?;
+                        // Only `call` leaves a request; the engine performs
+                        // it and its code is the function's result.
+                        CallResult::perform(result, &mut caller)
                     },
                 )?;
             )*

@@ -28,6 +28,7 @@ mod contract_spec;
 mod dir_state;
 mod error;
 mod execution;
+mod frames;
 mod host;
 pub mod instrument;
 mod module_desc;

@@ -3,6 +3,7 @@
 //! what it proves.
 
 mod allocation;
+mod calls;
 mod contracts;
 mod differential;
 mod dir_state;

@@ -1,0 +1,162 @@
+//! Calls between contracts in wasmtime: the engine half of `call`
+//! (docs/calls.md). The host half (checks, charges, the frame stack, the
+//! savepoints) is `verity_host_core`'s; here the callee is resolved,
+//! instantiated in a store of its own, metered from its caller's fuel and
+//! stack depth, and run, and the run's host moves into that store for the
+//! call and back out when it ends.
+
+use verity_host_abi::abi::{
+    CALL_OUT_OF_FUEL, CALL_REFUSED, CALL_REVERTED, CALL_SUCCESS, CALL_TRAPPED,
+};
+use verity_host_abi::{ContractId, Status};
+use verity_host_core::{CallRequest, Host, HostExit, StateError, StateView, TxBytes};
+use wasmtime::Val;
+
+use crate::error::RuntimeError;
+use crate::execution::{CallEnd, classify};
+use crate::host::{Ctx, HostState, PageLimiter, RunHost};
+use crate::resolve::{CodeSource, Resolved};
+
+/// The state a placeholder host reads: nothing. A placeholder stands in a
+/// caller's store while the real host is in its callee's.
+struct NoState;
+
+impl StateView for NoState {
+    fn get(&self, _key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(None)
+    }
+}
+
+static NO_STATE: NoState = NoState;
+
+/// Performs the call `request` the guest of `caller` asked for, returning
+/// the code `call` returns to it; an `Err` ends the transaction (its own
+/// fuel ran out in the callee, the native stack ran out, or the host
+/// failed).
+pub(crate) fn perform(caller: &mut Ctx<'_>, request: CallRequest) -> wasmtime::Result<i32> {
+    let runtime = caller.data().runtime;
+    let limits = runtime.profile.limits;
+    let (Some(fuel), Some(depth)) = (caller.data().fuel, caller.data().depth) else {
+        return Err(wasmtime::Error::msg("call before the meters were set"));
+    };
+    let left = fuel.get(&mut *caller).unwrap_i64() as u64;
+    let depth_now = depth.get(&mut *caller).unwrap_i32() as u32;
+    let host = &mut caller.data_mut().host;
+    // The callee as the transaction sees the state: its record is a
+    // recorded read, its module comes from the cache or its stored code.
+    let resolved = runtime
+        .resolve(host, request.callee, &CodeSource::State)
+        .map_err(wasmtime::Error::new)?;
+    let Ok(Resolved {
+        module: Ok(module), ..
+    }) = resolved
+    else {
+        return Ok(CALL_REFUSED);
+    };
+    let Ok(entry) = module.entry(&request.entry) else {
+        return Ok(CALL_REFUSED);
+    };
+    let max_depth = limits.max_call_depth;
+    if host
+        .enter_call(request.callee, &request.entry, request.input, max_depth)
+        .is_err()
+    {
+        return Ok(CALL_REFUSED);
+    }
+    let budget = request.fuel_cap.map_or(left, |cap| cap.min(left));
+    let capped = budget < left;
+    let placeholder = Host::new(
+        &NO_STATE as &'static dyn StateView,
+        &ContractId::default(),
+        TxBytes::default(),
+        &limits,
+        &runtime.profile.costs,
+        0,
+    );
+    let host = std::mem::replace(&mut caller.data_mut().host, placeholder);
+    let data = HostState {
+        host,
+        memory: None,
+        fuel: None,
+        depth: None,
+        limiter: PageLimiter::new(&limits),
+        runtime,
+    };
+    let (end, host) = run_callee(runtime, &module, entry, data, budget, depth_now);
+    let mut host: RunHost = host;
+    let end = match end {
+        Ok(end) => end,
+        Err(e) => {
+            caller.data_mut().host = host;
+            return Err(wasmtime::Error::new(e));
+        }
+    };
+    let native_overflow = matches!(
+        &end.result,
+        Err(e) if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::StackOverflow)
+    );
+    let (result, exit, fuel_left) = (end.result, end.exit, end.fuel_left);
+    let status = match result {
+        Ok(()) => Status::Success,
+        Err(e) if native_overflow => {
+            // Where the native stack ran out depends on the compiler: the
+            // transaction ends as the top-level frame's overflow does.
+            host.leave_call(&Status::OutOfFuel, budget);
+            caller.data_mut().host = host;
+            return Err(e);
+        }
+        Err(e) => match classify(e, exit) {
+            Ok(status) => status,
+            Err(e) => {
+                caller.data_mut().host = host;
+                return Err(wasmtime::Error::new(e));
+            }
+        },
+    };
+    let used = match status {
+        Status::OutOfFuel => budget,
+        _ => budget.saturating_sub(fuel_left),
+    };
+    let output = host.leave_call(&status, used);
+    host.set_call_output(output);
+    caller.data_mut().host = host;
+    fuel.set(&mut *caller, Val::I64((left - used) as i64))?;
+    Ok(match status {
+        Status::Success => CALL_SUCCESS,
+        Status::Reverted { .. } => CALL_REVERTED,
+        Status::Trapped { .. } => CALL_TRAPPED,
+        // The transaction's own fuel ran out in the callee: that ends it.
+        Status::OutOfFuel if !capped => return Err(wasmtime::Error::new(HostExit::OutOfFuel)),
+        Status::OutOfFuel => CALL_OUT_OF_FUEL,
+        Status::Rejected { .. } => CALL_REFUSED,
+    })
+}
+
+/// Instantiates the callee in a store holding `data` and runs its entry
+/// with `budget` fuel, `base_depth` stack slots in use; returns how it
+/// ended and the host, taken back out of the store (whatever happened).
+fn run_callee(
+    runtime: &crate::Runtime,
+    module: &crate::PreparedModule,
+    entry: crate::prepared::EntryPoint,
+    data: HostState,
+    budget: u64,
+    base_depth: u32,
+) -> (Result<CallEnd, RuntimeError>, RunHost) {
+    let (mut store, instance) = match runtime.instantiate(module, data) {
+        Ok(pair) => pair,
+        Err((e, data)) => return (Err(e), data.host),
+    };
+    let end = match instance {
+        Err(e) => Ok(CallEnd::failed(e, budget)),
+        Ok(instance) => runtime.call(
+            module,
+            entry,
+            &instance,
+            &mut store,
+            Some(budget),
+            base_depth,
+        ),
+    };
+    (end, store.into_data().host)
+}

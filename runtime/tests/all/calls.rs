@@ -1,0 +1,230 @@
+//! Calls between contracts (docs/calls.md): a callee runs in its own
+//! storage scope with its own input and output, knows its address and its
+//! caller; a failed callee's writes and events are undone while its
+//! caller goes on; re-entry is refused and a direct self-call is not;
+//! reserved and missing entries and missing contracts are refused; a capped
+//! callee that spins is recoverable, an uncapped one ends the transaction;
+//! the depth limit holds. Each on both compilers, same receipts.
+
+use verity_runtime::abi::contract::storage_key;
+use verity_runtime::{
+    Compiler, ContractId, Hash32, MemoryState, Profile, Receipt, Runtime, Status, Transaction,
+};
+
+/// Calls the contract at input[0..32] with the fuel cap at input[32..40]
+/// (0: none), entry input[40..], and input `arg`. Writes its own key
+/// "a" = "1" after the call, and outputs the call's code byte then the
+/// callee's output.
+const CALLER: &str = r#"(module
+  (import "verity" "input_len" (func $input_len (result i32)))
+  (import "verity" "input_read" (func $input_read (param i32)))
+  (import "verity" "call" (func $call (param i32 i32 i32 i32 i32 i64) (result i32)))
+  (import "verity" "call_output_len" (func $out_len (result i32)))
+  (import "verity" "call_output_read" (func $out_read (param i32)))
+  (import "verity" "output_set" (func $output_set (param i32 i32)))
+  (import "verity" "storage_write" (func $w (param i32 i32 i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 900) "a1")
+  (func (export "run") (local $n i32) (local $code i32) (local $olen i32)
+    (call $input_read (i32.const 0))
+    (local.set $n (call $input_len))
+    (local.set $code (call $call (i32.const 0) (i32.const 40)
+      (i32.sub (local.get $n) (i32.const 40)) (i32.const 0) (i32.const 0)
+      (i64.load (i32.const 32))))
+    (call $w (i32.const 900) (i32.const 1) (i32.const 901) (i32.const 1))
+    (i32.store8 (i32.const 1000) (local.get $code))
+    (local.set $olen (call $out_len))
+    (call $out_read (i32.const 1001))
+    (call $output_set (i32.const 1000) (i32.add (i32.const 1) (local.get $olen))))
+  (func (export "__host_only")))"#;
+
+/// The callee's entries.
+const CALLEE: &str = r#"(module
+  (import "verity" "storage_write" (func $w (param i32 i32 i32 i32)))
+  (import "verity" "output_set" (func $output_set (param i32 i32)))
+  (import "verity" "event_emit" (func $emit (param i32 i32 i32 i32)))
+  (import "verity" "caller_len" (func $caller_len (result i32)))
+  (import "verity" "caller_read" (func $caller_read (param i32)))
+  (import "verity" "current_contract" (func $current (param i32)))
+  (import "verity" "call" (func $call (param i32 i32 i32 i32 i32 i64) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "kb-valb-out")
+  (data (i32.const 20) "run")
+  (data (i32.const 30) "put")
+  (func (export "put")
+    (call $w (i32.const 0) (i32.const 1) (i32.const 1) (i32.const 5))
+    (call $output_set (i32.const 6) (i32.const 5)))
+  (func (export "fail")
+    (call $w (i32.const 0) (i32.const 1) (i32.const 1) (i32.const 5))
+    (call $emit (i32.const 0) (i32.const 1) (i32.const 1) (i32.const 5))
+    (call $output_set (i32.const 6) (i32.const 5))
+    unreachable)
+  (func (export "spin") (loop $l (br $l)))
+  (func (export "who")
+    (call $current (i32.const 100))
+    (call $caller_read (i32.const 132))
+    (call $output_set (i32.const 100) (i32.add (i32.const 32) (call $caller_len))))
+  ;; Calls its caller back (re-entry): outputs the code.
+  (func (export "back")
+    (call $caller_read (i32.const 100))
+    (i32.store8 (i32.const 200) (call $call (i32.const 100) (i32.const 20) (i32.const 3)
+      (i32.const 0) (i32.const 0) (i64.const 0)))
+    (call $output_set (i32.const 200) (i32.const 1)))
+  ;; Calls itself ("put"): a direct self-call. Outputs the code.
+  (func (export "self")
+    (call $current (i32.const 100))
+    (i32.store8 (i32.const 200) (call $call (i32.const 100) (i32.const 30) (i32.const 3)
+      (i32.const 0) (i32.const 0) (i64.const 0)))
+    (call $output_set (i32.const 200) (i32.const 1))))"#;
+
+struct World {
+    rt: Runtime,
+    state: MemoryState,
+    caller: ContractId,
+    callee: ContractId,
+}
+
+fn deploy(rt: &Runtime, state: &mut MemoryState, wat: &str, salt: &[u8]) -> ContractId {
+    let code = wat::parse_str(wat).unwrap();
+    let tx = Transaction::deploy(Hash32::of(salt)).with_sender(b"deployer".to_vec());
+    let r = rt.execute(&code, &tx, state).unwrap();
+    assert!(r.status.is_success(), "deploy: {}", r.status);
+    state.commit(&r).unwrap();
+    r.contract
+}
+
+fn world(compiler: Compiler) -> World {
+    let rt = Runtime::with_compiler(Profile::default(), compiler).unwrap();
+    let mut state = MemoryState::default();
+    let caller = deploy(&rt, &mut state, CALLER, b"caller");
+    let callee = deploy(&rt, &mut state, CALLEE, b"callee");
+    World {
+        rt,
+        state,
+        caller,
+        callee,
+    }
+}
+
+impl World {
+    /// The caller calling `entry` of `target` with a fuel `cap` (0: none).
+    fn call(&self, target: ContractId, entry: &str, cap: u64, fuel: u64) -> Receipt {
+        let mut input = target.0.to_vec();
+        input.extend_from_slice(&cap.to_le_bytes());
+        input.extend_from_slice(entry.as_bytes());
+        let tx = Transaction::call(self.caller, "run")
+            .with_input(input)
+            .with_sender(b"alice".to_vec())
+            .with_fuel(fuel);
+        self.rt.execute_call(&tx, &self.state).unwrap()
+    }
+}
+
+const FUEL: u64 = 10_000_000;
+
+fn written(r: &Receipt, contract: &ContractId, key: &[u8]) -> Option<Vec<u8>> {
+    let key = storage_key(contract, key);
+    r.writes
+        .iter()
+        .find(|w| w.key == key)
+        .and_then(|w| w.value.clone())
+}
+
+fn both(test: impl Fn(&World)) {
+    for compiler in [Compiler::Cranelift, Compiler::Winch] {
+        test(&world(compiler));
+    }
+}
+
+#[test]
+fn a_callee_writes_its_own_storage_and_returns_its_output() {
+    both(|w| {
+        let r = w.call(w.callee, "put", 0, FUEL);
+        assert_eq!(r.status, Status::Success);
+        assert_eq!(r.output, b"\x00b-out");
+        assert_eq!(written(&r, &w.callee, b"k").as_deref(), Some(&b"b-val"[..]));
+        assert_eq!(written(&r, &w.caller, b"a").as_deref(), Some(&b"1"[..]));
+        // The callee's record was read: a verifier's witness covers it.
+        let record = verity_runtime::abi::contract::record_key(&w.callee);
+        assert!(r.reads.iter().any(|e| e.key == record));
+    });
+}
+
+#[test]
+fn a_failed_callee_leaves_nothing_and_its_caller_goes_on() {
+    both(|w| {
+        let r = w.call(w.callee, "fail", 0, FUEL);
+        assert_eq!(r.status, Status::Success);
+        assert_eq!(r.output, b"\x02", "trapped, and no output");
+        assert_eq!(written(&r, &w.callee, b"k"), None);
+        assert!(r.events.is_empty());
+        assert_eq!(written(&r, &w.caller, b"a").as_deref(), Some(&b"1"[..]));
+    });
+}
+
+#[test]
+fn a_callee_knows_its_address_and_its_caller() {
+    both(|w| {
+        let r = w.call(w.callee, "who", 0, FUEL);
+        assert_eq!(r.output[0], 0);
+        assert_eq!(&r.output[1..33], &w.callee.0);
+        assert_eq!(&r.output[33..], &w.caller.0);
+    });
+}
+
+#[test]
+fn reentry_is_refused_and_a_direct_self_call_is_not() {
+    both(|w| {
+        let r = w.call(w.callee, "back", 0, FUEL);
+        assert_eq!(r.output, b"\x00\x04", "B's call of A refused");
+        let r = w.call(w.callee, "self", 0, FUEL);
+        assert_eq!(r.output, b"\x00\x00", "B's call of B ran");
+        assert_eq!(written(&r, &w.callee, b"k").as_deref(), Some(&b"b-val"[..]));
+    });
+}
+
+#[test]
+fn missing_contracts_entries_and_reserved_names_are_refused() {
+    both(|w| {
+        let nobody = ContractId([0xee; 32]);
+        assert_eq!(w.call(nobody, "put", 0, FUEL).output, b"\x04");
+        assert_eq!(w.call(w.callee, "nothing", 0, FUEL).output, b"\x04");
+        assert_eq!(w.call(w.caller, "__host_only", 0, FUEL).output, b"\x04");
+    });
+}
+
+#[test]
+fn a_capped_spinning_callee_is_recoverable_and_an_uncapped_one_is_not() {
+    both(|w| {
+        let r = w.call(w.callee, "spin", 100_000, FUEL);
+        assert_eq!(r.status, Status::Success);
+        assert_eq!(r.output, b"\x03");
+        assert!(
+            r.fuel_used > 100_000 && r.fuel_used < FUEL,
+            "{}",
+            r.fuel_used
+        );
+        let r = w.call(w.callee, "spin", 0, FUEL);
+        assert_eq!(r.status, Status::OutOfFuel);
+        assert_eq!(r.fuel_used, FUEL);
+        assert!(r.writes.is_empty());
+    });
+}
+
+#[test]
+fn receipts_of_calls_are_the_same_on_both_compilers() {
+    let (a, b) = (world(Compiler::Cranelift), world(Compiler::Winch));
+    for (entry, cap) in [
+        ("put", 0),
+        ("fail", 0),
+        ("who", 0),
+        ("back", 0),
+        ("spin", 50_000),
+    ] {
+        assert_eq!(
+            a.call(a.callee, entry, cap, FUEL),
+            b.call(b.callee, entry, cap, FUEL),
+            "{entry}"
+        );
+    }
+}
