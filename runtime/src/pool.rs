@@ -62,9 +62,11 @@ impl Default for Allocation {
 /// Sizing of the instance pool.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PoolOptions {
-    /// Runs that may hold an instance at the same time; more callers wait.
-    /// Each slot reserves (but does not commit) about 4 GiB of address
-    /// space for its memory, so that compiled code needs no bounds checks.
+    /// Transactions that may run at the same time; more callers wait. Each
+    /// is given an instance slot for every frame it may open (its own and
+    /// the profile's `max_call_depth` callees'), and each instance slot
+    /// reserves (but does not commit) about 4 GiB of address space for its
+    /// memory, so that compiled code needs no bounds checks.
     pub slots: u32,
     /// Per slot, how many bytes of the pages a run wrote are reset in place
     /// (kept resident) rather than returned to the OS. Resetting in place
@@ -111,12 +113,18 @@ pub(crate) fn configure(
     let Allocation::Pooling(options) = allocation else {
         return None;
     };
+    // A transaction is admitted with a slot for every frame it may open
+    // (its own and `max_call_depth` callees'), so a call never waits for
+    // a slot and two transactions can never wait for each other's
+    // (docs/calls.md, "Pool admission").
     let slots = options.slots.max(1);
+    let frames = limits.max_call_depth.saturating_add(1);
+    let instances = slots.saturating_mul(frames);
     let pagemap = PoolingAllocationConfig::is_pagemap_scan_available();
     let mut pool = PoolingAllocationConfig::new();
-    pool.total_core_instances(slots)
-        .total_memories(slots)
-        .total_tables(slots.saturating_mul(limits.max_tables.max(1)))
+    pool.total_core_instances(instances)
+        .total_memories(instances)
+        .total_tables(instances.saturating_mul(limits.max_tables.max(1)))
         .total_component_instances(0)
         .max_core_instance_size(INSTANCE_BYTES)
         .max_memories_per_module(1)

@@ -228,3 +228,73 @@ fn receipts_of_calls_are_the_same_on_both_compilers() {
         );
     }
 }
+
+/// `deep`: with input n > 0, calls itself with n - 1 and outputs the
+/// call's code then its output, through a function holding `locals` i64
+/// locals (stack slots the frame holds while it calls).
+fn chain(locals: usize) -> String {
+    let locals = "i64 ".repeat(locals);
+    format!(
+        r#"(module
+  (import "verity" "input_read" (func $input_read (param i32)))
+  (import "verity" "current_contract" (func $current (param i32)))
+  (import "verity" "call" (func $call (param i32 i32 i32 i32 i32 i64) (result i32)))
+  (import "verity" "call_output_len" (func $out_len (result i32)))
+  (import "verity" "call_output_read" (func $out_read (param i32)))
+  (import "verity" "output_set" (func $output_set (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 40) "deep")
+  (func $fat (local {locals})
+    (call $current (i32.const 100))
+    (i32.store8 (i32.const 400) (call $call (i32.const 100) (i32.const 40) (i32.const 4)
+      (i32.const 301) (i32.const 1) (i64.const 0))))
+  (func (export "deep")
+    (call $input_read (i32.const 300))
+    (if (i32.eqz (i32.load8_u (i32.const 300))) (then (return)))
+    (i32.store8 (i32.const 301) (i32.sub (i32.load8_u (i32.const 300)) (i32.const 1)))
+    (call $fat)
+    (call $out_read (i32.const 401))
+    (call $output_set (i32.const 400) (i32.add (i32.const 1) (call $out_len)))))"#
+    )
+}
+
+fn run_chain(rt: &Runtime, locals: usize, n: u8) -> Receipt {
+    let mut state = MemoryState::default();
+    let chain = deploy(rt, &mut state, &chain(locals), b"chain");
+    let tx = Transaction::call(chain, "deep")
+        .with_input(vec![n])
+        .with_fuel(FUEL);
+    rt.execute_call(&tx, &state).unwrap()
+}
+
+#[test]
+fn the_call_depth_limit_refuses_the_call_past_it() {
+    for compiler in [Compiler::Cranelift, Compiler::Winch] {
+        let rt = Runtime::with_compiler(Profile::default(), compiler).unwrap();
+        let max = rt.profile().limits.max_call_depth as usize;
+        let r = run_chain(&rt, 0, 5);
+        assert_eq!(r.output, vec![0; 5], "five calls, the last with n = 0");
+        let r = run_chain(&rt, 0, 100);
+        let mut expected = vec![0; max];
+        expected.push(4);
+        assert_eq!(r.output, expected, "{max} callee frames, then refused");
+    }
+}
+
+#[test]
+fn the_logical_stack_is_shared_by_every_frame_of_a_chain() {
+    // Frames of about 4,000 slots each: eight fit in the profile's 32,768
+    // stack slots, the ninth does not, though each alone would.
+    for compiler in [Compiler::Cranelift, Compiler::Winch] {
+        let rt = Runtime::with_compiler(Profile::default(), compiler).unwrap();
+        let max = rt.profile().limits.max_call_depth as usize;
+        let r = run_chain(&rt, 4_000, 100);
+        assert_eq!(r.status, Status::Success);
+        let codes = &r.output;
+        assert_eq!(codes.last(), Some(&2), "the deepest call trapped: {codes:?}");
+        assert!(codes[..codes.len() - 1].iter().all(|c| *c == 0), "{codes:?}");
+        // Without the shared stack every frame would fit and the chain
+        // would end at the depth limit: `max` successes, then refused.
+        assert!(codes.len() <= max, "the stack, not the depth limit, stopped it: {codes:?}");
+    }
+}
