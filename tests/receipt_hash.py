@@ -22,7 +22,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import state_tree  # noqa: E402  (the tree of docs/state-tree.md)
 
-DOMAIN = b"verity.receipt.v2\x00"
+DOMAIN = b"verity.receipt.v3\x00"
 ACTION_TAGS = {"run": 0, "deploy": 1, "call": 2}
 STATUS_TAGS = {"success": 0, "reverted": 1, "trapped": 2, "out_of_fuel": 3, "rejected": 4}
 STATUS_DETAIL = {"reverted": "message", "trapped": "trap", "rejected": "reason"}
@@ -72,6 +72,16 @@ def status(r, name):
     return out + text(r[detail]) if detail else out
 
 
+def calls(r, name):
+    """The call tree: depth, caller, callee, entry, input hash, status, fuel."""
+    out = length(len(r[name]))
+    for c in r[name]:
+        out += u32(c["depth"]) + hexb(c["caller"]) + hexb(c["callee"])
+        out += text(c["entry"]) + hexb(c["input_hash"]) + status(c, "status")
+        out += u64(c["fuel_used"])
+    return out
+
+
 def key_values(r, name):
     out = length(len(r[name]))
     for e in r[name]:
@@ -82,7 +92,7 @@ def key_values(r, name):
 def events(r, name):
     out = length(len(r[name]))
     for e in r[name]:
-        out += byts(hexb(e["topic"])) + byts(hexb(e["data"]))
+        out += hexb(e["contract"]) + byts(hexb(e["topic"])) + byts(hexb(e["data"]))
     return out
 
 
@@ -96,7 +106,8 @@ ENCODERS = {
     "action": action,
     "status": status,
     "list of (bytes key, option bytes value)": key_values,
-    "list of (bytes topic, bytes data)": events,
+    "list of call": calls,
+    "list of (32 bytes contract, bytes topic, bytes data)": events,
 }
 
 # The receipt's fields in encoding order, with their types: the field table
@@ -121,7 +132,8 @@ FIELDS = [
     ("post_state_root", "32 bytes"),
     ("reads", "list of (bytes key, option bytes value)"),
     ("writes", "list of (bytes key, option bytes value)"),
-    ("events", "list of (bytes topic, bytes data)"),
+    ("calls", "list of call"),
+    ("events", "list of (32 bytes contract, bytes topic, bytes data)"),
     ("output", "bytes"),
 ]
 

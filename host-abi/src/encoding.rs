@@ -12,7 +12,7 @@ use core::fmt;
 
 use crate::contract::ContractId;
 use crate::hash::Hash32;
-use crate::receipt::{Action, Event, FORMAT_VERSION, ReadEntry, Receipt, WriteEntry};
+use crate::receipt::{Action, CallEntry, Event, FORMAT_VERSION, ReadEntry, Receipt, WriteEntry};
 use crate::status::{Status, TrapKind};
 
 /// Why a byte string is not a canonical receipt.
@@ -431,19 +431,74 @@ impl Canonical for Vec<Event> {
     fn encode<S: Sink>(&self, w: &mut Writer<'_, S>) {
         w.len(self.len());
         for e in self {
+            w.raw(&e.contract.0);
             w.bytes(&e.topic);
             w.bytes(&e.data);
         }
     }
     fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
-        let n = r.count(8, field)?;
+        let n = r.count(40, field)?;
         let mut events = Vec::with_capacity(n);
         for _ in 0..n {
+            let contract = ContractId::decode(r, field)?;
             let topic = r.bytes(field)?;
             let data = r.bytes(field)?;
-            events.push(Event { topic, data });
+            events.push(Event {
+                contract,
+                topic,
+                data,
+            });
         }
         Ok(events)
+    }
+}
+
+/// A call's encoding: `u32` depth, 32 bytes caller, 32 bytes callee,
+/// string entry, 32 bytes input hash, status, `u64` fuel used.
+impl Canonical for Vec<CallEntry> {
+    fn encode<S: Sink>(&self, w: &mut Writer<'_, S>) {
+        w.len(self.len());
+        for c in self {
+            c.depth.encode(w);
+            c.caller.encode(w);
+            c.callee.encode(w);
+            c.entry.encode(w);
+            c.input_hash.encode(w);
+            c.status.encode(w);
+            c.fuel_used.encode(w);
+        }
+    }
+    fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
+        // depth, two addresses, entry length, hash, status tag, fuel.
+        let n = r.count(4 + 32 + 32 + 4 + 32 + 1 + 8, field)?;
+        let mut calls: Vec<CallEntry> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let depth = u32::decode(r, field)?;
+            let most = calls.last().map_or(1, |c| c.depth.saturating_add(1));
+            if depth == 0 || depth > most {
+                return Err(DecodeError::Invalid {
+                    field,
+                    reason: "depths are not a pre-order call tree",
+                });
+            }
+            let call = CallEntry {
+                depth,
+                caller: ContractId::decode(r, field)?,
+                callee: ContractId::decode(r, field)?,
+                entry: String::decode(r, field)?,
+                input_hash: Hash32::decode(r, field)?,
+                status: Status::decode(r, field)?,
+                fuel_used: u64::decode(r, field)?,
+            };
+            if matches!(call.status, Status::Rejected { .. }) {
+                return Err(DecodeError::Invalid {
+                    field,
+                    reason: "a call is never rejected",
+                });
+            }
+            calls.push(call);
+        }
+        Ok(calls)
     }
 }
 
@@ -466,9 +521,12 @@ pub fn decode(bytes: &[u8]) -> Result<Receipt, DecodeError> {
     }
     let status = &receipt.status;
     if !status.is_success()
-        && (!receipt.writes.is_empty() || !receipt.events.is_empty() || !receipt.output.is_empty())
+        && (!receipt.writes.is_empty()
+            || !receipt.calls.is_empty()
+            || !receipt.events.is_empty()
+            || !receipt.output.is_empty())
     {
-        return fail("status", "a failed run has writes, events or output");
+        return fail("status", "a failed run has writes, calls, events or output");
     }
     if !status.is_success() && receipt.post_state_root != receipt.pre_state_root {
         return fail("post_state_root", "a failed run changed the state root");

@@ -10,7 +10,7 @@
 //! use verity_host_abi::{Action, ContractId, Hash32, Receipt, Status};
 //!
 //! let receipt = Receipt {
-//!     format_version: 2,
+//!     format_version: 3,
 //!     profile_hash: Hash32::of(b"profile"),
 //!     action: Action::Run,
 //!     contract: ContractId([1; 32]),
@@ -29,6 +29,7 @@
 //!     post_state_root: Hash32::default(),
 //!     reads: vec![],
 //!     writes: vec![],
+//!     calls: vec![],
 //!     events: vec![],
 //!     output: vec![0xab],
 //! };
@@ -47,7 +48,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::contract::ContractId;
 use crate::hash::Hash32;
-use crate::receipt::{Action, Event, ReadEntry, Receipt, WriteEntry};
+use crate::receipt::{Action, CallEntry, Event, ReadEntry, Receipt, WriteEntry};
 use crate::status::{Status, TrapKind};
 
 /// A key and an optional value, both hex.
@@ -60,10 +61,38 @@ pub struct KeyValueJson {
     pub value: Option<String>,
 }
 
-/// An event, hex topic and data.
+/// A call of the call tree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallJson {
+    /// Depth (1 for a call by the transaction's contract).
+    pub depth: u32,
+    /// The calling contract, hex.
+    pub caller: String,
+    /// The called contract, hex.
+    pub callee: String,
+    /// The entry called.
+    pub entry: String,
+    /// SHA-256 of the input, hex.
+    pub input_hash: String,
+    /// `success`, `reverted`, `trapped` or `out_of_fuel`.
+    pub status: String,
+    /// The callee's message, for `reverted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The trap kind, for `trapped`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trap: Option<String>,
+    /// Fuel used.
+    pub fuel_used: u64,
+}
+
+/// An event: its contract, hex topic and data.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventJson {
+    /// The contract that emitted it, hex.
+    pub contract: String,
     /// Hex topic.
     pub topic: String,
     /// Hex data.
@@ -126,6 +155,8 @@ pub struct ReceiptJson {
     pub reads: Vec<KeyValueJson>,
     /// Write set.
     pub writes: Vec<KeyValueJson>,
+    /// The call tree, in pre-order.
+    pub calls: Vec<CallJson>,
     /// Events.
     pub events: Vec<EventJson>,
     /// Output, hex.
@@ -172,14 +203,91 @@ fn kv_from(field: &str, kv: &KeyValueJson) -> Result<(Vec<u8>, Option<Vec<u8>>),
     Ok((key, value))
 }
 
+/// A status's details as JSON fields: (message, trap, reason).
+type Details = (Option<String>, Option<String>, Option<String>);
+
+fn details(status: &Status) -> Details {
+    match status {
+        Status::Reverted { message } => (Some(message.clone()), None, None),
+        Status::Trapped { trap } => (None, Some(trap.name().to_string()), None),
+        Status::Rejected { reason } => (None, None, Some(reason.clone())),
+        Status::Success | Status::OutOfFuel => (None, None, None),
+    }
+}
+
+/// The status named `name` with the details given, each of which must be
+/// present exactly when the status has it.
+fn status_from(name: &str, (message, trap, reason): Details) -> Result<Status, JsonError> {
+    let extra = match name {
+        "reverted" => [false, true, true],
+        "trapped" => [true, false, true],
+        "rejected" => [true, true, false],
+        _ => [true, true, true],
+    };
+    for (present, (field, must_be_absent)) in [message.is_some(), trap.is_some(), reason.is_some()]
+        .into_iter()
+        .zip([
+            ("message", extra[0]),
+            ("trap", extra[1]),
+            ("reason", extra[2]),
+        ])
+    {
+        if present && must_be_absent {
+            return Err(JsonError(format!("status `{name}` has no field `{field}`")));
+        }
+    }
+    let detail = |field: &str, v: Option<String>| {
+        v.ok_or_else(|| JsonError(format!("status `{name}` needs the field `{field}`")))
+    };
+    Ok(match name {
+        "success" => Status::Success,
+        "out_of_fuel" => Status::OutOfFuel,
+        "reverted" => Status::Reverted {
+            message: detail("message", message)?,
+        },
+        "trapped" => {
+            let kind = detail("trap", trap)?;
+            let trap = TrapKind::from_name(&kind)
+                .ok_or_else(|| JsonError(format!("unknown trap kind `{kind}`")))?;
+            Status::Trapped { trap }
+        }
+        "rejected" => Status::Rejected {
+            reason: detail("reason", reason)?,
+        },
+        other => return Err(JsonError(format!("unknown status `{other}`"))),
+    })
+}
+
+fn call_json(c: &CallEntry) -> CallJson {
+    let (message, trap, _) = details(&c.status);
+    CallJson {
+        depth: c.depth,
+        caller: Hash32(c.caller.0).to_hex(),
+        callee: Hash32(c.callee.0).to_hex(),
+        entry: c.entry.clone(),
+        input_hash: c.input_hash.to_hex(),
+        status: c.status.name().to_string(),
+        message,
+        trap,
+        fuel_used: c.fuel_used,
+    }
+}
+
+fn call_from(c: &CallJson) -> Result<CallEntry, JsonError> {
+    Ok(CallEntry {
+        depth: c.depth,
+        caller: ContractId(unhash("calls", &c.caller)?.0),
+        callee: ContractId(unhash("calls", &c.callee)?.0),
+        entry: c.entry.clone(),
+        input_hash: unhash("calls", &c.input_hash)?,
+        status: status_from(&c.status, (c.message.clone(), c.trap.clone(), None))?,
+        fuel_used: c.fuel_used,
+    })
+}
+
 impl From<&Receipt> for ReceiptJson {
     fn from(r: &Receipt) -> Self {
-        let (message, trap, reason) = match &r.status {
-            Status::Reverted { message } => (Some(message.clone()), None, None),
-            Status::Trapped { trap } => (None, Some(trap.name().to_string()), None),
-            Status::Rejected { reason } => (None, None, Some(reason.clone())),
-            Status::Success | Status::OutOfFuel => (None, None, None),
-        };
+        let (message, trap, reason) = details(&r.status);
         ReceiptJson {
             receipt_hash: r.hash().to_hex(),
             format_version: r.format_version,
@@ -216,10 +324,12 @@ impl From<&Receipt> for ReceiptJson {
                 .iter()
                 .map(|e| kv_json(&e.key, e.value.as_deref()))
                 .collect(),
+            calls: r.calls.iter().map(call_json).collect(),
             events: r
                 .events
                 .iter()
                 .map(|e| EventJson {
+                    contract: Hash32(e.contract.0).to_hex(),
                     topic: hex::encode(&e.topic),
                     data: hex::encode(&e.data),
                 })
@@ -239,50 +349,10 @@ impl ReceiptJson {
     /// writes, an unsupported version) is refused here too.
     pub fn into_receipt(self) -> Result<(Receipt, Hash32), JsonError> {
         let stated = unhash("receipt_hash", &self.receipt_hash)?;
-        let detail = |name: &str, v: Option<String>| {
-            v.ok_or_else(|| JsonError(format!("status `{}` needs the field `{name}`", self.status)))
-        };
-        let extra = match self.status.as_str() {
-            "reverted" => [false, true, true],
-            "trapped" => [true, false, true],
-            "rejected" => [true, true, false],
-            _ => [true, true, true],
-        };
-        for (present, (name, must_be_absent)) in [
-            self.message.is_some(),
-            self.trap.is_some(),
-            self.reason.is_some(),
-        ]
-        .into_iter()
-        .zip([
-            ("message", extra[0]),
-            ("trap", extra[1]),
-            ("reason", extra[2]),
-        ]) {
-            if present && must_be_absent {
-                return Err(JsonError(format!(
-                    "status `{}` has no field `{name}`",
-                    self.status
-                )));
-            }
-        }
-        let status = match self.status.as_str() {
-            "success" => Status::Success,
-            "out_of_fuel" => Status::OutOfFuel,
-            "reverted" => Status::Reverted {
-                message: detail("message", self.message.clone())?,
-            },
-            "trapped" => {
-                let name = detail("trap", self.trap.clone())?;
-                let trap = TrapKind::from_name(&name)
-                    .ok_or_else(|| JsonError(format!("unknown trap kind `{name}`")))?;
-                Status::Trapped { trap }
-            }
-            "rejected" => Status::Rejected {
-                reason: detail("reason", self.reason.clone())?,
-            },
-            other => return Err(JsonError(format!("unknown status `{other}`"))),
-        };
+        let status = status_from(
+            &self.status,
+            (self.message.clone(), self.trap.clone(), self.reason.clone()),
+        )?;
         let reads = self
             .reads
             .iter()
@@ -298,6 +368,7 @@ impl ReceiptJson {
             .iter()
             .map(|e| {
                 Ok(Event {
+                    contract: ContractId(unhash("events", &e.contract)?.0),
                     topic: unhex("events", &e.topic)?,
                     data: unhex("events", &e.data)?,
                 })
@@ -335,6 +406,7 @@ impl ReceiptJson {
             post_state_root: unhash("post_state_root", &self.post_state_root)?,
             reads,
             writes,
+            calls: self.calls.iter().map(call_from).collect::<Result<_, _>>()?,
             events,
             output: unhex("output", &self.output)?,
         };

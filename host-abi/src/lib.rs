@@ -26,7 +26,7 @@
 //!
 //! # use verity_host_abi::{Action, ContractId, Hash32, Status};
 //! let receipt = Receipt {
-//!     format_version: 2,
+//!     format_version: 3,
 //!     profile_hash: Hash32::of(b"profile"),
 //!     action: Action::Run,
 //!     contract: ContractId([1; 32]),
@@ -45,6 +45,7 @@
 //!     post_state_root: Hash32::default(),
 //!     reads: vec![],
 //!     writes: vec![],
+//!     calls: vec![],
 //!     events: vec![],
 //!     output: b"ok".to_vec(),
 //! };
@@ -87,6 +88,6 @@ pub use costs::{AccessPrices, AccessTier, Cost, CostClass, CostSchedule};
 pub use hash::Hash32;
 pub use limits::Limits;
 #[cfg(feature = "alloc")]
-pub use receipt::{Action, Event, ReadEntry, Receipt, WriteEntry};
+pub use receipt::{Action, CallEntry, Event, ReadEntry, Receipt, WriteEntry};
 #[cfg(feature = "alloc")]
 pub use status::{Status, TrapKind};

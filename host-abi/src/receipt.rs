@@ -9,7 +9,7 @@ use crate::hash::{Hash32, RECEIPT_DOMAIN};
 use crate::status::Status;
 
 /// The receipt format this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// What a transaction did with its code (docs/receipt.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -66,13 +66,37 @@ pub struct WriteEntry {
     pub value: Option<Vec<u8>>,
 }
 
-/// An event the guest emitted.
+/// An event a contract emitted.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Event {
+    /// The contract that emitted it: set by the host, so no contract can
+    /// emit an event in another's name.
+    pub contract: ContractId,
     /// What the event is about.
     pub topic: Vec<u8>,
     /// Its payload.
     pub data: Vec<u8>,
+}
+
+/// One call between contracts, as the receipt's call tree holds it (in
+/// pre-order: the order the calls began; docs/calls.md).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CallEntry {
+    /// The callee's depth: 1 for a call by the transaction's contract.
+    pub depth: u32,
+    /// The calling contract.
+    pub caller: ContractId,
+    /// The called contract.
+    pub callee: ContractId,
+    /// The entry called.
+    pub entry: String,
+    /// SHA-256 of the call's input.
+    pub input_hash: Hash32,
+    /// How the callee ended: `success`, `reverted`, `trapped` or
+    /// `out_of_fuel` (a refused call opens no frame and is not recorded).
+    pub status: Status,
+    /// The fuel the call used, its own calls included.
+    pub fuel_used: u64,
 }
 
 /// Defines [`Receipt`] from its one field table: the struct, its field
@@ -133,8 +157,10 @@ receipt_table! {
     /// The canonical record of one transaction.
     ///
     /// Invariants (checked by [`Receipt::decode`], kept by the runtime):
-    /// `reads` and `writes` are sorted by key with no key twice; on any status
-    /// but `success`, `writes`, `events` and `output` are empty.
+    /// `reads` and `writes` are sorted by key with no key twice; `calls` is
+    /// a pre-order tree (the first at depth 1, each at most one deeper than
+    /// the one before); on any status but `success`, `writes`, `calls`,
+    /// `events` and `output` are empty.
     #[derive(Clone, Debug, PartialEq, Eq, Hash)]
     pub struct Receipt {
         /// Receipt format version ([`FORMAT_VERSION`]).
@@ -176,7 +202,11 @@ receipt_table! {
         reads: Vec<ReadEntry>,
         /// State changes, sorted by key; empty unless the run succeeded.
         writes: Vec<WriteEntry>,
-        /// Events in emission order; empty unless the run succeeded.
+        /// The calls between contracts, in pre-order; empty unless the run
+        /// succeeded.
+        calls: Vec<CallEntry>,
+        /// Events in emission order, each naming its contract; events of a
+        /// callee that failed are not here; empty unless the run succeeded.
         events: Vec<Event>,
         /// The output; empty unless the run succeeded.
         output: Vec<u8>,
@@ -207,6 +237,8 @@ pub enum FieldValue<'a> {
     Reads(&'a [ReadEntry]),
     /// The write set.
     Writes(&'a [WriteEntry]),
+    /// The call tree.
+    Calls(&'a [CallEntry]),
     /// The events.
     Events(&'a [Event]),
 }
@@ -225,7 +257,8 @@ impl FieldValue<'_> {
             FieldValue::Reads(_) | FieldValue::Writes(_) => {
                 "list of (bytes key, option bytes value)"
             }
-            FieldValue::Events(_) => "list of (bytes topic, bytes data)",
+            FieldValue::Calls(_) => "list of call",
+            FieldValue::Events(_) => "list of (32 bytes contract, bytes topic, bytes data)",
         }
     }
 }
@@ -257,6 +290,7 @@ view! {
     Status => |v| FieldValue::Status(v);
     Vec<ReadEntry> => |v| FieldValue::Reads(v);
     Vec<WriteEntry> => |v| FieldValue::Writes(v);
+    Vec<CallEntry> => |v| FieldValue::Calls(v);
     Vec<Event> => |v| FieldValue::Events(v);
 }
 
@@ -277,12 +311,12 @@ impl Receipt {
     /// ```
     /// # use verity_host_abi::{Action, ContractId, Hash32, Receipt, Status};
     /// # use verity_host_abi::hash::RECEIPT_DOMAIN;
-    /// # let r = Receipt { format_version: 2, profile_hash: Hash32::default(),
+    /// # let r = Receipt { format_version: 3, profile_hash: Hash32::default(),
     /// #     action: Action::Run, contract: ContractId::default(),
     /// #     pre_state_root: Hash32::default(), post_state_root: Hash32::default(),
     /// #     code_hash: Hash32::default(), entry: "run".into(), sender: vec![],
     /// #     context: vec![], height: 0, time: 0, chain_id: String::new(), input: vec![1, 2], fuel_limit: 10, fuel_used: 3,
-    /// #     status: Status::Success, reads: vec![], writes: vec![], events: vec![],
+    /// #     status: Status::Success, reads: vec![], writes: vec![], calls: vec![], events: vec![],
     /// #     output: vec![] };
     /// assert_eq!(r.hash(), Hash32::of_tagged(RECEIPT_DOMAIN, &r.encode()));
     /// ```

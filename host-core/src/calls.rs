@@ -238,7 +238,11 @@ pub(crate) fn event_emit<B: StateView>(
     let topic = read_guest(mem, topic_ptr, topic_len)?;
     let data = read_guest(mem, data_ptr, data_len)?;
     h.charge_bytes(CostClass::event, topic_len + data_len)?;
-    h.events.push(Event { topic, data });
+    h.events.push(Event {
+        contract: h.contract,
+        topic,
+        data,
+    });
     Ok(())
 }
 

@@ -14,7 +14,7 @@ use std::vec::Vec;
 
 use sha2::{Digest, Sha256};
 use verity_host_abi::contract::storage_prefix;
-use verity_host_abi::{ContractId, Hash32, Status};
+use verity_host_abi::{CallEntry, ContractId, Hash32, Status};
 
 use verity_host_abi::abi::CALL_REFUSED;
 use verity_host_abi::{CostClass, TrapKind};
@@ -68,6 +68,23 @@ pub struct CallRecord {
     /// The fuel the call used, its callee's frames included (set by the
     /// engine when the call ends).
     pub fuel_used: u64,
+}
+
+impl CallRecord {
+    /// The receipt's entry for this call. Every call of a run that
+    /// succeeded has ended; one that has not (which only a failed run,
+    /// whose calls are not kept, can leave) reads as `out_of_fuel`.
+    pub fn into_entry(self) -> CallEntry {
+        CallEntry {
+            depth: self.depth,
+            caller: self.caller,
+            callee: self.callee,
+            entry: self.entry,
+            input_hash: self.input_hash,
+            status: self.status.unwrap_or(Status::OutOfFuel),
+            fuel_used: self.fuel_used,
+        }
+    }
 }
 
 /// A call a guest asked for (`call`), checked and charged, for the engine
@@ -413,8 +430,8 @@ mod tests {
         expected.sort();
         assert_eq!(keys, expected);
         assert_eq!(run.effects.output, b"caller-out");
-        assert_eq!(run.calls.len(), 1);
-        let call = &run.calls[0];
+        assert_eq!(run.effects.calls.len(), 1);
+        let call = &run.effects.calls[0];
         assert_eq!(
             (call.depth, call.caller, call.callee, call.entry.as_str()),
             (1, A, B, "f")
@@ -423,10 +440,7 @@ mod tests {
             call.input_hash,
             Hash32(Sha256::digest(b"call-input").into())
         );
-        assert_eq!(
-            (call.status.clone(), call.fuel_used),
-            (Some(Status::Success), 7)
-        );
+        assert_eq!((call.status.clone(), call.fuel_used), (Status::Success, 7));
     }
 
     #[test]
@@ -455,7 +469,7 @@ mod tests {
                 .iter()
                 .any(|r| r.key == storage_key(&B, b"seen"))
         );
-        assert_eq!(run.calls[0].status, Some(FAILED));
+        assert_eq!(run.effects.calls[0].status, FAILED);
     }
 
     #[test]
@@ -474,7 +488,12 @@ mod tests {
         let run = h.finish(&Status::Success);
         let keys: Vec<_> = run.effects.writes.iter().map(|w| w.key.clone()).collect();
         assert_eq!(keys, vec![storage_key(&B, b"b")]);
-        let depths: Vec<_> = run.calls.iter().map(|c| (c.depth, c.callee)).collect();
+        let depths: Vec<_> = run
+            .effects
+            .calls
+            .iter()
+            .map(|c| (c.depth, c.callee))
+            .collect();
         assert_eq!(depths, vec![(1, B), (2, C)], "pre-order");
     }
 

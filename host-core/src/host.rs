@@ -5,7 +5,8 @@ use std::vec::Vec;
 
 use verity_host_abi::contract::{ContractId, STORAGE_PREFIX_BYTES, storage_key, storage_prefix};
 use verity_host_abi::{
-    CostClass, CostSchedule, Event, Limits, ReadEntry, Status, WriteEntry, for_each_host_fn,
+    CallEntry, CostClass, CostSchedule, Event, Limits, ReadEntry, Status, WriteEntry,
+    for_each_host_fn,
 };
 
 use crate::calls;
@@ -47,6 +48,8 @@ pub struct Effects {
     pub reads: Vec<ReadEntry>,
     /// The write set, sorted by key (`None` removes).
     pub writes: Vec<WriteEntry>,
+    /// The calls between contracts, in pre-order (docs/calls.md).
+    pub calls: Vec<CallEntry>,
     /// Events in emission order.
     pub events: Vec<Event>,
     /// The output bytes.
@@ -65,8 +68,6 @@ pub struct Finished<B> {
     pub tx: TxBytes,
     /// What host calls took, by class (not in the receipt).
     pub host_fuel: HostFuel,
-    /// The calls the run made, in pre-order (docs/calls.md).
-    pub calls: Vec<CallRecord>,
     /// The pre-state.
     pub backend: B,
 }
@@ -292,9 +293,11 @@ impl<B: StateView> Host<B> {
     pub fn finish(self, status: &Status) -> Finished<B> {
         let (reads, writes) = self.overlay.into_sets();
         let effects = if status.is_success() {
+            let calls = self.calls.into_iter().map(CallRecord::into_entry).collect();
             Effects {
                 reads,
                 writes,
+                calls,
                 events: self.events,
                 output: self.output,
             }
@@ -309,7 +312,6 @@ impl<B: StateView> Host<B> {
             logs: self.logs,
             tx: self.tx,
             host_fuel: self.host_fuel,
-            calls: self.calls,
             backend: self.backend,
         }
     }

@@ -131,12 +131,12 @@ pub struct Transition {
 /// ```
 /// use verity_host_core::{MemoryState, StaleReceipt};
 /// # use verity_host_abi::*;
-/// # let receipt = Receipt { format_version: 2, profile_hash: Hash32::default(),
+/// # let receipt = Receipt { format_version: 3, profile_hash: Hash32::default(),
 /// #     action: Action::Run, contract: ContractId::default(), code_hash: Hash32::default(),
 /// #     entry: "run".into(), sender: vec![], context: vec![], height: 0, time: 0,
 /// #     chain_id: String::new(), input: vec![], fuel_limit: 1, fuel_used: 0,
 /// #     status: Status::Success, pre_state_root: Hash32([7; 32]),
-/// #     post_state_root: Hash32::default(), events: vec![], output: vec![],
+/// #     post_state_root: Hash32::default(), calls: vec![], events: vec![], output: vec![],
 /// #     reads: vec![], writes: vec![] };
 /// let mut state = MemoryState::default();
 /// let err = state.commit(&receipt).unwrap_err();
@@ -179,12 +179,12 @@ pub enum TransitionCheckError {
 /// # use verity_host_abi::*;
 /// # let mut state = MemoryState::default();
 /// # state.insert(b"k".to_vec(), b"v".to_vec());
-/// # let mut receipt = Receipt { format_version: 2, profile_hash: Hash32::default(),
+/// # let mut receipt = Receipt { format_version: 3, profile_hash: Hash32::default(),
 /// #     action: Action::Run, contract: ContractId::default(), code_hash: Hash32::default(),
 /// #     entry: "run".into(), sender: vec![], context: vec![], height: 0, time: 0,
 /// #     chain_id: String::new(), input: vec![], fuel_limit: 1,
 /// #     fuel_used: 0, status: Status::Success, pre_state_root: Hash32::default(),
-/// #     post_state_root: Hash32::default(), events: vec![], output: vec![],
+/// #     post_state_root: Hash32::default(), calls: vec![], events: vec![], output: vec![],
 /// #     reads: vec![ReadEntry { key: b"k".to_vec(), value: Some(b"v".to_vec()) }],
 /// #     writes: vec![WriteEntry { key: b"k".to_vec(), value: None }] };
 /// # let roots = verity_host_core::StateBackend::roots(&state, &receipt.writes)?;

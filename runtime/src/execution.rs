@@ -497,6 +497,7 @@ impl Runtime {
             post_state_root: Hash32::default(),
             reads: o.effects.reads,
             writes: o.effects.writes,
+            calls: o.effects.calls,
             events: o.effects.events,
             output: o.effects.output,
         }

@@ -13,7 +13,10 @@ use crate::error::RuntimeError;
 use crate::prepared::PreparedModule;
 use crate::resolve::CodeSource;
 use crate::runtime::Runtime;
-use crate::state::{StateError, TransitionCheckError, WitnessState, check_receipt_transition};
+use crate::state::{
+    StateBackend, StateError, StateRoots, StateView, TransitionCheckError, WitnessState,
+    check_receipt_transition,
+};
 use crate::transaction::{Target, Transaction};
 
 /// What a successful verification established.
@@ -179,7 +182,37 @@ fn write_parts(e: &verity_host_abi::WriteEntry) -> Parts<'_> {
 }
 
 fn event_parts(e: &verity_host_abi::Event) -> Parts<'_> {
-    vec![("topic", Some(&e.topic)), ("data", Some(&e.data))]
+    vec![
+        ("contract", Some(&e.contract.0)),
+        ("topic", Some(&e.topic)),
+        ("data", Some(&e.data)),
+    ]
+}
+
+/// Two call trees: the first call that differs, in full.
+fn calls_mismatch(
+    claimed: &[verity_host_abi::CallEntry],
+    actual: &[verity_host_abi::CallEntry],
+) -> (String, String) {
+    let i = claimed
+        .iter()
+        .zip(actual)
+        .position(|(a, b)| a != b)
+        .unwrap_or(claimed.len().min(actual.len()));
+    let show = |list: &[verity_host_abi::CallEntry]| match list.get(i) {
+        None => format!("{} calls, no call {i}", list.len()),
+        Some(c) => format!(
+            "{} calls, call {i}: depth {} {} -> {} {:?} {} fuel {}",
+            list.len(),
+            c.depth,
+            c.caller,
+            c.callee,
+            c.entry,
+            c.status,
+            c.fuel_used
+        ),
+    };
+    (show(claimed), show(actual))
 }
 
 /// A list field of two receipts: the first entry that differs, each part
@@ -272,7 +305,7 @@ fn mismatch(claimed: FieldValue<'_>, actual: FieldValue<'_>) -> (String, String)
             F::Action(a) => format!("{a:?}"),
             F::Status(s) => s.to_string(),
             F::Bytes(b) => hex_window(b, 0),
-            F::Reads(_) | F::Writes(_) | F::Events(_) => String::new(),
+            F::Reads(_) | F::Writes(_) | F::Events(_) | F::Calls(_) => String::new(),
         }
     };
     // Bytes and lists are shown around their first difference already;
@@ -282,6 +315,7 @@ fn mismatch(claimed: FieldValue<'_>, actual: FieldValue<'_>) -> (String, String)
         (F::Reads(c), F::Reads(a)) => list_mismatch(c, a, read_parts),
         (F::Writes(c), F::Writes(a)) => list_mismatch(c, a, write_parts),
         (F::Events(c), F::Events(a)) => list_mismatch(c, a, event_parts),
+        (F::Calls(c), F::Calls(a)) => calls_mismatch(c, a),
         (c, a) => (short(one(c)), short(one(a))),
     }
 }
@@ -347,6 +381,49 @@ impl Runtime {
         code: Option<&[u8]>,
         witness: Option<&[u8]>,
     ) -> Result<Verified, VerifyError> {
+        self.verify_tree(receipt, code, &[], witness)
+    }
+
+    /// [`Runtime::verify_receipt`] for a transaction whose contracts call
+    /// contracts: `callees` holds the code of every contract its call tree
+    /// ran (in any order; each is found by its hash, which the callee's
+    /// record in the read set names, so code that is not the callee's is
+    /// never used). A callee's code missing is [`VerifyError::MissingCode`]
+    /// naming its hash.
+    ///
+    /// ```
+    /// use verity_runtime::{Hash32, MemoryState, Profile, Runtime, Transaction};
+    ///
+    /// let runtime = Runtime::new(Profile::default())?;
+    /// let callee = wat::parse_str(r#"(module (func (export "hi")))"#)?;
+    /// let caller = wat::parse_str(r#"(module
+    ///   (import "verity" "input_read" (func $in (param i32)))
+    ///   (import "verity" "call" (func $call (param i32 i32 i32 i32 i32 i64) (result i32)))
+    ///   (memory (export "memory") 1)
+    ///   (data (i32.const 40) "hi")
+    ///   (func (export "run") (call $in (i32.const 0))
+    ///     (drop (call $call (i32.const 0) (i32.const 40) (i32.const 2) (i32.const 0) (i32.const 0) (i64.const 0)))))"#)?;
+    /// let mut state = MemoryState::default();
+    /// let deploy = Transaction::deploy(Hash32::of(b"salt"));
+    /// let deployed = runtime.execute(&callee, &deploy, &state)?;
+    /// state.commit(&deployed)?;
+    /// let tx = Transaction::new("run").with_input(deployed.contract.0.to_vec());
+    /// let receipt = runtime.execute(&caller, &tx, &state)?;
+    /// assert_eq!(receipt.calls.len(), 1);
+    /// let witness = state.commit(&receipt)?.witness;
+    /// // A verifier elsewhere, with nothing cached: it needs the callee's code.
+    /// let verifier = Runtime::new(Profile::default())?;
+    /// assert!(verifier.verify_tree(&receipt, Some(&caller), &[], None).is_err());
+    /// verifier.verify_tree(&receipt, Some(&caller), &[&callee], Some(&witness))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn verify_tree(
+        &self,
+        receipt: &Receipt,
+        code: Option<&[u8]>,
+        callees: &[&[u8]],
+        witness: Option<&[u8]>,
+    ) -> Result<Verified, VerifyError> {
         self.check_profile(receipt)?;
         // A deploy's code is in its write set. A call refused before its
         // contract was resolved (at the transaction's limits) names no code
@@ -385,7 +462,13 @@ impl Runtime {
         if let Some(witness) = witness {
             check_receipt_transition(receipt, witness)?;
         }
-        let state = WitnessState::from_receipt(receipt);
+        let state = WithCode {
+            reads: WitnessState::from_receipt(receipt),
+            code: callees
+                .iter()
+                .map(|c| (code_key(&Hash32::of(c)), *c))
+                .collect(),
+        };
         let actual = self.receipt_of(source, &replay(receipt), &state);
         compare(receipt, actual)?;
         Ok(Verified {
@@ -525,8 +608,45 @@ fn replay(receipt: &Receipt) -> Transaction {
 }
 
 /// Compares a claimed receipt with the result of re-executing it.
+/// The state a call tree is re-executed against: the receipt's read set
+/// and roots, and the callees' code by its key. Code is read unrecorded:
+/// the callee's record (a recorded read) names the hash, and the runtime
+/// checks the code against it.
+struct WithCode<'a> {
+    reads: WitnessState,
+    code: std::collections::BTreeMap<[u8; 33], &'a [u8]>,
+}
+
+impl StateView for WithCode<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        if let Some(code) = <&[u8; 33]>::try_from(key)
+            .ok()
+            .and_then(|k| self.code.get(k))
+        {
+            return Ok(Some(code.to_vec()));
+        }
+        self.reads.get(key)
+    }
+}
+
+impl StateBackend for WithCode<'_> {
+    fn roots(&self, writes: &[verity_host_abi::WriteEntry]) -> Result<StateRoots, StateError> {
+        self.reads.roots(writes)
+    }
+}
+
 fn compare(claimed: &Receipt, actual: Result<Receipt, RuntimeError>) -> Result<(), VerifyError> {
     let actual = actual.map_err(|e| match e {
+        // A callee's code that was not given.
+        RuntimeError::State(StateError::NotInWitness(key))
+            if key.len() == 33 && key[0] == verity_host_abi::contract::CODE_KIND =>
+        {
+            let mut hash = [0u8; 32];
+            hash.copy_from_slice(&key[1..]);
+            VerifyError::MissingCode {
+                code_hash: Hash32(hash),
+            }
+        }
         RuntimeError::State(StateError::NotInWitness(key)) => {
             VerifyError::ReadOutsideWitness { key }
         }
@@ -552,7 +672,7 @@ mod diff_tests {
 
     fn receipt() -> Receipt {
         Receipt {
-            format_version: 2,
+            format_version: 3,
             profile_hash: Hash32::default(),
             action: Action::Run,
             contract: verity_host_abi::ContractId::default(),
@@ -571,6 +691,7 @@ mod diff_tests {
             post_state_root: Hash32::default(),
             reads: vec![],
             writes: vec![],
+            calls: vec![],
             events: vec![],
             output: vec![],
         }
@@ -582,6 +703,7 @@ mod diff_tests {
         let data: Vec<u8> = (0..200).collect();
         a.events = vec![
             Event {
+                contract: verity_host_abi::ContractId([3; 32]),
                 topic: b"t".to_vec(),
                 data: data.clone(),
             };

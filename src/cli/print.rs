@@ -119,11 +119,32 @@ pub fn receipt_human(r: &Receipt) -> String {
             ),
         );
     }
+    line("calls", r.calls.len().to_string());
+    for c in &r.calls {
+        // Indented by depth: the call tree as it ran.
+        line(
+            "",
+            format!(
+                "{}{} -> {} {} {}, fuel {}",
+                "  ".repeat(c.depth.saturating_sub(1) as usize),
+                c.caller,
+                c.callee,
+                c.entry,
+                c.status,
+                c.fuel_used
+            ),
+        );
+    }
     line("events", r.events.len().to_string());
     for e in &r.events {
         line(
             "",
-            format!("{}: {}", show_bytes(&e.topic), show_bytes(&e.data)),
+            format!(
+                "{} {}: {}",
+                e.contract,
+                show_bytes(&e.topic),
+                show_bytes(&e.data)
+            ),
         );
     }
     s

@@ -19,9 +19,10 @@ pub struct VerifyArgs {
     /// The module the receipt claims to have run (.wasm or .wat). Not needed
     /// for a deploy (its code is in its write set). With it, a verified
     /// receipt's output, typed error and declared events also print decoded
-    /// by the module's contract spec.
+    /// by the module's contract spec. Repeat it to give the code of every
+    /// contract the transaction called: each is found by its hash.
     #[arg(long)]
-    module: Option<PathBuf>,
+    module: Vec<PathBuf>,
     /// The receipt's witness (`verity run --witness`): with it, every read is
     /// checked against the pre-state root and the post-state root is
     /// recomputed from the writes. Without it the state is not
@@ -39,7 +40,11 @@ pub struct VerifyArgs {
 
 pub fn verify(args: VerifyArgs) -> Result<Outcome> {
     let file = read_receipt(&args.receipt)?;
-    let code = args.module.as_deref().map(read_module).transpose()?;
+    let modules = args
+        .module
+        .iter()
+        .map(|path| read_module(path))
+        .collect::<Result<Vec<_>>>()?;
     let witness = match &args.witness {
         Some(path) => Some(
             std::fs::read(path)
@@ -75,7 +80,16 @@ pub fn verify(args: VerifyArgs) -> Result<Outcome> {
                 });
             }
             let runtime = super::one_shot_runtime(args.compiler)?;
-            match runtime.verify_receipt(&file.receipt, code.as_deref(), witness.as_deref()) {
+            // The receipt's own module is the one with its code hash (or,
+            // if none has it, the first, which then fails as the wrong
+            // code); every module given serves as a callee's code.
+            let code = modules
+                .iter()
+                .find(|m| verity_runtime::Hash32::of(m) == file.receipt.code_hash)
+                .or(modules.first())
+                .map(Vec::as_slice);
+            let callees: Vec<&[u8]> = modules.iter().map(Vec::as_slice).collect();
+            match runtime.verify_tree(&file.receipt, code, &callees, witness.as_deref()) {
                 Ok(checked) => authenticated = checked.state_authenticated,
                 Err(VerifyError::Mismatch(m)) => mismatches.extend(m),
                 Err(VerifyError::Runtime(e)) => return Err(e.into()),
@@ -83,7 +97,10 @@ pub fn verify(args: VerifyArgs) -> Result<Outcome> {
             }
             // What the module's spec makes of a reproduced receipt's output,
             // typed error and events (the module is the receipt's code now).
-            if let Some(Ok(Some(spec))) = code.as_deref().map(verity_runtime::contract_spec) {
+            let code = modules
+                .iter()
+                .find(|m| verity_runtime::Hash32::of(m) == file.receipt.code_hash);
+            if let Some(Ok(Some(spec))) = code.map(|c| verity_runtime::contract_spec(c)) {
                 decoded = Some(Decoded::new(
                     &spec,
                     spec.entry(&file.receipt.entry),

@@ -73,6 +73,18 @@ const MINT_TO_ALICE: &[&str] = &[
     "STATE",
 ];
 
+/// Deploys the counter as OWNER with SALT: at the token's address.
+const DEPLOY_COUNTER: &[&str] = &[
+    "deploy",
+    "@counter.wat",
+    "--salt",
+    SALT,
+    "--sender",
+    OWNER,
+    "--state",
+    "STATE",
+];
+
 /// The counter's increment, in the case's state directory.
 const INCREMENT_IN_STATE: &[&str] = &[
     "run",
@@ -122,6 +134,23 @@ const GOLDEN: &[Case] = &[
         name: "token_deploy_again",
         setup: &[DEPLOY_TOKEN],
         args: DEPLOY_TOKEN,
+    },
+    // Calls between contracts: the counter deployed (at TOKEN's address:
+    // same deployer and salt), then a contract calling it, succeeding,
+    // running out of its cap, reading, and refused.
+    Case {
+        name: "call_tree",
+        setup: &[DEPLOY_COUNTER],
+        args: &[
+            "run",
+            "@call_counter.wat",
+            "--entry",
+            "run",
+            "--input",
+            "TOKEN",
+            "--state",
+            "STATE",
+        ],
     },
     Case {
         name: "call_without_contract",
@@ -379,6 +408,10 @@ fn golden_receipts_verify_with_their_witnesses() {
         cmd.arg("verify").arg(golden_path(case.name));
         if let Some(module) = module_of(case) {
             cmd.arg("--module").arg(module);
+        }
+        // The code of the contracts the transaction called.
+        if case.name == "call_tree" {
+            cmd.arg("--module").arg(fixture("counter.wat"));
         }
         let out = cmd
             .arg("--witness")

@@ -38,6 +38,7 @@ fn sample() -> Receipt {
         post_state_root: Hash32::default(),
         reads: vec![],
         writes: vec![],
+        calls: vec![],
         events: vec![],
         output: vec![],
     }
@@ -179,11 +180,25 @@ fn every_field_is_encoded_and_decoded_in_its_place() {
         },
         |r: &mut Receipt| {
             r.events = vec![verity_host_abi::Event {
+                contract: ContractId([5; 32]),
                 topic: vec![1],
                 data: vec![2],
             }]
         },
         |r: &mut Receipt| r.output = vec![3],
+        |r: &mut Receipt| {
+            r.calls = vec![verity_host_abi::CallEntry {
+                depth: 1,
+                caller: ContractId([7; 32]),
+                callee: ContractId([8; 32]),
+                entry: "f".into(),
+                input_hash: Hash32::of(b""),
+                status: Status::Trapped {
+                    trap: verity_host_abi::TrapKind::Unreachable,
+                },
+                fuel_used: 9,
+            }]
+        },
         |r: &mut Receipt| r.post_state_root = Hash32::of(b"post"),
     ]
     .into_iter()

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use verity_host_abi::encoding::DecodeError;
 use verity_host_abi::json::ReceiptJson;
 use verity_host_abi::{
-    Action, ContractId, Event, Hash32, ReadEntry, Receipt, Status, TrapKind, WriteEntry,
+    Action, CallEntry, ContractId, Event, Hash32, ReadEntry, Receipt, Status, TrapKind, WriteEntry,
 };
 
 fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
@@ -48,12 +48,13 @@ prop_compose! {
         status in status(),
         reads in btree_map(bytes(6), proptest::option::of(bytes(6)), 0..4),
         writes in btree_map(bytes(6), proptest::option::of(bytes(6)), 0..4),
-        events in vec((bytes(6), bytes(6)), 0..3),
+        events in vec((any::<[u8; 32]>(), bytes(6), bytes(6)), 0..3),
+        calls in vec((0u32..4, any::<([u8; 32], [u8; 32], [u8; 32])>(), "[a-z_]{0,6}", status(), any::<u64>()), 0..4),
         output in bytes(8),
     ) -> Receipt {
         let success = status.is_success();
         Receipt {
-            format_version: 2,
+            format_version: 3,
             profile_hash: Hash32(profile),
             action,
             contract: ContractId(contract),
@@ -76,14 +77,44 @@ prop_compose! {
             } else {
                 vec![]
             },
+            calls: if success { call_tree(calls) } else { vec![] },
             events: if success {
-                events.into_iter().map(|(topic, data)| Event { topic, data }).collect()
+                events
+                    .into_iter()
+                    .map(|(contract, topic, data)| Event { contract: ContractId(contract), topic, data })
+                    .collect()
             } else {
                 vec![]
             },
             output: if success { output } else { vec![] },
         }
     }
+}
+
+/// A valid pre-order call tree from drawn parts: each depth is at most one
+/// deeper than the call before (the first is at depth 1), and no call is
+/// `rejected`.
+#[allow(clippy::type_complexity)]
+fn call_tree(
+    parts: Vec<(u32, ([u8; 32], [u8; 32], [u8; 32]), String, Status, u64)>,
+) -> Vec<CallEntry> {
+    let mut out: Vec<CallEntry> = Vec::new();
+    for (depth, (caller, callee, input), entry, status, fuel_used) in parts {
+        let most = out.last().map_or(1, |c| c.depth + 1);
+        out.push(CallEntry {
+            depth: depth.clamp(1, most),
+            caller: ContractId(caller),
+            callee: ContractId(callee),
+            entry,
+            input_hash: Hash32(input),
+            status: match status {
+                Status::Rejected { .. } => Status::OutOfFuel,
+                other => other,
+            },
+            fuel_used,
+        });
+    }
+    out
 }
 
 /// Every way to change one field of `r` while keeping it a valid receipt.
@@ -158,10 +189,25 @@ fn mutations(r: &Receipt) -> Vec<(&'static str, Receipt)> {
         });
         push("events", &|m| {
             m.events.push(Event {
+                contract: ContractId::default(),
                 topic: vec![],
                 data: vec![],
             })
         });
+        push("calls", &|m| {
+            m.calls = call_tree(vec![(
+                1,
+                ([1; 32], [2; 32], [3; 32]),
+                "f".into(),
+                Status::Success,
+                1,
+            )])
+        });
+        if let Some(first) = r.events.first() {
+            let mut other = first.clone();
+            other.contract.0[0] ^= 1;
+            push("events", &move |m| m.events[0] = other.clone());
+        }
         push("output", &|m| m.output.push(1));
         push("post_state_root", &|m| m.post_state_root.0[9] ^= 1);
     }
@@ -183,7 +229,10 @@ proptest! {
         let mut big = r.clone();
         big.input = input;
         big.output = output;
-        big.events = events.into_iter().map(|(topic, data)| Event { topic, data }).collect();
+        big.events = events
+            .into_iter()
+            .map(|(topic, data)| Event { contract: ContractId([9; 32]), topic, data })
+            .collect();
         for r in [r, big] {
             prop_assert_eq!(r.hash(), Hash32::of_tagged(RECEIPT_DOMAIN, &r.encode()));
         }
@@ -240,7 +289,7 @@ proptest! {
 
 fn sample() -> Receipt {
     Receipt {
-        format_version: 2,
+        format_version: 3,
         profile_hash: Hash32([1; 32]),
         action: Action::Run,
         contract: ContractId([3; 32]),
@@ -268,6 +317,7 @@ fn sample() -> Receipt {
             },
         ],
         writes: vec![],
+        calls: vec![],
         events: vec![],
         output: vec![],
     }

@@ -291,10 +291,20 @@ fn the_logical_stack_is_shared_by_every_frame_of_a_chain() {
         let r = run_chain(&rt, 4_000, 100);
         assert_eq!(r.status, Status::Success);
         let codes = &r.output;
-        assert_eq!(codes.last(), Some(&2), "the deepest call trapped: {codes:?}");
-        assert!(codes[..codes.len() - 1].iter().all(|c| *c == 0), "{codes:?}");
+        assert_eq!(
+            codes.last(),
+            Some(&2),
+            "the deepest call trapped: {codes:?}"
+        );
+        assert!(
+            codes[..codes.len() - 1].iter().all(|c| *c == 0),
+            "{codes:?}"
+        );
         // Without the shared stack every frame would fit and the chain
         // would end at the depth limit: `max` successes, then refused.
-        assert!(codes.len() <= max, "the stack, not the depth limit, stopped it: {codes:?}");
+        assert!(
+            codes.len() <= max,
+            "the stack, not the depth limit, stopped it: {codes:?}"
+        );
     }
 }
