@@ -51,6 +51,95 @@ pub fn sender_address() -> Option<Address> {
     with_sender(|s| Address::try_from(s).ok())
 }
 
+/// The running contract's own address.
+pub fn current_contract() -> Address {
+    Address(host::current_contract())
+}
+
+/// Calls `f` with the caller: the transaction's sender in the
+/// transaction's own frame, the calling contract's 32-byte address in a
+/// callee's (docs/calls.md).
+pub fn with_caller<R>(f: impl FnOnce(&[u8]) -> R) -> R {
+    let n = host::caller_len();
+    let mut buf = [0u8; SENDER_CAP];
+    let Some(buf) = buf.get_mut(..n) else {
+        revert("caller is longer than 256 bytes");
+    };
+    host::caller_read(buf);
+    f(buf)
+}
+
+/// The caller as an [`Address`] (a calling contract, or a 32-byte
+/// sender), or `None` when it is not exactly 32 bytes.
+pub fn caller_address() -> Option<Address> {
+    with_caller(|c| Address::try_from(c).ok())
+}
+
+/// How a call of another contract failed ([`try_call_raw`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallFailure {
+    /// The callee reverted.
+    Reverted,
+    /// The callee trapped.
+    Trapped,
+    /// The callee used its whole fuel cap.
+    OutOfFuel,
+    /// Nothing ran: no contract there, no such entry, re-entry, or the
+    /// depth limit.
+    Refused,
+    /// The callee succeeded, but its output (of this length) does not fit
+    /// the buffer given.
+    OutputTooLarge(usize),
+}
+
+/// Calls `entry` of `contract` with `input` (at most `fuel_cap` fuel when
+/// given) and copies its output to the front of `out`, returning its
+/// length. A failed callee's writes and events are undone and this
+/// contract goes on: the error says how it failed. If the transaction's
+/// own fuel runs out in the callee, the transaction ends.
+pub fn try_call_raw(
+    contract: &Address,
+    entry: &str,
+    input: &[u8],
+    fuel_cap: Option<u64>,
+    out: &mut [u8],
+) -> Result<usize, CallFailure> {
+    use verity_host_abi::abi;
+    let code = host::call(&contract.0, entry.as_bytes(), input, fuel_cap.unwrap_or(0));
+    match code {
+        abi::CALL_SUCCESS => {}
+        abi::CALL_REVERTED => return Err(CallFailure::Reverted),
+        abi::CALL_TRAPPED => return Err(CallFailure::Trapped),
+        abi::CALL_OUT_OF_FUEL => return Err(CallFailure::OutOfFuel),
+        _ => return Err(CallFailure::Refused),
+    }
+    let n = host::call_output_len();
+    let Some(dst) = out.get_mut(..n) else {
+        return Err(CallFailure::OutputTooLarge(n));
+    };
+    host::call_output_read(dst);
+    Ok(n)
+}
+
+/// [`try_call_raw`] where any failure of the callee reverts this contract
+/// too (and with it the whole call chain up to a caller that tried).
+pub fn call_raw(
+    contract: &Address,
+    entry: &str,
+    input: &[u8],
+    fuel_cap: Option<u64>,
+    out: &mut [u8],
+) -> usize {
+    match try_call_raw(contract, entry, input, fuel_cap, out) {
+        Ok(n) => n,
+        Err(CallFailure::Reverted) => revert("call failed: the callee reverted"),
+        Err(CallFailure::Trapped) => revert("call failed: the callee trapped"),
+        Err(CallFailure::OutOfFuel) => revert("call failed: the callee ran out of its fuel cap"),
+        Err(CallFailure::Refused) => revert("call refused"),
+        Err(CallFailure::OutputTooLarge(_)) => revert("call output too large for its buffer"),
+    }
+}
+
 /// The block height the transaction runs at (its chain context): one host
 /// call, no buffer.
 pub fn block_height() -> u64 {

@@ -172,6 +172,44 @@ mod imp {
             )
         }
     }
+    pub(crate) fn current_contract() -> [u8; 32] {
+        let mut out = [0u8; 32];
+        // SAFETY: the host writes exactly 32 bytes to `out`.
+        unsafe { sys::current_contract(p(out.as_mut_ptr())) };
+        out
+    }
+    pub(crate) fn caller_len() -> usize {
+        // SAFETY: no arguments.
+        unsafe { sys::caller_len() as u32 as usize }
+    }
+    pub(crate) fn caller_read(dst: &mut [u8]) {
+        debug_assert_eq!(dst.len(), caller_len());
+        // SAFETY: `dst` is writable for `caller_len()` bytes.
+        unsafe { sys::caller_read(p(dst.as_mut_ptr())) }
+    }
+    pub(crate) fn call(contract: &[u8; 32], entry: &[u8], input: &[u8], fuel_cap: u64) -> i32 {
+        // SAFETY: the host only reads 32 bytes, `entry.len()` and
+        // `input.len()` bytes at them.
+        unsafe {
+            sys::call(
+                p(contract.as_ptr()),
+                p(entry.as_ptr()),
+                n(entry.len()),
+                p(input.as_ptr()),
+                n(input.len()),
+                fuel_cap as i64,
+            )
+        }
+    }
+    pub(crate) fn call_output_len() -> usize {
+        // SAFETY: no arguments.
+        unsafe { sys::call_output_len() as u32 as usize }
+    }
+    pub(crate) fn call_output_read(dst: &mut [u8]) {
+        debug_assert_eq!(dst.len(), call_output_len());
+        // SAFETY: `dst` is writable for `call_output_len()` bytes.
+        unsafe { sys::call_output_read(p(dst.as_mut_ptr())) }
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -627,4 +627,40 @@ pub(crate) mod host {
         let (mut mem, [(kp, kn), (dp, _), (sp, _)]) = memory_of([key, digest, sig]);
         with_host(|h| h.p256_verify(&mut GuestMemory::new(&mut mem), kp, kn, dp, sp))
     }
+    pub(crate) fn current_contract() -> [u8; 32] {
+        let mut out = [0u8; 32];
+        with_host(|h| h.current_contract(&mut GuestMemory::new(&mut out), 0));
+        out
+    }
+    pub(crate) fn caller_len() -> usize {
+        len(with_host(|h| h.caller_len(&mut GuestMemory::absent())))
+    }
+    pub(crate) fn caller_read(dst: &mut [u8]) {
+        with_host(|h| h.caller_read(&mut GuestMemory::new(dst), 0))
+    }
+    /// A call from a native test: checked and charged as in a run, then
+    /// refused (`TestEnv` hosts one contract; calls between contracts run
+    /// in the runtime).
+    pub(crate) fn call(contract: &[u8; 32], entry: &[u8], input: &[u8], fuel_cap: u64) -> i32 {
+        let (mut mem, [(cp, _), (ep, en), (ip, inl)]) = memory_of([contract, entry, input]);
+        with_host(|h| {
+            let code = h.call(
+                &mut GuestMemory::new(&mut mem),
+                cp,
+                ep,
+                en,
+                ip,
+                inl,
+                fuel_cap as i64,
+            );
+            drop(h.take_call_request());
+            code
+        })
+    }
+    pub(crate) fn call_output_len() -> usize {
+        len(with_host(|h| h.call_output_len(&mut GuestMemory::absent())))
+    }
+    pub(crate) fn call_output_read(dst: &mut [u8]) {
+        with_host(|h| h.call_output_read(&mut GuestMemory::new(dst), 0))
+    }
 }

@@ -387,3 +387,39 @@ fn signatures_made_outside_are_checked_by_the_host_rules_in_tests_too() {
         hex("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470")
     );
 }
+
+#[test]
+fn a_contract_knows_its_address_and_its_caller_and_calls_are_checked_natively() {
+    let mut env = TestEnv::new();
+    let me = verity_host_abi::ContractId([0x11; 32]);
+    env.set_contract(me).set_sender(&[0x22; 32]);
+    let (address, caller) = env
+        .invoke(|| (env::current_contract(), env::caller_address()))
+        .unwrap();
+    assert_eq!(address, Address(me.0));
+    assert_eq!(caller, Some(Address([0x22; 32])), "the sender at depth 0");
+    // TestEnv hosts one contract: a call is charged and checked, then
+    // refused (the runtime's tests run calls between contracts).
+    // (`invoke` refuses a `Result`: the failure is taken out with `err`.)
+    let failure = env
+        .invoke(|| {
+            let mut out = [0u8; 8];
+            env::try_call_raw(&Address([0x33; 32]), "get", b"", None, &mut out).err()
+        })
+        .unwrap();
+    assert_eq!(failure, Some(env::CallFailure::Refused));
+    // A name the host reserves is refused too, and an oversized entry
+    // traps as in the runtime.
+    let reserved =
+        env.invoke(|| env::try_call_raw(&Address([0x33; 32]), "__init", b"", None, &mut []).err());
+    assert_eq!(reserved.unwrap(), Some(env::CallFailure::Refused));
+    let long = "e".repeat(Limits::default().max_entry_bytes as usize + 1);
+    let trapped =
+        env.invoke(|| env::try_call_raw(&Address([0x33; 32]), &long, b"", None, &mut []).err());
+    assert_eq!(
+        trapped.unwrap_err(),
+        Status::Trapped {
+            trap: TrapKind::EntryTooLong
+        }
+    );
+}

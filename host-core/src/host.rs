@@ -369,6 +369,8 @@ macro_rules! host_methods {
         impl<B: StateView> Host<B> {
             $(
                 $(#[$meta])*
+                // The ABI's functions take what the table says (`call` six).
+                #[allow(clippy::too_many_arguments)]
                 pub fn $name(
                     &mut self,
                     mem: &mut GuestMemory<'_>,

@@ -854,7 +854,7 @@ mod tests {
     /// modules. Any change to the instrumentation's output changes it.
     const FINGERPRINT: (u32, &str) = (
         5,
-        "99b3997c4193712365c7d3f517eb8d00ca2f5f7c53feca1f2062a545854ed0c4",
+        "65df71930b7ed5353879ade3f09162734bfd7f3f0a33ad21a10628e10437231d",
     );
 
     fn corpus() -> Vec<(String, Vec<u8>)> {

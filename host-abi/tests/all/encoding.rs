@@ -170,6 +170,7 @@ fn mutations(r: &Receipt) -> Vec<(&'static str, Receipt)> {
             },
         };
         m.writes.clear();
+        m.calls.clear();
         m.events.clear();
         m.output.clear();
         m.post_state_root = m.pre_state_root;
