@@ -401,31 +401,25 @@ fn key_values(r: &mut Reader<'_>, field: &'static str) -> Result<Vec<KeyValue>, 
     Ok(out)
 }
 
-impl Canonical for Vec<ReadEntry> {
-    fn encode<S: Sink>(&self, w: &mut Writer<'_, S>) {
-        let entries = self.iter().map(|e| (e.key.as_slice(), e.value.as_deref()));
-        encode_key_values(w, self.len(), entries);
-    }
-    fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
-        Ok(key_values(r, field)?
-            .into_iter()
-            .map(|(key, value)| ReadEntry { key, value })
-            .collect())
-    }
+/// The read set and the write set: the same encoding, sorted keys.
+macro_rules! key_value_list {
+    ($($entry:ident),*) => {$(
+        impl Canonical for Vec<$entry> {
+            fn encode<S: Sink>(&self, w: &mut Writer<'_, S>) {
+                let entries = self.iter().map(|e| (e.key.as_slice(), e.value.as_deref()));
+                encode_key_values(w, self.len(), entries);
+            }
+            fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
+                Ok(key_values(r, field)?
+                    .into_iter()
+                    .map(|(key, value)| $entry { key, value })
+                    .collect())
+            }
+        }
+    )*};
 }
 
-impl Canonical for Vec<WriteEntry> {
-    fn encode<S: Sink>(&self, w: &mut Writer<'_, S>) {
-        let entries = self.iter().map(|e| (e.key.as_slice(), e.value.as_deref()));
-        encode_key_values(w, self.len(), entries);
-    }
-    fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
-        Ok(key_values(r, field)?
-            .into_iter()
-            .map(|(key, value)| WriteEntry { key, value })
-            .collect())
-    }
-}
+key_value_list!(ReadEntry, WriteEntry);
 
 impl Canonical for Vec<Event> {
     fn encode<S: Sink>(&self, w: &mut Writer<'_, S>) {

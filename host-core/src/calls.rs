@@ -62,6 +62,22 @@ pub(crate) fn read_guest(mem: &mut GuestMemory<'_>, ptr: i32, len: usize) -> Res
     Ok(mem.bytes()?[r].to_vec())
 }
 
+/// Copies bytes the host holds (`bytes` picks them) to guest memory at
+/// `dst`, charging them as `context`.
+pub(crate) fn copy_out<B: StateView>(
+    h: &mut Host<B>,
+    mem: &mut GuestMemory<'_>,
+    dst: i32,
+    bytes: impl Fn(&Host<B>) -> &[u8],
+) -> Res {
+    let data = mem.bytes()?;
+    let len = bytes(h).len();
+    let r = range_in(data.len(), dst, len)?;
+    h.charge_bytes(CostClass::context, len)?;
+    data[r].copy_from_slice(bytes(h));
+    Ok(())
+}
+
 /// Copies one of the transaction's byte fields to guest memory at `dst`.
 fn copy_tx_field<B: StateView>(
     h: &mut Host<B>,
@@ -69,12 +85,7 @@ fn copy_tx_field<B: StateView>(
     dst: i32,
     field: fn(&TxBytes) -> &[u8],
 ) -> Res {
-    let data = mem.bytes()?;
-    let len = field(&h.tx).len();
-    let r = range_in(data.len(), dst, len)?;
-    h.charge_bytes(CostClass::context, len)?;
-    data[r].copy_from_slice(field(&h.tx));
-    Ok(())
+    copy_out(h, mem, dst, |h| field(&h.tx))
 }
 
 pub(crate) fn input_len<B>(h: &mut Host<B>, _mem: &mut GuestMemory<'_>) -> Res<i32> {

@@ -19,9 +19,9 @@ use verity_host_abi::{CallEntry, ContractId, Hash32, Status};
 use verity_host_abi::abi::CALL_REFUSED;
 use verity_host_abi::{CostClass, TrapKind};
 
-use crate::calls::{Res, len_i32, limit};
+use crate::calls::{Res, copy_out, len_i32, limit};
 use crate::host::Host;
-use crate::memory::{GuestMemory, range_in};
+use crate::memory::GuestMemory;
 use crate::state::StateView;
 
 /// Who called the running frame.
@@ -243,21 +243,6 @@ impl<B: StateView> Host<B> {
         self.key_buf.clear();
         self.key_buf.extend_from_slice(&storage_prefix(&contract));
     }
-}
-
-/// Copies `bytes` to guest memory at `dst`, charging them as `context`.
-fn copy_out<B: StateView>(
-    h: &mut Host<B>,
-    mem: &mut GuestMemory<'_>,
-    dst: i32,
-    bytes: impl Fn(&Host<B>) -> &[u8],
-) -> Res {
-    let data = mem.bytes()?;
-    let len = bytes(h).len();
-    let r = range_in(data.len(), dst, len)?;
-    h.charge_bytes(CostClass::context, len)?;
-    data[r].copy_from_slice(bytes(h));
-    Ok(())
 }
 
 pub(crate) fn current_contract<B: StateView>(

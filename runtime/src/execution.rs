@@ -539,12 +539,7 @@ impl Runtime {
         let (mut store, instance) = self.instantiate(prepared, data).map_err(|(e, _)| e)?;
         // A failure to instantiate costs nothing: all the fuel is left.
         let end = match instance {
-            Err(e) => CallEnd {
-                result: Err(e),
-                fuel_left: tx.fuel_limit,
-                exit: 0,
-                meters: Meters::default(),
-            },
+            Err(e) => CallEnd::failed(e, tx.fuel_limit),
             Ok(instance) => {
                 let budget = tx.fuel_limit.checked_sub(upfront);
                 self.call(prepared, entry, &instance, &mut store, budget, 0)?
@@ -555,10 +550,7 @@ impl Runtime {
         // the native stack ever run out first, where it did depends on the
         // compiler: the run then ends as `stack_overflow` having used its
         // whole fuel limit, which is the same on every compiler.
-        let native_overflow = matches!(
-            &end.result,
-            Err(e) if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::StackOverflow)
-        );
+        let native_overflow = end.native_overflow();
         let status = match end.result {
             Err(e) => classify(e, end.exit)?,
             Ok(()) => Status::Success,
@@ -757,7 +749,17 @@ pub(crate) struct CallEnd {
 }
 
 impl CallEnd {
-    /// A callee that could not be instantiated: it used nothing.
+    /// Whether wasmtime's own stack guard stopped the call (the logical
+    /// limit should always come first; where the native one is reached
+    /// depends on the compiler).
+    pub(crate) fn native_overflow(&self) -> bool {
+        matches!(
+            &self.result,
+            Err(e) if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::StackOverflow)
+        )
+    }
+
+    /// An instance that could not be instantiated: it used nothing.
     pub(crate) fn failed(e: wasmtime::Error, budget: u64) -> CallEnd {
         CallEnd {
             result: Err(e),

@@ -82,40 +82,33 @@ pub(crate) fn perform(caller: &mut Ctx<'_>, request: CallRequest) -> wasmtime::R
         limiter: PageLimiter::new(&limits),
         runtime,
     };
-    let (end, host) = run_callee(runtime, &module, entry, data, budget, depth_now);
-    let mut host: RunHost = host;
-    let end = match end {
-        Ok(end) => end,
-        Err(e) => {
-            caller.data_mut().host = host;
-            return Err(wasmtime::Error::new(e));
+    let (end, mut host) = run_callee(runtime, &module, entry, data, budget, depth_now);
+    // How the callee ended, or what ends the transaction: a host failure,
+    // or the native stack running out (where that happens depends on the
+    // compiler, so the transaction ends as a top-level overflow does).
+    let ended = end.map_err(wasmtime::Error::new).and_then(|end| {
+        let native_overflow = end.native_overflow();
+        let used = |status: &Status| match status {
+            Status::OutOfFuel => budget,
+            _ => budget.saturating_sub(end.fuel_left),
+        };
+        match end.result {
+            Ok(()) => Ok((Status::Success, used(&Status::Success))),
+            Err(e) if native_overflow => Err(e),
+            Err(e) => {
+                let status = classify(e, end.exit).map_err(wasmtime::Error::new)?;
+                let used = used(&status);
+                Ok((status, used))
+            }
         }
-    };
-    let native_overflow = matches!(
-        &end.result,
-        Err(e) if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::StackOverflow)
-    );
-    let (result, exit, fuel_left) = (end.result, end.exit, end.fuel_left);
-    let status = match result {
-        Ok(()) => Status::Success,
-        Err(e) if native_overflow => {
-            // Where the native stack ran out depends on the compiler: the
-            // transaction ends as the top-level frame's overflow does.
+    });
+    let (status, used) = match ended {
+        Ok(ended) => ended,
+        Err(e) => {
             host.leave_call(&Status::OutOfFuel, budget);
             caller.data_mut().host = host;
             return Err(e);
         }
-        Err(e) => match classify(e, exit) {
-            Ok(status) => status,
-            Err(e) => {
-                caller.data_mut().host = host;
-                return Err(wasmtime::Error::new(e));
-            }
-        },
-    };
-    let used = match status {
-        Status::OutOfFuel => budget,
-        _ => budget.saturating_sub(fuel_left),
     };
     let output = host.leave_call(&status, used);
     host.set_call_output(output);

@@ -148,9 +148,9 @@ fn hex_window(b: &[u8], at: usize) -> String {
     format!("{s} ({} bytes)", b.len())
 }
 
-/// Where two byte strings first differ (the shorter one's length if one
-/// is a prefix of the other).
-fn first_difference(a: &[u8], b: &[u8]) -> usize {
+/// Where two byte strings or lists first differ (the shorter one's length
+/// if one is a prefix of the other).
+fn first_difference<T: PartialEq>(a: &[T], b: &[T]) -> usize {
     a.iter()
         .zip(b)
         .position(|(x, y)| x != y)
@@ -194,11 +194,7 @@ fn calls_mismatch(
     claimed: &[verity_host_abi::CallEntry],
     actual: &[verity_host_abi::CallEntry],
 ) -> (String, String) {
-    let i = claimed
-        .iter()
-        .zip(actual)
-        .position(|(a, b)| a != b)
-        .unwrap_or(claimed.len().min(actual.len()));
+    let i = first_difference(claimed, actual);
     let show = |list: &[verity_host_abi::CallEntry]| match list.get(i) {
         None => format!("{} calls, no call {i}", list.len()),
         Some(c) => format!(
@@ -222,11 +218,7 @@ fn list_mismatch<T: PartialEq>(
     actual: &[T],
     parts: impl for<'a> Fn(&'a T) -> Parts<'a>,
 ) -> (String, String) {
-    let i = claimed
-        .iter()
-        .zip(actual)
-        .position(|(a, b)| a != b)
-        .unwrap_or(claimed.len().min(actual.len()));
+    let i = first_difference(claimed, actual);
     // The part and byte where the entries first differ.
     let mut at: Option<(&'static str, usize)> = None;
     if let (Some(a), Some(b)) = (claimed.get(i), actual.get(i)) {

@@ -83,11 +83,10 @@ pub fn verify(args: VerifyArgs) -> Result<Outcome> {
             // The receipt's own module is the one with its code hash (or,
             // if none has it, the first, which then fails as the wrong
             // code); every module given serves as a callee's code.
-            let code = modules
+            let own = modules
                 .iter()
-                .find(|m| verity_runtime::Hash32::of(m) == file.receipt.code_hash)
-                .or(modules.first())
-                .map(Vec::as_slice);
+                .find(|m| verity_runtime::Hash32::of(m) == file.receipt.code_hash);
+            let code = own.or(modules.first()).map(Vec::as_slice);
             let callees: Vec<&[u8]> = modules.iter().map(Vec::as_slice).collect();
             match runtime.verify_tree(&file.receipt, code, &callees, witness.as_deref()) {
                 Ok(checked) => authenticated = checked.state_authenticated,
@@ -97,10 +96,7 @@ pub fn verify(args: VerifyArgs) -> Result<Outcome> {
             }
             // What the module's spec makes of a reproduced receipt's output,
             // typed error and events (the module is the receipt's code now).
-            let code = modules
-                .iter()
-                .find(|m| verity_runtime::Hash32::of(m) == file.receipt.code_hash);
-            if let Some(Ok(Some(spec))) = code.map(|c| verity_runtime::contract_spec(c)) {
+            if let Some(Ok(Some(spec))) = own.map(|c| verity_runtime::contract_spec(c)) {
                 decoded = Some(Decoded::new(
                     &spec,
                     spec.entry(&file.receipt.entry),
