@@ -337,6 +337,57 @@ fn unsorted_or_duplicate_keys_are_refused() {
     assert!(Receipt::decode(&r.encode()).is_err());
 }
 
+/// A lying call tree: depths that no run produces, a rejected call, or
+/// calls claimed by a failed run.
+#[test]
+fn call_trees_that_no_run_makes_are_refused() {
+    let call = |depth: u32, status: Status| CallEntry {
+        depth,
+        caller: ContractId([1; 32]),
+        callee: ContractId([2; 32]),
+        entry: "f".into(),
+        input_hash: Hash32([3; 32]),
+        status,
+        fuel_used: 1,
+    };
+    let with = |calls: Vec<CallEntry>| {
+        let mut r = sample();
+        r.calls = calls;
+        Receipt::decode(&r.encode())
+    };
+    assert!(
+        with(vec![
+            call(1, Status::Success),
+            call(2, Status::OutOfFuel),
+            call(1, Status::Success)
+        ])
+        .is_ok()
+    );
+    for depths in [vec![0], vec![2], vec![1, 3], vec![1, 2, 4]] {
+        let calls = depths.iter().map(|d| call(*d, Status::Success)).collect();
+        assert!(
+            matches!(
+                with(calls),
+                Err(DecodeError::Invalid { field: "calls", .. })
+            ),
+            "depths {depths:?} accepted"
+        );
+    }
+    let rejected = call(1, Status::Rejected { reason: "r".into() });
+    assert!(matches!(
+        with(vec![rejected]),
+        Err(DecodeError::Invalid { field: "calls", .. })
+    ));
+    let mut failed = sample();
+    failed.status = Status::OutOfFuel;
+    failed.post_state_root = failed.pre_state_root;
+    failed.calls = vec![call(1, Status::Success)];
+    assert!(
+        Receipt::decode(&failed.encode()).is_err(),
+        "a failed run with calls"
+    );
+}
+
 #[test]
 fn failed_runs_with_effects_and_overspent_fuel_are_refused() {
     let mut r = sample();
