@@ -81,3 +81,8 @@ pub fn finish_result<T: Serialize, E: ContractError>(result: Result<T, E>) {
         Err(e) => revert_with(&e),
     }
 }
+
+/// The allocating types a [`contractclient!`](crate::contractclient)
+/// client names (only with an allocator).
+#[cfg(any(feature = "alloc", not(target_arch = "wasm32")))]
+pub use alloc::{string::String, vec::Vec};

@@ -90,6 +90,130 @@ pub enum CallFailure {
     /// The callee succeeded, but its output (of this length) does not fit
     /// the buffer given.
     OutputTooLarge(usize),
+    /// The callee succeeded, but its output is not an encoding of the type
+    /// the caller expects ([`try_call`]).
+    BadOutput,
+}
+
+/// How a typed call of another contract failed ([`try_call`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallError<E> {
+    /// The callee reverted with one of its typed errors: the revert
+    /// message is exactly `error <code>: <message>` of an error of `E`.
+    Contract(E),
+    /// Every other failure: a revert that is not one of `E`'s errors, a
+    /// trap, the fuel cap, a refusal, an output of the wrong type. The
+    /// status comes from the host, never from the callee's bytes, so a
+    /// callee cannot make its revert look like a refusal or a trap.
+    Failed(CallFailure),
+}
+
+/// Calls `entry` of `contract` with the arguments `args` (a tuple, as the
+/// callee's `#[contract]` entry decodes them), with at most `fuel_cap`
+/// fuel when given, and decodes its output as `R`. A failed callee's
+/// writes and events are undone and this contract goes on: a revert with
+/// one of the callee's typed errors `E` is [`CallError::Contract`], every
+/// other failure [`CallError::Failed`]. If the transaction's own fuel runs
+/// out in the callee, the transaction ends.
+///
+/// A typed client made with [`contractclient!`](crate::contractclient)
+/// writes these calls for you.
+pub fn try_call<R: serde::de::DeserializeOwned, E: crate::ContractError>(
+    contract: &Address,
+    entry: &str,
+    args: &impl serde::Serialize,
+    fuel_cap: Option<u64>,
+) -> Result<R, CallError<E>> {
+    let code = {
+        let mut g = Guard::take();
+        let Some(input) = crate::codec::encode(args, g.buf()) else {
+            revert(TOO_LARGE);
+        };
+        host::call(&contract.0, entry.as_bytes(), input, fuel_cap.unwrap_or(0))
+    };
+    let reverted = match failure_of(code) {
+        None => false,
+        Some(CallFailure::Reverted) => true,
+        Some(other) => return Err(CallError::Failed(other)),
+    };
+    let mut g = Guard::take();
+    let n = host::call_output_len();
+    let Some(out) = g.buf().get_mut(..n) else {
+        revert(TOO_LARGE);
+    };
+    host::call_output_read(out);
+    if reverted {
+        return Err(E::from_revert_message(out).map_or(
+            CallError::Failed(CallFailure::Reverted),
+            CallError::Contract,
+        ));
+    }
+    crate::codec::decode(out).ok_or(CallError::Failed(CallFailure::BadOutput))
+}
+
+/// The failure a `call` code stands for; `None` for success. An unknown
+/// code (none is) would be a refusal.
+fn failure_of(code: i32) -> Option<CallFailure> {
+    use verity_host_abi::abi;
+    match code {
+        abi::CALL_SUCCESS => None,
+        abi::CALL_REVERTED => Some(CallFailure::Reverted),
+        abi::CALL_TRAPPED => Some(CallFailure::Trapped),
+        abi::CALL_OUT_OF_FUEL => Some(CallFailure::OutOfFuel),
+        _ => Some(CallFailure::Refused),
+    }
+}
+
+/// [`try_call`] where any failure of the callee reverts this contract too
+/// (and with it the whole call chain up to a caller that tried).
+pub fn call<R: serde::de::DeserializeOwned>(
+    contract: &Address,
+    entry: &str,
+    args: &impl serde::Serialize,
+) -> R {
+    match try_call::<R, NoError>(contract, entry, args, None) {
+        Ok(value) => value,
+        Err(CallError::Contract(never)) => match never {},
+        Err(CallError::Failed(failure)) => revert(failure.message()),
+    }
+}
+
+/// The error type of a call whose callee has no typed errors (or whose
+/// errors do not matter to the caller): it has no values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoError {}
+
+impl crate::ContractError for NoError {
+    fn code(&self) -> u32 {
+        match *self {}
+    }
+    fn message(&self) -> &str {
+        match *self {}
+    }
+}
+
+/// Reverts this contract because a call failed: with the callee's typed
+/// error when it returned one (its code and message pass up unchanged),
+/// otherwise with the failure's [`message`](CallFailure::message).
+pub fn revert_call<E: crate::ContractError>(error: CallError<E>) -> ! {
+    match error {
+        CallError::Contract(e) => revert_with(&e),
+        CallError::Failed(failure) => revert(failure.message()),
+    }
+}
+
+impl CallFailure {
+    /// The revert message of a caller that does not handle this failure.
+    pub fn message(self) -> &'static str {
+        match self {
+            CallFailure::Reverted => "call failed: the callee reverted",
+            CallFailure::Trapped => "call failed: the callee trapped",
+            CallFailure::OutOfFuel => "call failed: the callee ran out of its fuel cap",
+            CallFailure::Refused => "call refused",
+            CallFailure::OutputTooLarge(_) => "call output too large for its buffer",
+            CallFailure::BadOutput => "call failed: the callee's output does not decode",
+        }
+    }
 }
 
 /// Calls `entry` of `contract` with `input` (at most `fuel_cap` fuel when
@@ -104,14 +228,9 @@ pub fn try_call_raw(
     fuel_cap: Option<u64>,
     out: &mut [u8],
 ) -> Result<usize, CallFailure> {
-    use verity_host_abi::abi;
     let code = host::call(&contract.0, entry.as_bytes(), input, fuel_cap.unwrap_or(0));
-    match code {
-        abi::CALL_SUCCESS => {}
-        abi::CALL_REVERTED => return Err(CallFailure::Reverted),
-        abi::CALL_TRAPPED => return Err(CallFailure::Trapped),
-        abi::CALL_OUT_OF_FUEL => return Err(CallFailure::OutOfFuel),
-        _ => return Err(CallFailure::Refused),
+    if let Some(failure) = failure_of(code) {
+        return Err(failure);
     }
     let n = host::call_output_len();
     let Some(dst) = out.get_mut(..n) else {
@@ -132,11 +251,7 @@ pub fn call_raw(
 ) -> usize {
     match try_call_raw(contract, entry, input, fuel_cap, out) {
         Ok(n) => n,
-        Err(CallFailure::Reverted) => revert("call failed: the callee reverted"),
-        Err(CallFailure::Trapped) => revert("call failed: the callee trapped"),
-        Err(CallFailure::OutOfFuel) => revert("call failed: the callee ran out of its fuel cap"),
-        Err(CallFailure::Refused) => revert("call refused"),
-        Err(CallFailure::OutputTooLarge(_)) => revert("call output too large for its buffer"),
+        Err(failure) => revert(failure.message()),
     }
 }
 

@@ -132,6 +132,34 @@ pub use serde;
 pub use serde::{Deserialize, Serialize};
 pub use verity_sdk_macros::{ContractError, contract, contractevent, contracttype};
 
+/// A typed client of another contract, made from its spec at build time:
+/// `contractclient!(Name, "path")`, where the path (relative to the
+/// crate's `Cargo.toml`) names a committed spec file (the raw `verity.spec`
+/// section, which `verity inspect FILE.wasm --spec-out FILE` writes) or the
+/// contract's `.wasm`. With a `.wasm`, `code_hash = "<hex>"` pins it: the
+/// build fails if the file's SHA-256 is another. Committing the spec file
+/// keeps clean builds working without the callee's build.
+///
+/// For each entry `e` the client has `e(&self, args...) -> R`, which
+/// reverts this contract if the call fails (with the callee's own typed
+/// error when it returned one), and `try_e(...) -> Result<R, CallError<E>>`
+/// ([`env::try_call`]). The callee's error types are generated beside the
+/// client with their codes and messages; a user-defined argument type must
+/// be in scope under its spec name. `with_fuel_cap` caps each call.
+///
+/// ```
+/// use verity_sdk::{Address, contractclient, env::CallError};
+///
+/// contractclient!(TokenClient, "../fixtures/wasm/token.wasm");
+///
+/// fn pay(token: Address, to: Address) -> Result<(), CallError<TokenError>> {
+///     let token = TokenClient::new(token).with_fuel_cap(100_000);
+///     token.try_transfer(&to, &5)
+/// }
+/// # let _ = pay;
+/// ```
+pub use verity_sdk_macros::contractclient;
+
 /// Writes a formatted debug log line (up to 256 bytes) with
 /// [`env::log`]: `log!("balance of {} is {}", who, n)`. Formatting links
 /// `core::fmt` into the contract (a few kilobytes); `env::log("text")` does

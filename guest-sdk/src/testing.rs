@@ -54,8 +54,10 @@
 //! assert_eq!(out.status.to_string(), "rejected: the module exports no function named `sub`");
 //! ```
 
+use std::any::Any;
 use std::boxed::Box;
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::string::{String, ToString};
 use std::sync::Once;
@@ -65,13 +67,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use verity_host_abi::contract::{STORAGE_PREFIX_BYTES, storage_key};
 use verity_host_abi::spec::ContractSpec;
-use verity_host_abi::{ContractId, CostSchedule, Limits};
+use verity_host_abi::{CostSchedule, Limits};
 use verity_host_core::{
-    ChainContext, DEFAULT_FUEL, GuestMemory, Host, HostExit, MemoryState, TxBytes, TxRejection,
-    check_transaction,
+    CallRequest, ChainContext, DEFAULT_FUEL, GuestMemory, Host, HostExit, MemoryState, TxBytes,
+    TxRejection, check_transaction,
 };
 
-pub use verity_host_abi::{Event, ReadEntry, Status, TrapKind, WriteEntry};
+pub use verity_host_abi::{ContractId, Event, ReadEntry, Status, TrapKind, WriteEntry};
 pub use verity_host_core::HostFuel;
 
 use crate::msg::{MsgBuf, PANIC_MESSAGE_BYTES, push_panic_location};
@@ -168,11 +170,33 @@ impl Outcome {
     }
 }
 
+/// A contract registered with [`TestEnv::register`]: its entries, run
+/// natively, and its spec.
+#[derive(Clone, Copy, Debug)]
+struct Native {
+    dispatch: fn(&str) -> bool,
+    spec: &'static [u8],
+}
+
+impl Native {
+    fn has_entry(&self, entry: &str) -> bool {
+        ContractSpec::decode(self.spec).is_ok_and(|s| s.entry(entry).is_some())
+    }
+}
+
+/// The contracts a run can call, and how deep.
+#[derive(Clone, Debug, Default)]
+struct Registry {
+    contracts: BTreeMap<ContractId, Native>,
+    max_depth: u32,
+}
+
 /// An in-memory host: committed state, the profile's limits and costs, and
 /// the transaction fields of the next call.
 #[derive(Clone, Debug)]
 pub struct TestEnv {
     state: MemoryState,
+    contracts: BTreeMap<ContractId, Native>,
     contract: ContractId,
     chain: ChainContext,
     last_logs: Vec<String>,
@@ -187,6 +211,7 @@ impl Default for TestEnv {
     fn default() -> Self {
         TestEnv {
             state: MemoryState::default(),
+            contracts: BTreeMap::new(),
             contract: TestEnv::DEFAULT_CONTRACT,
             chain: ChainContext::default(),
             last_logs: Vec::new(),
@@ -272,6 +297,48 @@ impl TestEnv {
     /// storage is that address's).
     pub fn set_contract(&mut self, contract: ContractId) -> &mut Self {
         self.contract = contract;
+        self
+    }
+
+    /// Hosts contract `C` at `address`: calls to that address (from the
+    /// contract under test, or between registered contracts) run `C`'s
+    /// entry points natively, with the runtime's call semantics: the
+    /// callee's own storage, input and output; a savepoint that a failed
+    /// callee's writes and events are rolled back to; re-entry refused
+    /// (except a direct self-call); `max_call_depth`; the fuel cap; the
+    /// revert message passed back to the caller. Calls to an address with
+    /// nothing registered are refused, as calls to a missing contract are.
+    /// (The callee's instance costs nothing here, as instructions do not.)
+    ///
+    /// ```
+    /// use verity_sdk::testing::{ContractId, TestEnv};
+    /// use verity_sdk::{contract, env, Address};
+    ///
+    /// pub struct Callee;
+    /// #[contract]
+    /// impl Callee {
+    ///     pub fn double(x: u64) -> u64 { x * 2 }
+    /// }
+    ///
+    /// pub struct Caller;
+    /// #[contract]
+    /// impl Caller {
+    ///     pub fn run(callee: Address) -> u64 { env::call::<u64>(&callee, "double", &(21u64,)) }
+    /// }
+    ///
+    /// let mut env = TestEnv::new();
+    /// env.register::<Callee>(ContractId([7; 32]));
+    /// let out = env.call::<Caller>("run", &(Address([7; 32]),));
+    /// assert_eq!(out.output::<u64>(), 42);
+    /// ```
+    pub fn register<C: Contract>(&mut self, address: ContractId) -> &mut Self {
+        self.contracts.insert(
+            address,
+            Native {
+                dispatch: C::__dispatch,
+                spec: C::SPEC,
+            },
+        );
         self
     }
 
@@ -386,28 +453,19 @@ impl TestEnv {
             previous.is_none(),
             "TestEnv runs cannot nest: a contract function called TestEnv"
         );
+        REGISTRY.with(|r| {
+            *r.borrow_mut() = Registry {
+                contracts: self.contracts.clone(),
+                max_depth: self.limits.max_call_depth,
+            }
+        });
         IN_RUN.with(|r| r.set(true));
         let result = catch_unwind(AssertUnwindSafe(f));
         IN_RUN.with(|r| r.set(false));
         let mut host = HOST
             .with(|h| h.borrow_mut().take())
             .expect("the run's host is still installed");
-        let result = result.map_err(|payload| match payload.downcast::<HostExit>() {
-            Ok(exit) => status_of(*exit),
-            // A panic: on wasm the panic handler reverts through `abort`,
-            // which charges for the message like any other call.
-            Err(_) => {
-                let message = LAST_PANIC
-                    .with(|p| p.borrow_mut().take())
-                    .expect("the panic hook recorded the panic");
-                let mut bytes = message.as_bytes().to_vec();
-                let len = bytes.len() as i32;
-                let exit = host
-                    .abort(&mut GuestMemory::new(&mut bytes), 0, len)
-                    .expect_err("abort ends the run");
-                status_of(exit)
-            }
-        });
+        let result = result.map_err(|payload| unwound(payload, &mut host));
         let status = match &result {
             Ok(_) => Status::Success,
             Err(status) => status.clone(),
@@ -453,6 +511,83 @@ impl TestEnv {
     }
 }
 
+/// The status a frame that unwound with `payload` ends with: a host exit's,
+/// or for a panic, what the wasm panic handler's `abort` gives (charged
+/// for its message like any other call).
+fn unwound(payload: Box<dyn Any + Send>, host: &mut Host<MemoryState>) -> Status {
+    match payload.downcast::<HostExit>() {
+        Ok(exit) => status_of(*exit),
+        Err(_) => {
+            let message = LAST_PANIC
+                .with(|p| p.borrow_mut().take())
+                .expect("the panic hook recorded the panic");
+            let mut bytes = message.as_bytes().to_vec();
+            let len = bytes.len() as i32;
+            let exit = host
+                .abort(&mut GuestMemory::new(&mut bytes), 0, len)
+                .expect_err("abort ends the run");
+            status_of(exit)
+        }
+    }
+}
+
+/// Performs the call `request` of the running contract natively, as the
+/// runtime's engine does (`runtime/src/frames.rs`), returning the code the
+/// guest's `call` returns; the transaction's own fuel running out in the
+/// callee unwinds the caller too.
+fn perform(request: CallRequest) -> i32 {
+    use verity_host_abi::abi;
+    let (native, max_depth) = REGISTRY.with(|r| {
+        let r = r.borrow();
+        (r.contracts.get(&request.callee).copied(), r.max_depth)
+    });
+    let Some(native) = native.filter(|n| n.has_entry(&request.entry)) else {
+        return abi::CALL_REFUSED;
+    };
+    let entry = request.entry.clone();
+    let entered = HOST.with(|cell| {
+        let mut guard = cell.borrow_mut();
+        let h = guard.as_mut().expect("a call inside a run");
+        let left = h.fuel_left();
+        h.enter_call(request.callee, &request.entry, request.input, max_depth)
+            .ok()
+            .map(|()| {
+                let budget = request.fuel_cap.map_or(left, |cap| cap.min(left));
+                h.set_fuel_left(budget);
+                (left, budget)
+            })
+    });
+    let Some((left, budget)) = entered else {
+        return abi::CALL_REFUSED;
+    };
+    let result = catch_unwind(AssertUnwindSafe(|| (native.dispatch)(&entry)));
+    let status = HOST.with(|cell| {
+        let mut guard = cell.borrow_mut();
+        let h = guard.as_mut().expect("the run's host is still installed");
+        let status = match result {
+            Ok(_) => Status::Success,
+            Err(payload) => unwound(payload, h),
+        };
+        let used = match status {
+            Status::OutOfFuel => budget,
+            _ => budget - h.fuel_left(),
+        };
+        let output = h.leave_call(&status, used);
+        h.set_call_output(output);
+        h.set_fuel_left(left - used);
+        status
+    });
+    match status {
+        Status::Success => abi::CALL_SUCCESS,
+        Status::Reverted { .. } => abi::CALL_REVERTED,
+        Status::Trapped { .. } => abi::CALL_TRAPPED,
+        // The transaction's own fuel ran out in the callee: that ends it.
+        Status::OutOfFuel if budget == left => resume_unwind(Box::new(HostExit::OutOfFuel)),
+        Status::OutOfFuel => abi::CALL_OUT_OF_FUEL,
+        Status::Rejected { .. } => abi::CALL_REFUSED,
+    }
+}
+
 /// The status a host exit gives; the in-memory state never fails.
 fn status_of(exit: HostExit) -> Status {
     exit.into_status().expect("the in-memory state cannot fail")
@@ -462,6 +597,7 @@ std::thread_local! {
     static HOST: RefCell<Option<Host<MemoryState>>> = const { RefCell::new(None) };
     static IN_RUN: Cell<bool> = const { Cell::new(false) };
     static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+    static REGISTRY: RefCell<Registry> = RefCell::new(Registry::default());
 }
 
 /// Whether formatted panic messages are kept (the `panic-fmt` feature). If
@@ -639,11 +775,11 @@ pub(crate) mod host {
         with_host(|h| h.caller_read(&mut GuestMemory::new(dst), 0))
     }
     /// A call from a native test: checked and charged as in a run, then
-    /// refused (`TestEnv` hosts one contract; calls between contracts run
-    /// in the runtime).
+    /// performed on the contract [registered](TestEnv::register) at the
+    /// address (refused if there is none).
     pub(crate) fn call(contract: &[u8; 32], entry: &[u8], input: &[u8], fuel_cap: u64) -> i32 {
         let (mut mem, [(cp, _), (ep, en), (ip, inl)]) = memory_of([contract, entry, input]);
-        with_host(|h| {
+        let (code, request) = with_host(|h| {
             let code = h.call(
                 &mut GuestMemory::new(&mut mem),
                 cp,
@@ -652,10 +788,13 @@ pub(crate) mod host {
                 ip,
                 inl,
                 fuel_cap as i64,
-            );
-            drop(h.take_call_request());
-            code
-        })
+            )?;
+            Ok((code, h.take_call_request()))
+        });
+        match request {
+            Some(request) => perform(request),
+            None => code,
+        }
     }
     pub(crate) fn call_output_len() -> usize {
         len(with_host(|h| h.call_output_len(&mut GuestMemory::absent())))

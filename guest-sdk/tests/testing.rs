@@ -10,7 +10,7 @@
 
 use verity_host_abi::{CostSchedule, Limits, TrapKind, WriteEntry};
 use verity_sdk::storage::{self, Item, Map};
-use verity_sdk::testing::{Status, TestEnv};
+use verity_sdk::testing::{ContractId, Status, TestEnv};
 use verity_sdk::{Address, ContractError, contract, env, events};
 
 const N: Item<u32> = Item::new(b"n");
@@ -398,8 +398,8 @@ fn a_contract_knows_its_address_and_its_caller_and_calls_are_checked_natively() 
         .unwrap();
     assert_eq!(address, Address(me.0));
     assert_eq!(caller, Some(Address([0x22; 32])), "the sender at depth 0");
-    // TestEnv hosts one contract: a call is charged and checked, then
-    // refused (the runtime's tests run calls between contracts).
+    // Nothing is registered at the address: the call is charged and
+    // checked, then refused, as a call of a missing contract is.
     // (`invoke` refuses a `Result`: the failure is taken out with `err`.)
     let failure = env
         .invoke(|| {
@@ -420,6 +420,153 @@ fn a_contract_knows_its_address_and_its_caller_and_calls_are_checked_natively() 
         trapped.unwrap_err(),
         Status::Trapped {
             trap: TrapKind::EntryTooLong
+        }
+    );
+}
+
+/// A callee for the call tests: typed errors, forged-looking reverts and
+/// outputs, writes and events that a failure must undo, a loop, and calls
+/// back.
+pub struct Liar;
+
+const LIAR: Address = Address([0x44; 32]);
+const PROBE_AT: Address = Address([0x55; 32]);
+const SEEN: Item<u32> = Item::new(b"seen");
+
+/// The callee's typed errors; the caller decodes them by code and message.
+#[derive(ContractError, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LiarError {
+    /// A real typed error.
+    #[error("too low")]
+    TooLow = 7,
+}
+
+#[contract]
+impl Liar {
+    /// Fails with a typed error, after writing and emitting.
+    pub fn typed() -> Result<u64, LiarError> {
+        SEEN.set(&1);
+        events::emit_bytes(b"liar", b"");
+        Err(LiarError::TooLow)
+    }
+    /// Reverts with what a refusal or another error would say.
+    pub fn forged(message: u32) -> u64 {
+        match message {
+            0 => env::revert("call refused"),
+            1 => env::revert("error 07: too low"),
+            2 => env::revert("error 7: too high"),
+            3 => env::revert("error 4294967303: too low"),
+            _ => env::revert("error 7: too low"),
+        }
+    }
+    /// Succeeds with bytes that are no `u64` (a `u64`'s varint never ends).
+    pub fn garbage() {
+        env::set_output(&[0xff; 11]);
+    }
+    /// Succeeds with `x + 1`.
+    pub fn inc(x: u64) -> u64 {
+        x + 1
+    }
+    /// Spins in host calls until its fuel runs out.
+    pub fn spin() {
+        loop {
+            SEEN.set(&2);
+        }
+    }
+    /// Calls back the contract under test (re-entry: refused), and
+    /// itself (a direct self-call: allowed); returns both codes.
+    pub fn call_back() -> (bool, bool) {
+        let back = env::try_call::<u64, env::NoError>(&PROBE_AT, "noop", &(), None).is_ok();
+        let own = env::try_call::<u64, LiarError>(&LIAR, "inc", &(1u64,), None) == Ok(2);
+        (back, own)
+    }
+}
+
+pub struct Probe2;
+
+#[contract]
+impl Probe2 {
+    /// Nothing: a target for re-entry.
+    pub fn noop() -> u64 {
+        0
+    }
+}
+
+#[test]
+fn registered_contracts_call_each_other_with_the_runtime_semantics() {
+    let mut env = TestEnv::new();
+    env.register::<Liar>(ContractId(LIAR.0))
+        .register::<Probe2>(ContractId(PROBE_AT.0))
+        .set_contract(ContractId(PROBE_AT.0));
+    // A typed error comes back as the callee's type, and what it wrote
+    // and emitted is undone.
+    let out = env.call::<Probe2>("noop", &());
+    assert!(out.is_success());
+    let typed = env.invoke(|| env::try_call::<u64, LiarError>(&LIAR, "typed", &(), None).err());
+    assert_eq!(
+        typed.unwrap(),
+        Some(env::CallError::Contract(LiarError::TooLow))
+    );
+    let liar_seen = verity_host_abi::contract::storage_key(&ContractId(LIAR.0), b"seen");
+    assert_eq!(env.state().value(&liar_seen), None);
+    // A revert that only looks like a refusal or a typed error is a plain
+    // revert: the status comes from the host, and the message must be
+    // exactly the one the type's error would give.
+    for (forgery, expect) in [
+        (0u32, env::CallError::Failed(env::CallFailure::Reverted)),
+        (1, env::CallError::Failed(env::CallFailure::Reverted)),
+        (2, env::CallError::Failed(env::CallFailure::Reverted)),
+        (3, env::CallError::Failed(env::CallFailure::Reverted)),
+        (4, env::CallError::Contract(LiarError::TooLow)),
+    ] {
+        let got = env
+            .invoke(|| env::try_call::<u64, LiarError>(&LIAR, "forged", &(forgery,), None).err())
+            .unwrap();
+        assert_eq!(got, Some(expect), "forgery {forgery}");
+    }
+    // Output of the wrong type, a missing entry, a missing contract.
+    let bad = env.invoke(|| env::try_call::<u64, LiarError>(&LIAR, "garbage", &(), None).err());
+    assert_eq!(
+        bad.unwrap(),
+        Some(env::CallError::Failed(env::CallFailure::BadOutput))
+    );
+    let missing = env.invoke(|| env::try_call::<u64, LiarError>(&LIAR, "nope", &(), None).err());
+    assert_eq!(
+        missing.unwrap(),
+        Some(env::CallError::Failed(env::CallFailure::Refused))
+    );
+    let nobody = env
+        .invoke(|| env::try_call::<u64, LiarError>(&Address([9; 32]), "inc", &(1u64,), None).err());
+    assert_eq!(
+        nobody.unwrap(),
+        Some(env::CallError::Failed(env::CallFailure::Refused))
+    );
+    assert_eq!(
+        env.invoke(|| env::call::<u64>(&LIAR, "inc", &(41u64,))),
+        Ok(42)
+    );
+    // Re-entry is refused; a direct self-call is not.
+    let out = env.call::<Probe2>("noop", &());
+    assert!(out.is_success());
+    let codes = env.invoke(|| env::call::<(bool, bool)>(&LIAR, "call_back", &()));
+    assert_eq!(codes, Ok((false, true)));
+    // A capped spin is recoverable and costs exactly its cap; uncapped it
+    // ends the transaction.
+    env.set_fuel(1_000_000);
+    let capped =
+        env.invoke(|| env::try_call::<(), LiarError>(&LIAR, "spin", &(), Some(50_000)).err());
+    assert_eq!(
+        capped.unwrap(),
+        Some(env::CallError::Failed(env::CallFailure::OutOfFuel))
+    );
+    let uncapped = env.invoke(|| env::try_call::<(), LiarError>(&LIAR, "spin", &(), None).err());
+    assert_eq!(uncapped.unwrap_err(), Status::OutOfFuel);
+    // The untyped `call` reverts its caller with one generic message.
+    let out = env.invoke(|| env::call::<u64>(&LIAR, "forged", &(4u32,)));
+    assert_eq!(
+        out.unwrap_err(),
+        Status::Reverted {
+            message: "call failed: the callee reverted".into()
         }
     );
 }

@@ -218,9 +218,10 @@ impl<B: StateView> Host<B> {
     /// Closes the running callee's frame, which ended with `status` having
     /// used `fuel_used`: on success its writes and events become its
     /// caller's, otherwise they are undone (its reads stay recorded). The
-    /// caller runs again, and gets the callee's output (empty unless it
-    /// succeeded). With no callee frame open, changes nothing and returns
-    /// nothing.
+    /// caller runs again, and gets the callee's output if it succeeded, its
+    /// revert message if it reverted (so a typed error reaches the caller:
+    /// `error <code>: <message>`), and nothing otherwise. With no callee
+    /// frame open, changes nothing and returns nothing.
     pub fn leave_call(&mut self, status: &Status, fuel_used: u64) -> Vec<u8> {
         let Some(frame) = self.frames.pop() else {
             return Vec::new();
@@ -233,7 +234,11 @@ impl<B: StateView> Host<B> {
         self.tx.input = frame.caller_input;
         let output = std::mem::replace(&mut self.output, frame.caller_output);
         self.set_contract(frame.caller);
-        if ok { output } else { Vec::new() }
+        match status {
+            Status::Success => output,
+            Status::Reverted { message } => message.as_bytes().to_vec(),
+            _ => Vec::new(),
+        }
     }
 
     /// Makes `contract` the running one: its storage prefix heads the key
@@ -309,6 +314,8 @@ pub(crate) fn call<B: StateView>(
     let entry = mem.range(entry_ptr, entry_len)?;
     let input = mem.range(input_ptr, input_len)?;
     h.charge_bytes(CostClass::call, entry_len + input_len)?;
+    // Whatever this call returns, no earlier call's output is left readable.
+    h.call_output.clear();
     let data = mem.bytes()?;
     let Ok(entry) = std::str::from_utf8(&data[entry]) else {
         return Ok(CALL_REFUSED);
@@ -318,7 +325,6 @@ pub(crate) fn call<B: StateView>(
     }
     let mut callee = ContractId::default();
     callee.0.copy_from_slice(&data[address]);
-    h.call_output.clear();
     h.call_request = Some(CallRequest {
         callee,
         entry: entry.to_string(),
@@ -443,6 +449,12 @@ mod tests {
         h.storage_read(&mut mem, 0, 4, 4, 4).unwrap();
         set_output(&mut h, b"b-out");
         assert_eq!(h.leave_call(&FAILED, 3), b"");
+        h.enter_call(B, "f", vec![], 8).unwrap();
+        set_output(&mut h, b"b-out");
+        let reverted = Status::Reverted {
+            message: "error 5: no".into(),
+        };
+        assert_eq!(h.leave_call(&reverted, 1), b"error 5: no");
         let run = h.finish(&Status::Success);
         assert_eq!(run.effects.writes.len(), 1);
         assert_eq!(run.effects.writes[0].key, storage_key(&A, b"a"));

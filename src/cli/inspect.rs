@@ -20,6 +20,11 @@ pub struct InspectArgs {
     /// Print one JSON document.
     #[arg(long)]
     json: bool,
+    /// Also write the spec, in its canonical encoding (the `verity.spec`
+    /// section's records), to this file: the committed spec a caller's
+    /// `contractclient!` reads.
+    #[arg(long, value_name = "FILE")]
+    spec_out: Option<PathBuf>,
 }
 
 /// Prints the contract spec: entry points in declaration order with their
@@ -43,6 +48,10 @@ pub fn inspect(args: InspectArgs) -> Result<Outcome> {
             return Ok(Outcome::Failed);
         }
     };
+    if let Some(out) = &args.spec_out {
+        std::fs::write(out, spec.encode())
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+    }
     if args.json {
         let doc = spec_json(&code_hash, &spec);
         outln!("{}", serde_json::to_string_pretty(&doc)?);

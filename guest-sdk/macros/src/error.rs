@@ -19,6 +19,7 @@ pub fn expand_contract_error(input: &syn::DeriveInput) -> syn::Result<TokenStrea
     let mut next: u32 = 0;
     let mut code_arms = Vec::new();
     let mut msg_arms = Vec::new();
+    let mut from_arms = Vec::new();
     let mut variants = Vec::new();
     for v in &data.variants {
         if !matches!(v.fields, syn::Fields::Unit) {
@@ -65,6 +66,7 @@ pub fn expand_contract_error(input: &syn::DeriveInput) -> syn::Result<TokenStrea
         let ident = &v.ident;
         code_arms.push(quote!(#name::#ident => #code));
         msg_arms.push(quote!(#name::#ident => #message));
+        from_arms.push(quote!(#code => ::core::option::Option::Some(#name::#ident)));
     }
     if let Some(dup) = variants
         .iter()
@@ -92,6 +94,12 @@ pub fn expand_contract_error(input: &syn::DeriveInput) -> syn::Result<TokenStrea
             }
             fn message(&self) -> &'static str {
                 match self { #(#msg_arms,)* }
+            }
+            fn from_code(code: u32) -> ::core::option::Option<Self> {
+                match code {
+                    #(#from_arms,)*
+                    _ => ::core::option::Option::None,
+                }
             }
         }
     })

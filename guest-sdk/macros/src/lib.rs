@@ -10,6 +10,7 @@
 use proc_macro::TokenStream;
 use proc_macro2::Span;
 
+mod client;
 mod contract;
 mod error;
 mod spec_items;
@@ -100,6 +101,20 @@ pub fn contractevent(attr: TokenStream, item: TokenStream) -> TokenStream {
 pub fn derive_contract_error(item: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(item as syn::DeriveInput);
     match error::expand_contract_error(&input) {
+        Ok(ts) => ts.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// A typed client of another contract, made from its spec: a committed
+/// `verity.spec` file (`verity inspect FILE.wasm --spec-out FILE`) or the
+/// `.wasm` itself, a path relative to the crate's manifest. Optionally
+/// pinned to the `.wasm`'s code hash (SHA-256, hex): the build fails if the
+/// file has another. See `verity_sdk::contractclient!` for the full story.
+#[proc_macro]
+pub fn contractclient(input: TokenStream) -> TokenStream {
+    let args = syn::parse_macro_input!(input as client::ClientArgs);
+    match client::expand_client(&args) {
         Ok(ts) => ts.into(),
         Err(e) => e.to_compile_error().into(),
     }
