@@ -29,8 +29,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 pub use verity_runtime::ChainContext;
 use verity_runtime::{
-    MemoryState, Profile, Receipt, Runtime, RuntimeError, StaleReceipt, Status, Transaction,
-    VerifyError,
+    Action, ContractId, Hash32, MemoryState, Profile, Receipt, Runtime, RuntimeError, StaleReceipt,
+    Status, Transaction, VerifyError,
 };
 
 /// What can go wrong driving a contract (as opposed to the contract's own
@@ -54,10 +54,14 @@ pub enum HarnessError {
     Stale(#[from] StaleReceipt),
 }
 
-/// A contract module, a runtime, and the state its calls build up.
+/// A contract module, a runtime, and the state its calls build up; other
+/// contracts deployed into that state ([`Harness::deploy`]) can be called
+/// directly ([`Harness::call_at`]) and by each other.
 pub struct Harness {
     runtime: Runtime,
     code: Vec<u8>,
+    /// Every module deployed through the harness, for verification.
+    deployed: Vec<Vec<u8>>,
     state: MemoryState,
     sender: Vec<u8>,
     context: Vec<u8>,
@@ -72,6 +76,10 @@ pub struct Call {
     pub receipt: Receipt,
     /// The run's debug log lines, in order (not part of the receipt).
     pub logs: Vec<String>,
+    /// The receipt's witness: the proof of every key it read or wrote
+    /// against its pre-state root, with which [`Harness::verify`]
+    /// authenticates the state transition.
+    pub witness: Vec<u8>,
 }
 
 impl Call {
@@ -107,15 +115,21 @@ impl Harness {
 
     /// A harness under `profile`.
     pub fn with_profile(code: &[u8], profile: Profile) -> Result<Harness, HarnessError> {
-        Ok(Harness {
-            runtime: Runtime::new(profile)?,
+        Ok(Harness::with_runtime(code, Runtime::new(profile)?))
+    }
+
+    /// A harness on `runtime` (another compiler, a pool of another size).
+    pub fn with_runtime(code: &[u8], runtime: Runtime) -> Harness {
+        Harness {
+            runtime,
             code: code.to_vec(),
+            deployed: Vec::new(),
             state: MemoryState::default(),
             sender: Vec::new(),
             context: Vec::new(),
             chain: ChainContext::default(),
             fuel: Transaction::DEFAULT_FUEL,
-        })
+        }
     }
 
     /// Sets the sender of the following calls.
@@ -162,7 +176,62 @@ impl Harness {
 
     /// Like [`call`](Self::call) with raw input bytes.
     pub fn call_raw(&mut self, entry: &str, input: &[u8]) -> Result<Call, HarnessError> {
-        let tx = Transaction::new(entry)
+        let code = self.code.clone();
+        self.transact(Some(&code), Transaction::new(entry), input)
+    }
+
+    /// Deploys `code` as a contract of the sender (its address is the
+    /// receipt's `contract`; the salt is the number of deploys before, so
+    /// one module can be deployed many times), running `init` with `args`
+    /// unless `init` is empty; commits if it succeeds.
+    ///
+    /// ```
+    /// use verity_testkit::Harness;
+    ///
+    /// let counter = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/wasm/counter.wasm"))?;
+    /// let mut h = Harness::new(&counter)?;
+    /// let deployed = h.deploy(&counter, "", &())?;
+    /// let call = h.call_at(deployed.receipt.contract, "add", &(2u64,))?;
+    /// assert!(call.is_success());
+    /// h.verify(&call)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn deploy(
+        &mut self,
+        code: &[u8],
+        init: &str,
+        args: &impl Serialize,
+    ) -> Result<Call, HarnessError> {
+        let mut salt = Hash32::default();
+        salt.0[..8].copy_from_slice(&(self.deployed.len() as u64).to_be_bytes());
+        let input = postcard::to_allocvec(args)?;
+        let tx = Transaction::deploy(salt).with_entry(init);
+        let call = self.transact(Some(code), tx, &input)?;
+        if call.is_success() {
+            self.deployed.push(code.to_vec());
+        }
+        Ok(call)
+    }
+
+    /// Calls `entry` of the deployed contract at `contract` with `args`;
+    /// commits if it succeeds.
+    pub fn call_at(
+        &mut self,
+        contract: ContractId,
+        entry: &str,
+        args: &impl Serialize,
+    ) -> Result<Call, HarnessError> {
+        let input = postcard::to_allocvec(args)?;
+        self.transact(None, Transaction::call(contract, entry), &input)
+    }
+
+    fn transact(
+        &mut self,
+        code: Option<&[u8]>,
+        tx: Transaction,
+        input: &[u8],
+    ) -> Result<Call, HarnessError> {
+        let tx = tx
             .with_input(input.to_vec())
             .with_sender(self.sender.clone())
             .with_context(self.context.clone())
@@ -170,18 +239,35 @@ impl Harness {
             .with_time(self.chain.time)
             .with_chain_id(self.chain.chain_id.clone())
             .with_fuel(self.fuel);
-        let run = self
-            .runtime
-            .execute_debug(Some(&self.code), &tx, &self.state)?;
-        self.state.commit(&run.receipt)?;
+        let run = self.runtime.execute_debug(code, &tx, &self.state)?;
+        let witness = self.state.commit(&run.receipt)?.witness;
         Ok(Call {
             receipt: run.receipt,
             logs: run.logs,
+            witness,
         })
     }
 
-    /// Re-executes `call` from its receipt alone and checks it byte for byte.
+    /// Re-executes `call` from its receipt, its witness and the code of
+    /// every contract it ran (which the harness knows), checking it byte
+    /// for byte and its state transition against the receipt's roots.
     pub fn verify(&self, call: &Call) -> Result<(), HarnessError> {
-        Ok(self.runtime.verify(&self.code, &call.receipt)?)
+        let receipt = &call.receipt;
+        let known: Vec<&[u8]> = std::iter::once(&self.code)
+            .chain(&self.deployed)
+            .map(Vec::as_slice)
+            .collect();
+        let code = match receipt.action {
+            Action::Deploy { .. } => None,
+            _ => known
+                .iter()
+                .copied()
+                .find(|c| Hash32::of(c) == receipt.code_hash),
+        };
+        let verified = self
+            .runtime
+            .verify_tree(receipt, code, &known, Some(&call.witness))?;
+        debug_assert!(verified.state_authenticated);
+        Ok(())
     }
 }

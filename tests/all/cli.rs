@@ -728,6 +728,140 @@ fn deploy_token(state: &Path, owner: &str) -> Value {
     stdout_json(&out)
 }
 
+/// The README's escrow walkthrough: deploy the token and the escrow, fund
+/// a deal, release it, and verify the release (a call tree of two
+/// contracts) with its witness, the two modules and no database.
+#[test]
+fn escrow_through_the_cli_verifies_with_two_modules_and_a_witness() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let s = path_str(&state);
+    let (owner, alice, bob) = ("01".repeat(32), "02".repeat(32), "03".repeat(32));
+    let token = deploy_token(&state, &owner)["contract"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (token_wasm, escrow_wasm) = (
+        path_str(&fixture("wasm/token.wasm")).to_string(),
+        path_str(&fixture("wasm/escrow.wasm")).to_string(),
+    );
+    let out = run_cli(&[
+        "deploy",
+        &escrow_wasm,
+        "--entry",
+        "init",
+        "--arg",
+        &format!("token={token}"),
+        "--sender",
+        &owner,
+        "--salt",
+        &format!("{}01", "00".repeat(31)),
+        "--state",
+        s,
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let escrow = stdout_json(&out)["contract"].as_str().unwrap().to_string();
+    assert_ne!(escrow, token);
+    let call = |contract: &str, entry: &str, sender: &str, args: &[String], files: Option<&str>| {
+        let mut argv: Vec<String> = [
+            "call", contract, "--entry", entry, "--sender", sender, "--state", s, "--json",
+        ]
+        .map(String::from)
+        .to_vec();
+        for a in args {
+            argv.extend(["--arg".to_string(), a.clone()]);
+        }
+        if let Some(stem) = files {
+            argv.extend([
+                "--receipt".into(),
+                dir.path()
+                    .join(format!("{stem}.json"))
+                    .to_string_lossy()
+                    .into_owned(),
+                "--witness".into(),
+                dir.path()
+                    .join(format!("{stem}.witness"))
+                    .to_string_lossy()
+                    .into_owned(),
+            ]);
+        }
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let out = run_cli(&argv);
+        assert_eq!(
+            code(&out),
+            0,
+            "{entry}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        stdout_json(&out)
+    };
+    call(
+        &token,
+        "mint",
+        &owner,
+        &[format!("to={alice}"), "amount=100".into()],
+        None,
+    );
+    call(
+        &token,
+        "approve",
+        &alice,
+        &[format!("spender={escrow}"), "amount=40".into()],
+        None,
+    );
+    let open = call(
+        &escrow,
+        "open",
+        &alice,
+        &[
+            format!("seller={bob}"),
+            format!("arbiter={owner}"),
+            "amount=40".into(),
+        ],
+        None,
+    );
+    assert_eq!(open["calls"][0]["entry"], "transfer_from");
+    let release = call(
+        &escrow,
+        "release",
+        &alice,
+        &["id=0".into()],
+        Some("release"),
+    );
+    assert_eq!(release["calls"][0]["callee"], Value::from(token.clone()));
+    assert_eq!(release["events"][0]["contract"], Value::from(token.clone()));
+    let balance = call(
+        &token,
+        "balance_of",
+        &owner,
+        &[format!("owner={bob}")],
+        None,
+    );
+    assert_eq!(balance["decoded"]["output"]["value"], Value::from(40));
+    let receipt = dir.path().join("release.json");
+    let witness = dir.path().join("release.witness");
+    let verify = |modules: &[&str]| {
+        let mut argv = vec![
+            "verify",
+            path_str(&receipt),
+            "--witness",
+            path_str(&witness),
+        ];
+        for m in modules {
+            argv.extend(["--module", m]);
+        }
+        run_cli(&argv)
+    };
+    let out = verify(&[&escrow_wasm, &token_wasm]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("authenticated"), "{shown}");
+    // Without the callee's code the tree cannot be re-executed.
+    let out = verify(&[&escrow_wasm]);
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stdout));
+}
+
 /// The isolation attack, as a user at a terminal would try it:
 /// deploy the token, mint, then run a ten-line module on the same state
 /// that writes the token's balance key. The balance does not move.
