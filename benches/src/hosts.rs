@@ -82,21 +82,25 @@ macro_rules! define_host {
                 Ok(())
             },
         )?;
-        l.func_wrap("verity", "sender_len", |c: $Caller| -> Result<i32, _> {
-            Ok(c.data().sender.len() as i32)
-        })?;
-        l.func_wrap(
-            "verity",
-            "sender_read",
-            |mut c: $Caller, dst: i32| -> Result<(), _> {
-                let m = mem!(c);
-                let (data, st) = m.data_and_store_mut(&mut c);
-                let r =
-                    range(dst, st.sender.len(), data.len()).ok_or_else(|| $err("bad pointer"))?;
-                data[r].copy_from_slice(&st.sender);
-                Ok(())
-            },
-        )?;
+        // The caller of a transaction's own frame is its sender: these
+        // hosts run no calls between contracts.
+        for (len, read) in [("sender_len", "sender_read"), ("caller_len", "caller_read")] {
+            l.func_wrap("verity", len, |c: $Caller| -> Result<i32, _> {
+                Ok(c.data().sender.len() as i32)
+            })?;
+            l.func_wrap(
+                "verity",
+                read,
+                |mut c: $Caller, dst: i32| -> Result<(), _> {
+                    let m = mem!(c);
+                    let (data, st) = m.data_and_store_mut(&mut c);
+                    let r = range(dst, st.sender.len(), data.len())
+                        .ok_or_else(|| $err("bad pointer"))?;
+                    data[r].copy_from_slice(&st.sender);
+                    Ok(())
+                },
+            )?;
+        }
         l.func_wrap("verity", "context_len", |_c: $Caller| -> Result<i32, _> {
             Ok(0)
         })?;

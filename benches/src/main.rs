@@ -13,6 +13,7 @@
 mod adversarial;
 mod authenticated;
 mod bombs;
+mod calls;
 mod chart;
 mod hosts;
 mod report;
@@ -674,6 +675,12 @@ fn run(args: &Args) -> Result<Report> {
             .find(|r| r.name == "token_transfer")
             .and_then(|r| r.verity);
         rows.extend(authenticated::rows(args.quick, &rt, plain)?);
+    }
+    if want("call_empty") {
+        rows.push(calls::call_empty(args.quick, &rt)?);
+    }
+    if want("escrow_transfer") {
+        rows.push(calls::escrow_transfer(args.quick, &rt)?);
     }
     for k in kernels() {
         if want(k.name) {
