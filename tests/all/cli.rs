@@ -7,6 +7,7 @@ use std::process::Output;
 
 use crate::common::{fixture, verity};
 use serde_json::Value;
+use verity_runtime::Profile;
 
 fn run_cli(args: &[&str]) -> Output {
     let out = verity().args(args).output().expect("spawn verity");
@@ -704,6 +705,75 @@ fn the_worst_transaction_stays_under_256_mb() {
     );
     // The measurement is of this process: it did hold the 16 MiB memory.
     assert!(peak > 16 << 20, "implausible peak of {} KB", peak >> 10);
+}
+
+/// The deepest, largest frames at once: a contract that grows its memory
+/// to the cap, makes every page resident, and calls itself (a direct
+/// self-call is allowed) until `max_call_depth` refuses, so that every
+/// frame's 16 MiB is live at the bottom. Through the CLI, the process stays
+/// under the 256 MB the profile promises (docs/calls.md, "Memory").
+#[test]
+fn the_deepest_chain_of_largest_frames_stays_under_256_mb() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let module = dir.path().join("deep.wat");
+    std::fs::write(
+        &module,
+        r#"(module
+  (import "verity" "current_contract" (func $me (param i32)))
+  (import "verity" "call" (func $call (param i32 i32 i32 i32 i32 i64) (result i32)))
+  (import "verity" "output_set" (func $out (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 64) "run")
+  (func (export "run") (local $p i32)
+    (drop (memory.grow (i32.const 255)))
+    (loop $touch
+      (i32.store8 (local.get $p) (i32.const 1))
+      (local.set $p (i32.add (local.get $p) (i32.const 4096)))
+      (br_if $touch (i32.lt_u (local.get $p) (i32.const 0x1000000))))
+    (call $me (i32.const 0))
+    (i32.store8 (i32.const 32)
+      (call $call (i32.const 0) (i32.const 64) (i32.const 3) (i32.const 0) (i32.const 0) (i64.const 0)))
+    (call $out (i32.const 32) (i32.const 1))))"#,
+    )
+    .unwrap();
+    let s = path_str(&state);
+    assert_eq!(code(&run_cli(&["state", "init", s])), 0);
+    let out = run_cli(&["deploy", path_str(&module), "--state", s, "--json"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let contract = stdout_json(&out)["contract"].as_str().unwrap().to_string();
+    let (exit, stdout, peak) = run_measured(&[
+        "call",
+        &contract,
+        "--entry",
+        "run",
+        "--fuel",
+        "400000000",
+        "--state",
+        s,
+        "--json",
+    ]);
+    let receipt: Value = serde_json::from_slice(&stdout).unwrap();
+    assert_eq!(exit, 0, "{receipt}");
+    let depth = Profile::default().limits.max_call_depth as usize;
+    let calls = receipt["calls"].as_array().unwrap();
+    assert_eq!(calls.len(), depth, "one frame per depth, the last refused");
+    assert_eq!(calls[depth - 1]["depth"], Value::from(depth));
+    // The deepest frame's call was refused; every other frame saw success.
+    assert_eq!(receipt["output"], Value::from("00"));
+    assert!(
+        peak < 256 << 20,
+        "the CLI process peaked at {} MB",
+        peak >> 20
+    );
+    // It did hold every frame's memory at once.
+    let frames = (depth as u64 + 1) * (16 << 20);
+    assert!(
+        peak > frames,
+        "peak of {} MB is below the frames' {} MB",
+        peak >> 20,
+        frames >> 20
+    );
 }
 
 /// A new state at `state` holding the fixture token, deployed by `owner`

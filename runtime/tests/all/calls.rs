@@ -308,3 +308,36 @@ fn the_logical_stack_is_shared_by_every_frame_of_a_chain() {
         );
     }
 }
+
+/// A pool of one transaction slot (so as many instance slots as one
+/// transaction has frames) runs chains at the full depth from four threads
+/// at once: a transaction is admitted with every frame it may open, so no
+/// call waits for a slot another waiting transaction holds, and the
+/// receipts are the ones an unpooled runtime gives.
+#[test]
+fn a_pool_of_one_transaction_runs_full_depth_chains_from_many_threads() {
+    use verity_runtime::{Allocation, PoolOptions};
+    let one = Runtime::builder(Profile::default())
+        .allocation(Allocation::Pooling(PoolOptions {
+            slots: 1,
+            keep_resident_bytes: 0,
+        }))
+        .build()
+        .unwrap();
+    let unpooled = Runtime::builder(Profile::default())
+        .allocation(Allocation::OnDemand)
+        .build()
+        .unwrap();
+    let max = one.profile().limits.max_call_depth as usize;
+    let expected = run_chain(&unpooled, 0, 100);
+    assert_eq!(expected.calls.len(), max);
+    let receipts: Vec<Receipt> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| run_chain(&one, 0, 100)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for r in receipts {
+        assert_eq!(r, expected);
+    }
+}
