@@ -255,6 +255,27 @@ pub fn call_raw(
     }
 }
 
+/// Why [`update_current_contract_code`] was refused: no code is stored
+/// under the hash (store it first with a deploy, or `verity upload`), or
+/// the running contract has no record (a one-shot run).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CodeNotStored;
+
+/// Makes this contract run the code whose SHA-256 is `code_hash` once the
+/// current invocation of it returns successfully (docs/calls.md,
+/// "Upgrade"). This invocation keeps running the code it started with;
+/// every later call of the contract, in this transaction and after, runs
+/// the new code, against the same storage. Who may do it is this
+/// contract's own rule: check the caller before calling this. If the
+/// invocation fails, nothing changes; a later request in the same
+/// invocation replaces an earlier one.
+pub fn update_current_contract_code(code_hash: &[u8; 32]) -> Result<(), CodeNotStored> {
+    match host::update_current_contract_code(code_hash) {
+        verity_host_abi::abi::UPDATE_SCHEDULED => Ok(()),
+        _ => Err(CodeNotStored),
+    }
+}
+
 /// The block height the transaction runs at (its chain context): one host
 /// call, no buffer.
 pub fn block_height() -> u64 {

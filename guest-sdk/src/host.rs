@@ -210,6 +210,10 @@ mod imp {
         // SAFETY: `dst` is writable for `call_output_len()` bytes.
         unsafe { sys::call_output_read(p(dst.as_mut_ptr())) }
     }
+    pub(crate) fn update_current_contract_code(code_hash: &[u8; 32]) -> i32 {
+        // SAFETY: the host only reads 32 bytes at `code_hash`.
+        unsafe { sys::update_current_contract_code(p(code_hash.as_ptr())) }
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]

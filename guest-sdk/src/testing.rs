@@ -802,4 +802,8 @@ pub(crate) mod host {
     pub(crate) fn call_output_read(dst: &mut [u8]) {
         with_host(|h| h.call_output_read(&mut GuestMemory::new(dst), 0))
     }
+    pub(crate) fn update_current_contract_code(code_hash: &[u8; 32]) -> i32 {
+        let mut mem = code_hash.to_vec();
+        with_host(|h| h.update_current_contract_code(&mut GuestMemory::new(&mut mem), 0))
+    }
 }

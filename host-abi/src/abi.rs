@@ -40,6 +40,12 @@ pub const CALL_OUT_OF_FUEL: i32 = 3;
 /// `call` returned: the call was refused before the callee ran.
 pub const CALL_REFUSED: i32 = 4;
 
+/// `update_current_contract_code` returned: the change is scheduled.
+pub const UPDATE_SCHEDULED: i32 = 0;
+/// `update_current_contract_code` returned: refused (no code stored under
+/// the hash, or no record for the running contract).
+pub const UPDATE_REFUSED: i32 = 1;
+
 /// A wasm value type that may appear in a host function signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ValType {
@@ -202,6 +208,17 @@ macro_rules! for_each_host_fn {
             fn call_output_len() -> i32, cost = context, bytes = "none";
             /// Copies the last call's output to `dst`.
             fn call_output_read(dst: i32), cost = context, bytes = "output length";
+            /// Makes the running contract run the code stored under the
+            /// 32-byte hash at `hash_ptr` once this invocation of it returns
+            /// successfully (docs/calls.md, "Upgrade"): this invocation
+            /// keeps running its code; later calls of the contract, in this
+            /// transaction and after, run the new one. A later request in
+            /// the same invocation replaces an earlier one; a failed
+            /// invocation changes nothing. Returns 0 scheduled, 1 refused:
+            /// no code is stored under the hash, or the running contract
+            /// has no record (a one-shot run).
+            fn update_current_contract_code(hash_ptr: i32) -> i32,
+                cost = update_code, bytes = "stored code length";
         }
     };
 }

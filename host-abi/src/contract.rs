@@ -128,59 +128,135 @@ fn kind_key(kind: u8, id: &[u8; 32]) -> [u8; 33] {
     k
 }
 
-/// What the state holds for a contract: its code, and who deployed it (the
-/// admin an upgrade will need).
+/// What the state holds for a contract: its code, who deployed it (the
+/// admin an upgrade will need), and its last code changes.
 ///
-/// Encoded as `0x01 ‖ code_hash ‖ u32le(len(admin)) ‖ admin` (the first
-/// byte is the record's version).
+/// Encoded as `0x01 ‖ code_hash ‖ u32le(len(admin)) ‖ admin` while the
+/// contract runs the code it was deployed with, and as `0x02 ‖ code_hash ‖
+/// u32le(len(admin)) ‖ admin ‖ u8(n) ‖ n × (u64le(height) ‖ code_hash)`
+/// (1 ≤ n ≤ [`ContractRecord::MAX_HISTORY`], oldest first) once it has
+/// changed its code: one encoding per record.
 ///
 /// ```
 /// use verity_host_abi::Hash32;
-/// use verity_host_abi::contract::ContractRecord;
+/// use verity_host_abi::contract::{CodeChange, ContractRecord};
 ///
-/// let r = ContractRecord { code_hash: Hash32::of(b"code"), admin: b"alice".to_vec() };
-/// assert_eq!(ContractRecord::decode(&r.encode()), Some(r));
+/// let mut r = ContractRecord::new(Hash32::of(b"code"), b"alice".to_vec());
+/// assert_eq!(ContractRecord::decode(&r.encode()), Some(r.clone()));
+/// assert_eq!(r.encode()[0], 1);
+/// r.change_code(7, Hash32::of(b"new code"));
+/// assert_eq!(r.code_hash, Hash32::of(b"new code"));
+/// assert_eq!(r.history, [CodeChange { height: 7, code_hash: Hash32::of(b"new code") }]);
+/// assert_eq!(ContractRecord::decode(&r.encode()), Some(r.clone()));
+/// assert_eq!(r.encode()[0], 2);
 /// assert_eq!(ContractRecord::decode(b"junk"), None);
 /// ```
 #[cfg(feature = "alloc")]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ContractRecord {
-    /// SHA-256 of the contract's module.
+    /// SHA-256 of the module the contract runs.
     pub code_hash: Hash32,
     /// The deployer.
     pub admin: alloc::vec::Vec<u8>,
+    /// The last code changes, oldest first (at most
+    /// [`ContractRecord::MAX_HISTORY`]; empty for a contract running the
+    /// code it was deployed with).
+    pub history: alloc::vec::Vec<CodeChange>,
+}
+
+/// One code change of a contract (`update_current_contract_code`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CodeChange {
+    /// The block height of the transaction that made it.
+    pub height: u64,
+    /// The code the contract runs since.
+    pub code_hash: Hash32,
 }
 
 #[cfg(feature = "alloc")]
 impl ContractRecord {
-    /// The record's version byte.
+    /// The version byte of a record with no code change.
     pub const VERSION: u8 = 1;
+    /// The version byte of a record with code changes.
+    pub const VERSION_WITH_HISTORY: u8 = 2;
+    /// How many code changes a record keeps (the oldest go first).
+    pub const MAX_HISTORY: usize = 8;
+
+    /// The record of a contract just deployed with `code_hash` by `admin`.
+    pub fn new(code_hash: Hash32, admin: alloc::vec::Vec<u8>) -> ContractRecord {
+        ContractRecord {
+            code_hash,
+            admin,
+            history: alloc::vec::Vec::new(),
+        }
+    }
+
+    /// Makes the contract run `code_hash` from now on, noting the change
+    /// at `height` (and forgetting the oldest beyond
+    /// [`MAX_HISTORY`](Self::MAX_HISTORY)).
+    pub fn change_code(&mut self, height: u64, code_hash: Hash32) {
+        if self.history.len() == Self::MAX_HISTORY {
+            self.history.remove(0);
+        }
+        self.history.push(CodeChange { height, code_hash });
+        self.code_hash = code_hash;
+    }
 
     /// The canonical encoding.
     pub fn encode(&self) -> alloc::vec::Vec<u8> {
-        let mut out = alloc::vec::Vec::with_capacity(37 + self.admin.len());
-        out.push(Self::VERSION);
+        let mut out =
+            alloc::vec::Vec::with_capacity(38 + self.admin.len() + 40 * self.history.len());
+        let version = if self.history.is_empty() {
+            Self::VERSION
+        } else {
+            Self::VERSION_WITH_HISTORY
+        };
+        out.push(version);
         out.extend_from_slice(&self.code_hash.0);
         out.extend_from_slice(&(self.admin.len() as u32).to_le_bytes());
         out.extend_from_slice(&self.admin);
+        if !self.history.is_empty() {
+            out.push(self.history.len() as u8);
+            for c in &self.history {
+                out.extend_from_slice(&c.height.to_le_bytes());
+                out.extend_from_slice(&c.code_hash.0);
+            }
+        }
         out
     }
 
     /// Decodes a canonical encoding, or `None`.
     pub fn decode(bytes: &[u8]) -> Option<ContractRecord> {
         let (&version, rest) = bytes.split_first()?;
-        if version != Self::VERSION || rest.len() < 36 {
+        if (version != Self::VERSION && version != Self::VERSION_WITH_HISTORY) || rest.len() < 36 {
             return None;
         }
         let (hash, rest) = rest.split_at(32);
-        let (len, admin) = rest.split_at(4);
+        let (len, rest) = rest.split_at(4);
         let len = u32::from_le_bytes(len.try_into().ok()?) as usize;
-        if admin.len() != len {
+        let (admin, rest) = (rest.get(..len)?, rest.get(len..)?);
+        let mut history = alloc::vec::Vec::new();
+        if version == Self::VERSION_WITH_HISTORY {
+            let (&n, mut changes) = rest.split_first()?;
+            let n = usize::from(n);
+            if n == 0 || n > Self::MAX_HISTORY || changes.len() != n * 40 {
+                return None;
+            }
+            while let Some((change, more)) = changes.split_at_checked(40) {
+                let (height, hash) = change.split_at(8);
+                history.push(CodeChange {
+                    height: u64::from_le_bytes(height.try_into().ok()?),
+                    code_hash: Hash32(hash.try_into().ok()?),
+                });
+                changes = more;
+            }
+        } else if !rest.is_empty() {
             return None;
         }
         Some(ContractRecord {
             code_hash: Hash32(hash.try_into().ok()?),
             admin: admin.to_vec(),
+            history,
         })
     }
 }

@@ -126,6 +126,10 @@ cost_schedule! {
     /// the entry name and the input copied. The callee's instance and
     /// pages are charged as `wasm_instance`, its own work as it runs.
     call = (5_000, 1),
+    /// Scheduling a code change of the running contract: the record's
+    /// read and rewrite, per request, and per byte of the stored code
+    /// whose presence is checked.
+    update_code = (10_000, 1),
     /// Every wasm instruction not in a class below (`block`, `loop`,
     /// `end`, `else` and `nop` are free; loads and stores are priced by
     /// [`CostSchedule::memory_access`]).

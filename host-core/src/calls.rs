@@ -22,6 +22,7 @@ pub(crate) type Res<T = ()> = Result<T, HostExit>;
 
 pub(crate) use crate::frames::{
     call, call_output_len, call_output_read, caller_len, caller_read, current_contract,
+    update_current_contract_code,
 };
 
 pub(crate) use crate::crypto::{

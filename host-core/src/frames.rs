@@ -13,13 +13,14 @@
 use std::vec::Vec;
 
 use sha2::{Digest, Sha256};
-use verity_host_abi::contract::storage_prefix;
+use verity_host_abi::contract::{ContractRecord, code_key, record_key, storage_prefix};
 use verity_host_abi::{CallEntry, ContractId, Hash32, Status};
 
-use verity_host_abi::abi::CALL_REFUSED;
+use verity_host_abi::abi::{CALL_REFUSED, UPDATE_REFUSED, UPDATE_SCHEDULED};
 use verity_host_abi::{CostClass, TrapKind};
 
 use crate::calls::{Res, copy_out, len_i32, limit};
+use crate::exit::HostExit;
 use crate::host::Host;
 use crate::memory::GuestMemory;
 use crate::state::StateView;
@@ -110,6 +111,9 @@ pub(crate) struct Frame {
     caller_input: Vec<u8>,
     /// The caller's output so far, restored when the frame closes.
     caller_output: Vec<u8>,
+    /// The code change the caller asked for, restored when the frame
+    /// closes.
+    caller_pending_code: Option<Hash32>,
     /// This call's index in the call tree.
     record: usize,
 }
@@ -208,6 +212,7 @@ impl<B: StateView> Host<B> {
             caller: self.contract,
             caller_input: std::mem::replace(&mut self.tx.input, input),
             caller_output: std::mem::take(&mut self.output),
+            caller_pending_code: self.pending_code.take(),
             record,
         });
         self.set_contract(callee);
@@ -227,6 +232,12 @@ impl<B: StateView> Host<B> {
             return Vec::new();
         };
         let ok = status.is_success();
+        // The callee's code change takes effect as it returns, inside its
+        // savepoint: an enclosing frame that fails undoes it too.
+        if ok {
+            self.apply_pending_code();
+        }
+        self.pending_code = frame.caller_pending_code;
         self.close_savepoint(ok);
         let record = &mut self.calls[frame.record];
         record.status = Some(status.clone());
@@ -239,6 +250,28 @@ impl<B: StateView> Host<B> {
             Status::Reverted { message } => message.as_bytes().to_vec(),
             _ => Vec::new(),
         }
+    }
+
+    /// Rewrites the running contract's record to name the code its frame
+    /// asked for, noting the change at the transaction's height. The
+    /// record was read (recorded) when the change was asked for, so the
+    /// overlay holds it.
+    pub(crate) fn apply_pending_code(&mut self) {
+        let Some(code_hash) = self.pending_code.take() else {
+            return;
+        };
+        let key = record_key(&self.contract);
+        let Some(mut record) = self
+            .overlay
+            .seen(&key)
+            .flatten()
+            .and_then(ContractRecord::decode)
+        else {
+            debug_assert!(false, "a code change without a record read");
+            return;
+        };
+        record.change_code(self.tx.chain.height, code_hash);
+        self.system_write(key.to_vec(), record.encode());
     }
 
     /// Makes `contract` the running one: its storage prefix heads the key
@@ -332,6 +365,38 @@ pub(crate) fn call<B: StateView>(
         fuel_cap: u64::try_from(fuel_cap).ok().filter(|c| *c > 0),
     });
     Ok(CALL_REFUSED)
+}
+
+/// Schedules a code change of the running contract (the ABI table's
+/// `update_current_contract_code`). In order: the pointer, the record and
+/// the code under the hash (both recorded reads, so the witness proves the
+/// code's presence or absence; the code is charged per byte).
+pub(crate) fn update_current_contract_code<B: StateView>(
+    h: &mut Host<B>,
+    mem: &mut GuestMemory<'_>,
+    hash_ptr: i32,
+) -> Res<i32> {
+    let r = mem.range(hash_ptr, 32)?;
+    let mut code_hash = Hash32::default();
+    code_hash.0.copy_from_slice(&mem.bytes()?[r]);
+    let contract = h.contract;
+    let record = h
+        .system_read(&record_key(&contract))
+        .map_err(HostExit::State)?;
+    if record.as_deref().and_then(ContractRecord::decode).is_none() {
+        return Ok(UPDATE_REFUSED);
+    }
+    // A recorded read, unlike a callee's code: whether the code is there
+    // decides the outcome, and only the witness can prove that it is not.
+    let Some(code) = h
+        .system_read(&code_key(&code_hash))
+        .map_err(HostExit::State)?
+    else {
+        return Ok(UPDATE_REFUSED);
+    };
+    h.charge_bytes(CostClass::update_code, code.len())?;
+    h.pending_code = Some(code_hash);
+    Ok(UPDATE_SCHEDULED)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::vec::Vec;
 
 use verity_host_abi::contract::{ContractId, STORAGE_PREFIX_BYTES, storage_key, storage_prefix};
 use verity_host_abi::{
-    CallEntry, CostClass, CostSchedule, Event, Limits, ReadEntry, Status, WriteEntry,
+    CallEntry, CostClass, CostSchedule, Event, Hash32, Limits, ReadEntry, Status, WriteEntry,
     for_each_host_fn,
 };
 
@@ -146,6 +146,9 @@ pub struct Host<B> {
     pub(crate) call_request: Option<CallRequest>,
     /// The output of the last call that ended.
     pub(crate) call_output: Vec<u8>,
+    /// The code the running frame asked its contract to run once it
+    /// returns successfully (`update_current_contract_code`).
+    pub(crate) pending_code: Option<Hash32>,
     /// The running contract's storage prefix, then the key being read.
     pub(crate) key_buf: Vec<u8>,
     pub(crate) tx: TxBytes,
@@ -183,6 +186,7 @@ impl<B: StateView> Host<B> {
             calls: Vec::new(),
             call_request: None,
             call_output: Vec::new(),
+            pending_code: None,
             key_buf,
             tx,
             limits: *limits,
@@ -290,7 +294,10 @@ impl<B: StateView> Host<B> {
     /// Ends the run with `status`. A run that did not succeed keeps its read
     /// set (what it saw, which a verifier needs to re-execute it) and
     /// nothing else: no writes, events or output.
-    pub fn finish(self, status: &Status) -> Finished<B> {
+    pub fn finish(mut self, status: &Status) -> Finished<B> {
+        if status.is_success() {
+            self.apply_pending_code();
+        }
         let (reads, writes) = self.overlay.into_sets();
         let effects = if status.is_success() {
             let calls = self.calls.into_iter().map(CallRecord::into_entry).collect();

@@ -203,6 +203,13 @@ impl Overlay {
 
     /// The run's own latest write of `key`, if it wrote it: `Some(None)`
     /// for a removal. Records nothing.
+    /// The value of `key` as the run last saw it, by a write or a recorded
+    /// read; `None` if it has done neither.
+    pub(crate) fn seen(&self, key: &[u8]) -> Option<Option<&[u8]>> {
+        self.written(key)
+            .or_else(|| self.reads.get(key).map(|v| v.as_deref()))
+    }
+
     pub(crate) fn written(&self, key: &[u8]) -> Option<Option<&[u8]>> {
         self.writes.get(key).map(|w| w.value.as_deref())
     }

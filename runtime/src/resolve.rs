@@ -169,7 +169,7 @@ impl Runtime {
         admin: Vec<u8>,
     ) {
         host.system_write(code_key(&code_hash).to_vec(), code.to_vec());
-        let record = ContractRecord { code_hash, admin };
+        let record = ContractRecord::new(code_hash, admin);
         host.system_write(record_key(contract).to_vec(), record.encode());
     }
 }

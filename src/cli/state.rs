@@ -133,9 +133,15 @@ fn contract(state: &MemoryState, id: ContractId, json: bool) -> Result<Outcome> 
         .value(&verity_runtime::abi::contract::code_key(&record.code_hash))
         .map(<[u8]>::len);
     if json {
+        let history: Vec<_> = record
+            .history
+            .iter()
+            .map(|c| json!({"height": c.height, "code_hash": c.code_hash.to_hex()}))
+            .collect();
         let doc = json!({
             "contract": id.to_string(), "code_hash": record.code_hash.to_hex(),
             "code_bytes": stored, "admin": hex::encode(&record.admin), "storage_keys": keys,
+            "code_history": history,
         });
         outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
@@ -146,6 +152,15 @@ fn contract(state: &MemoryState, id: ContractId, json: bool) -> Result<Outcome> 
         }
         outln!("admin     {}", hex::encode(&record.admin));
         outln!("storage   {keys} keys");
+        // The last code changes, oldest first (the record keeps
+        // ContractRecord::MAX_HISTORY of them).
+        for change in &record.history {
+            outln!(
+                "upgraded  at height {} to {}",
+                change.height,
+                change.code_hash
+            );
+        }
     }
     Ok(Outcome::Ok)
 }

@@ -707,6 +707,108 @@ fn the_worst_transaction_stays_under_256_mb() {
     assert!(peak > 16 << 20, "implausible peak of {} KB", peak >> 10);
 }
 
+/// An upgrade through the CLI: a contract asks to run code deployed
+/// elsewhere (so stored); `state contract` then names the new code and
+/// its history, and the upgrade's receipt verifies with its witness and
+/// both modules.
+#[test]
+fn an_upgrade_through_the_cli_shows_in_the_record_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let s = path_str(&state);
+    let module = |v: u8| {
+        let path = dir.path().join(format!("v{v}.wat"));
+        std::fs::write(
+            &path,
+            format!(
+                r#"(module
+  (import "verity" "input_read" (func $input_read (param i32)))
+  (import "verity" "update_current_contract_code" (func $update (param i32) (result i32)))
+  (import "verity" "output_set" (func $output_set (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 300) "\{v:02x}")
+  (func (export "version") (call $output_set (i32.const 300) (i32.const 1)))
+  (func (export "upgrade")
+    (call $input_read (i32.const 0))
+    (i32.store8 (i32.const 100) (call $update (i32.const 0)))
+    (call $output_set (i32.const 100) (i32.const 1))))"#
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let (v1, v2) = (module(1), module(2));
+    assert_eq!(code(&run_cli(&["state", "init", s])), 0);
+    let deploy = |m: &Path, salt: &str| {
+        let out = run_cli(&[
+            "deploy",
+            path_str(m),
+            "--salt",
+            salt,
+            "--state",
+            s,
+            "--json",
+        ]);
+        assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+        stdout_json(&out)
+    };
+    let contract = deploy(&v1, &"00".repeat(32))["contract"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let v2_hash = deploy(&v2, &"11".repeat(32))["code_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let receipt = dir.path().join("up.json");
+    let witness = dir.path().join("up.witness");
+    let out = run_cli(&[
+        "call",
+        &contract,
+        "--entry",
+        "upgrade",
+        "--input",
+        &v2_hash,
+        "--height",
+        "9",
+        "--state",
+        s,
+        "--receipt",
+        path_str(&receipt),
+        "--witness",
+        path_str(&witness),
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    let out = run_cli(&["state", "contract", s, &contract, "--json"]);
+    let record = stdout_json(&out);
+    assert_eq!(record["code_hash"], Value::from(v2_hash.clone()));
+    assert_eq!(
+        record["code_history"],
+        serde_json::json!([{"height": 9, "code_hash": v2_hash}])
+    );
+    let out = run_cli(&["state", "contract", s, &contract]);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains(&format!("upgraded  at height 9 to {v2_hash}")),
+        "{shown}"
+    );
+    let out = run_cli(&[
+        "verify",
+        path_str(&receipt),
+        "--module",
+        path_str(&v1),
+        "--module",
+        path_str(&v2),
+        "--witness",
+        path_str(&witness),
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    let out = run_cli(&[
+        "call", &contract, "--entry", "version", "--state", s, "--json",
+    ]);
+    assert_eq!(stdout_json(&out)["output"], Value::from("02"));
+}
+
 /// The deepest, largest frames at once: a contract that grows its memory
 /// to the cap, makes every page resident, and calls itself (a direct
 /// self-call is allowed) until `max_call_depth` refuses, so that every

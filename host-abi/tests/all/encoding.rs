@@ -459,3 +459,52 @@ fn lengths_past_u32_take_the_long_form_and_only_they_do() {
     huge.output = vec![0; u32::MAX as usize];
     assert_ne!(huge.hash(), sample().hash());
 }
+
+fn arb_record() -> impl Strategy<Value = verity_host_abi::contract::ContractRecord> {
+    use verity_host_abi::contract::{CodeChange, ContractRecord};
+    (
+        any::<[u8; 32]>(),
+        vec(any::<u8>(), 0..40),
+        vec(
+            (any::<u64>(), any::<[u8; 32]>()),
+            0..=ContractRecord::MAX_HISTORY,
+        ),
+    )
+        .prop_map(|(hash, admin, history)| ContractRecord {
+            code_hash: Hash32(hash),
+            admin,
+            history: history
+                .into_iter()
+                .map(|(height, h)| CodeChange {
+                    height,
+                    code_hash: Hash32(h),
+                })
+                .collect(),
+        })
+}
+
+proptest! {
+    /// A contract record has one encoding: every record round-trips, and
+    /// any bytes that decode are exactly the encoding of what they decode
+    /// to (a v2 record with no history, a count past the bound, a trailing
+    /// byte: all refused).
+    #[test]
+    fn a_contract_record_has_one_encoding(r in arb_record(), junk in vec(any::<u8>(), 0..120), cut in any::<prop::sample::Index>()) {
+        use verity_host_abi::contract::ContractRecord;
+        let bytes = r.encode();
+        prop_assert_eq!(ContractRecord::decode(&bytes), Some(r.clone()));
+        // Truncated or extended, the encoding is no record (or another's
+        // canonical encoding).
+        let short = &bytes[..cut.index(bytes.len())];
+        let mut long = bytes.clone();
+        long.push(0);
+        for b in [short, &long[..], &junk[..]] {
+            if let Some(d) = ContractRecord::decode(b) {
+                prop_assert_eq!(d.encode(), b.to_vec());
+            }
+        }
+        prop_assert_eq!(ContractRecord::decode(&long), None);
+        // The version byte says whether there is a history.
+        prop_assert_eq!(bytes[0], if r.history.is_empty() { 1 } else { 2 });
+    }
+}

@@ -272,13 +272,7 @@ fn contract_receipts_verify_with_their_witnesses_and_name_missing_code() {
         .iter_mut()
         .find(|r| r.key[..] == record_key(&deployed.contract)[..])
         .unwrap();
-    record.value = Some(
-        ContractRecord {
-            code_hash: Hash32([6; 32]),
-            admin: OWNER.to_vec(),
-        }
-        .encode(),
-    );
+    record.value = Some(ContractRecord::new(Hash32([6; 32]), OWNER.to_vec()).encode());
     assert!(
         rt.verify_receipt(&lie, Some(&code), Some(&witness))
             .is_err()

@@ -17,4 +17,5 @@ mod spec_testsuite;
 mod state_semantics;
 mod transitions;
 mod two_phase;
+mod upgrade;
 mod validation;
