@@ -226,6 +226,11 @@ fn metadata(cargo: &std::ffi::OsStr, manifest: &Path, locked: bool) -> Result<Va
     if locked {
         cmd.arg("--locked");
     }
+    // The build runs without these, so the target directory must be the
+    // one cargo names without them too (a CARGO_TARGET_DIR would move it).
+    for name in CLEARED {
+        cmd.env_remove(name);
+    }
     let out = cmd
         .output()
         .with_context(|| format!("cannot run {}", Path::new(cargo).display()))?;

@@ -798,7 +798,12 @@ fn verity_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     let out = verity()
         .args(args)
         .current_dir(dir)
-        .env_remove("CARGO_TARGET_DIR")
+        // `verity build` ignores a target directory from the environment
+        // (its build and its reading of cargo's metadata alike).
+        .env(
+            "CARGO_TARGET_DIR",
+            std::env::temp_dir().join("verity-build-ignores-this"),
+        )
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .output()
