@@ -86,7 +86,7 @@ pub fn expand_client(args: &ClientArgs) -> syn::Result<TokenStream2> {
     let spec = ContractSpec::decode(&section)
         .map_err(|e| err(format!("{}: malformed spec: {e}", path.display())))?;
     let path_str = path.to_string_lossy().into_owned();
-    Ok(client_for(&args.name, &spec, &path_str))
+    Ok(client_for(&args.name, &spec, &path_str, &args.path.value()))
 }
 
 /// The `verity.spec` section of a module (several read as one).
@@ -111,7 +111,9 @@ fn spec_section(code: &[u8]) -> Result<Vec<u8>, String> {
     Ok(section)
 }
 
-fn client_for(name: &Ident, spec: &ContractSpec, path: &str) -> TokenStream2 {
+/// The client `name` of the contract `spec` describes, read from `path`
+/// (`shown` as the user wrote it).
+fn client_for(name: &Ident, spec: &ContractSpec, path: &str, shown: &str) -> TokenStream2 {
     let mut needs_alloc = None;
     let mut methods = Vec::new();
     for entry in spec.entries.iter().filter(|e| !e.name.starts_with("__")) {
@@ -162,7 +164,7 @@ fn client_for(name: &Ident, spec: &ContractSpec, path: &str) -> TokenStream2 {
     }
     let errors = spec.errors.iter().map(error_type);
     let alloc = needs_alloc.map(|t| require_alloc(&format!("a client whose calls pass `{t}`")));
-    let doc = format!("A typed client of the contract described by `{path}`.");
+    let doc = format!("A typed client of the contract described by `{shown}`.");
     quote! {
         #alloc
         // Rebuild when the spec changes.

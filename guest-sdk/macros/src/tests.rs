@@ -162,3 +162,56 @@ fn an_event_records_its_type_and_its_topic() {
     let ev = spec.event(b"transfer").unwrap();
     assert_eq!(ev.data, TypeSpec::Named("Transfer".into()));
 }
+
+/// `contractclient!` reads a spec file or a `.wasm` (the same spec either
+/// way), holds a `.wasm` to its pinned code hash, and refuses a pin on a
+/// spec file, a missing file and a file that is neither.
+#[test]
+fn contractclient_reads_a_spec_or_a_pinned_wasm_and_refuses_the_rest() {
+    use crate::client::{ClientArgs, expand_client};
+    use sha2::{Digest, Sha256};
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let wasm = std::fs::read(format!("{dir}/../../fixtures/wasm/token.wasm")).unwrap();
+    let hash: String = Sha256::digest(&wasm)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let expand = |args: proc_macro2::TokenStream| {
+        let args: ClientArgs = syn::parse2(args).unwrap();
+        expand_client(&args)
+            .map(|t| t.to_string())
+            .map_err(|e| e.to_string())
+    };
+    let from_wasm = expand(quote::quote!(T, "../../fixtures/wasm/token.wasm")).unwrap();
+    let from_spec = expand(quote::quote!(
+        T,
+        "../../fixtures/contracts/escrow/token.spec"
+    ))
+    .unwrap();
+    // The same client, but for the file its doc and include name.
+    let strip = |s: &str| {
+        s.split_once("pub struct T")
+            .map(|(_, rest)| rest.to_string())
+    };
+    assert!(strip(&from_wasm).is_some());
+    assert_eq!(strip(&from_wasm), strip(&from_spec));
+    assert!(from_wasm.contains("fn try_transfer_from"), "{from_wasm}");
+    assert!(
+        from_wasm.contains("InsufficientAllowance = 7u32"),
+        "{from_wasm}"
+    );
+    let pinned = quote::quote!(T, "../../fixtures/wasm/token.wasm", code_hash = #hash);
+    assert!(expand(pinned).is_ok());
+    let wrong = "00".repeat(32);
+    let err =
+        expand(quote::quote!(T, "../../fixtures/wasm/token.wasm", code_hash = #wrong)).unwrap_err();
+    assert!(err.contains("not the pinned one"), "{err}");
+    let err =
+        expand(quote::quote!(T, "../../fixtures/contracts/escrow/token.spec", code_hash = #hash))
+            .unwrap_err();
+    assert!(err.contains("needs the contract's .wasm"), "{err}");
+    let err = expand(quote::quote!(T, "no/such/file.spec")).unwrap_err();
+    assert!(err.contains("cannot read"), "{err}");
+    let err = expand(quote::quote!(T, "Cargo.toml")).unwrap_err();
+    assert!(err.contains("malformed spec"), "{err}");
+}

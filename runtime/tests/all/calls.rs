@@ -60,6 +60,7 @@ const CALLEE: &str = r#"(module
     (call $output_set (i32.const 6) (i32.const 5))
     unreachable)
   (func (export "spin") (loop $l (br $l)))
+  (func (export "emit") (call $emit (i32.const 0) (i32.const 1) (i32.const 1) (i32.const 5)))
   (func (export "who")
     (call $current (i32.const 100))
     (call $caller_read (i32.const 132))
@@ -340,4 +341,73 @@ fn a_pool_of_one_transaction_runs_full_depth_chains_from_many_threads() {
     for r in receipts {
         assert_eq!(r, expected);
     }
+}
+
+/// A deploy whose constructor calls the contract it is deploying (a direct
+/// self-call): the callee is resolved through the transaction's own
+/// writes, so the record and code stored a moment before, in the same
+/// transaction, are found, whatever the module cache holds. The callee's
+/// write is the new contract's, and the deploy verifies.
+#[test]
+fn a_constructor_calls_the_contract_deployed_earlier_in_its_transaction() {
+    const SELF_INIT: &str = r#"(module
+  (import "verity" "current_contract" (func $me (param i32)))
+  (import "verity" "call" (func $call (param i32 i32 i32 i32 i32 i64) (result i32)))
+  (import "verity" "storage_write" (func $w (param i32 i32 i32 i32)))
+  (import "verity" "output_set" (func $output_set (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 40) "put")
+  (data (i32.const 60) "kv")
+  (func (export "init")
+    (call $me (i32.const 0))
+    (i32.store8 (i32.const 100) (call $call (i32.const 0) (i32.const 40) (i32.const 3)
+      (i32.const 0) (i32.const 0) (i64.const 0)))
+    (call $output_set (i32.const 100) (i32.const 1)))
+  (func (export "put") (call $w (i32.const 60) (i32.const 1) (i32.const 61) (i32.const 1))))"#;
+    let code = wat::parse_str(SELF_INIT).unwrap();
+    let mut receipts = Vec::new();
+    for compiler in [Compiler::Cranelift, Compiler::Winch] {
+        // A fresh runtime: nothing of this module is cached.
+        let rt = Runtime::with_compiler(Profile::default(), compiler).unwrap();
+        let mut state = MemoryState::default();
+        let tx = Transaction::deploy(Hash32::of(b"self-init"))
+            .with_entry("init")
+            .with_fuel(FUEL);
+        let r = rt.execute(&code, &tx, &state).unwrap();
+        assert_eq!(r.status, Status::Success);
+        assert_eq!(r.output, b"\x00", "the self-call ran");
+        assert_eq!(r.calls.len(), 1);
+        assert_eq!(
+            (r.calls[0].caller, r.calls[0].callee),
+            (r.contract, r.contract)
+        );
+        assert_eq!(written(&r, &r.contract, b"k").as_deref(), Some(&b"v"[..]));
+        let witness = state.commit(&r).unwrap().witness;
+        let verifier = Runtime::new(Profile::default()).unwrap();
+        let verified = verifier
+            .verify_tree(&r, None, &[&code], Some(&witness))
+            .unwrap();
+        assert!(verified.state_authenticated);
+        receipts.push(r);
+    }
+    assert_eq!(receipts[0], receipts[1]);
+}
+
+/// Every event names the contract whose frame emitted it, set by the host
+/// (`event_emit` takes no contract): the callee's event in the caller's
+/// transaction names the callee, not the transaction's contract.
+#[test]
+fn every_event_names_the_contract_that_emitted_it() {
+    both(|w| {
+        let r = w.call(w.callee, "emit", 0, FUEL);
+        assert_eq!(r.status, Status::Success);
+        let by: Vec<_> = r
+            .events
+            .iter()
+            .map(|e| (e.contract, e.topic.clone()))
+            .collect();
+        assert_eq!(by, vec![(w.callee, b"k".to_vec())]);
+        assert_eq!(r.events[0].data, b"b-val");
+        assert_ne!(r.contract, w.callee);
+    });
 }
