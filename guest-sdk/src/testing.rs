@@ -65,7 +65,7 @@ use std::vec::Vec;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use verity_host_abi::contract::{STORAGE_PREFIX_BYTES, storage_key};
+use verity_host_abi::contract::{storage_key, storage_prefix};
 use verity_host_abi::spec::ContractSpec;
 use verity_host_abi::{CostSchedule, Limits};
 use verity_host_core::{
@@ -73,7 +73,7 @@ use verity_host_core::{
     TxRejection, check_transaction,
 };
 
-pub use verity_host_abi::{ContractId, Event, ReadEntry, Status, TrapKind, WriteEntry};
+pub use verity_host_abi::{CallEntry, ContractId, Event, ReadEntry, Status, TrapKind, WriteEntry};
 pub use verity_host_core::HostFuel;
 
 use crate::msg::{MsgBuf, PANIC_MESSAGE_BYTES, push_panic_location};
@@ -90,12 +90,17 @@ pub struct Outcome {
     /// Events emitted (empty unless the run succeeded).
     pub events: Vec<Event>,
     /// Keys read from the committed state and the values seen, sorted by
-    /// key (kept whatever the status, as in a receipt). Keys are the
-    /// contract's own, without the storage prefix a receipt shows.
+    /// key (kept whatever the status, as in a receipt). The contract's own
+    /// keys are as it names them, without the storage prefix a receipt
+    /// shows; keys of other contracts (a [registered](TestEnv::register)
+    /// callee's) are whole state keys.
     pub reads: Vec<ReadEntry>,
-    /// The write set, sorted by key; `None` is a removal (empty unless the
-    /// run succeeded).
+    /// The write set, sorted by key, its keys as in `reads`; `None` is a
+    /// removal (empty unless the run succeeded).
     pub writes: Vec<WriteEntry>,
+    /// The call tree in pre-order, as the receipt's `calls` (empty unless
+    /// the run succeeded). A call's `fuel_used` is its host calls' fuel.
+    pub calls: Vec<CallEntry>,
     /// Fuel taken by host calls: all of the fuel limit if the run ran out.
     pub host_fuel: u64,
     /// The host-call part of the run's fuel profile: for each class of
@@ -163,6 +168,7 @@ impl Outcome {
             events: Vec::new(),
             reads: Vec::new(),
             writes: Vec::new(),
+            calls: Vec::new(),
             host_fuel: 0,
             host_fuel_by_class: HostFuel::default(),
             logs: Vec::new(),
@@ -477,9 +483,12 @@ impl TestEnv {
         let run = host.finish(&status);
         self.state = run.backend;
         self.state.apply(&run.effects.writes);
-        // The contract's keys, as it names them: every key a run touches is
-        // under its prefix.
-        let own = |key: Vec<u8>| key[STORAGE_PREFIX_BYTES..].to_vec();
+        // The contract's keys, as it names them; a callee's stay whole.
+        let prefix = storage_prefix(&self.contract);
+        let own = |key: Vec<u8>| match key.strip_prefix(&prefix[..]) {
+            Some(own) => own.to_vec(),
+            None => key,
+        };
         let outcome = Outcome {
             status,
             output: run.effects.output,
@@ -502,6 +511,7 @@ impl TestEnv {
                     value: w.value,
                 })
                 .collect(),
+            calls: run.effects.calls,
             host_fuel,
             host_fuel_by_class: run.host_fuel,
             logs: run.logs,

@@ -270,6 +270,106 @@ fn kernel_entries_match() {
     k.call("matmul", &(3u32,));
 }
 
+/// The escrow and the token, both hosts running the same calls between
+/// them: `TestEnv` with both registered at the runtime's addresses, the
+/// runtime with both deployed. After every step the outcome matches the
+/// receipt field by field: status, output, events (each with its
+/// emitter), the read and write sets of contract storage (the runtime's
+/// reads of records and code, which a native host has no use for, aside),
+/// and the call tree with each call's host-call fuel.
+#[test]
+fn escrow_and_token_calls_match() {
+    const ARBITER: [u8; 32] = [4; 32];
+    let profile = host_costs_only();
+    let code = |name: &str| std::fs::read(fixture(&format!("wasm/{name}.wasm"))).unwrap();
+    let (token_code, escrow_code) = (code("token"), code("escrow"));
+    let mut wasm = Harness::with_profile(&token_code, profile.clone()).unwrap();
+    wasm.set_sender(&OWNER);
+    let token = wasm.deploy(&token_code, "", &()).unwrap().receipt.contract;
+    let escrow = wasm.deploy(&escrow_code, "", &()).unwrap().receipt.contract;
+    let mut native = TestEnv::new();
+    native
+        .set_costs(profile.costs)
+        .set_limits(profile.limits)
+        .register::<token::Token>(token)
+        .register::<escrow::Escrow>(escrow);
+    let mut both = Two { native, wasm };
+    both.step::<token::Token>(token, &OWNER, "init", &(OWNER,));
+    both.step::<escrow::Escrow>(escrow, &OWNER, "init", &(token.0,));
+    both.step::<token::Token>(token, &OWNER, "mint", &(ALICE, 100u64));
+    // Refused by the token inside the escrow's call: no allowance yet.
+    let refused = both.step::<escrow::Escrow>(escrow, &ALICE, "open", &(BOB, ARBITER, 40u64));
+    assert!(!refused.is_success());
+    both.step::<token::Token>(token, &ALICE, "approve", &(escrow.0, 40u64));
+    let open = both.step::<escrow::Escrow>(escrow, &ALICE, "open", &(BOB, ARBITER, 40u64));
+    assert_eq!(open.calls.len(), 1);
+    both.step::<escrow::Escrow>(escrow, &BOB, "release", &(0u64,)); // not a party
+    let release = both.step::<escrow::Escrow>(escrow, &ARBITER, "release", &(0u64,));
+    assert_eq!(release.calls.len(), 1);
+    both.step::<escrow::Escrow>(escrow, &BOB, "refund", &(0u64,)); // gone
+    both.step::<token::Token>(token, &OWNER, "balance_of", &(BOB,));
+}
+
+/// Two hosts with several contracts.
+struct Two {
+    native: TestEnv,
+    wasm: Harness,
+}
+
+impl Two {
+    #[track_caller]
+    fn step<C: Contract>(
+        &mut self,
+        at: verity_runtime::ContractId,
+        sender: &[u8],
+        entry: &str,
+        args: &impl Serialize,
+    ) -> Outcome {
+        self.native.set_contract(at).set_sender(sender);
+        self.wasm.set_sender(sender);
+        let native = self.native.call::<C>(entry, args);
+        let wasm = self.wasm.call_at(at, entry, args).unwrap();
+        let r = &wasm.receipt;
+        let step = format!("{at}::{entry}");
+        assert_eq!(native.status, r.status, "{step}: status");
+        assert_eq!(native.output, r.output, "{step}: output");
+        assert_eq!(native.events, r.events, "{step}: events");
+        assert_eq!(native.calls, r.calls, "{step}: call tree");
+        // Contract storage only, keyed as the native outcome keys it: the
+        // running contract's own keys, other contracts' whole.
+        let prefix = verity_runtime::abi::contract::storage_prefix(&at);
+        let storage =
+            |key: &[u8]| key.first() == Some(&verity_runtime::abi::contract::STORAGE_KIND);
+        let keyed = |key: &[u8]| key.strip_prefix(&prefix[..]).unwrap_or(key).to_vec();
+        let reads: Vec<_> = r
+            .reads
+            .iter()
+            .filter(|e| storage(&e.key))
+            .map(|e| (keyed(&e.key), e.value.clone()))
+            .collect();
+        let writes: Vec<_> = r
+            .writes
+            .iter()
+            .filter(|e| storage(&e.key))
+            .map(|e| (keyed(&e.key), e.value.clone()))
+            .collect();
+        let native_reads: Vec<_> = native
+            .reads
+            .iter()
+            .map(|e| (e.key.clone(), e.value.clone()))
+            .collect();
+        let native_writes: Vec<_> = native
+            .writes
+            .iter()
+            .map(|e| (e.key.clone(), e.value.clone()))
+            .collect();
+        assert_eq!(native_reads, reads, "{step}: read set");
+        assert_eq!(native_writes, writes, "{step}: write set");
+        assert_eq!(native.host_fuel, r.fuel_used, "{step}: host-call fuel");
+        native
+    }
+}
+
 #[test]
 fn the_parity_profile_is_the_default_but_for_wasm_costs() {
     let profile = host_costs_only();
