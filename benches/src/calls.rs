@@ -28,6 +28,19 @@ const CALLER: &str = r#"(module
     (call $input_read (i32.const 0))
     (if (call $noop) (then unreachable))))"#;
 
+/// A contract whose `run` calls `noop` of the contract at the address it
+/// gets as input, again and again, until the transaction's fuel runs out.
+const FLOOD: &str = r#"(module
+  (import "verity" "input_read" (func $input_read (param i32)))
+  (import "verity" "call" (func $call (param i32 i32 i32 i32 i32 i64) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 40) "noop")
+  (func (export "run")
+    (call $input_read (i32.const 0))
+    (loop $l
+      (drop (call $call (i32.const 0) (i32.const 40) (i32.const 4) (i32.const 0) (i32.const 0) (i64.const 0)))
+      (br $l))))"#;
+
 /// The callee: an entry that does nothing.
 const CALLEE: &str = r#"(module
   (memory (export "memory") 1)
@@ -108,6 +121,47 @@ pub(crate) fn call_empty(quick: bool, rt: &Runtime) -> Result<Row> {
     row.ratios
         .insert("callee_alone_tx_us".into(), direct_s * 1e6);
     row.ratios.insert("call_fuel".into(), (r.fuel_used) as f64);
+    Ok(row.finish())
+}
+
+/// `call_flood`: a transaction that calls an empty entry until its fuel
+/// runs out, timed per unit of fuel: the calibration check of what a call
+/// is charged (`call` and the callee's `wasm_instance`), against the 20x
+/// rule over the arithmetic baseline (docs/costs.md, "Calibration").
+pub(crate) fn call_flood(quick: bool, rt: &Runtime) -> Result<Row> {
+    let (flood, callee) = (
+        module_bytes(FLOOD.as_bytes())?,
+        module_bytes(CALLEE.as_bytes())?,
+    );
+    let mut state = MemoryState::default();
+    let callee_at = deploy(rt, &mut state, &callee, ALICE, 1, "", Vec::new())?;
+    let flood_at = deploy(rt, &mut state, &flood, ALICE, 3, "", Vec::new())?;
+    let state = Plain::of(&state);
+    let fuel = if quick { 40_000_000 } else { 400_000_000 };
+    let tx = Transaction::call(flood_at, "run")
+        .with_input(callee_at.0.to_vec())
+        .with_fuel(fuel);
+    let reps = if quick { 3 } else { 5 };
+    let mut samples = Vec::new();
+    for _ in 0..reps {
+        let start = std::time::Instant::now();
+        let r = rt.execute_call(&tx, &state)?;
+        samples.push(start.elapsed().as_secs_f64());
+        ensure!(
+            r.status == verity_runtime::Status::OutOfFuel,
+            "the flood ended {}",
+            r.status
+        );
+    }
+    samples.sort_by(f64::total_cmp);
+    let seconds = samples[samples.len() / 2];
+    let ns_per_fuel = seconds * 1e9 / fuel as f64;
+    let mut row = Row::new("call_flood", "ns/fuel", false);
+    row.verity = Some(ns_per_fuel);
+    // The arithmetic baseline of the calibration (docs/costs.md).
+    row.ratios
+        .insert("x_baseline_0.16ns".into(), ns_per_fuel / 0.16);
+    row.ratios.insert("seconds_at_fuel".into(), seconds);
     Ok(row.finish())
 }
 
