@@ -20,6 +20,11 @@
 //! interleave their read-modify-write. (The short wait is for a lock that
 //! a released holder's process still shares with a child it is spawning.)
 //!
+//! Readers that commit nothing ([`DirState::open_shared`], `verity call
+//! --simulate`) share the lock instead: any number of them at once, while a
+//! writer gets [`DirStateError::Busy`] until they are done, and a reader
+//! gets it while a writer holds the directory.
+//!
 //! For crash tests, in a build with the `failpoints` feature, the
 //! environment variable `VERITY_CRASH_AT` set to `before-commit` (the
 //! writes are in the open transaction) or `after-commit` aborts the process
@@ -110,6 +115,15 @@ pub enum DirStateError {
         /// The value's size.
         bytes: usize,
     },
+    /// A commit to a state opened for reading only
+    /// ([`DirState::open_shared`]). Nothing was committed.
+    #[error(
+        "state directory {path} is open for reading only (a simulation); nothing was committed"
+    )]
+    ReadOnly {
+        /// The directory.
+        path: String,
+    },
     /// The directory holds something that is not a valid Verity state.
     #[error("state {path}/{DB} is not a valid Verity state: {reason}")]
     Corrupt {
@@ -143,18 +157,61 @@ pub enum DirStateError {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct DirState {
-    db: redb::Database,
+    db: Db,
     /// Held open for its exclusive lock.
     _lock: std::fs::File,
     path: String,
     state: MemoryState,
 }
 
+/// The database, open for writing; or nothing for a reader, which loaded
+/// the state and closed the file (its shared lock on `lock` is what keeps
+/// writers out).
+enum Db {
+    Write(redb::Database),
+    Read,
+}
+
+/// How a state directory is opened.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Create,
+    Write,
+    Read,
+}
+
 impl DirState {
     /// Opens the state directory at `path`, which [`DirState::create`]
     /// made, and loads its state.
     pub fn open(path: &Path) -> Result<Self, DirStateError> {
-        Self::open_inner(path, false)
+        Self::open_inner(path, Mode::Write)
+    }
+
+    /// Opens the state directory at `path` for reading only, under a
+    /// shared lock: other readers may hold it at once, a writer
+    /// ([`open`](Self::open)) is [`Busy`](DirStateError::Busy) until they
+    /// drop it, and it is `Busy` while a writer holds it. The state is
+    /// loaded and checked as by `open`; [`commit`](Self::commit) refuses
+    /// ([`DirStateError::ReadOnly`]).
+    ///
+    /// ```
+    /// use verity_runtime::{DirState, DirStateError};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// drop(DirState::create(dir.path())?);
+    /// let a = DirState::open_shared(dir.path())?;
+    /// let mut b = DirState::open_shared(dir.path())?; // readers share
+    /// assert!(matches!(DirState::open(dir.path()), Err(DirStateError::Busy { .. })));
+    /// let root = b.state().root();
+    /// assert!(matches!(b.commit(root, &[]), Err(DirStateError::ReadOnly { .. })));
+    /// drop((a, b));
+    /// let writer = DirState::open(dir.path())?;
+    /// assert!(matches!(DirState::open_shared(dir.path()), Err(DirStateError::Busy { .. })));
+    /// # drop(writer);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_shared(path: &Path) -> Result<Self, DirStateError> {
+        Self::open_inner(path, Mode::Read)
     }
 
     /// Creates an empty state at `path`: the directory (and its parents)
@@ -178,7 +235,7 @@ impl DirState {
             path: shown,
             source,
         })?;
-        Self::open_inner(path, true)
+        Self::open_inner(path, Mode::Create)
     }
 
     /// Opens, retrying a busy directory for up to [`BUSY_WAIT`]: a lock is
@@ -186,11 +243,11 @@ impl DirState {
     /// shares the locked file until it `exec`s), so a directory released
     /// by its holder can still look busy while any thread of it spawns a
     /// program.
-    fn open_inner(path: &Path, create: bool) -> Result<Self, DirStateError> {
+    fn open_inner(path: &Path, mode: Mode) -> Result<Self, DirStateError> {
         let start = std::time::Instant::now();
         let mut pause = std::time::Duration::from_millis(1);
         loop {
-            match Self::open_once(path, create) {
+            match Self::open_once(path, mode) {
                 Err(DirStateError::Busy { .. }) if start.elapsed() < BUSY_WAIT => {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(std::time::Duration::from_millis(25));
@@ -200,7 +257,8 @@ impl DirState {
         }
     }
 
-    fn open_once(path: &Path, create: bool) -> Result<Self, DirStateError> {
+    fn open_once(path: &Path, mode: Mode) -> Result<Self, DirStateError> {
+        let create = mode == Mode::Create;
         let shown = path.display().to_string();
         let io = |source| DirStateError::Io {
             path: shown.clone(),
@@ -237,7 +295,12 @@ impl DirState {
             .map_err(io)?
             .into_std();
         plain(LOCK, lock.metadata().ok().map(FileKind::of_std))?;
-        match lock.try_lock() {
+        let locked = if mode == Mode::Read {
+            lock.try_lock_shared()
+        } else {
+            lock.try_lock()
+        };
+        match locked {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
                 return Err(DirStateError::Busy { path: shown });
@@ -251,7 +314,7 @@ impl DirState {
             )));
         }
         let mut options = OpenOptions::new();
-        options.read(true).write(true);
+        options.read(true).write(mode != Mode::Read);
         if create {
             options.create_new(true);
         }
@@ -279,6 +342,33 @@ impl DirState {
             },
             other => corrupt(other.to_string()),
         };
+        if mode == Mode::Read {
+            // redb's read-only open checks no page checksums, and a damaged
+            // file can panic it (`damaged_bytes_are_refused_or_harmless_and
+            // _never_panic`). So the reader opens a copy of the file in
+            // memory for writing, with the same integrity check as `open`:
+            // the file is never written, and what the check repairs is
+            // repaired in the copy only.
+            use redb::StorageBackend;
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut &file, &mut bytes).map_err(io)?;
+            let copy = redb::backends::InMemoryBackend::new();
+            copy.set_len(bytes.len() as u64)
+                .and_then(|()| copy.write(0, &bytes))
+                .map_err(io)?;
+            drop(bytes);
+            let db = redb::Builder::new()
+                .set_check_integrity_on_open(true)
+                .create_with_backend(copy)
+                .map_err(db_error)?;
+            let state = load(&db).map_err(corrupt)?;
+            return Ok(DirState {
+                db: Db::Read,
+                _lock: lock,
+                path: shown,
+                state,
+            });
+        }
         let backend = redb::backends::FileBackend::new(file).map_err(db_error)?;
         // The integrity check verifies every page's checksum: a file damaged
         // outside redb is refused instead of trusted (a plain open may
@@ -295,7 +385,7 @@ impl DirState {
             load(&db).map_err(corrupt)?
         };
         Ok(DirState {
-            db,
+            db: Db::Write(db),
             _lock: lock,
             path: shown,
             state,
@@ -315,6 +405,11 @@ impl DirState {
     /// ([`DirStateError::Stale`]) and any value that [`open`](Self::open)
     /// would then refuse ([`DirStateError::TooLarge`]).
     pub fn commit(&mut self, pre_root: Hash32, writes: &[WriteEntry]) -> Result<(), DirStateError> {
+        let Db::Write(db) = &self.db else {
+            return Err(DirStateError::ReadOnly {
+                path: self.path.clone(),
+            });
+        };
         let root = self.state.root();
         if pre_root != root {
             return Err(DirStateError::Stale {
@@ -343,7 +438,7 @@ impl DirState {
             .roots(writes)
             .map_err(|e| self.store_error(e))?
             .post;
-        let txn = self.db.begin_write().map_err(|e| self.store_error(e))?;
+        let txn = db.begin_write().map_err(|e| self.store_error(e))?;
         {
             let mut values = txn.open_table(VALUES).map_err(|e| self.store_error(e))?;
             for w in writes {
@@ -423,7 +518,7 @@ fn initialise(db: &redb::Database) -> Result<(), String> {
 
 /// Reads a state database: its format tag, every value, and its root,
 /// which must be the root of the values.
-fn load(db: &redb::Database) -> Result<MemoryState, String> {
+fn load(db: &impl ReadableDatabase) -> Result<MemoryState, String> {
     let text = |e: &dyn Display| e.to_string();
     let txn = db.begin_read().map_err(|e| text(&e))?;
     let meta = txn

@@ -95,6 +95,12 @@ pub struct TxArgs {
     /// `run` and `deploy` see an empty state and commit nothing.
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
+    /// Run against the state and commit nothing: the receipt (and its
+    /// --receipt and --witness files) is the one a real run would give
+    /// now. The state is opened under a shared lock, so any number of
+    /// simulations run at once; a run that commits waits for them.
+    #[arg(long)]
+    simulate: bool,
     /// Also write the receipt (JSON) to this file.
     #[arg(long, value_name = "OUT")]
     receipt: Option<PathBuf>,
@@ -159,7 +165,12 @@ pub fn call(args: CallArgs) -> Result<Outcome> {
 /// commits it.
 fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) -> Result<Outcome> {
     let runtime = super::one_shot_runtime(args.compiler)?;
-    let mut dir_state = args.state.as_deref().map(DirState::open).transpose()?;
+    let open = if args.simulate {
+        DirState::open_shared
+    } else {
+        DirState::open
+    };
+    let mut dir_state = args.state.as_deref().map(open).transpose()?;
     let empty = MemoryState::default();
     let state: &MemoryState = match &dir_state {
         Some(d) => d.state(),
@@ -298,7 +309,10 @@ fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) 
         }
     }
     print(args.json, readable, &receipt, &json, profile)?;
-    if let Some(dir) = dir_state.as_mut()
+    if args.simulate && dir_state.is_some() {
+        eprintln!("verity: simulated: nothing was committed");
+    }
+    if let Some(dir) = dir_state.as_mut().filter(|_| !args.simulate)
         && receipt.status.is_success()
         && let Err(e) = dir.commit(receipt.pre_state_root, &receipt.writes)
     {
@@ -319,7 +333,7 @@ fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) 
                     |p| p.display().to_string()
                 )
             );
-            if dir_state.is_some() && receipt.status.is_success() {
+            if dir_state.is_some() && !args.simulate && receipt.status.is_success() {
                 anyhow::Error::new(super::AfterCommit(why))
             } else {
                 anyhow::anyhow!(why)

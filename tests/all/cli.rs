@@ -809,6 +809,65 @@ fn an_upgrade_through_the_cli_shows_in_the_record_and_verifies() {
     assert_eq!(stdout_json(&out)["output"], Value::from("02"));
 }
 
+/// `--simulate` runs against the state under a shared lock and commits
+/// nothing: it runs while another reader holds the directory (where a
+/// committing call is busy), its receipt is the one the real call then
+/// gives, and the state's root does not move.
+#[test]
+fn simulate_reads_under_a_shared_lock_and_commits_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let s = path_str(&state);
+    let (owner, bob) = ("01".repeat(32), "03".repeat(32));
+    let token = deploy_token(&state, &owner)["contract"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let call = |entry: &str, args: &[String], simulate: bool| {
+        let mut argv = vec![
+            "call", &token, "--entry", entry, "--sender", &owner, "--state", s, "--json",
+        ];
+        for a in args {
+            argv.extend(["--arg", a]);
+        }
+        if simulate {
+            argv.push("--simulate");
+        }
+        run_cli(&argv)
+    };
+    let mint = [format!("to={owner}"), "amount=50".to_string()];
+    assert_eq!(code(&call("mint", &mint, false)), 0);
+    let root = |s: &str| {
+        stdout_json(&run_cli(&["state", "info", s, "--json"]))["root"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let before = root(s);
+    let transfer = [format!("to={bob}"), "amount=5".to_string()];
+    {
+        let _reader = verity_runtime::DirState::open_shared(&state).unwrap();
+        let out = call("balance_of", &[format!("owner={owner}")], true);
+        assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            stdout_json(&out)["decoded"]["output"]["value"],
+            Value::from(50)
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was committed"));
+        // A call that would commit is refused while a reader holds it.
+        let out = call("transfer", &transfer, false);
+        assert_eq!(code(&out), 2);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("in use by another process"));
+    }
+    let simulated = call("transfer", &transfer, true);
+    assert_eq!(code(&simulated), 0);
+    assert_eq!(root(s), before, "a simulation commits nothing");
+    let real = call("transfer", &transfer, false);
+    assert_eq!(code(&real), 0);
+    assert_eq!(stdout_json(&simulated), stdout_json(&real));
+    assert_ne!(root(s), before);
+}
+
 /// The deepest, largest frames at once: a contract that grows its memory
 /// to the cap, makes every page resident, and calls itself (a direct
 /// self-call is allowed) until `max_call_depth` refuses, so that every
