@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import state_tree  # noqa: E402  (the tree of docs/state-tree.md)
 
 DOMAIN = b"verity.receipt.v3\x00"
-ACTION_TAGS = {"run": 0, "deploy": 1, "call": 2}
+ACTION_TAGS = {"run": 0, "deploy": 1, "call": 2, "upload": 3}
 STATUS_TAGS = {"success": 0, "reverted": 1, "trapped": 2, "out_of_fuel": 3, "rejected": 4}
 STATUS_DETAIL = {"reverted": "message", "trapped": "trap", "rejected": "reason"}
 

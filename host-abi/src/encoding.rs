@@ -324,6 +324,7 @@ impl Canonical for Action {
                 salt: r.hash(field)?,
             }),
             2 => Ok(Action::Call),
+            3 => Ok(Action::Upload),
             _ => Err(DecodeError::Invalid {
                 field,
                 reason: "unknown action tag",

@@ -380,8 +380,9 @@ impl ReceiptJson {
                 salt: unhash("salt", salt)?,
             },
             ("call", None) => Action::Call,
+            ("upload", None) => Action::Upload,
             ("deploy", None) => return Err(JsonError("a deploy needs the field `salt`".into())),
-            ("run" | "call", Some(_)) => {
+            ("run" | "call" | "upload", Some(_)) => {
                 return Err(JsonError(format!("a {} has no field `salt`", self.action)));
             }
             (other, _) => return Err(JsonError(format!("unknown action `{other}`"))),

@@ -26,24 +26,30 @@ pub enum Action {
     },
     /// Called an existing contract.
     Call,
+    /// Stored the code under its hash, for contracts to run later
+    /// (`update_current_contract_code`), creating no contract and running
+    /// nothing.
+    Upload,
 }
 
 impl Action {
-    /// `run`, `deploy` or `call`.
+    /// `run`, `deploy`, `call` or `upload`.
     pub fn name(&self) -> &'static str {
         match self {
             Action::Run => "run",
             Action::Deploy { .. } => "deploy",
             Action::Call => "call",
+            Action::Upload => "upload",
         }
     }
 
-    /// The encoding's tag: 0 run, 1 deploy, 2 call.
+    /// The encoding's tag: 0 run, 1 deploy, 2 call, 3 upload.
     pub fn tag(&self) -> u8 {
         match self {
             Action::Run => 0,
             Action::Deploy { .. } => 1,
             Action::Call => 2,
+            Action::Upload => 3,
         }
     }
 }

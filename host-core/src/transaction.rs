@@ -35,6 +35,9 @@ pub enum TxRejection {
     /// A deploy to an address where a contract already is.
     #[error("a contract already exists at address {0}")]
     ContractExists(ContractId),
+    /// An upload that names an entry: an upload runs nothing.
+    #[error("an upload stores code and runs no entry (`{0}` was given)")]
+    EntryInUpload(String),
     /// A fuel limit over the profile's maximum.
     #[error("fuel limit {requested} is over the profile's maximum of {limit}")]
     FuelLimitTooHigh {

@@ -215,7 +215,9 @@ impl Runtime {
         state: &dyn StateView,
         count: bool,
     ) -> Result<Execution, RuntimeError> {
-        if matches!(tx.target, Target::Deploy { .. }) && matches!(source, CodeSource::Prepared(_)) {
+        if matches!(tx.target, Target::Deploy { .. } | Target::Upload)
+            && matches!(source, CodeSource::Prepared(_))
+        {
             return Err(RuntimeError::DeployNeedsCode);
         }
         let contract = match (tx.target, source.hash()) {
@@ -291,6 +293,35 @@ impl Runtime {
                     }
                 },
             },
+            // An upload runs nothing: one that names an entry is refused
+            // before its code is looked at.
+            Target::Upload if !tx.entry.is_empty() => {
+                Prepared::Refused(TxRejection::EntryInUpload(tx.entry.clone()).into())
+            }
+            Target::Upload => {
+                let CodeSource::Bytes { code, .. } = source else {
+                    return Err(RuntimeError::DeployNeedsCode);
+                };
+                let store = profile.costs.storage_write.total(code.len() as u64);
+                let available = tx.fuel_limit.saturating_sub(store);
+                // Validated and compiled as a deploy's code is (and paid
+                // for alike), so only code a contract could run is stored.
+                let module = match self.uncompiled(&source, "", available) {
+                    Some(uncompiled) => Err(uncompiled),
+                    None => Ok(self.module(&source, contract, code_hash, &host)?),
+                };
+                match module {
+                    Ok(Err(rejection)) => Prepared::Refused(rejection),
+                    Err(Uncompiled::BadEntry(r)) => Prepared::Refused(r),
+                    Err(Uncompiled::Poor) => Prepared::TooPoor,
+                    Ok(Ok(module)) => {
+                        self.store_code(&mut host, code, code_hash);
+                        store_fuel = store;
+                        prepare = module.preparation_fuel(&profile.costs);
+                        Prepared::NothingToRun
+                    }
+                }
+            }
             Target::Deploy { .. } => {
                 let CodeSource::Bytes { code, .. } = source else {
                     return Err(RuntimeError::DeployNeedsCode);
@@ -480,6 +511,7 @@ impl Runtime {
                 Target::Run => Action::Run,
                 Target::Deploy { salt } => Action::Deploy { salt },
                 Target::Call { .. } => Action::Call,
+                Target::Upload => Action::Upload,
             },
             contract,
             code_hash,

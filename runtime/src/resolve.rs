@@ -158,6 +158,11 @@ impl Runtime {
         Ok(code)
     }
 
+    /// An upload's write: the code under its hash.
+    pub(crate) fn store_code(&self, host: &mut RunHost, code: &[u8], code_hash: Hash32) {
+        host.system_write(code_key(&code_hash).to_vec(), code.to_vec());
+    }
+
     /// A deploy's writes: the code under its hash, and the record of
     /// `contract` naming it, with `admin`.
     pub(crate) fn store_contract(
@@ -168,7 +173,7 @@ impl Runtime {
         code_hash: Hash32,
         admin: Vec<u8>,
     ) {
-        host.system_write(code_key(&code_hash).to_vec(), code.to_vec());
+        self.store_code(host, code, code_hash);
         let record = ContractRecord::new(code_hash, admin);
         host.system_write(record_key(contract).to_vec(), record.encode());
     }

@@ -25,6 +25,11 @@ pub enum Target {
         /// The contract.
         contract: ContractId,
     },
+    /// Store the given module under its hash, for contracts to switch to
+    /// (`update_current_contract_code`): no contract is created and no
+    /// entry runs (an entry given is refused). Storing code that is there
+    /// already changes nothing.
+    Upload,
 }
 
 /// A transaction: what it does ([`Target`]), the entry point, its input,
@@ -95,6 +100,15 @@ impl Transaction {
         }
     }
 
+    /// An upload of code (given to the runtime with the transaction), for
+    /// contracts to run later; it creates no contract and runs nothing.
+    pub fn upload() -> Self {
+        Transaction {
+            target: Target::Upload,
+            ..Transaction::new("")
+        }
+    }
+
     /// Sets the entry point.
     pub fn with_entry(mut self, entry: impl Into<String>) -> Self {
         self.entry = entry.into();
@@ -102,9 +116,10 @@ impl Transaction {
     }
 
     /// The address of the contract this transaction runs, given the hash
-    /// of the code it brings (runs and deploys).
+    /// of the code it brings (runs and deploys); none (zero) for an upload.
     pub fn contract(&self, code_hash: &Hash32) -> ContractId {
         match self.target {
+            Target::Upload => ContractId::default(),
             Target::Run => ContractId::one_shot(code_hash),
             Target::Deploy { salt } => ContractId::deployed(&self.sender, &salt),
             Target::Call { contract } => contract,

@@ -425,7 +425,7 @@ impl Runtime {
         let code = match (code, &receipt.action) {
             (Some(_), _) if unresolved_call => None,
             (Some(code), _) => Some(code),
-            (None, Action::Deploy { .. }) => receipt
+            (None, Action::Deploy { .. } | Action::Upload) => receipt
                 .writes
                 .iter()
                 .find(|w| w.key[..] == code_key(&receipt.code_hash)[..])
@@ -582,6 +582,7 @@ fn replay(receipt: &Receipt) -> Transaction {
         target: match receipt.action {
             Action::Run => Target::Run,
             Action::Deploy { salt } => Target::Deploy { salt },
+            Action::Upload => Target::Upload,
             Action::Call => Target::Call {
                 contract: receipt.contract,
             },

@@ -223,6 +223,9 @@ enum Command {
     Run(run::RunArgs),
     /// Deploy a module as a contract at an address from the sender and a salt.
     Deploy(run::DeployArgs),
+    /// Store a module's code under its hash, creating no contract: the code
+    /// a contract can then switch to (`update_current_contract_code`).
+    Upload(run::UploadArgs),
     /// Call a deployed contract.
     Call(run::CallArgs),
     /// Re-execute a receipt and check that it reproduces byte for byte.
@@ -256,6 +259,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Deploy(args) => run::deploy(args),
+        Command::Upload(args) => run::upload(args),
         Command::Call(args) => run::call(args),
         Command::Verify(args) => verify::verify(args),
         Command::Check(args) => check::check(args),

@@ -44,6 +44,15 @@ pub struct DeployArgs {
 }
 
 #[derive(Args)]
+pub struct UploadArgs {
+    /// The module whose code to store (.wasm or .wat). It is validated and
+    /// compiled, and paid for, as a deploy's is; nothing runs.
+    module: PathBuf,
+    #[command(flatten)]
+    tx: TxArgs,
+}
+
+#[derive(Args)]
 pub struct CallArgs {
     /// The contract's address (64 hex digits), as `verity deploy` prints it.
     contract: String,
@@ -144,6 +153,13 @@ pub fn deploy(args: DeployArgs) -> Result<Outcome> {
     let tx = Transaction::deploy(salt).with_entry(args.entry.unwrap_or_default());
     let name = args.module.display().to_string();
     execute(&args.tx, tx, Some((code, name)))
+}
+
+pub fn upload(args: UploadArgs) -> Result<Outcome> {
+    super::require_stdout()?;
+    let code = read_module(&args.module)?;
+    let name = args.module.display().to_string();
+    execute(&args.tx, Transaction::upload(), Some((code, name)))
 }
 
 pub fn call(args: CallArgs) -> Result<Outcome> {

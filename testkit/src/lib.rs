@@ -258,7 +258,7 @@ impl Harness {
             .map(Vec::as_slice)
             .collect();
         let code = match receipt.action {
-            Action::Deploy { .. } => None,
+            Action::Deploy { .. } | Action::Upload => None,
             _ => known
                 .iter()
                 .copied()

@@ -707,8 +707,8 @@ fn the_worst_transaction_stays_under_256_mb() {
     assert!(peak > 16 << 20, "implausible peak of {} KB", peak >> 10);
 }
 
-/// An upgrade through the CLI: a contract asks to run code deployed
-/// elsewhere (so stored); `state contract` then names the new code and
+/// An upgrade through the CLI: a contract asks to run code that `verity
+/// upload` stored; `state contract` then names the new code and
 /// its history, and the upgrade's receipt verifies with its witness and
 /// both modules.
 #[test]
@@ -756,10 +756,13 @@ fn an_upgrade_through_the_cli_shows_in_the_record_and_verifies() {
         .as_str()
         .unwrap()
         .to_string();
-    let v2_hash = deploy(&v2, &"11".repeat(32))["code_hash"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    // `verity upload` stores v2's code and creates no contract.
+    let out = run_cli(&["upload", path_str(&v2), "--state", s, "--json"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let upload = stdout_json(&out);
+    assert_eq!(upload["action"], "upload");
+    assert_eq!(upload["writes"].as_array().unwrap().len(), 1);
+    let v2_hash = upload["code_hash"].as_str().unwrap().to_string();
     let receipt = dir.path().join("up.json");
     let witness = dir.path().join("up.witness");
     let out = run_cli(&[

@@ -152,6 +152,12 @@ const GOLDEN: &[Case] = &[
             "STATE",
         ],
     },
+    // Code stored under its hash, for an upgrade to switch to.
+    Case {
+        name: "code_upload",
+        setup: &[],
+        args: &["upload", "@counter.wat", "--state", "STATE"],
+    },
     Case {
         name: "call_without_contract",
         setup: &[],
@@ -487,7 +493,7 @@ fn an_independent_python_implementation_agrees_on_encoding_hash_and_witness() {
         5,
         "golden receipts must cover every status: {statuses:?}"
     );
-    assert_eq!(actions.len(), 3, "and every action: {actions:?}");
+    assert_eq!(actions.len(), 4, "and every action: {actions:?}");
 }
 
 /// The same lies `verity verify --witness` catches, caught by the Python

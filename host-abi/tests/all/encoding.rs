@@ -18,6 +18,7 @@ fn action() -> impl Strategy<Value = Action> {
         Just(Action::Run),
         any::<[u8; 32]>().prop_map(|s| Action::Deploy { salt: Hash32(s) }),
         Just(Action::Call),
+        Just(Action::Upload),
     ]
 }
 
@@ -129,6 +130,7 @@ fn mutations(r: &Receipt) -> Vec<(&'static str, Receipt)> {
     push("action", &|m| {
         m.action = match m.action {
             Action::Run => Action::Call,
+            Action::Upload => Action::Run,
             Action::Call => Action::Deploy {
                 salt: Hash32::default(),
             },

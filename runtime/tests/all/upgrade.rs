@@ -98,8 +98,12 @@ fn world(compiler: Compiler) -> World {
     let driver = wat::parse_str(DRIVER).unwrap();
     let mut state = MemoryState::default();
     let contract = deploy(&rt, &mut state, &v1, b"contract");
-    // Deploying v2 elsewhere stores its code under its hash.
-    deploy(&rt, &mut state, &v2, b"v2 code");
+    // An upload stores v2's code under its hash, creating no contract.
+    let upload = rt.execute(&v2, &Transaction::upload(), &state).unwrap();
+    assert_eq!(upload.status, Status::Success);
+    assert_eq!(upload.action, verity_runtime::Action::Upload);
+    assert_eq!(upload.writes.len(), 1, "the code alone, no record");
+    state.commit(&upload).unwrap();
     let driver_at = deploy(&rt, &mut state, &driver, b"driver");
     World {
         rt,
@@ -220,4 +224,45 @@ fn a_failed_upgrade_changes_nothing_and_unstored_code_is_refused() {
         assert_eq!(w.record(), before);
         vec![failed, refused]
     });
+}
+
+/// An upload runs nothing: one naming an entry is refused before its code
+/// is looked at, a module the profile refuses is not stored, and storing
+/// code that is there already changes nothing. Each verifies.
+#[test]
+fn an_upload_stores_valid_code_only_and_runs_nothing() {
+    let rt = Runtime::new(Profile::default()).unwrap();
+    let state = MemoryState::default();
+    let v1 = version(1);
+    let named = rt
+        .execute(&v1, &Transaction::upload().with_entry("version"), &state)
+        .unwrap();
+    assert!(
+        matches!(&named.status, Status::Rejected { reason } if reason.contains("runs no entry")),
+        "{}",
+        named.status
+    );
+    assert_eq!(named.fuel_used, 0);
+    let foreign = wat::parse_str(r#"(module (import "env" "clock" (func)))"#).unwrap();
+    let refused = rt
+        .execute(&foreign, &Transaction::upload(), &state)
+        .unwrap();
+    assert!(
+        matches!(refused.status, Status::Rejected { .. }),
+        "{}",
+        refused.status
+    );
+    assert!(refused.writes.is_empty());
+    let mut state = state;
+    let first = rt.execute(&v1, &Transaction::upload(), &state).unwrap();
+    assert_eq!(first.status, Status::Success);
+    assert_eq!(first.contract, ContractId::default());
+    let witness = state.commit(&first).unwrap().witness;
+    let verified = rt.verify_tree(&first, None, &[], Some(&witness)).unwrap();
+    assert!(verified.state_authenticated);
+    let root = state.root();
+    let again = rt.execute(&v1, &Transaction::upload(), &state).unwrap();
+    assert_eq!(again.status, Status::Success);
+    state.commit(&again).unwrap();
+    assert_eq!(state.root(), root, "the same code under the same hash");
 }
