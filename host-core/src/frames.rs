@@ -235,7 +235,7 @@ impl<B: StateView> Host<B> {
         // The callee's code change takes effect as it returns, inside its
         // savepoint: an enclosing frame that fails undoes it too.
         if ok {
-            self.apply_pending_code();
+            self.apply_code_change();
         }
         self.pending_code = frame.caller_pending_code;
         self.close_savepoint(ok);
@@ -253,13 +253,34 @@ impl<B: StateView> Host<B> {
     }
 
     /// Rewrites the running contract's record to name the code its frame
-    /// asked for, noting the change at the transaction's height. The
+    /// asked for (`update_current_contract_code`), noting the change at
+    /// the transaction's height, and returns the (old, new) code hashes;
+    /// `None` if the frame asked for nothing. The engine calls it as the
+    /// frame's entry returns successfully, before it runs the new code's
+    /// `__migrate`; [`leave_call`](Self::leave_call) and
+    /// [`finish`](Self::finish) call it for an engine that has not. The
     /// record was read (recorded) when the change was asked for, so the
     /// overlay holds it.
-    pub(crate) fn apply_pending_code(&mut self) {
-        let Some(code_hash) = self.pending_code.take() else {
-            return;
-        };
+    ///
+    /// ```
+    /// use verity_host_abi::contract::{ContractRecord, code_key, record_key};
+    /// use verity_host_abi::{ContractId, CostSchedule, Hash32, Limits};
+    /// use verity_host_core::{GuestMemory, Host, MemoryState, TxBytes};
+    ///
+    /// let (me, old, new) = (ContractId([1; 32]), Hash32::of(b"old"), Hash32::of(b"new"));
+    /// let mut state = MemoryState::default();
+    /// state.insert(record_key(&me).to_vec(), ContractRecord::new(old, vec![]).encode());
+    /// state.insert(code_key(&new).to_vec(), b"new".to_vec());
+    /// let (limits, costs) = (Limits::default(), CostSchedule::default());
+    /// let mut host = Host::new(&state, &me, TxBytes::default(), &limits, &costs, 1_000_000);
+    /// assert_eq!(host.apply_code_change(), None);
+    /// let mut hash = new.0;
+    /// assert_eq!(host.update_current_contract_code(&mut GuestMemory::new(&mut hash), 0).unwrap(), 0);
+    /// assert_eq!(host.apply_code_change(), Some((old, new)));
+    /// assert_eq!(host.apply_code_change(), None, "once");
+    /// ```
+    pub fn apply_code_change(&mut self) -> Option<(Hash32, Hash32)> {
+        let code_hash = self.pending_code.take()?;
         let key = record_key(&self.contract);
         let Some(mut record) = self
             .overlay
@@ -268,10 +289,12 @@ impl<B: StateView> Host<B> {
             .and_then(ContractRecord::decode)
         else {
             debug_assert!(false, "a code change without a record read");
-            return;
+            return None;
         };
+        let old = record.code_hash;
         record.change_code(self.tx.chain.height, code_hash);
         self.system_write(key.to_vec(), record.encode());
+        Some((old, code_hash))
     }
 
     /// Makes `contract` the running one: its storage prefix heads the key

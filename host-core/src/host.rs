@@ -296,7 +296,7 @@ impl<B: StateView> Host<B> {
     /// nothing else: no writes, events or output.
     pub fn finish(mut self, status: &Status) -> Finished<B> {
         if status.is_success() {
-            self.apply_pending_code();
+            self.apply_code_change();
         }
         let (reads, writes) = self.overlay.into_sets();
         let effects = if status.is_success() {

@@ -704,7 +704,11 @@ impl Runtime {
             // resolved from this module, so `func` has exactly the type
             // `TypedFunc<(), ()>` claims.
             let typed = unsafe { wasmtime::TypedFunc::<(), ()>::new_unchecked(&*store, func) };
-            typed.call(&mut *store, ())
+            // A code switch the entry asked for takes effect as it returns,
+            // with the new code's `__migrate` if it has one.
+            typed
+                .call(&mut *store, ())
+                .and_then(|()| crate::frames::migrate(store))
         };
         let left = fuel.get(&mut *store).unwrap_i64() as u64;
         let exit = match result {

@@ -10,11 +10,11 @@ use verity_host_abi::abi::{
 };
 use verity_host_abi::{ContractId, Status};
 use verity_host_core::{CallRequest, Host, HostExit, StateError, StateView, TxBytes};
-use wasmtime::Val;
+use wasmtime::{AsContextMut, Val};
 
 use crate::error::RuntimeError;
 use crate::execution::{CallEnd, classify};
-use crate::host::{Ctx, HostState, PageLimiter, RunHost};
+use crate::host::{HostState, PageLimiter, RunHost};
 use crate::resolve::{CodeSource, Resolved};
 
 /// The state a placeholder host reads: nothing. A placeholder stands in a
@@ -33,7 +33,12 @@ static NO_STATE: NoState = NoState;
 /// the code `call` returns to it; an `Err` ends the transaction (its own
 /// fuel ran out in the callee, the native stack ran out, or the host
 /// failed).
-pub(crate) fn perform(caller: &mut Ctx<'_>, request: CallRequest) -> wasmtime::Result<i32> {
+pub(crate) fn perform(
+    caller: &mut impl AsContextMut<Data = HostState>,
+    request: CallRequest,
+) -> wasmtime::Result<i32> {
+    let mut caller = caller.as_context_mut();
+    let caller = &mut caller;
     let runtime = caller.data().runtime;
     let limits = runtime.profile.limits;
     let (Some(fuel), Some(depth)) = (caller.data().fuel, caller.data().depth) else {
@@ -152,4 +157,44 @@ fn run_callee(
         ),
     };
     (end, store.into_data().host)
+}
+
+/// The entry of new code that runs once when a contract switches to it.
+pub(crate) const MIGRATE_ENTRY: &str = "__migrate";
+
+/// After the running frame's entry returned successfully: if it asked to
+/// switch its contract's code, the record is rewritten now (so that a call
+/// resolves the new code), and the new code's `__migrate`, if it has one,
+/// runs once as a direct self-call with the old code hash as input. A
+/// failed migration fails the frame, which undoes the switch with
+/// everything else the frame did (docs/calls.md, "Upgrade").
+pub(crate) fn migrate(store: &mut wasmtime::Store<HostState>) -> wasmtime::Result<()> {
+    let data = store.data_mut();
+    let runtime = data.runtime;
+    let Some((old, new)) = data.host.apply_code_change() else {
+        return Ok(());
+    };
+    let contract = data.host.contract();
+    let has_migrate = match runtime
+        .module(&CodeSource::State, contract, new, &data.host)
+        .map_err(wasmtime::Error::new)?
+    {
+        Ok(module) => module.entry(MIGRATE_ENTRY).is_ok(),
+        Err(_) => false,
+    };
+    if !has_migrate {
+        return Ok(());
+    }
+    let request = CallRequest {
+        callee: contract,
+        entry: MIGRATE_ENTRY.to_string(),
+        input: old.0.to_vec(),
+        fuel_cap: None,
+    };
+    match perform(store, request)? {
+        CALL_SUCCESS => Ok(()),
+        code => Err(wasmtime::Error::new(HostExit::Abort(format!(
+            "__migrate of the new code {new} failed (call code {code}): the upgrade is undone"
+        )))),
+    }
 }

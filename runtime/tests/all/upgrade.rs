@@ -17,6 +17,11 @@ use verity_runtime::{
 /// asks and then traps; `mark` writes the key "m" (storage that survives
 /// the upgrade), `seen` outputs it.
 fn version(v: u8) -> Vec<u8> {
+    version_with(v, "")
+}
+
+/// [`version`] with more functions (a `__migrate`).
+fn version_with(v: u8, more: &str) -> Vec<u8> {
     wat::parse_str(format!(
         r#"(module
   (import "verity" "input_read" (func $input_read (param i32)))
@@ -47,7 +52,8 @@ fn version(v: u8) -> Vec<u8> {
   (func (export "mark") (call $w (i32.const 400) (i32.const 1) (i32.const 401) (i32.const 1)))
   (func (export "seen")
     (drop (call $r (i32.const 400) (i32.const 1) (i32.const 500) (i32.const 1)))
-    (call $output_set (i32.const 500) (i32.const 1))))"#
+    (call $output_set (i32.const 500) (i32.const 1)))
+  {more})"#
     ))
     .unwrap()
 }
@@ -265,4 +271,52 @@ fn an_upload_stores_valid_code_only_and_runs_nothing() {
     assert_eq!(again.status, Status::Success);
     state.commit(&again).unwrap();
     assert_eq!(state.root(), root, "the same code under the same hash");
+}
+
+/// A `__migrate` that stores its input (the old code hash) under "o".
+const MIGRATE_STORES_OLD_HASH: &str = r#"(func (export "__migrate")
+    (call $input_read (i32.const 600))
+    (call $w (i32.const 700) (i32.const 1) (i32.const 600) (i32.const 32)))
+  (data (i32.const 700) "o")"#;
+
+/// The new code's `__migrate` runs once as the switch takes effect, as a
+/// direct self-call given the old code hash; a failing one undoes the
+/// switch with the whole invocation. Both compilers, witnesses verified.
+#[test]
+fn the_new_codes_migrate_runs_once_and_a_failing_one_undoes_the_upgrade() {
+    both(|w| {
+        let v3 = version_with(3, MIGRATE_STORES_OLD_HASH);
+        let v4 = version_with(4, r#"(func (export "__migrate") unreachable)"#);
+        for code in [&v3, &v4] {
+            let up =
+                w.rt.execute(code, &Transaction::upload(), &w.state)
+                    .unwrap();
+            w.state.commit(&up).unwrap();
+        }
+        // v3, 4 are known to the verifier through the world's modules.
+        w.v2 = v3.clone();
+        let contract = w.contract;
+        let failed = w.call(contract, "upgrade", Hash32::of(&v4).0.to_vec());
+        match &failed.status {
+            Status::Reverted { message } => assert!(message.contains("__migrate"), "{message}"),
+            other => panic!("{other}"),
+        }
+        assert_eq!(w.record().code_hash, Hash32::of(&w.v1), "undone");
+        let up = w.call(contract, "upgrade", Hash32::of(&v3).0.to_vec());
+        assert_eq!(up.status, Status::Success);
+        let entries: Vec<_> = up
+            .calls
+            .iter()
+            .map(|c| (c.depth, c.entry.as_str()))
+            .collect();
+        assert_eq!(entries, [(1, "version"), (1, "__migrate")]);
+        let stored = storage_key(&contract, b"o");
+        assert_eq!(
+            w.state.value(&stored),
+            Some(&Hash32::of(&w.v1).0[..]),
+            "__migrate got the old code hash"
+        );
+        assert_eq!(w.call(contract, "version", vec![]).output, vec![3]);
+        vec![failed, up]
+    });
 }
