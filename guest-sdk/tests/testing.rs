@@ -570,3 +570,26 @@ fn registered_contracts_call_each_other_with_the_runtime_semantics() {
         }
     );
 }
+
+/// A contract's `__migrate` entry, as `#[contract]` writes it: its input
+/// is the old code hash, 32 raw bytes (docs/calls.md, "Upgrade").
+pub struct Migrating;
+
+const OLD: Item<[u8; 32]> = Item::new(b"old");
+
+#[contract]
+impl Migrating {
+    /// Keeps the old code hash.
+    pub fn __migrate(old_code_hash: [u8; 32]) {
+        OLD.set(&old_code_hash);
+    }
+}
+
+#[test]
+fn a_migrate_entry_takes_the_old_code_hash_as_raw_bytes() {
+    let mut env = TestEnv::new();
+    // The host passes the hash itself as the input, no other framing.
+    let out = env.call_raw::<Migrating>("__migrate", &[7; 32]);
+    assert!(out.is_success(), "{:?}", out.status);
+    assert_eq!(env.invoke(|| OLD.get()), Ok(Some([7; 32])));
+}

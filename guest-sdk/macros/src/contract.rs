@@ -126,6 +126,8 @@ pub fn expand_contract(item: &ItemImpl) -> syn::Result<TokenStream2> {
         });
         wrappers.push(quote! {
             #[cfg_attr(target_arch = "wasm32", unsafe(export_name = #name))]
+            // An entry such as `__migrate` makes `__verity_entry___migrate`.
+            #[allow(non_snake_case)]
             extern "C-unwind" fn #wrapper() {
                 #decode
                 #finish(<#self_ty>::#method(#(#arg_names),*));
