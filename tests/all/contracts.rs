@@ -630,6 +630,22 @@ fn readme_block(readme: &str, marker: &str, lang: &str) -> String {
     after[start..start + len].to_string()
 }
 
+/// The README's example of a call between contracts is the escrow's own
+/// code, line for line (the README cannot compile it alone).
+#[test]
+fn the_readme_call_example_is_the_escrows() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let block = readme_block(&readme, "### Calling another contract", "rust,ignore");
+    let escrow = std::fs::read_to_string(fixture("contracts/escrow/src/lib.rs")).unwrap();
+    assert!(block.lines().count() >= 5);
+    for line in block.lines() {
+        assert!(
+            escrow.lines().any(|l| l == line),
+            "README line not in the escrow: {line:?}"
+        );
+    }
+}
+
 #[test]
 fn the_readme_walkthrough_builds_runs_with_args_and_verifies() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
