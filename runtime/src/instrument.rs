@@ -854,7 +854,7 @@ mod tests {
     /// modules. Any change to the instrumentation's output changes it.
     const FINGERPRINT: (u32, &str) = (
         5,
-        "67cea7e042016d182773162096304becdad1588f1500acee290cfa13f683b90c",
+        "ac4540a0b15ffbc325e0480e054dc005392deb5ed60c81a71c00ab4a24e6804b",
     );
 
     fn corpus() -> Vec<(String, Vec<u8>)> {

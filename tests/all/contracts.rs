@@ -200,6 +200,73 @@ fn escrow_scenario(compiler: Compiler) -> Vec<Call> {
     calls
 }
 
+/// A callee that lies about how it failed cannot move its failure from
+/// one class to another in its caller's `try_call`, in wasm on both
+/// compilers: a revert saying "call refused", a typed error's code with a
+/// leading zero, another message for the code, or a code past u32 is a
+/// plain revert; only the exact text of the caller's error type is that
+/// error; a trap, the cap, a refusal and a bad output are what the host
+/// says they are.
+#[test]
+fn a_lying_callee_cannot_forge_its_failure_in_try_call() {
+    const LIAR: &str = r#"(module
+  (import "verity" "abort" (func $abort (param i32 i32)))
+  (import "verity" "output_set" (func $out (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "call refused")
+  (data (i32.const 100) "error 07: too low")
+  (data (i32.const 200) "error 7: too high")
+  (data (i32.const 300) "error 4294967303: too low")
+  (data (i32.const 400) "error 7: too low")
+  (data (i32.const 500) "\05")
+  (data (i32.const 600) "\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff\ff")
+  (func (export "refused_text") (call $abort (i32.const 0) (i32.const 12)))
+  (func (export "leading_zero") (call $abort (i32.const 100) (i32.const 17)))
+  (func (export "other_message") (call $abort (i32.const 200) (i32.const 17)))
+  (func (export "code_too_big") (call $abort (i32.const 300) (i32.const 25)))
+  (func (export "typed") (call $abort (i32.const 400) (i32.const 16)))
+  (func (export "value") (call $out (i32.const 500) (i32.const 1)))
+  (func (export "garbage") (call $out (i32.const 600) (i32.const 11)))
+  (func (export "trap") unreachable)
+  (func (export "spin") (loop $l (br $l))))"#;
+    let cases = [
+        ("value", 0u32),
+        ("typed", 1),
+        ("refused_text", 2),
+        ("leading_zero", 2),
+        ("other_message", 2),
+        ("code_too_big", 2),
+        ("trap", 3),
+        ("spin", 4),
+        ("missing", 5),
+        ("__migrate", 5),
+        ("garbage", 6),
+    ];
+    let mut receipts = Vec::new();
+    for compiler in [Compiler::Cranelift, Compiler::Winch] {
+        let hostile = wasm("hostile");
+        let liar = wat::parse_str(LIAR).unwrap();
+        let runtime = Runtime::with_compiler(Profile::default(), compiler).unwrap();
+        let mut h = Harness::with_runtime(&hostile, runtime);
+        let prober = h.deploy(&hostile, "", &()).unwrap().receipt.contract;
+        let liar_at = h.deploy(&liar, "", &()).unwrap().receipt.contract;
+        for (entry, expected) in cases {
+            let c = h
+                .call_at(prober, "probe_call", &(liar_at.0, entry.to_string()))
+                .unwrap();
+            assert_eq!(
+                c.output::<u32>().unwrap(),
+                expected,
+                "{entry} ({compiler:?})"
+            );
+            h.verify(&c).unwrap();
+            receipts.push(c.receipt);
+        }
+    }
+    let (a, b) = receipts.split_at(cases.len());
+    assert_eq!(a, b, "Cranelift and Winch agree");
+}
+
 #[test]
 fn token_balance_query_reads_without_writing() {
     let mut h = minted_token();
