@@ -298,31 +298,11 @@ impl Runtime {
             Target::Upload if !tx.entry.is_empty() => {
                 Prepared::Refused(TxRejection::EntryInUpload(tx.entry.clone()).into())
             }
-            Target::Upload => {
-                let CodeSource::Bytes { code, .. } = source else {
-                    return Err(RuntimeError::DeployNeedsCode);
-                };
-                let store = profile.costs.storage_write.total(code.len() as u64);
-                let available = tx.fuel_limit.saturating_sub(store);
-                // Validated and compiled as a deploy's code is (and paid
-                // for alike), so only code a contract could run is stored.
-                let module = match self.uncompiled(&source, "", available) {
-                    Some(uncompiled) => Err(uncompiled),
-                    None => Ok(self.module(&source, contract, code_hash, &host)?),
-                };
-                match module {
-                    Ok(Err(rejection)) => Prepared::Refused(rejection),
-                    Err(Uncompiled::BadEntry(r)) => Prepared::Refused(r),
-                    Err(Uncompiled::Poor) => Prepared::TooPoor,
-                    Ok(Ok(module)) => {
-                        self.store_code(&mut host, code, code_hash);
-                        store_fuel = store;
-                        prepare = module.preparation_fuel(&profile.costs);
-                        Prepared::NothingToRun
-                    }
-                }
-            }
-            Target::Deploy { .. } => {
+            // A deploy stores the code and creates the contract; an upload
+            // only stores the code (validated, compiled and paid for alike,
+            // so only code a contract could run is stored).
+            Target::Deploy { .. } | Target::Upload => {
+                let deploy = matches!(tx.target, Target::Deploy { .. });
                 let CodeSource::Bytes { code, .. } = source else {
                     return Err(RuntimeError::DeployNeedsCode);
                 };
@@ -337,19 +317,18 @@ impl Runtime {
                 };
                 match module {
                     Ok(Err(rejection)) => Prepared::Refused(rejection),
-                    _ if self.record(&mut host, &contract)?.is_some() => {
+                    _ if deploy && self.record(&mut host, &contract)?.is_some() => {
                         Prepared::Refused(TxRejection::ContractExists(contract).into())
                     }
                     Err(Uncompiled::BadEntry(r)) => Prepared::Refused(r),
                     Err(Uncompiled::Poor) => Prepared::TooPoor,
                     Ok(Ok(module)) => {
-                        self.store_contract(
-                            &mut host,
-                            &contract,
-                            code,
-                            code_hash,
-                            tx.sender.clone(),
-                        );
+                        if deploy {
+                            let admin = tx.sender.clone();
+                            self.store_contract(&mut host, &contract, code, code_hash, admin);
+                        } else {
+                            self.store_code(&mut host, code, code_hash);
+                        }
                         // Storing the code, and preparing it: the compile
                         // every node and verifier does once for this code.
                         store_fuel = store;
