@@ -10,8 +10,7 @@ use quote::{format_ident, quote};
 use sha2::{Digest, Sha256};
 use syn::parse::{Parse, ParseStream};
 use syn::{Ident, LitStr, Token};
-use verity_host_abi::spec::{ContractSpec, ErrorDef, MAX_SPEC_BYTES, SPEC_SECTION, TypeSpec};
-use wasmparser::{Parser, Payload};
+use verity_host_abi::spec::{ContractSpec, ErrorDef, SectionError, TypeSpec, section_of};
 
 use crate::spec_items::{alloc_type, require_alloc};
 
@@ -91,24 +90,12 @@ pub fn expand_client(args: &ClientArgs) -> syn::Result<TokenStream2> {
 
 /// The `verity.spec` section of a module (several read as one).
 fn spec_section(code: &[u8]) -> Result<Vec<u8>, String> {
-    let mut section = Vec::new();
-    let mut found = false;
-    for payload in Parser::new(0).parse_all(code) {
-        let payload = payload.map_err(|e| format!("not a wasm module: {}", e.message()))?;
-        if let Payload::CustomSection(c) = payload
-            && c.name() == SPEC_SECTION
-        {
-            found = true;
-            if section.len() + c.data().len() > MAX_SPEC_BYTES {
-                return Err("the spec section is too large".into());
-            }
-            section.extend_from_slice(c.data());
-        }
+    match section_of(code) {
+        Ok(Some(section)) => Ok(section),
+        Ok(None) => Err("the module has no verity.spec section (build it with the SDK)".into()),
+        Err(SectionError::NotWasm(why)) => Err(format!("not a wasm module: {why}")),
+        Err(SectionError::TooLarge(_)) => Err("the spec section is too large".into()),
     }
-    if !found {
-        return Err("the module has no verity.spec section (build it with the SDK)".into());
-    }
-    Ok(section)
 }
 
 /// The client `name` of the contract `spec` describes, read from `path`
