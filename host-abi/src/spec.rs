@@ -726,54 +726,6 @@ fn decode_error(r: &mut Reader<'_>, name: String, doc: String) -> Result<ErrorDe
     })
 }
 
-/// Why [`section_of`] could not read a module's `verity.spec` section.
-#[cfg(feature = "wasm-section")]
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SectionError {
-    /// The bytes are not a wasm module (as far as reading sections goes).
-    NotWasm(String),
-    /// The sections hold more than [`MAX_SPEC_BYTES`] (this many at least).
-    TooLarge(usize),
-}
-
-/// The contents of `code`'s `verity.spec` custom sections, concatenated
-/// (the linker may split them), at most [`MAX_SPEC_BYTES`]; `None` if it
-/// has none. Function bodies are skipped, not parsed, so this is linear in
-/// the module's size.
-///
-/// ```
-/// use verity_host_abi::spec::{SectionError, section_of};
-///
-/// // (module (@custom "verity.spec" "ab") (@custom "verity.spec" "c"))
-/// let mut wasm = b"\0asm\x01\0\0\0".to_vec();
-/// for data in [&b"ab"[..], b"c"] {
-///     wasm.extend([0, 12 + data.len() as u8, 11]);
-///     wasm.extend(b"verity.spec");
-///     wasm.extend(data);
-/// }
-/// assert_eq!(section_of(&wasm), Ok(Some(b"abc".to_vec())));
-/// assert_eq!(section_of(b"\0asm\x01\0\0\0"), Ok(None));
-/// assert!(matches!(section_of(b"junk"), Err(SectionError::NotWasm(_))));
-/// ```
-#[cfg(feature = "wasm-section")]
-pub fn section_of(code: &[u8]) -> Result<Option<Vec<u8>>, SectionError> {
-    use wasmparser::{Parser, Payload};
-    let mut section: Option<Vec<u8>> = None;
-    for payload in Parser::new(0).parse_all(code) {
-        let payload = payload.map_err(|e| SectionError::NotWasm(e.message().into()))?;
-        if let Payload::CustomSection(c) = payload
-            && c.name() == SPEC_SECTION
-        {
-            let s = section.get_or_insert_with(Vec::new);
-            if s.len() + c.data().len() > MAX_SPEC_BYTES {
-                return Err(SectionError::TooLarge(s.len() + c.data().len()));
-            }
-            s.extend_from_slice(c.data());
-        }
-    }
-    Ok(section)
-}
-
 /// Why a `verity.spec` section could not be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -868,4 +820,52 @@ impl<'a> Reader<'a> {
             .map(String::from)
             .map_err(|_| SpecError::Invalid("name is not UTF-8"))
     }
+}
+
+/// Why [`section_of`] could not read a module's `verity.spec` section.
+#[cfg(feature = "wasm-section")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SectionError {
+    /// The bytes are not a wasm module (as far as reading sections goes).
+    NotWasm(String),
+    /// The sections hold more than [`MAX_SPEC_BYTES`] (this many at least).
+    TooLarge(usize),
+}
+
+/// The contents of `code`'s `verity.spec` custom sections, concatenated
+/// (the linker may split them), at most [`MAX_SPEC_BYTES`]; `None` if it
+/// has none. Function bodies are skipped, not parsed, so this is linear in
+/// the module's size.
+///
+/// ```
+/// use verity_host_abi::spec::{SectionError, section_of};
+///
+/// // (module (@custom "verity.spec" "ab") (@custom "verity.spec" "c"))
+/// let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+/// for data in [&b"ab"[..], b"c"] {
+///     wasm.extend([0, 12 + data.len() as u8, 11]);
+///     wasm.extend(b"verity.spec");
+///     wasm.extend(data);
+/// }
+/// assert_eq!(section_of(&wasm), Ok(Some(b"abc".to_vec())));
+/// assert_eq!(section_of(b"\0asm\x01\0\0\0"), Ok(None));
+/// assert!(matches!(section_of(b"junk"), Err(SectionError::NotWasm(_))));
+/// ```
+#[cfg(feature = "wasm-section")]
+pub fn section_of(code: &[u8]) -> Result<Option<Vec<u8>>, SectionError> {
+    use wasmparser::{Parser, Payload};
+    let mut section: Option<Vec<u8>> = None;
+    for payload in Parser::new(0).parse_all(code) {
+        let payload = payload.map_err(|e| SectionError::NotWasm(e.message().into()))?;
+        if let Payload::CustomSection(c) = payload
+            && c.name() == SPEC_SECTION
+        {
+            let s = section.get_or_insert_with(Vec::new);
+            if s.len() + c.data().len() > MAX_SPEC_BYTES {
+                return Err(SectionError::TooLarge(s.len() + c.data().len()));
+            }
+            s.extend_from_slice(c.data());
+        }
+    }
+    Ok(section)
 }

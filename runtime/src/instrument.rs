@@ -854,7 +854,7 @@ mod tests {
     /// modules. Any change to the instrumentation's output changes it.
     const FINGERPRINT: (u32, &str) = (
         5,
-        "ac4540a0b15ffbc325e0480e054dc005392deb5ed60c81a71c00ab4a24e6804b",
+        "26c2ef6c7a8503e30de13b35821b4e07992488db4092ab01512096bdab07b007",
     );
 
     fn corpus() -> Vec<(String, Vec<u8>)> {
