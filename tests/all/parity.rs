@@ -142,27 +142,8 @@ fn assert_same(step: &str, costs: &CostSchedule, native: &Outcome, wasm: &Call) 
     assert_eq!(native.events, r.events, "{step}: events");
     // The receipt's keys carry the contract's storage prefix; the native
     // outcome's are the contract's own.
-    let own = |key: &[u8]| key[33..].to_vec();
-    let reads: Vec<_> = r
-        .reads
-        .iter()
-        .map(|e| (own(&e.key), e.value.clone()))
-        .collect();
-    let writes: Vec<_> = r
-        .writes
-        .iter()
-        .map(|e| (own(&e.key), e.value.clone()))
-        .collect();
-    let native_reads: Vec<_> = native
-        .reads
-        .iter()
-        .map(|e| (e.key.clone(), e.value.clone()))
-        .collect();
-    let native_writes: Vec<_> = native
-        .writes
-        .iter()
-        .map(|e| (e.key.clone(), e.value.clone()))
-        .collect();
+    let (reads, writes) = receipt_sets(r, |key| Some(key[33..].to_vec()));
+    let (native_reads, native_writes) = native_sets(native);
     assert_eq!(native_reads, reads, "{step}: read set");
     assert_eq!(native_writes, writes, "{step}: write set");
     assert_eq!(fuel, r.fuel_used, "{step}: host-call fuel");
@@ -174,6 +155,33 @@ fn assert_same(step: &str, costs: &CostSchedule, native: &Outcome, wasm: &Call) 
             "{step}: host fuel by class"
         );
     }
+}
+
+/// A key and the value read or written.
+type Set = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+/// A receipt's read and write sets, each key as `keyed` names it (`None`
+/// leaves the entry out).
+fn receipt_sets(
+    r: &verity_runtime::Receipt,
+    keyed: impl Fn(&[u8]) -> Option<Vec<u8>>,
+) -> (Set, Set) {
+    let reads = r
+        .reads
+        .iter()
+        .filter_map(|e| Some((keyed(&e.key)?, e.value.clone())));
+    let writes = r
+        .writes
+        .iter()
+        .filter_map(|e| Some((keyed(&e.key)?, e.value.clone())));
+    (reads.collect(), writes.collect())
+}
+
+/// A native outcome's read and write sets.
+fn native_sets(o: &Outcome) -> (Set, Set) {
+    let reads = o.reads.iter().map(|e| (e.key.clone(), e.value.clone()));
+    let writes = o.writes.iter().map(|e| (e.key.clone(), e.value.clone()));
+    (reads.collect(), writes.collect())
 }
 
 const OWNER: [u8; 32] = [1; 32];
@@ -338,31 +346,12 @@ impl Two {
         // Contract storage only, keyed as the native outcome keys it: the
         // running contract's own keys, other contracts' whole.
         let prefix = verity_runtime::abi::contract::storage_prefix(&at);
-        let storage =
-            |key: &[u8]| key.first() == Some(&verity_runtime::abi::contract::STORAGE_KIND);
-        let keyed = |key: &[u8]| key.strip_prefix(&prefix[..]).unwrap_or(key).to_vec();
-        let reads: Vec<_> = r
-            .reads
-            .iter()
-            .filter(|e| storage(&e.key))
-            .map(|e| (keyed(&e.key), e.value.clone()))
-            .collect();
-        let writes: Vec<_> = r
-            .writes
-            .iter()
-            .filter(|e| storage(&e.key))
-            .map(|e| (keyed(&e.key), e.value.clone()))
-            .collect();
-        let native_reads: Vec<_> = native
-            .reads
-            .iter()
-            .map(|e| (e.key.clone(), e.value.clone()))
-            .collect();
-        let native_writes: Vec<_> = native
-            .writes
-            .iter()
-            .map(|e| (e.key.clone(), e.value.clone()))
-            .collect();
+        let storage = verity_runtime::abi::contract::STORAGE_KIND;
+        let (reads, writes) = receipt_sets(r, |key| {
+            (key.first() == Some(&storage))
+                .then(|| key.strip_prefix(&prefix[..]).unwrap_or(key).to_vec())
+        });
+        let (native_reads, native_writes) = native_sets(&native);
         assert_eq!(native_reads, reads, "{step}: read set");
         assert_eq!(native_writes, writes, "{step}: write set");
         assert_eq!(native.host_fuel, r.fuel_used, "{step}: host-call fuel");
