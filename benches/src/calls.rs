@@ -69,6 +69,29 @@ fn deploy(
     Ok(r.contract)
 }
 
+/// A state holding the empty callee and the contract `driver` calling
+/// it, both deployed by ALICE; returns it with the driver's and the
+/// callee's addresses.
+fn driver_and_callee(rt: &Runtime, driver: &str) -> Result<(Plain, ContractId, ContractId)> {
+    let (driver, callee) = (
+        module_bytes(driver.as_bytes())?,
+        module_bytes(CALLEE.as_bytes())?,
+    );
+    let mut state = MemoryState::default();
+    let callee_at = deploy(rt, &mut state, &callee, ALICE, 1, "", Vec::new())?;
+    let driver_at = deploy(rt, &mut state, &driver, ALICE, 2, "", Vec::new())?;
+    Ok((Plain::of(&state), driver_at, callee_at))
+}
+
+/// What each timed transaction does: run `tx` against `state`, check it
+/// succeeded, and hash its receipt.
+fn run_one(rt: &Runtime, state: &Plain, tx: &Transaction) -> Result<()> {
+    let r = rt.execute_call(tx, state)?;
+    check_success(&r)?;
+    std::hint::black_box(r.hash());
+    Ok(())
+}
+
 /// Runs `tx` against `state` and commits it.
 fn commit(rt: &Runtime, state: &mut MemoryState, tx: &Transaction) -> Result<()> {
     let r = rt.execute_call(tx, state)?;
@@ -83,14 +106,7 @@ fn commit(rt: &Runtime, state: &mut MemoryState, tx: &Transaction) -> Result<()>
 /// `local`); issue 22's target is at most 2. Also the whole transaction
 /// that calls the empty entry directly, for scale.
 pub(crate) fn call_empty(quick: bool, rt: &Runtime) -> Result<Row> {
-    let (caller, callee) = (
-        module_bytes(CALLER.as_bytes())?,
-        module_bytes(CALLEE.as_bytes())?,
-    );
-    let mut state = MemoryState::default();
-    let callee_at = deploy(rt, &mut state, &callee, ALICE, 1, "", Vec::new())?;
-    let caller_at = deploy(rt, &mut state, &caller, ALICE, 2, "", Vec::new())?;
-    let state = Plain::of(&state);
+    let (state, caller_at, callee_at) = driver_and_callee(rt, CALLER)?;
     let tx = |entry: &str| {
         Transaction::call(caller_at, entry)
             .with_input(callee_at.0.to_vec())
@@ -101,12 +117,7 @@ pub(crate) fn call_empty(quick: bool, rt: &Runtime) -> Result<Row> {
     let r = rt.execute_call(&through, &state)?;
     check_success(&r)?;
     ensure!(r.calls.len() == 1 && r.calls[0].status.is_success());
-    let run = |tx: &Transaction| {
-        let r = rt.execute_call(tx, &state)?;
-        check_success(&r)?;
-        std::hint::black_box(r.hash());
-        Ok(())
-    };
+    let run = |tx: &Transaction| run_one(rt, &state, tx);
     let (reps, batch) = if quick { (5, 200) } else { (21, 2000) };
     let [local_s, through_s, direct_s] = interleaved(
         reps,
@@ -129,14 +140,7 @@ pub(crate) fn call_empty(quick: bool, rt: &Runtime) -> Result<Row> {
 /// is charged (`call` and the callee's `wasm_instance`), against the 20x
 /// rule over the arithmetic baseline (docs/costs.md, "Calibration").
 pub(crate) fn call_flood(quick: bool, rt: &Runtime) -> Result<Row> {
-    let (flood, callee) = (
-        module_bytes(FLOOD.as_bytes())?,
-        module_bytes(CALLEE.as_bytes())?,
-    );
-    let mut state = MemoryState::default();
-    let callee_at = deploy(rt, &mut state, &callee, ALICE, 1, "", Vec::new())?;
-    let flood_at = deploy(rt, &mut state, &flood, ALICE, 3, "", Vec::new())?;
-    let state = Plain::of(&state);
+    let (state, flood_at, callee_at) = driver_and_callee(rt, FLOOD)?;
     let fuel = if quick { 40_000_000 } else { 400_000_000 };
     let tx = Transaction::call(flood_at, "run")
         .with_input(callee_at.0.to_vec())
@@ -248,12 +252,7 @@ pub(crate) fn escrow_transfer(quick: bool, rt: &Runtime) -> Result<Row> {
     );
     let release_fuel = r.fuel_used;
     let direct_fuel = rt.execute_call(&direct, &state)?.fuel_used;
-    let run = |tx: &Transaction| {
-        let r = rt.execute_call(tx, &state)?;
-        check_success(&r)?;
-        std::hint::black_box(r.hash());
-        Ok(())
-    };
+    let run = |tx: &Transaction| run_one(rt, &state, tx);
     let (reps, batch) = if quick { (5, 200) } else { (21, 2000) };
     let [direct_s, release_s] = interleaved(reps, batch, [&|| run(&direct), &|| run(&release)])?;
     let mut row = Row::new("escrow_transfer", "tx/s", true);
