@@ -571,30 +571,24 @@ fn perform(request: CallRequest) -> i32 {
         return abi::CALL_REFUSED;
     };
     let result = catch_unwind(AssertUnwindSafe(|| (native.dispatch)(&entry)));
-    let status = HOST.with(|cell| {
+    let ended = HOST.with(|cell| {
         let mut guard = cell.borrow_mut();
         let h = guard.as_mut().expect("the run's host is still installed");
         let status = match result {
             Ok(_) => Status::Success,
             Err(payload) => unwound(payload, h),
         };
-        let used = match status {
-            Status::OutOfFuel => budget,
-            _ => budget - h.fuel_left(),
-        };
-        let output = h.leave_call(&status, used);
-        h.set_call_output(output);
-        h.set_fuel_left(left - used);
-        status
+        let budget_left = h.fuel_left();
+        let ended = h.end_call(&status, left, budget, budget_left);
+        if let Ok((_, rest)) = ended {
+            h.set_fuel_left(rest);
+        }
+        ended
     });
-    match status {
-        Status::Success => abi::CALL_SUCCESS,
-        Status::Reverted { .. } => abi::CALL_REVERTED,
-        Status::Trapped { .. } => abi::CALL_TRAPPED,
-        // The transaction's own fuel ran out in the callee: that ends it.
-        Status::OutOfFuel if budget == left => resume_unwind(Box::new(HostExit::OutOfFuel)),
-        Status::OutOfFuel => abi::CALL_OUT_OF_FUEL,
-        Status::Rejected { .. } => abi::CALL_REFUSED,
+    // The transaction's own fuel running out in the callee ends it.
+    match ended {
+        Ok((code, _)) => code,
+        Err(exit) => resume_unwind(Box::new(exit)),
     }
 }
 

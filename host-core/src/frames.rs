@@ -16,7 +16,10 @@ use sha2::{Digest, Sha256};
 use verity_host_abi::contract::{ContractRecord, code_key, record_key, storage_prefix};
 use verity_host_abi::{CallEntry, ContractId, Hash32, Status};
 
-use verity_host_abi::abi::{CALL_REFUSED, UPDATE_REFUSED, UPDATE_SCHEDULED};
+use verity_host_abi::abi::{
+    CALL_OUT_OF_FUEL, CALL_REFUSED, CALL_REVERTED, CALL_SUCCESS, CALL_TRAPPED, UPDATE_REFUSED,
+    UPDATE_SCHEDULED,
+};
 use verity_host_abi::{CostClass, TrapKind};
 
 use crate::calls::{Res, copy_out, len_i32, limit};
@@ -295,6 +298,55 @@ impl<B: StateView> Host<B> {
         record.change_code(self.tx.chain.height, code_hash);
         self.system_write(key.to_vec(), record.encode());
         Some((old, code_hash))
+    }
+
+    /// Ends the running callee's call for an engine: the callee ended with
+    /// `status`, given `budget` of the caller's `left` fuel, with
+    /// `budget_left` of it unused. Closes its frame
+    /// ([`leave_call`](Self::leave_call), with the fuel it used: all of
+    /// `budget` if it ran out) and makes its output the call's. Returns the
+    /// code the caller's `call` returns and the fuel the caller has left,
+    /// or `Err(HostExit::OutOfFuel)` when the transaction's own fuel ran
+    /// out in the callee (its budget was all that was left): that ends the
+    /// transaction.
+    ///
+    /// ```
+    /// use verity_host_abi::abi::{CALL_OUT_OF_FUEL, CALL_SUCCESS};
+    /// use verity_host_abi::{ContractId, CostSchedule, Limits, Status};
+    /// use verity_host_core::{Host, HostExit, MemoryState, TxBytes};
+    ///
+    /// let (state, limits, costs) = (MemoryState::default(), Limits::default(), CostSchedule::default());
+    /// let mut host = Host::new(&state, &ContractId([1; 32]), TxBytes::default(), &limits, &costs, 0);
+    /// host.enter_call(ContractId([2; 32]), "f", vec![], 8).unwrap();
+    /// assert_eq!(host.end_call(&Status::Success, 100, 100, 60).ok(), Some((CALL_SUCCESS, 60)));
+    /// host.enter_call(ContractId([2; 32]), "f", vec![], 8).unwrap();
+    /// assert_eq!(host.end_call(&Status::OutOfFuel, 100, 30, 0).ok(), Some((CALL_OUT_OF_FUEL, 70)));
+    /// host.enter_call(ContractId([2; 32]), "f", vec![], 8).unwrap();
+    /// assert!(matches!(host.end_call(&Status::OutOfFuel, 100, 100, 0), Err(HostExit::OutOfFuel)));
+    /// assert_eq!(host.call_records()[1].fuel_used, 30);
+    /// ```
+    pub fn end_call(
+        &mut self,
+        status: &Status,
+        left: u64,
+        budget: u64,
+        budget_left: u64,
+    ) -> Result<(i32, u64), HostExit> {
+        let used = match status {
+            Status::OutOfFuel => budget,
+            _ => budget.saturating_sub(budget_left),
+        };
+        let output = self.leave_call(status, used);
+        self.set_call_output(output);
+        let code = match status {
+            Status::Success => CALL_SUCCESS,
+            Status::Reverted { .. } => CALL_REVERTED,
+            Status::Trapped { .. } => CALL_TRAPPED,
+            Status::OutOfFuel if budget >= left => return Err(HostExit::OutOfFuel),
+            Status::OutOfFuel => CALL_OUT_OF_FUEL,
+            Status::Rejected { .. } => CALL_REFUSED,
+        };
+        Ok((code, left - used))
     }
 
     /// Makes `contract` the running one: its storage prefix heads the key

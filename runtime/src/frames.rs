@@ -5,9 +5,7 @@
 //! stack depth, and run, and the run's host moves into that store for the
 //! call and back out when it ends.
 
-use verity_host_abi::abi::{
-    CALL_OUT_OF_FUEL, CALL_REFUSED, CALL_REVERTED, CALL_SUCCESS, CALL_TRAPPED,
-};
+use verity_host_abi::abi::{CALL_REFUSED, CALL_SUCCESS};
 use verity_host_abi::{ContractId, Status};
 use verity_host_core::{CallRequest, Host, HostExit, StateError, StateView, TxBytes};
 use wasmtime::{AsContextMut, Val};
@@ -69,7 +67,6 @@ pub(crate) fn perform(
         return Ok(CALL_REFUSED);
     }
     let budget = request.fuel_cap.map_or(left, |cap| cap.min(left));
-    let capped = budget < left;
     let placeholder = Host::new(
         &NO_STATE as &'static dyn StateView,
         &ContractId::default(),
@@ -93,21 +90,16 @@ pub(crate) fn perform(
     // compiler, so the transaction ends as a top-level overflow does).
     let ended = end.map_err(wasmtime::Error::new).and_then(|end| {
         let native_overflow = end.native_overflow();
-        let used = |status: &Status| match status {
-            Status::OutOfFuel => budget,
-            _ => budget.saturating_sub(end.fuel_left),
-        };
         match end.result {
-            Ok(()) => Ok((Status::Success, used(&Status::Success))),
+            Ok(()) => Ok((Status::Success, end.fuel_left)),
             Err(e) if native_overflow => Err(e),
-            Err(e) => {
-                let status = classify(e, end.exit).map_err(wasmtime::Error::new)?;
-                let used = used(&status);
-                Ok((status, used))
-            }
+            Err(e) => Ok((
+                classify(e, end.exit).map_err(wasmtime::Error::new)?,
+                end.fuel_left,
+            )),
         }
     });
-    let (status, used) = match ended {
+    let (status, budget_left) = match ended {
         Ok(ended) => ended,
         Err(e) => {
             host.leave_call(&Status::OutOfFuel, budget);
@@ -115,19 +107,12 @@ pub(crate) fn perform(
             return Err(e);
         }
     };
-    let output = host.leave_call(&status, used);
-    host.set_call_output(output);
+    let ended = host.end_call(&status, left, budget, budget_left);
     caller.data_mut().host = host;
-    fuel.set(&mut *caller, Val::I64((left - used) as i64))?;
-    Ok(match status {
-        Status::Success => CALL_SUCCESS,
-        Status::Reverted { .. } => CALL_REVERTED,
-        Status::Trapped { .. } => CALL_TRAPPED,
-        // The transaction's own fuel ran out in the callee: that ends it.
-        Status::OutOfFuel if !capped => return Err(wasmtime::Error::new(HostExit::OutOfFuel)),
-        Status::OutOfFuel => CALL_OUT_OF_FUEL,
-        Status::Rejected { .. } => CALL_REFUSED,
-    })
+    // The transaction's own fuel running out in the callee ends it.
+    let (code, rest) = ended.map_err(wasmtime::Error::new)?;
+    fuel.set(&mut *caller, Val::I64(rest as i64))?;
+    Ok(code)
 }
 
 /// Instantiates the callee in a store holding `data` and runs its entry
