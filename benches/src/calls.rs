@@ -7,6 +7,9 @@
 use anyhow::{Result, ensure};
 use verity_runtime::{ContractId, Hash32, MemoryState, Runtime, Transaction, module_bytes};
 
+use crate::hosts::MiniHost;
+use crate::hosts::wasmi_host::Wasmi;
+use crate::hosts::wasmtime_host::Wasmtime;
 use crate::report::Row;
 use crate::{ALICE, BOB, Plain, check_success, fixture, interleaved};
 
@@ -105,7 +108,12 @@ fn commit(rt: &Runtime, state: &mut MemoryState, tx: &Transaction) -> Result<()>
 /// caller's own (a transaction of the caller's `run` minus one of its
 /// `local`); issue 22's target is at most 2. Also the whole transaction
 /// that calls the empty entry directly, for scale.
-pub(crate) fn call_empty(quick: bool, rt: &Runtime) -> Result<Row> {
+///
+/// Beside it, the floor a call cannot go under while every call gets a
+/// fresh instance: one empty entry's whole instance lifecycle (a store,
+/// an instance from the pool, the call, the store dropped and its memory
+/// reset) on plain wasmtime with the same pool, and on wasmi.
+pub(crate) fn call_empty(quick: bool, rt: &Runtime, wt: &Wasmtime, wi: &Wasmi) -> Result<Row> {
     let (state, caller_at, callee_at) = driver_and_callee(rt, CALLER)?;
     let tx = |entry: &str| {
         Transaction::call(caller_at, entry)
@@ -118,14 +126,28 @@ pub(crate) fn call_empty(quick: bool, rt: &Runtime) -> Result<Row> {
     check_success(&r)?;
     ensure!(r.calls.len() == 1 && r.calls[0].status.is_success());
     let run = |tx: &Transaction| run_one(rt, &state, tx);
+    let callee = module_bytes(CALLEE.as_bytes())?;
+    let wt_pre = wt.prepare(&wt.compile(&callee)?)?;
+    let wi_module = wi.compile(&callee)?;
     let (reps, batch) = if quick { (5, 200) } else { (21, 2000) };
-    let [local_s, through_s, direct_s] = interleaved(
+    let [local_s, through_s, direct_s, wt_s, wi_s] = interleaved(
         reps,
         batch,
-        [&|| run(&local), &|| run(&through), &|| run(&direct)],
+        [
+            &|| run(&local),
+            &|| run(&through),
+            &|| run(&direct),
+            &|| wt.call(&wt_pre, "noop", MiniHost::default()).map(drop),
+            &|| {
+                wi.call(&wi_module, "noop", MiniHost::default(), 1_000_000)
+                    .map(drop)
+            },
+        ],
     )?;
     let mut row = Row::new("call_empty", "µs", false);
     row.verity = Some((through_s - local_s) * 1e6);
+    row.wasmtime_unmetered = Some(wt_s * 1e6);
+    row.wasmi = Some(wi_s * 1e6);
     row.ratios.insert("local_call_tx_us".into(), local_s * 1e6);
     row.ratios
         .insert("contract_call_tx_us".into(), through_s * 1e6);

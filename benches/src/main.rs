@@ -677,7 +677,7 @@ fn run(args: &Args) -> Result<Report> {
         rows.extend(authenticated::rows(args.quick, &rt, plain)?);
     }
     if want("call_empty") {
-        rows.push(calls::call_empty(args.quick, &rt)?);
+        rows.push(calls::call_empty(args.quick, &rt, &wt, &wi)?);
     }
     if want("escrow_transfer") {
         rows.push(calls::escrow_transfer(args.quick, &rt)?);
