@@ -75,6 +75,48 @@ pub fn caller_address() -> Option<Address> {
     with_caller(|c| Address::try_from(c).ok())
 }
 
+/// Why [`check_auth`] refused: `address` did not authorize this
+/// invocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unauthorized;
+
+impl Unauthorized {
+    /// The revert message of [`require_auth`], the same for every
+    /// contract: a caller tells it apart from the callee's own errors.
+    pub const MESSAGE: &'static str = "unauthorized";
+}
+
+/// Whether `address` authorized the running invocation (docs/auth.md):
+/// it is the caller, that is the transaction's sender in the transaction's
+/// own frame (the host admitted the transaction only with the sender's
+/// signature, or with the embedder vouching for it where the profile
+/// allows that), or the contract that called this one directly. A contract
+/// further up the call stack, or the sender seen from a callee, did not:
+/// when A calls B calls the token, the token sees B, never A or A's user
+/// (no `tx.origin`).
+///
+/// ```no_run
+/// use verity_sdk::{Address, env};
+/// # let owner = Address([0; 32]);
+/// if env::check_auth(&owner).is_err() {
+///     env::revert("only the owner may do this");
+/// }
+/// ```
+pub fn check_auth(address: &Address) -> Result<(), Unauthorized> {
+    match with_caller(|c| c == address.0.as_slice()) {
+        true => Ok(()),
+        false => Err(Unauthorized),
+    }
+}
+
+/// Reverts with [`Unauthorized::MESSAGE`] unless `address` authorized the
+/// running invocation ([`check_auth`]).
+pub fn require_auth(address: &Address) {
+    if check_auth(address).is_err() {
+        revert(Unauthorized::MESSAGE);
+    }
+}
+
 /// How a call of another contract failed ([`try_call_raw`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CallFailure {

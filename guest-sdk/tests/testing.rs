@@ -593,3 +593,68 @@ fn a_migrate_entry_takes_the_old_code_hash_as_raw_bytes() {
     assert!(out.is_success(), "{:?}", out.status);
     assert_eq!(env.invoke(|| OLD.get()), Ok(Some([7; 32])));
 }
+
+/// A vault that pays out only to whoever authorized the call:
+/// `withdraw(owner)` requires `owner`'s authorization.
+pub struct Vault;
+
+const VAULT: Address = Address([0x66; 32]);
+const RELAY: Address = Address([0x77; 32]);
+const USER: Address = Address([0x88; 32]);
+
+#[contract]
+impl Vault {
+    /// Succeeds only if `owner` authorized this invocation.
+    pub fn withdraw(owner: Address) -> u64 {
+        env::require_auth(&owner);
+        1
+    }
+}
+
+/// A contract between the user and the vault.
+pub struct Relay;
+
+#[contract]
+impl Relay {
+    /// Withdraws for `owner` (the user who called the relay).
+    pub fn withdraw_for(owner: Address) -> bool {
+        env::try_call::<u64, env::NoError>(&VAULT, "withdraw", &(owner,), None).is_ok()
+    }
+    /// Withdraws for the relay itself.
+    pub fn withdraw_own() -> bool {
+        env::try_call::<u64, env::NoError>(&VAULT, "withdraw", &(RELAY,), None).is_ok()
+    }
+}
+
+#[test]
+fn require_auth_passes_for_the_sender_and_the_direct_caller_only() {
+    let mut env = TestEnv::new();
+    env.register::<Vault>(ContractId(VAULT.0))
+        .register::<Relay>(ContractId(RELAY.0))
+        .set_sender_address(USER);
+    // The user calling the vault directly authorizes it.
+    env.set_contract(ContractId(VAULT.0));
+    assert!(env.call::<Vault>("withdraw", &(USER,)).is_success());
+    // Someone else's funds: the typed refusal.
+    let other = env.call::<Vault>("withdraw", &(Address([1; 32]),));
+    assert_eq!(
+        other.status,
+        Status::Reverted {
+            message: env::Unauthorized::MESSAGE.into()
+        }
+    );
+    // Through the relay: the vault sees the relay, not the user, so the
+    // relay cannot spend its caller's funds (no tx.origin), only its own.
+    env.set_contract(ContractId(RELAY.0));
+    let through = env.call::<Relay>("withdraw_for", &(USER,));
+    assert!(through.is_success());
+    let for_user = env
+        .invoke(|| env::try_call::<u64, env::NoError>(&VAULT, "withdraw", &(USER,), None).is_ok());
+    assert!(!for_user.unwrap(), "the relay spent its caller's funds");
+    let own = env
+        .invoke(|| env::try_call::<u64, env::NoError>(&VAULT, "withdraw", &(RELAY,), None).is_ok());
+    assert!(own.unwrap(), "the relay could not spend its own");
+    // And `check_auth` says the same without reverting.
+    let checked = env.invoke(|| (env::check_auth(&USER), env::check_auth(&RELAY)));
+    assert_eq!(checked.unwrap(), (Ok(()), Err(env::Unauthorized)));
+}
