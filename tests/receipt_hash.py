@@ -22,7 +22,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import state_tree  # noqa: E402  (the tree of docs/state-tree.md)
 
-DOMAIN = b"verity.receipt.v3\x00"
+DOMAIN = b"verity.receipt.v4\x00"
+TX_DOMAIN = b"verity.tx.v1\x00"
+NETWORK_DOMAIN = b"verity.network.v1\x00"
+SCHEME_TAGS = {"ed25519": 1, "p256": 2}
 ACTION_TAGS = {"run": 0, "deploy": 1, "call": 2, "upload": 3}
 STATUS_TAGS = {"success": 0, "reverted": 1, "trapped": 2, "out_of_fuel": 3, "rejected": 4}
 STATUS_DETAIL = {"reverted": "message", "trapped": "trap", "rejected": "reason"}
@@ -96,6 +99,32 @@ def events(r, name):
     return out
 
 
+def auth(r, name):
+    """How the sender was authorized: asserted, or signed (docs/receipt.md)."""
+    a = r[name]
+    if a["kind"] == "asserted":
+        return u8(0)
+    return (u8(1) + u8(SCHEME_TAGS[a["scheme"]]) + byts(hexb(a["public_key"]))
+            + u64(a["nonce"]) + u64(a["valid_until"]) + byts(hexb(a["signature"])))
+
+
+def tx_hash(r):
+    """The hash a signed receipt's sender signed (docs/auth.md), or None."""
+    a = r["auth"]
+    if a["kind"] != "signed":
+        return None
+    call = r["action"] == "call"
+    body = (hashlib.sha256(NETWORK_DOMAIN + r["chain_id"].encode("utf-8")).digest()
+            + hexb(r["profile_hash"]) + hexb(r["sender"])
+            + u8(SCHEME_TAGS[a["scheme"]]) + byts(hexb(a["public_key"]))
+            + u64(a["nonce"]) + u64(a["valid_until"]) + u64(r["fuel_limit"])
+            + action(r, "action")
+            + (hexb(r["contract"]) if call else bytes(32))
+            + (bytes(32) if call else hexb(r["code_hash"]))
+            + text(r["entry"]) + byts(hexb(r["input"])))
+    return hashlib.sha256(TX_DOMAIN + body).hexdigest()
+
+
 # How each type of docs/receipt.md's field table is written, from the JSON.
 ENCODERS = {
     "u32": lambda r, n: u32(r[n]),
@@ -108,6 +137,7 @@ ENCODERS = {
     "list of (bytes key, option bytes value)": key_values,
     "list of call": calls,
     "list of (32 bytes contract, bytes topic, bytes data)": events,
+    "auth": auth,
 }
 
 # The receipt's fields in encoding order, with their types: the field table
@@ -120,6 +150,7 @@ FIELDS = [
     ("code_hash", "32 bytes"),
     ("entry", "string"),
     ("sender", "bytes"),
+    ("auth", "auth"),
     ("context", "bytes"),
     ("height", "u64"),
     ("time", "u64"),
@@ -144,7 +175,7 @@ def encode(r):
 
 def check_witness(r, witness):
     """The state transition of receipt r, checked against witness (bytes)."""
-    writes = r["writes"] if r["status"] == "success" else []
+    writes = r["writes"]
     post = state_tree.check({
         "pre_root": r["pre_state_root"],
         "proof": witness.hex(),
@@ -166,6 +197,10 @@ def main(argv):
     digest = hashlib.sha256(DOMAIN + encoding).hexdigest()
     print(encoding.hex() if "--encoding" in argv[2:] else digest)
     ok = digest == receipt["receipt_hash"]
+    signed = tx_hash(receipt)
+    if signed is not None:
+        print("tx_hash: %s" % signed)
+        ok = ok and signed == receipt["auth"].get("tx_hash")
     if "--witness" in argv[2:]:
         state_tree.self_test()
         with open(argv[argv.index("--witness") + 1], "rb") as f:

@@ -10,6 +10,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::auth::{Auth, Scheme, Signed};
 use crate::contract::ContractId;
 use crate::hash::Hash32;
 use crate::receipt::{Action, CallEntry, Event, FORMAT_VERSION, ReadEntry, Receipt, WriteEntry};
@@ -448,6 +449,52 @@ impl Canonical for Vec<Event> {
     }
 }
 
+/// An authorization's encoding: u8 0 for asserted; u8 1 for signed, then
+/// u8 scheme, bytes public key (of the scheme's size), u64 nonce, u64
+/// valid until, bytes signature (64 bytes).
+impl Canonical for Auth {
+    fn encode<S: Sink>(&self, w: &mut Writer<'_, S>) {
+        match self {
+            Auth::Asserted => w.u8(0),
+            Auth::Signed(s) => {
+                w.u8(1);
+                w.u8(s.scheme.tag());
+                w.bytes(&s.public_key);
+                w.u64(s.nonce);
+                w.u64(s.valid_until);
+                w.bytes(&s.signature);
+            }
+        }
+    }
+    fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
+        let invalid = |reason| DecodeError::Invalid { field, reason };
+        match r.u8(field)? {
+            0 => Ok(Auth::Asserted),
+            1 => {
+                let scheme = Scheme::from_tag(r.u8(field)?).ok_or(invalid("unknown scheme"))?;
+                let public_key = r.bytes(field)?;
+                if public_key.len() != scheme.key_bytes() {
+                    return Err(invalid("a public key of the wrong size for its scheme"));
+                }
+                let nonce = r.u64(field)?;
+                let valid_until = r.u64(field)?;
+                let signature = r.bytes(field)?;
+                if signature.len() != crate::auth::SIGNATURE_BYTES {
+                    return Err(invalid("a signature that is not 64 bytes"));
+                }
+                Ok(Auth::Signed(Signed {
+                    scheme,
+                    public_key,
+                    nonce,
+                    valid_until,
+                    signature,
+                }))
+            }
+            _ => Err(invalid("unknown authorization tag")),
+        }
+    }
+}
+
 /// A call's encoding: `u32` depth, 32 bytes caller, 32 bytes callee,
 /// string entry, 32 bytes input hash, status, `u64` fuel used.
 impl Canonical for Vec<CallEntry> {
@@ -515,15 +562,39 @@ pub fn decode(bytes: &[u8]) -> Result<Receipt, DecodeError> {
         return fail("fuel_used", "greater than fuel_limit");
     }
     let status = &receipt.status;
+    // An admitted signed transaction consumes its nonce whatever its run
+    // did: its write set holds that key, the only write a failed run has.
+    let rejected = matches!(status, Status::Rejected { .. });
+    let nonce = match &receipt.auth {
+        Auth::Signed(s) if !rejected => {
+            let Some(sender) = crate::auth::sender_address(&receipt.sender) else {
+                return fail("sender", "a signed sender that is not a 32-byte address");
+            };
+            let key = crate::auth::nonce_key(&sender, s.nonce);
+            let value = s.valid_until.to_le_bytes();
+            let found = receipt.writes.iter().find(|w| w.key == key);
+            if found.is_none_or(|w| w.value.as_deref() != Some(&value[..])) {
+                return fail(
+                    "writes",
+                    "a signed transaction that does not consume its nonce",
+                );
+            }
+            1
+        }
+        _ => 0,
+    };
     if !status.is_success()
-        && (!receipt.writes.is_empty()
+        && (receipt.writes.len() > nonce
             || !receipt.calls.is_empty()
             || !receipt.events.is_empty()
             || !receipt.output.is_empty())
     {
         return fail("status", "a failed run has writes, calls, events or output");
     }
-    if !status.is_success() && receipt.post_state_root != receipt.pre_state_root {
+    if !status.is_success()
+        && receipt.writes.is_empty()
+        && receipt.post_state_root != receipt.pre_state_root
+    {
         return fail("post_state_root", "a failed run changed the state root");
     }
     Ok(receipt)

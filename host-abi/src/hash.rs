@@ -4,7 +4,7 @@ use core::fmt;
 use sha2::{Digest, Sha256};
 
 /// Domain tag prefixed to the canonical receipt encoding before hashing.
-pub const RECEIPT_DOMAIN: &[u8] = b"verity.receipt.v3\0";
+pub const RECEIPT_DOMAIN: &[u8] = b"verity.receipt.v4\0";
 
 /// A SHA-256 digest.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]

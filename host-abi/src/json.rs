@@ -10,13 +10,14 @@
 //! use verity_host_abi::{Action, ContractId, Hash32, Receipt, Status};
 //!
 //! let receipt = Receipt {
-//!     format_version: 3,
+//!     format_version: 4,
 //!     profile_hash: Hash32::of(b"profile"),
 //!     action: Action::Run,
 //!     contract: ContractId([1; 32]),
 //!     code_hash: Hash32::of(b"code"),
 //!     entry: "run".into(),
 //!     sender: vec![],
+//!     auth: Default::default(),
 //!     context: vec![],
 //!     height: 7,
 //!     time: 1_700_000_000,
@@ -46,6 +47,7 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
+use crate::auth::{Auth, Scheme, Signed};
 use crate::contract::ContractId;
 use crate::hash::Hash32;
 use crate::receipt::{Action, CallEntry, Event, ReadEntry, Receipt, WriteEntry};
@@ -99,6 +101,95 @@ pub struct EventJson {
     pub data: String,
 }
 
+/// How the sender was authorized: `{"kind": "asserted"}`, or `signed`
+/// with the scheme, hex key and signature, nonce and validity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthJson {
+    /// `asserted` or `signed`.
+    pub kind: String,
+    /// `ed25519` or `p256` (signed only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+    /// The public key, hex (signed only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+    /// The nonce (signed only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<u64>,
+    /// The last valid height (signed only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<u64>,
+    /// The signature, hex (signed only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// The transaction hash the signature is over, hex (signed only;
+    /// derived from the other fields, checked when read back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx_hash: Option<String>,
+}
+
+fn auth_json(r: &Receipt) -> AuthJson {
+    match &r.auth {
+        Auth::Asserted => AuthJson {
+            kind: "asserted".into(),
+            scheme: None,
+            public_key: None,
+            nonce: None,
+            valid_until: None,
+            signature: None,
+            tx_hash: None,
+        },
+        Auth::Signed(s) => AuthJson {
+            kind: "signed".into(),
+            scheme: Some(s.scheme.name().into()),
+            public_key: Some(hex::encode(&s.public_key)),
+            nonce: Some(s.nonce),
+            valid_until: Some(s.valid_until),
+            signature: Some(hex::encode(&s.signature)),
+            tx_hash: r.tx_hash().map(|h| h.to_hex()),
+        },
+    }
+}
+
+fn auth_from(a: &AuthJson) -> Result<Auth, JsonError> {
+    let need = |v: Option<&str>, f: &str| {
+        v.map(str::to_string)
+            .ok_or_else(|| JsonError(format!("a signed `auth` needs `{f}`")))
+    };
+    match a.kind.as_str() {
+        "asserted" => {
+            let any = a.scheme.is_some()
+                || a.public_key.is_some()
+                || a.nonce.is_some()
+                || a.valid_until.is_some()
+                || a.signature.is_some()
+                || a.tx_hash.is_some();
+            if any {
+                return Err(JsonError("an asserted `auth` has no other fields".into()));
+            }
+            Ok(Auth::Asserted)
+        }
+        "signed" => {
+            let name = need(a.scheme.as_deref(), "scheme")?;
+            let scheme = Scheme::from_name(&name)
+                .ok_or_else(|| JsonError(format!("unknown scheme `{name}`")))?;
+            Ok(Auth::Signed(Signed {
+                scheme,
+                public_key: unhex("auth", &need(a.public_key.as_deref(), "public_key")?)?,
+                nonce: a
+                    .nonce
+                    .ok_or_else(|| JsonError("a signed `auth` needs `nonce`".into()))?,
+                valid_until: a
+                    .valid_until
+                    .ok_or_else(|| JsonError("a signed `auth` needs `valid_until`".into()))?,
+                signature: unhex("auth", &need(a.signature.as_deref(), "signature")?)?,
+            }))
+        }
+        other => Err(JsonError(format!("unknown `auth` kind `{other}`"))),
+    }
+}
+
 /// The JSON document of a receipt.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -122,6 +213,8 @@ pub struct ReceiptJson {
     pub entry: String,
     /// Sender, hex.
     pub sender: String,
+    /// How the sender was authorized.
+    pub auth: AuthJson,
     /// Context blob, hex.
     pub context: String,
     /// Block height.
@@ -301,6 +394,7 @@ impl From<&Receipt> for ReceiptJson {
             code_hash: r.code_hash.to_hex(),
             entry: r.entry.clone(),
             sender: hex::encode(&r.sender),
+            auth: auth_json(r),
             context: hex::encode(&r.context),
             height: r.height,
             time: r.time,
@@ -395,6 +489,7 @@ impl ReceiptJson {
             code_hash: unhash("code_hash", &self.code_hash)?,
             entry: self.entry,
             sender: unhex("sender", &self.sender)?,
+            auth: auth_from(&self.auth)?,
             context: unhex("context", &self.context)?,
             height: self.height,
             time: self.time,
@@ -413,6 +508,11 @@ impl ReceiptJson {
         };
         let canonical = Receipt::decode(&receipt.encode())
             .map_err(|e| JsonError(format!("not a canonical receipt: {e}")))?;
+        if self.auth.tx_hash != auth_json(&canonical).tx_hash {
+            return Err(JsonError(
+                "`auth.tx_hash` is not the hash of the transaction the receipt holds".into(),
+            ));
+        }
         Ok((canonical, stated))
     }
 }

@@ -26,13 +26,14 @@
 //!
 //! # use verity_host_abi::{Action, ContractId, Hash32, Status};
 //! let receipt = Receipt {
-//!     format_version: 3,
+//!     format_version: 4,
 //!     profile_hash: Hash32::of(b"profile"),
 //!     action: Action::Run,
 //!     contract: ContractId([1; 32]),
 //!     code_hash: Hash32::of(b"code"),
 //!     entry: "run".into(),
 //!     sender: vec![],
+//!     auth: Default::default(),
 //!     context: vec![],
 //!     height: 7,
 //!     time: 1_700_000_000,
@@ -65,6 +66,8 @@ extern crate alloc;
 extern crate std;
 
 pub mod abi;
+#[cfg(feature = "alloc")]
+pub mod auth;
 pub mod contract;
 pub mod costs;
 #[cfg(feature = "alloc")]

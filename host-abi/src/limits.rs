@@ -136,4 +136,11 @@ limits! {
     /// Run: frames of contracts called by contracts above the
     /// transaction's own (docs/calls.md). A call past it is refused.
     max_call_depth: u32 = 8,
+    /// Transaction: how many blocks past the current height a signed
+    /// transaction may stay valid (docs/auth.md): its nonce is kept that
+    /// long, so this bounds how long replay protection must remember it.
+    max_validity_blocks: u64 = 100_000,
+    /// Transaction: 1 if transactions whose sender the embedder asserts
+    /// (not signed) are admitted, 0 if only signed ones are.
+    admit_unsigned: u32 = 1,
 }

@@ -3,13 +3,14 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::auth::Auth;
 use crate::contract::ContractId;
 use crate::encoding::{self, Canonical, DecodeError, Reader, Sink, Writer};
 use crate::hash::{Hash32, RECEIPT_DOMAIN};
 use crate::status::Status;
 
 /// The receipt format this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 /// What a transaction did with its code (docs/receipt.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -181,8 +182,11 @@ receipt_table! {
         code_hash: Hash32,
         /// The exported function that was called.
         entry: String,
-        /// Opaque sender bytes, authenticated by the embedder.
+        /// The sender: a key account's address when signed, otherwise
+        /// opaque bytes the embedder authenticated.
         sender: Vec<u8>,
+        /// How the sender was authorized (docs/auth.md).
+        auth: Auth,
         /// Opaque context blob from the embedder.
         context: Vec<u8>,
         /// The block height the embedder ran the transaction at.
@@ -247,6 +251,8 @@ pub enum FieldValue<'a> {
     Calls(&'a [CallEntry]),
     /// The events.
     Events(&'a [Event]),
+    /// The authorization.
+    Auth(&'a Auth),
 }
 
 impl FieldValue<'_> {
@@ -265,6 +271,7 @@ impl FieldValue<'_> {
             }
             FieldValue::Calls(_) => "list of call",
             FieldValue::Events(_) => "list of (32 bytes contract, bytes topic, bytes data)",
+            FieldValue::Auth(_) => "auth",
         }
     }
 }
@@ -298,6 +305,7 @@ view! {
     Vec<WriteEntry> => |v| FieldValue::Writes(v);
     Vec<CallEntry> => |v| FieldValue::Calls(v);
     Vec<Event> => |v| FieldValue::Events(v);
+    Auth => |v| FieldValue::Auth(v);
 }
 
 impl Receipt {
@@ -317,10 +325,10 @@ impl Receipt {
     /// ```
     /// # use verity_host_abi::{Action, ContractId, Hash32, Receipt, Status};
     /// # use verity_host_abi::hash::RECEIPT_DOMAIN;
-    /// # let r = Receipt { format_version: 3, profile_hash: Hash32::default(),
+    /// # let r = Receipt { format_version: 4, profile_hash: Hash32::default(),
     /// #     action: Action::Run, contract: ContractId::default(),
     /// #     pre_state_root: Hash32::default(), post_state_root: Hash32::default(),
-    /// #     code_hash: Hash32::default(), entry: "run".into(), sender: vec![],
+    /// #     code_hash: Hash32::default(), entry: "run".into(), sender: vec![], auth: Default::default(),
     /// #     context: vec![], height: 0, time: 0, chain_id: String::new(), input: vec![1, 2], fuel_limit: 10, fuel_used: 3,
     /// #     status: Status::Success, reads: vec![], writes: vec![], calls: vec![], events: vec![],
     /// #     output: vec![] };
@@ -330,6 +338,41 @@ impl Receipt {
         let mut sink = encoding::HashSink::new(RECEIPT_DOMAIN);
         encoding::encode_into(self, &mut sink);
         Hash32(sink.finish())
+    }
+
+    /// The hash of the transaction a signed receipt records, the message
+    /// its sender signed ([`TxBody::hash`](crate::auth::TxBody::hash));
+    /// `None` unless signed or unless the sender is 32 bytes.
+    pub fn tx_hash(&self) -> Option<Hash32> {
+        let Auth::Signed(s) = &self.auth else {
+            return None;
+        };
+        let sender = crate::auth::sender_address(&self.sender)?;
+        let call = matches!(self.action, Action::Call);
+        let body = crate::auth::TxBody {
+            network: crate::auth::network_id(&self.chain_id),
+            profile_hash: self.profile_hash,
+            sender,
+            scheme: s.scheme,
+            public_key: &s.public_key,
+            nonce: s.nonce,
+            valid_until: s.valid_until,
+            fuel_limit: self.fuel_limit,
+            action: self.action,
+            contract: if call {
+                self.contract
+            } else {
+                ContractId::default()
+            },
+            code_hash: if call {
+                Hash32::default()
+            } else {
+                self.code_hash
+            },
+            entry: &self.entry,
+            input: &self.input,
+        };
+        Some(body.hash())
     }
 
     /// The value this receipt saw for `key` in the pre-state: `None` if the

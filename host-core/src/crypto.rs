@@ -129,6 +129,76 @@ macro_rules! ecdsa_verify {
     };
 }
 
+/// Checks a transaction signature (docs/auth.md): `signature` by
+/// `public_key` under `scheme` over the 32-byte `tx_hash`. Ed25519 signs
+/// the hash as its message, strictly (canonical `S`, no small-order key);
+/// P-256 ECDSA signs it with SHA-256 (so the digest is SHA-256 of the
+/// hash, what `openssl dgst -sha256 -sign` computes), low `S` only, so
+/// that no signature has a second form.
+///
+/// ```
+/// use verity_host_abi::auth::{AuthRejection, Scheme};
+/// use verity_host_core::verify_tx_signature;
+///
+/// let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+/// let hash = [1u8; 32];
+/// use ed25519_dalek::Signer;
+/// let sig = key.sign(&hash).to_bytes();
+/// let public = key.verifying_key().to_bytes();
+/// assert_eq!(verify_tx_signature(Scheme::Ed25519, &public, &hash, &sig), Ok(()));
+/// assert_eq!(
+///     verify_tx_signature(Scheme::Ed25519, &public, &[2; 32], &sig),
+///     Err(AuthRejection::BadSignature)
+/// );
+/// ```
+pub fn verify_tx_signature(
+    scheme: verity_host_abi::auth::Scheme,
+    public_key: &[u8],
+    tx_hash: &[u8; 32],
+    signature: &[u8],
+) -> Result<(), verity_host_abi::auth::AuthRejection> {
+    use verity_host_abi::auth::{AuthRejection, Scheme};
+    let Ok(sig) = <[u8; 64]>::try_from(signature) else {
+        return Err(AuthRejection::BadSignature);
+    };
+    match scheme {
+        Scheme::Ed25519 => {
+            let Ok(key) = <[u8; 32]>::try_from(public_key) else {
+                return Err(AuthRejection::BadKey);
+            };
+            let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&key) else {
+                return Err(AuthRejection::BadKey);
+            };
+            if key.is_weak() {
+                return Err(AuthRejection::BadKey);
+            }
+            if !canonical_scalar(&sig[32..]) {
+                return Err(AuthRejection::BadSignature);
+            }
+            let sig = ed25519_dalek::Signature::from_bytes(&sig);
+            key.verify_strict(tx_hash, &sig)
+                .map_err(|_| AuthRejection::BadSignature)
+        }
+        Scheme::P256 => {
+            use p256::ecdsa::signature::Verifier;
+            if public_key.len() != scheme.key_bytes() {
+                return Err(AuthRejection::BadKey);
+            }
+            let Ok(key) = p256::ecdsa::VerifyingKey::from_sec1_bytes(public_key) else {
+                return Err(AuthRejection::BadKey);
+            };
+            let Ok(sig) = p256::ecdsa::Signature::from_slice(&sig) else {
+                return Err(AuthRejection::BadSignature);
+            };
+            if sig.normalize_s().is_some() {
+                return Err(AuthRejection::BadSignature);
+            }
+            key.verify(tx_hash, &sig)
+                .map_err(|_| AuthRejection::BadSignature)
+        }
+    }
+}
+
 ecdsa_verify!(
     /// secp256k1, low-S only (Bitcoin's and Ethereum's rule).
     secp256k1_verify, k256, low_s = true

@@ -49,13 +49,16 @@ mod frames;
 mod host;
 mod memory;
 mod overlay;
+mod signing;
 pub mod state;
 pub mod transaction;
 
+pub use crypto::verify_tx_signature;
 pub use exit::HostExit;
 pub use frames::{CallRecord, CallRefusal, CallRequest, Caller};
 pub use host::{ChainContext, Effects, Finished, Host, HostFuel, TxBytes};
 pub use memory::GuestMemory;
+pub use signing::AccountKey;
 pub use state::{
     MemoryState, StaleReceipt, StateBackend, StateError, StateRoots, StateView, Transition,
     TransitionCheckError, WitnessState, check_receipt_transition, tree_writes,

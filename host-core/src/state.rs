@@ -131,9 +131,9 @@ pub struct Transition {
 /// ```
 /// use verity_host_core::{MemoryState, StaleReceipt};
 /// # use verity_host_abi::*;
-/// # let receipt = Receipt { format_version: 3, profile_hash: Hash32::default(),
+/// # let receipt = Receipt { format_version: 4, profile_hash: Hash32::default(),
 /// #     action: Action::Run, contract: ContractId::default(), code_hash: Hash32::default(),
-/// #     entry: "run".into(), sender: vec![], context: vec![], height: 0, time: 0,
+/// #     entry: "run".into(), sender: vec![], auth: Default::default(), context: vec![], height: 0, time: 0,
 /// #     chain_id: String::new(), input: vec![], fuel_limit: 1, fuel_used: 0,
 /// #     status: Status::Success, pre_state_root: Hash32([7; 32]),
 /// #     post_state_root: Hash32::default(), calls: vec![], events: vec![], output: vec![],
@@ -179,9 +179,9 @@ pub enum TransitionCheckError {
 /// # use verity_host_abi::*;
 /// # let mut state = MemoryState::default();
 /// # state.insert(b"k".to_vec(), b"v".to_vec());
-/// # let mut receipt = Receipt { format_version: 3, profile_hash: Hash32::default(),
+/// # let mut receipt = Receipt { format_version: 4, profile_hash: Hash32::default(),
 /// #     action: Action::Run, contract: ContractId::default(), code_hash: Hash32::default(),
-/// #     entry: "run".into(), sender: vec![], context: vec![], height: 0, time: 0,
+/// #     entry: "run".into(), sender: vec![], auth: Default::default(), context: vec![], height: 0, time: 0,
 /// #     chain_id: String::new(), input: vec![], fuel_limit: 1,
 /// #     fuel_used: 0, status: Status::Success, pre_state_root: Hash32::default(),
 /// #     post_state_root: Hash32::default(), calls: vec![], events: vec![], output: vec![],
@@ -226,11 +226,9 @@ pub fn check_receipt_transition(
 
 /// The writes a receipt commits: all of them if it succeeded, none if not.
 fn committed(receipt: &Receipt) -> &[WriteEntry] {
-    if receipt.status.is_success() {
-        &receipt.writes
-    } else {
-        &[]
-    }
+    // A failed run's writes are empty, but a signed transaction's nonce
+    // (docs/auth.md): it is committed whatever the run did.
+    &receipt.writes
 }
 
 /// A sorted in-memory key-value state, committed by the state tree

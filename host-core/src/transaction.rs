@@ -38,6 +38,10 @@ pub enum TxRejection {
     /// An upload that names an entry: an upload runs nothing.
     #[error("an upload stores code and runs no entry (`{0}` was given)")]
     EntryInUpload(String),
+    /// The sender's authorization failed (docs/auth.md); the text starts
+    /// with the stable code.
+    #[error("{0}")]
+    Auth(verity_host_abi::auth::AuthRejection),
     /// A fuel limit over the profile's maximum.
     #[error("fuel limit {requested} is over the profile's maximum of {limit}")]
     FuelLimitTooHigh {

@@ -85,7 +85,8 @@ impl Execution {
     }
 
     /// The write set, sorted by key: what to commit, and what the
-    /// post-state root is computed over. Empty unless the run succeeded.
+    /// post-state root is computed over. Empty unless the run succeeded,
+    /// but for the nonce an admitted signed transaction consumes.
     pub fn writes(&self) -> &[WriteEntry] {
         &self.unsealed.writes
     }
@@ -264,8 +265,28 @@ impl Runtime {
             &profile.costs,
             0,
         );
-        // Fuel taken before the entry runs, beyond the instance: preparing
-        // the code, and for a deploy storing it.
+        // The sender's authorization comes first: nothing of a transaction
+        // that is not admitted runs (docs/auth.md).
+        let admission = match self.admit(tx, code_hash, &mut host)? {
+            Ok(admission) => admission,
+            Err(refusal) => {
+                let rejection = Rejection::from(TxRejection::Auth(refusal));
+                let run = host.finish(&rejected(&rejection));
+                let outcome = Outcome {
+                    status: rejected(&rejection),
+                    fuel_used: 0,
+                    effects: run.effects,
+                };
+                return Ok(Execution {
+                    unsealed: self.receipt(contract, code_hash, tx, entry, run.tx, outcome),
+                    logs: run.logs,
+                    fuel: FuelProfile::default(),
+                });
+            }
+        };
+        // Fuel taken before the entry runs, beyond the instance: the
+        // authorization checks, preparing the code, and for a deploy
+        // storing it.
         let (mut prepare, mut store_fuel) = (0u64, 0u64);
         let prepared = match tx.target {
             Target::Call { contract } => match self.resolve(&mut host, contract, &source)? {
@@ -281,7 +302,11 @@ impl Runtime {
                     }
                 }
             },
-            Target::Run => match self.uncompiled(&source, &tx.entry, tx.fuel_limit) {
+            Target::Run => match self.uncompiled(
+                &source,
+                &tx.entry,
+                tx.fuel_limit.saturating_sub(admission.fuel),
+            ) {
                 Some(Uncompiled::BadEntry(r)) => Prepared::Refused(r),
                 Some(Uncompiled::Poor) => Prepared::TooPoor,
                 None => match self.module(&source, contract, code_hash, &host)? {
@@ -307,7 +332,10 @@ impl Runtime {
                     return Err(RuntimeError::DeployNeedsCode);
                 };
                 let store = profile.costs.storage_write.total(code.len() as u64);
-                let available = tx.fuel_limit.saturating_sub(store);
+                let available = tx
+                    .fuel_limit
+                    .saturating_sub(store)
+                    .saturating_sub(admission.fuel);
                 // Compiled only if the deploy can pay for it; refused in the
                 // same order either way: a bad module, an address in use, a
                 // bad entry, the fuel.
@@ -342,7 +370,9 @@ impl Runtime {
                 }
             }
         };
-        let upfront = prepare.saturating_add(store_fuel);
+        let upfront = prepare
+            .saturating_add(store_fuel)
+            .saturating_add(admission.fuel);
         let paid_upfront = !matches!(prepared, Prepared::TooPoor) && upfront <= tx.fuel_limit;
         let mut meters = Meters::default();
         let (host, status, fuel_used) = match prepared {
@@ -367,13 +397,29 @@ impl Runtime {
                 (host, status, fuel_used)
             }
         };
-        let run = host.finish(&status);
+        let mut run = host.finish(&status);
+        // An admitted signed transaction consumes its nonce whatever its
+        // run did; one refused on the way ran nothing and consumes nothing.
+        if let (Some((key, value)), false) =
+            (admission.nonce, matches!(status, Status::Rejected { .. }))
+        {
+            let writes = &mut run.effects.writes;
+            let at = writes.partition_point(|w| w.key < key);
+            writes.insert(
+                at,
+                WriteEntry {
+                    key,
+                    value: Some(value),
+                },
+            );
+        }
         // Only a counting run is profiled: the others pay nothing for it.
         let fuel = if !count {
             FuelProfile::default()
         } else {
             let mut p = FuelProfile::default();
             if paid_upfront {
+                p.push("authorization", None, admission.fuel);
                 p.push("prepare", None, prepare);
                 p.push("code_storage", None, store_fuel);
             }
@@ -496,6 +542,7 @@ impl Runtime {
             code_hash,
             entry,
             sender: bytes.sender,
+            auth: tx.auth.clone(),
             context: bytes.context,
             height: bytes.chain.height,
             time: bytes.chain.time,

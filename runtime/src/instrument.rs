@@ -854,7 +854,7 @@ mod tests {
     /// modules. Any change to the instrumentation's output changes it.
     const FINGERPRINT: (u32, &str) = (
         5,
-        "26c2ef6c7a8503e30de13b35821b4e07992488db4092ab01512096bdab07b007",
+        "bd1dabc7938813615839ed441cb5b34b2b4d40bfcc225329bc11fea9fb1ca2c8",
     );
 
     fn corpus() -> Vec<(String, Vec<u8>)> {

@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 mod artifact;
+mod auth;
 mod builder;
 mod contract_spec;
 mod dir_state;
@@ -65,6 +66,8 @@ pub use state::{
 pub use transaction::{ChainContext, Target, Transaction};
 pub use validate::{ModuleInfo, Rejection};
 pub use verify::{FieldMismatch, Verified, VerifyError};
+pub use verity_host_abi::auth::{Auth, Scheme, Signed};
+pub use verity_host_core::{AccountKey, verify_tx_signature};
 
 /// The README's Rust examples, compiled and run as doctests.
 #[doc = include_str!("../../README.md")]

@@ -1,5 +1,6 @@
 //! Transactions: what a caller asks the runtime to run.
 
+use verity_host_abi::auth::Auth;
 use verity_host_abi::{ContractId, Hash32};
 pub use verity_host_core::ChainContext;
 
@@ -63,6 +64,9 @@ pub struct Transaction {
     pub chain: ChainContext,
     /// The most fuel the run may consume.
     pub fuel_limit: u64,
+    /// How the sender is authorized: asserted by the embedder, or signed
+    /// ([`Transaction::signed`], docs/auth.md).
+    pub auth: Auth,
 }
 
 impl Transaction {
@@ -80,6 +84,7 @@ impl Transaction {
             context: Vec::new(),
             chain: ChainContext::default(),
             fuel_limit: Self::DEFAULT_FUEL,
+            auth: Auth::Asserted,
         }
     }
 

@@ -65,6 +65,10 @@ pub enum VerifyError {
         /// This runtime's profile hash.
         runtime: Hash32,
     },
+    /// The receipt says a signed transaction ran, but its signature does
+    /// not verify for the transaction its fields make (docs/auth.md).
+    #[error("the receipt's signature does not authorize its transaction: {0}")]
+    Unauthorized(verity_host_abi::auth::AuthRejection),
     /// The module given is not the one the receipt names.
     #[error("the module's hash is {module}, but the receipt's code_hash is {receipt}")]
     CodeMismatch {
@@ -297,6 +301,14 @@ fn mismatch(claimed: FieldValue<'_>, actual: FieldValue<'_>) -> (String, String)
             F::Action(a) => format!("{a:?}"),
             F::Status(s) => s.to_string(),
             F::Bytes(b) => hex_window(b, 0),
+            F::Auth(a) => match a {
+                verity_host_abi::auth::Auth::Signed(s) => format!(
+                    "{} (signature {})",
+                    verity_host_abi::auth::describe(a),
+                    hex_window(&s.signature, 0)
+                ),
+                _ => verity_host_abi::auth::describe(a),
+            },
             F::Reads(_) | F::Writes(_) | F::Events(_) | F::Calls(_) => String::new(),
         }
     };
@@ -417,6 +429,22 @@ impl Runtime {
         witness: Option<&[u8]>,
     ) -> Result<Verified, VerifyError> {
         self.check_profile(receipt)?;
+        // A signed receipt's sender is checked before anything runs: its
+        // key's address, and the signature over the transaction hash.
+        if let (verity_host_abi::auth::Auth::Signed(s), false) = (
+            &receipt.auth,
+            matches!(receipt.status, verity_host_abi::Status::Rejected { .. }),
+        ) {
+            use verity_host_abi::auth::{AuthRejection, account_address};
+            if receipt.sender[..] != account_address(s.scheme, &s.public_key)[..] {
+                return Err(VerifyError::Unauthorized(AuthRejection::SenderNotKey));
+            }
+            let hash = receipt
+                .tx_hash()
+                .ok_or(VerifyError::Unauthorized(AuthRejection::BadKey))?;
+            verity_host_core::verify_tx_signature(s.scheme, &s.public_key, &hash.0, &s.signature)
+                .map_err(VerifyError::Unauthorized)?;
+        }
         // A deploy's code is in its write set. A call refused before its
         // contract was resolved (at the transaction's limits) names no code
         // and runs none: code given for it is not needed.
@@ -597,6 +625,7 @@ fn replay(receipt: &Receipt) -> Transaction {
             chain_id: receipt.chain_id.clone(),
         },
         fuel_limit: receipt.fuel_limit,
+        auth: receipt.auth.clone(),
     }
 }
 
@@ -665,13 +694,14 @@ mod diff_tests {
 
     fn receipt() -> Receipt {
         Receipt {
-            format_version: 3,
+            format_version: 4,
             profile_hash: Hash32::default(),
             action: Action::Run,
             contract: verity_host_abi::ContractId::default(),
             code_hash: Hash32::default(),
             entry: "run".into(),
             sender: vec![],
+            auth: Default::default(),
             context: vec![],
             height: 0,
             time: 0,

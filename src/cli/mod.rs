@@ -21,6 +21,7 @@ mod build;
 mod check;
 pub mod inputs;
 mod inspect;
+mod key;
 mod new;
 mod print;
 mod profile;
@@ -243,6 +244,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Make a state directory (`verity state init DIR`).
     State(state::StateArgs),
+    /// Make and show account keys that sign transactions (`--key`).
+    Key(key::KeyArgs),
 }
 
 /// Parses the arguments, runs the command and maps the outcome to an exit
@@ -268,6 +271,7 @@ pub fn main() -> ExitCode {
         Command::Profile(args) => profile::profile(args),
         Command::Inspect(args) => inspect::inspect(args),
         Command::State(args) => state::state(args),
+        Command::Key(args) => key::key(args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

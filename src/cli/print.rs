@@ -90,6 +90,10 @@ pub fn receipt_human(r: &Receipt) -> String {
     line("pre-root", r.pre_state_root.to_hex());
     line("post-root", r.post_state_root.to_hex());
     line("sender", show_bytes(&r.sender));
+    line("auth", verity_runtime::abi::auth::describe(&r.auth));
+    if let Some(hash) = r.tx_hash() {
+        line("tx hash", hash.to_hex());
+    }
     line("context", show_bytes(&r.context));
     line(
         "chain",

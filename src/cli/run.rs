@@ -80,9 +80,22 @@ pub struct TxArgs {
     /// --arg for the others).
     #[arg(long, value_name = "JSON")]
     args: Option<String>,
-    /// Sender bytes (hex): opaque, committed in the receipt.
-    #[arg(long, value_name = "HEX", default_value = "")]
+    /// Sender bytes (hex): opaque, committed in the receipt, asserted by
+    /// whoever runs the command (docs/auth.md).
+    #[arg(long, value_name = "HEX", default_value = "", conflicts_with = "key")]
     sender: String,
+    /// Sign the transaction with this key (`verity key new`): the sender
+    /// becomes the key's address, and the receipt proves it signed.
+    #[arg(long, value_name = "FILE", requires_all = ["nonce", "valid_until"])]
+    key: Option<PathBuf>,
+    /// The signed transaction's nonce: any number the key has not used in
+    /// a transaction that is still valid.
+    #[arg(long, value_name = "N", requires = "key")]
+    nonce: Option<u64>,
+    /// The last block height the signed transaction may run at (at most
+    /// the profile's max_validity_blocks past --height).
+    #[arg(long, value_name = "HEIGHT", requires = "key")]
+    valid_until: Option<u64>,
     /// Opaque context blob (hex or @FILE): committed in the receipt.
     #[arg(long, value_name = "HEX|@FILE", default_value = "")]
     context: String,
@@ -258,12 +271,16 @@ fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) 
         chain_id: args.chain_id.clone(),
     };
     tx.fuel_limit = args.fuel;
-    // --debug also profiles the fuel, by a second run in a module that
-    // counts it (docs/costs.md, "The fuel profile").
     let given = match tx.target {
         Target::Call { .. } => None,
         _ => Some(code.as_slice()),
     };
+    if let (Some(key), Some(nonce), Some(until)) = (&args.key, args.nonce, args.valid_until) {
+        let key = super::key::read_key(key)?;
+        tx = runtime.sign(tx, &key, nonce, until, given);
+    }
+    // --debug also profiles the fuel, by a second run in a module that
+    // counts it (docs/costs.md, "The fuel profile").
     let run = if args.debug {
         runtime.execute_profiled(given, &tx, state)?
     } else {
@@ -329,7 +346,7 @@ fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) 
         eprintln!("verity: simulated: nothing was committed");
     }
     if let Some(dir) = dir_state.as_mut().filter(|_| !args.simulate)
-        && receipt.status.is_success()
+        && !receipt.writes.is_empty()
         && let Err(e) = dir.commit(receipt.pre_state_root, &receipt.writes)
     {
         eprintln!(
@@ -349,7 +366,7 @@ fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) 
                     |p| p.display().to_string()
                 )
             );
-            if dir_state.is_some() && !args.simulate && receipt.status.is_success() {
+            if dir_state.is_some() && !args.simulate && !receipt.writes.is_empty() {
                 anyhow::Error::new(super::AfterCommit(why))
             } else {
                 anyhow::anyhow!(why)

@@ -139,6 +139,16 @@ fn tamper(field: &str, v: &Value) -> Value {
             Value::Array(vec![item])
         }
         Value::Array(a) => Value::Array(a[1..].to_vec()),
+        // An asserted sender claimed as signed, with a key and signature
+        // of the right sizes.
+        Value::Object(_) if field == "auth" => serde_json::json!({
+            "kind": "signed",
+            "scheme": "ed25519",
+            "public_key": "01".repeat(32),
+            "nonce": 1,
+            "valid_until": 1,
+            "signature": "02".repeat(64),
+        }),
         other => panic!("unexpected JSON value for {field}: {other}"),
     }
 }
@@ -1995,4 +2005,138 @@ fn an_artifact_cache_others_may_write_is_not_used() {
         "{stderr}"
     );
     assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0);
+}
+
+/// Signed transactions from the command line (docs/auth.md): a key made
+/// by `verity key new` deploys the token as its owner and mints with
+/// `--key`; the receipt names the key's address and verifies with its
+/// witness and no database; the same nonce again is refused and changes
+/// nothing; a key file that is not one is a clear error.
+#[test]
+fn a_key_signs_deploy_and_call_and_the_same_nonce_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, keyfile) = (dir.path().join("state"), dir.path().join("owner.key"));
+    let (s, k) = (path_str(&state), path_str(&keyfile));
+    for scheme in ["ed25519", "p256"] {
+        let _ = std::fs::remove_file(&keyfile);
+        let _ = std::fs::remove_dir_all(&state);
+        let out = run_cli(&["key", "new", k, "--scheme", scheme]);
+        assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+        // A second `new` never overwrites a key.
+        assert_eq!(code(&run_cli(&["key", "new", k])), 2);
+        let shown = stdout_json(&run_cli(&["key", "show", k, "--json"]));
+        assert_eq!(shown["scheme"], scheme);
+        let owner = shown["address"].as_str().unwrap().to_string();
+        assert_eq!(code(&run_cli(&["state", "init", s])), 0);
+        let signed = |argv: &[&str], nonce: &str| {
+            let mut all = argv.to_vec();
+            all.extend([
+                "--key",
+                k,
+                "--nonce",
+                nonce,
+                "--valid-until",
+                "50",
+                "--height",
+                "5",
+                "--chain-id",
+                "cli-test",
+                "--state",
+                s,
+                "--json",
+            ]);
+            run_cli(&all)
+        };
+        let token = fixture("wasm/token.wasm");
+        let owner_arg = format!("owner={owner}");
+        let out = signed(
+            &[
+                "deploy",
+                path_str(&token),
+                "--entry",
+                "init",
+                "--arg",
+                &owner_arg,
+            ],
+            "1",
+        );
+        assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+        let deployed = stdout_json(&out);
+        assert_eq!(deployed["sender"], owner.as_str());
+        assert_eq!(deployed["auth"]["kind"], "signed");
+        let contract = deployed["contract"].as_str().unwrap().to_string();
+        let (receipt, witness) = (
+            dir.path().join("mint.json"),
+            dir.path().join("mint.witness"),
+        );
+        let to = format!("to={}", "02".repeat(32));
+        let mint = [
+            "call",
+            &contract,
+            "--entry",
+            "mint",
+            "--arg",
+            &to,
+            "--arg",
+            "amount=7",
+            "--receipt",
+            path_str(&receipt),
+            "--witness",
+            path_str(&witness),
+        ];
+        let out = signed(&mint, "2");
+        assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(stdout_json(&out)["auth"]["nonce"], 2);
+        let out = run_cli(&[
+            "verify",
+            path_str(&receipt),
+            "--module",
+            path_str(&token),
+            "--witness",
+            path_str(&witness),
+        ]);
+        assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+        // The same nonce again: rejected, exit 1, nothing committed.
+        let before = run_cli(&["state", "info", s]).stdout;
+        let _ = std::fs::remove_file(&receipt);
+        let _ = std::fs::remove_file(&witness);
+        let again = signed(&mint, "2");
+        assert_eq!(code(&again), 1);
+        let r = stdout_json(&again);
+        assert_eq!(r["status"], "rejected");
+        assert!(
+            r["reason"].as_str().unwrap().starts_with("auth_nonce_used"),
+            "{r}"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&run_cli(&["state", "info", s]).stdout),
+            String::from_utf8_lossy(&before)
+        );
+    }
+    // --key needs a nonce and a validity, and excludes --sender.
+    assert_eq!(
+        code(&run_cli(&["run", "x.wat", "--entry", "run", "--key", k])),
+        2
+    );
+    let out = run_cli(&[
+        "run",
+        "x.wat",
+        "--entry",
+        "run",
+        "--key",
+        k,
+        "--nonce",
+        "1",
+        "--valid-until",
+        "2",
+        "--sender",
+        "00",
+    ]);
+    assert_eq!(code(&out), 2);
+    // A file that is not a key.
+    let junk = dir.path().join("junk.key");
+    std::fs::write(&junk, "verity-key-v1 ed25519 zz\n").unwrap();
+    let out = run_cli(&["key", "show", path_str(&junk)]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a key file"));
 }

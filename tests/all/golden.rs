@@ -198,6 +198,44 @@ const GOLDEN: &[Case] = &[
         "kitchen_sink_fail",
         &["run", "@kitchen_sink.wat", "--entry", "fail"],
     ),
+    // Signed transactions (docs/auth.md): the committed test keys in
+    // fixtures/keys sign; a failed run still consumes its nonce.
+    run(
+        "signed_counter_increment",
+        &[
+            "run",
+            "@counter.wat",
+            "--entry",
+            "increment",
+            "--key",
+            "@keys/golden-ed25519.key",
+            "--nonce",
+            "7",
+            "--valid-until",
+            "100",
+            "--height",
+            "5",
+            "--chain-id",
+            "verity-test-1",
+        ],
+    ),
+    run(
+        "signed_run_fail",
+        &[
+            "run",
+            "@kitchen_sink.wat",
+            "--entry",
+            "fail",
+            "--key",
+            "@keys/golden-p256.key",
+            "--nonce",
+            "1",
+            "--valid-until",
+            "9",
+            "--chain-id",
+            "verity-test-1",
+        ],
+    ),
     run(
         "infinite_loop",
         &[
@@ -468,6 +506,7 @@ fn python(args: &[&str]) -> (bool, String) {
 fn an_independent_python_implementation_agrees_on_encoding_hash_and_witness() {
     let mut statuses = std::collections::BTreeSet::new();
     let mut actions = std::collections::BTreeSet::new();
+    let mut schemes = std::collections::BTreeSet::new();
     for case in GOLDEN {
         let name = case.name;
         let path = golden_path(name);
@@ -481,13 +520,34 @@ fn an_independent_python_implementation_agrees_on_encoding_hash_and_witness() {
         let w = w.to_str().unwrap();
         let (ok, out) = python(&[p, "--witness", w]);
         assert!(ok, "{name}: {out}");
-        assert_eq!(out, format!("{}\nwitness: ok", stated.to_hex()), "{name}");
+        // A signed receipt's transaction hash, derived by the checker from
+        // the receipt's fields as docs/auth.md specifies.
+        let signed = match receipt.tx_hash() {
+            Some(h) => {
+                if let verity_runtime::Auth::Signed(s) = &receipt.auth {
+                    schemes.insert(s.scheme.name());
+                }
+                format!("tx_hash: {}\n", h.to_hex())
+            }
+            None => String::new(),
+        };
         assert_eq!(
-            python(&[p, "--encoding"]).1,
+            out,
+            format!("{}\n{signed}witness: ok", stated.to_hex()),
+            "{name}"
+        );
+        let encoding = python(&[p, "--encoding"]).1;
+        assert_eq!(
+            encoding.lines().next().unwrap_or_default(),
             hex::encode(receipt.encode()),
             "{name}: encoding"
         );
     }
+    assert_eq!(
+        schemes.len(),
+        2,
+        "signed goldens of both schemes: {schemes:?}"
+    );
     assert_eq!(
         statuses.len(),
         5,

@@ -24,6 +24,7 @@ fn sample() -> Receipt {
         code_hash: Hash32::of(b"code"),
         entry: "init".into(),
         sender: b"alice".to_vec(),
+        auth: Default::default(),
         context: vec![],
         height: 1,
         time: 2,

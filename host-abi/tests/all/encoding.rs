@@ -3,6 +3,7 @@
 
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
+use verity_host_abi::auth::{Auth, Scheme, Signed, nonce_key};
 use verity_host_abi::encoding::DecodeError;
 use verity_host_abi::json::ReceiptJson;
 use verity_host_abi::{
@@ -32,6 +33,31 @@ fn status() -> impl Strategy<Value = Status> {
     ]
 }
 
+/// An authorization: asserted, or signed by a key of either scheme (the
+/// key and signature are drawn bytes of the right sizes).
+fn auth() -> impl Strategy<Value = Auth> {
+    prop_oneof![
+        Just(Auth::Asserted),
+        (
+            any::<bool>(),
+            any::<[u8; 33]>(),
+            any::<u64>(),
+            any::<u64>(),
+            vec(any::<u8>(), 64..=64)
+        )
+            .prop_map(|(ed, key, nonce, valid_until, signature)| {
+                let scheme = if ed { Scheme::Ed25519 } else { Scheme::P256 };
+                Auth::Signed(Signed {
+                    scheme,
+                    public_key: key[..scheme.key_bytes()].to_vec(),
+                    nonce,
+                    valid_until,
+                    signature,
+                })
+            }),
+    ]
+}
+
 prop_compose! {
     fn receipt()(
         profile in any::<[u8; 32]>(),
@@ -52,10 +78,31 @@ prop_compose! {
         events in vec((any::<[u8; 32]>(), bytes(6), bytes(6)), 0..3),
         calls in vec((0u32..4, any::<([u8; 32], [u8; 32], [u8; 32])>(), "[a-z_]{0,6}", status(), any::<u64>()), 0..4),
         output in bytes(8),
+        auth in auth(),
+        address in any::<[u8; 32]>(),
     ) -> Receipt {
         let success = status.is_success();
+        let mut writes: Vec<WriteEntry> = if success {
+            writes.into_iter().map(|(key, value)| WriteEntry { key, value }).collect()
+        } else {
+            vec![]
+        };
+        // A signed transaction that was admitted consumes its nonce.
+        let sender = match &auth {
+            Auth::Signed(s) => {
+                if !matches!(status, Status::Rejected { .. }) {
+                    let key = nonce_key(&address, s.nonce).to_vec();
+                    writes.retain(|w| w.key != key);
+                    let at = writes.partition_point(|w| w.key < key);
+                    let value = Some(s.valid_until.to_le_bytes().to_vec());
+                    writes.insert(at, WriteEntry { key, value });
+                }
+                address.to_vec()
+            }
+            Auth::Asserted => sender,
+        };
         Receipt {
-            format_version: 3,
+            format_version: 4,
             profile_hash: Hash32(profile),
             action,
             contract: ContractId(contract),
@@ -71,13 +118,10 @@ prop_compose! {
             fuel_used: ((fuel_limit as u128 * used_frac as u128) / 1000) as u64,
             status,
             pre_state_root: Hash32(roots.0),
-            post_state_root: Hash32(if success { roots.1 } else { roots.0 }),
+            post_state_root: Hash32(if success || !writes.is_empty() { roots.1 } else { roots.0 }),
             reads: reads.into_iter().map(|(key, value)| ReadEntry { key, value }).collect(),
-            writes: if success {
-                writes.into_iter().map(|(key, value)| WriteEntry { key, value }).collect()
-            } else {
-                vec![]
-            },
+            writes,
+            auth,
             calls: if success { call_tree(calls) } else { vec![] },
             events: if success {
                 events
@@ -119,11 +163,30 @@ fn call_tree(
 }
 
 /// Every way to change one field of `r` while keeping it a valid receipt.
+/// Puts `m`'s nonce write where the decoder wants it after a mutation: a
+/// signed receipt that was not rejected consumes its nonce, and nothing
+/// else does.
+fn fix_nonce(m: &mut Receipt) {
+    m.writes
+        .retain(|w| !(w.key.len() == 41 && w.key[0] == verity_host_abi::auth::NONCE_KIND));
+    if let (Auth::Signed(s), false) = (&m.auth, matches!(m.status, Status::Rejected { .. })) {
+        let sender: [u8; 32] = m.sender.as_slice().try_into().unwrap();
+        let key = nonce_key(&sender, s.nonce).to_vec();
+        let at = m.writes.partition_point(|w| w.key < key);
+        let value = Some(s.valid_until.to_le_bytes().to_vec());
+        m.writes.insert(at, WriteEntry { key, value });
+    }
+    if !m.status.is_success() && m.writes.is_empty() {
+        m.post_state_root = m.pre_state_root;
+    }
+}
+
 fn mutations(r: &Receipt) -> Vec<(&'static str, Receipt)> {
     let mut out = Vec::new();
     let mut push = |name, f: &dyn Fn(&mut Receipt)| {
         let mut m = r.clone();
         f(&mut m);
+        fix_nonce(&mut m);
         out.push((name, m));
     };
     push("profile_hash", &|m| m.profile_hash.0[0] ^= 1);
@@ -149,7 +212,23 @@ fn mutations(r: &Receipt) -> Vec<(&'static str, Receipt)> {
     });
     push("code_hash", &|m| m.code_hash.0[31] ^= 0x80);
     push("entry", &|m| m.entry.push('x'));
-    push("sender", &|m| m.sender.push(0));
+    push("sender", &|m| match m.auth {
+        Auth::Signed(_) => m.sender[0] ^= 1,
+        Auth::Asserted => m.sender.push(0),
+    });
+    push("auth", &|m| match &mut m.auth {
+        Auth::Signed(s) => s.signature[63] ^= 1,
+        Auth::Asserted => {
+            m.sender = vec![7; 32];
+            m.auth = Auth::Signed(Signed {
+                scheme: Scheme::Ed25519,
+                public_key: vec![1; 32],
+                nonce: 3,
+                valid_until: 9,
+                signature: vec![2; 64],
+            });
+        }
+    });
     push("context", &|m| m.context.push(0));
     push("height", &|m| m.height = m.height.wrapping_add(1));
     push("time", &|m| m.time ^= 1 << 40);
@@ -177,6 +256,13 @@ fn mutations(r: &Receipt) -> Vec<(&'static str, Receipt)> {
         m.output.clear();
         m.post_state_root = m.pre_state_root;
     });
+    if let Auth::Signed(_) = r.auth {
+        push("auth", &|m| {
+            if let Auth::Signed(s) = &mut m.auth {
+                s.nonce = s.nonce.wrapping_add(1);
+            }
+        });
+    }
     push("reads", &|m| {
         m.reads.push(ReadEntry {
             key: vec![0xff; 7],
@@ -292,7 +378,8 @@ proptest! {
 
 fn sample() -> Receipt {
     Receipt {
-        format_version: 3,
+        format_version: 4,
+        auth: Auth::Asserted,
         profile_hash: Hash32([1; 32]),
         action: Action::Run,
         contract: ContractId([3; 32]),
@@ -509,4 +596,78 @@ proptest! {
         // The version byte says whether there is a history.
         prop_assert_eq!(bytes[0], if r.history.is_empty() { 1 } else { 2 });
     }
+}
+
+/// A signed receipt: the sender is the 32-byte address, and unless the
+/// transaction was rejected its writes consume the nonce.
+fn signed_sample(status: Status) -> Receipt {
+    let mut r = sample();
+    r.sender = vec![8; 32];
+    r.auth = Auth::Signed(Signed {
+        scheme: Scheme::Ed25519,
+        public_key: vec![1; 32],
+        nonce: 42,
+        valid_until: 90,
+        signature: vec![2; 64],
+    });
+    r.status = status;
+    r.writes.clear();
+    fix_nonce(&mut r);
+    r
+}
+
+#[test]
+fn a_signed_receipt_consumes_its_nonce_and_nothing_else_when_it_fails() {
+    for status in [
+        Status::Success,
+        Status::OutOfFuel,
+        Status::Reverted {
+            message: "x".into(),
+        },
+    ] {
+        let r = signed_sample(status.clone());
+        assert_eq!(r.writes.len(), 1);
+        assert!(Receipt::decode(&r.encode()).is_ok(), "{status:?}");
+        // Without its nonce write, with the nonce of another value or key.
+        let mut none = r.clone();
+        none.writes.clear();
+        none.post_state_root = none.pre_state_root;
+        let mut value = r.clone();
+        value.writes[0].value = Some(91u64.to_le_bytes().to_vec());
+        let mut key = r.clone();
+        key.writes[0].key = nonce_key(&[8; 32], 43).to_vec();
+        for bad in [none, value, key] {
+            let err = Receipt::decode(&bad.encode()).unwrap_err();
+            assert!(
+                err.to_string().contains("does not consume its nonce"),
+                "{err}"
+            );
+        }
+        if !status.is_success() {
+            let mut extra = r.clone();
+            extra.writes.push(WriteEntry {
+                key: vec![0xff],
+                value: None,
+            });
+            assert!(Receipt::decode(&extra.encode()).is_err());
+        }
+    }
+    // A rejected transaction consumes nothing.
+    let rejected = signed_sample(Status::Rejected {
+        reason: "auth_expired".into(),
+    });
+    assert!(rejected.writes.is_empty());
+    assert!(Receipt::decode(&rejected.encode()).is_ok());
+    let mut consumed = rejected.clone();
+    consumed.writes = signed_sample(Status::OutOfFuel).writes;
+    assert!(Receipt::decode(&consumed.encode()).is_err());
+    // A signed sender is an address; a key of the wrong size is refused.
+    let mut short = signed_sample(Status::Success);
+    short.sender.pop();
+    assert!(Receipt::decode(&short.encode()).is_err());
+    let mut key = signed_sample(Status::Success);
+    if let Auth::Signed(s) = &mut key.auth {
+        s.public_key.push(0);
+    }
+    assert!(Receipt::decode(&key.encode()).is_err());
 }

@@ -3,6 +3,7 @@
 //! what it proves.
 
 mod allocation;
+mod auth;
 mod calls;
 mod contracts;
 mod differential;
