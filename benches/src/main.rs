@@ -17,6 +17,7 @@ mod calls;
 mod chart;
 mod hosts;
 mod report;
+mod signed;
 mod state_tree;
 mod store;
 mod third_party;
@@ -675,6 +676,9 @@ fn run(args: &Args) -> Result<Report> {
             .find(|r| r.name == "token_transfer")
             .and_then(|r| r.verity);
         rows.extend(authenticated::rows(args.quick, &rt, plain)?);
+    }
+    if want("token_transfer_signed") {
+        rows.push(signed::token_transfer_signed(args.quick, &rt)?);
     }
     if want("call_empty") {
         rows.push(calls::call_empty(args.quick, &rt, &wt, &wi)?);

@@ -1,0 +1,67 @@
+//! `token_transfer_signed` (docs/auth.md): a token transfer signed with
+//! Ed25519 (the signature check, the nonce's read and write, then the
+//! run and its receipt) beside the same transfer with an asserted sender,
+//! and one `verify_strict` of the signature alone, timed in turns in one
+//! run. Issue 23's target: the signed transfer costs at most the unsigned
+//! one plus 1.2x the signature check.
+
+use anyhow::{Result, ensure};
+use verity_runtime::{AccountKey, Auth, MemoryState, Runtime, Scheme, Transaction};
+
+use crate::report::Row;
+use crate::{BOB, Plain, check_success, fixture, interleaved, token_contract, token_state};
+
+pub(crate) fn token_transfer_signed(quick: bool, rt: &Runtime) -> Result<Row> {
+    let token = fixture("token.wasm")?;
+    let key = AccountKey::from_secret(Scheme::Ed25519, &[5; 32]).expect("an Ed25519 secret");
+    let mut minted: MemoryState = token_state(rt, &token)?;
+    let owner = [1u8; 32];
+    let mint = Transaction::call(token_contract(&token), "mint")
+        .with_input(postcard::to_allocvec(&(key.address(), 1_000_000u64))?)
+        .with_sender(owner.to_vec());
+    let r = rt.execute_call(&mint, &minted)?;
+    check_success(&r)?;
+    minted.commit(&r)?;
+    let state = Plain::of(&minted);
+    let unsigned = Transaction::call(token_contract(&token), "transfer")
+        .with_input(postcard::to_allocvec(&(BOB, 1u64))?)
+        .with_sender(key.address().to_vec())
+        .with_chain_id("bench")
+        .with_fuel(1_000_000);
+    // Not committed, so the one envelope's nonce is free on every run.
+    let signed = rt.sign(unsigned.clone(), &key, 1, 100, None);
+    let r = rt.execute_call(&signed, &state)?;
+    check_success(&r)?;
+    let hash = r.tx_hash().expect("a signed receipt");
+    let Auth::Signed(auth) = &signed.auth else {
+        unreachable!("signed above")
+    };
+    let (public, sig) = (auth.public_key.clone(), auth.signature.clone());
+    let run = |tx: &Transaction| -> Result<()> {
+        let r = rt.execute_call(tx, &state)?;
+        check_success(&r)?;
+        std::hint::black_box(r.hash());
+        Ok(())
+    };
+    let verify = || -> Result<()> {
+        let ok = verity_runtime::verify_tx_signature(Scheme::Ed25519, &public, &hash.0, &sig);
+        ensure!(ok.is_ok(), "the signature verifies");
+        Ok(())
+    };
+    let (reps, batch) = if quick { (5, 200) } else { (21, 2000) };
+    let [unsigned_s, signed_s, verify_s] =
+        interleaved(reps, batch, [&|| run(&unsigned), &|| run(&signed), &verify])?;
+    let mut row = Row::new("token_transfer_signed", "tx/s", true);
+    row.verity = Some(1.0 / signed_s);
+    row.ratios
+        .insert("unsigned_tx_per_s".into(), 1.0 / unsigned_s);
+    row.ratios.insert("verify_strict_us".into(), verify_s * 1e6);
+    row.ratios
+        .insert("signing_overhead_us".into(), (signed_s - unsigned_s) * 1e6);
+    // Issue 23's target: at most 1.2.
+    row.ratios.insert(
+        "overhead_vs_verify".into(),
+        (signed_s - unsigned_s) / verify_s,
+    );
+    Ok(row.finish())
+}
