@@ -26,6 +26,7 @@ DOMAIN = b"verity.receipt.v4\x00"
 TX_DOMAIN = b"verity.tx.v1\x00"
 NETWORK_DOMAIN = b"verity.network.v1\x00"
 SCHEME_TAGS = {"ed25519": 1, "p256": 2}
+KEY_BYTES = {"ed25519": 32, "p256": 33}
 ACTION_TAGS = {"run": 0, "deploy": 1, "call": 2, "upload": 3}
 STATUS_TAGS = {"success": 0, "reverted": 1, "trapped": 2, "out_of_fuel": 3, "rejected": 4}
 STATUS_DETAIL = {"reverted": "message", "trapped": "trap", "rejected": "reason"}
@@ -103,7 +104,15 @@ def auth(r, name):
     """How the sender was authorized: asserted, or signed (docs/receipt.md)."""
     a = r[name]
     if a["kind"] == "asserted":
+        if len(a) != 1:
+            raise ValueError("an asserted auth has no other fields")
         return u8(0)
+    if a["kind"] != "signed" or a["scheme"] not in SCHEME_TAGS:
+        raise ValueError("unknown auth kind or scheme")
+    if len(hexb(a["public_key"])) != KEY_BYTES[a["scheme"]]:
+        raise ValueError("a public key of the wrong size for its scheme")
+    if len(hexb(a["signature"])) != 64 or len(hexb(r["sender"])) != 32:
+        raise ValueError("a signature that is not 64 bytes, or a sender that is not 32")
     return (u8(1) + u8(SCHEME_TAGS[a["scheme"]]) + byts(hexb(a["public_key"]))
             + u64(a["nonce"]) + u64(a["valid_until"]) + byts(hexb(a["signature"])))
 
@@ -193,7 +202,11 @@ def main(argv):
         return 2
     with open(argv[1], encoding="utf-8") as f:
         receipt = json.load(f)
-    encoding = encode(receipt)
+    try:
+        encoding = encode(receipt)
+    except ValueError as e:
+        print("error: %s" % e)
+        return 1
     digest = hashlib.sha256(DOMAIN + encoding).hexdigest()
     print(encoding.hex() if "--encoding" in argv[2:] else digest)
     ok = digest == receipt["receipt_hash"]

@@ -660,3 +660,31 @@ fn verify_takes_a_deploys_code_from_its_receipt_and_names_a_calls_missing_code()
         "{text}"
     );
 }
+
+/// The Python checker refuses a signed receipt whose key has the wrong
+/// size for its scheme, and one whose stated transaction hash is not the
+/// one its fields make.
+#[test]
+fn the_python_checker_refuses_a_malformed_or_misstated_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(golden_path("signed_counter_increment")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let (ok, _) = python(&[golden_path("signed_counter_increment").to_str().unwrap()]);
+    assert!(ok);
+    type Edit = fn(&mut serde_json::Value);
+    let edits: [(&str, Edit); 2] = [
+        ("long_key", |j| {
+            let k = j["auth"]["public_key"].as_str().unwrap().to_string();
+            j["auth"]["public_key"] = format!("{k}00").into();
+        }),
+        ("tx_hash", |j| j["auth"]["tx_hash"] = "00".repeat(32).into()),
+    ];
+    for (name, edit) in edits {
+        let mut edited = json.clone();
+        edit(&mut edited);
+        let path = dir.path().join(format!("{name}.json"));
+        std::fs::write(&path, serde_json::to_vec(&edited).unwrap()).unwrap();
+        let (ok, out) = python(&[path.to_str().unwrap()]);
+        assert!(!ok, "{name}: the checker accepted it: {out}");
+    }
+}
