@@ -151,6 +151,45 @@ pub struct Signed {
     pub signature: Vec<u8>,
 }
 
+impl Signed {
+    /// The key's account address, if `sender` is it; otherwise why not: a
+    /// key of the wrong size for its scheme, or another address.
+    pub fn sender_of(&self, sender: &[u8]) -> Result<[u8; 32], AuthRejection> {
+        if self.public_key.len() != self.scheme.key_bytes() {
+            return Err(AuthRejection::BadKey);
+        }
+        let address = account_address(self.scheme, &self.public_key);
+        match sender == address.as_slice() {
+            true => Ok(address),
+            false => Err(AuthRejection::SenderNotKey),
+        }
+    }
+
+    /// The nonce entry an admitted transaction of `sender` writes:
+    /// [`nonce_key`] and `u64le(valid_until)`.
+    pub fn nonce_entry(&self, sender: &[u8; 32]) -> ([u8; NONCE_KEY_BYTES], [u8; 8]) {
+        (
+            nonce_key(sender, self.nonce),
+            self.valid_until.to_le_bytes(),
+        )
+    }
+}
+
+/// The contract and code hash a transaction with `action` signs: a call
+/// signs the contract it names and no code (it brings none); a run,
+/// deploy or upload signs the code it brings and no contract (a deploy's
+/// address follows from its sender and salt).
+pub fn signed_target(
+    action: &Action,
+    contract: ContractId,
+    code_hash: Hash32,
+) -> (ContractId, Hash32) {
+    match action {
+        Action::Call => (contract, Hash32::default()),
+        _ => (ContractId::default(), code_hash),
+    }
+}
+
 /// What a sender signs: the body of a transaction. Its hash is the
 /// transaction's id and the signed message.
 #[derive(Clone, Debug, PartialEq, Eq)]

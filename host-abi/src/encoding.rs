@@ -570,8 +570,7 @@ pub fn decode(bytes: &[u8]) -> Result<Receipt, DecodeError> {
             let Some(sender) = crate::auth::sender_address(&receipt.sender) else {
                 return fail("sender", "a signed sender that is not a 32-byte address");
             };
-            let key = crate::auth::nonce_key(&sender, s.nonce);
-            let value = s.valid_until.to_le_bytes();
+            let (key, value) = s.nonce_entry(&sender);
             let found = receipt.writes.iter().find(|w| w.key == key);
             if found.is_none_or(|w| w.value.as_deref() != Some(&value[..])) {
                 return fail(

@@ -348,7 +348,8 @@ impl Receipt {
             return None;
         };
         let sender = crate::auth::sender_address(&self.sender)?;
-        let call = matches!(self.action, Action::Call);
+        let (contract, code_hash) =
+            crate::auth::signed_target(&self.action, self.contract, self.code_hash);
         let body = crate::auth::TxBody {
             network: crate::auth::network_id(&self.chain_id),
             profile_hash: self.profile_hash,
@@ -359,16 +360,8 @@ impl Receipt {
             valid_until: s.valid_until,
             fuel_limit: self.fuel_limit,
             action: self.action,
-            contract: if call {
-                self.contract
-            } else {
-                ContractId::default()
-            },
-            code_hash: if call {
-                Hash32::default()
-            } else {
-                self.code_hash
-            },
+            contract,
+            code_hash,
             entry: &self.entry,
             input: &self.input,
         };

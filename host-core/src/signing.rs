@@ -30,17 +30,14 @@ pub enum AccountKey {
 
 impl core::fmt::Debug for AccountKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let address = verity_host_abi::Hash32(self.address());
         write!(
             f,
             "AccountKey({}, {})",
             self.scheme().name(),
-            hex(&self.address())
+            address.to_hex()
         )
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 impl AccountKey {

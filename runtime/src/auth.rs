@@ -3,8 +3,7 @@
 //! order and charged from the cost table, and the nonce it consumes.
 
 use verity_host_abi::auth::{
-    Auth, AuthRejection, NONCE_KEY_BYTES, Scheme, Signed, TxBody, account_address, network_id,
-    nonce_key,
+    Auth, AuthRejection, NONCE_KEY_BYTES, Scheme, Signed, TxBody, network_id, signed_target,
 };
 use verity_host_abi::{Action, ContractId, CostSchedule, Hash32};
 
@@ -43,12 +42,13 @@ pub(crate) fn body<'a>(
     profile_hash: Hash32,
     code_hash: Hash32,
 ) -> TxBody<'a> {
-    let (action, contract, code_hash) = match tx.target {
-        Target::Run => (Action::Run, ContractId::default(), code_hash),
-        Target::Deploy { salt } => (Action::Deploy { salt }, ContractId::default(), code_hash),
-        Target::Upload => (Action::Upload, ContractId::default(), code_hash),
-        Target::Call { contract } => (Action::Call, contract, Hash32::default()),
+    let (action, contract) = match tx.target {
+        Target::Run => (Action::Run, ContractId::default()),
+        Target::Deploy { salt } => (Action::Deploy { salt }, ContractId::default()),
+        Target::Upload => (Action::Upload, ContractId::default()),
+        Target::Call { contract } => (Action::Call, contract),
     };
+    let (contract, code_hash) = signed_target(&action, contract, code_hash);
     TxBody {
         network: network_id(&tx.chain.chain_id),
         profile_hash,
@@ -89,13 +89,10 @@ impl crate::Runtime {
         if fuel > tx.fuel_limit {
             return Ok(Err(AuthRejection::FuelTooLow));
         }
-        if signed.public_key.len() != signed.scheme.key_bytes() {
-            return Ok(Err(AuthRejection::BadKey));
-        }
-        let address = account_address(signed.scheme, &signed.public_key);
-        if tx.sender.as_slice() != address.as_slice() {
-            return Ok(Err(AuthRejection::SenderNotKey));
-        }
+        let address = match signed.sender_of(&tx.sender) {
+            Ok(address) => address,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
         let height = tx.chain.height;
         if signed.valid_until < height {
             return Ok(Err(AuthRejection::Expired));
@@ -112,7 +109,7 @@ impl crate::Runtime {
         ) {
             return Ok(Err(e));
         }
-        let key = nonce_key(&address, signed.nonce);
+        let (key, entry) = signed.nonce_entry(&address);
         let used = host.system_read(&key)?;
         // A nonce is taken while the transaction that took it is valid;
         // after that its envelope is expired, and the nonce is free again.
@@ -126,7 +123,7 @@ impl crate::Runtime {
         }
         Ok(Ok(Admission {
             fuel,
-            nonce: Some((key.to_vec(), signed.valid_until.to_le_bytes().to_vec())),
+            nonce: Some((key.to_vec(), entry.to_vec())),
         }))
     }
 }

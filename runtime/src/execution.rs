@@ -14,6 +14,7 @@ use verity_host_core::{
 };
 use wasmtime::{Engine, Extern, Instance, ModuleExport, Store, Val};
 
+use crate::auth::Admission;
 use crate::error::RuntimeError;
 use crate::host::{self, HostState, RunHost};
 use crate::instrument::{EXIT_OUT_OF_FUEL, EXIT_STACK_OVERFLOW};
@@ -267,42 +268,32 @@ impl Runtime {
         );
         // The sender's authorization comes first: nothing of a transaction
         // that is not admitted runs (docs/auth.md).
-        let admission = match self.admit(tx, code_hash, &mut host)? {
-            Ok(admission) => admission,
-            Err(refusal) => {
-                let rejection = Rejection::from(TxRejection::Auth(refusal));
-                let run = host.finish(&rejected(&rejection));
-                let outcome = Outcome {
-                    status: rejected(&rejection),
-                    fuel_used: 0,
-                    effects: run.effects,
-                };
-                return Ok(Execution {
-                    unsealed: self.receipt(contract, code_hash, tx, entry, run.tx, outcome),
-                    logs: run.logs,
-                    fuel: FuelProfile::default(),
-                });
-            }
+        let (admission, refusal) = match self.admit(tx, code_hash, &mut host)? {
+            Ok(admission) => (admission, None),
+            Err(refusal) => (Admission::default(), Some(refusal)),
         };
         // Fuel taken before the entry runs, beyond the instance: the
         // authorization checks, preparing the code, and for a deploy
         // storing it.
         let (mut prepare, mut store_fuel) = (0u64, 0u64);
-        let prepared = match tx.target {
-            Target::Call { contract } => match self.resolve(&mut host, contract, &source)? {
-                Err(rejection) => Prepared::Refused(rejection),
-                Ok(Resolved {
-                    code_hash: h,
-                    module,
-                }) => {
-                    code_hash = h;
-                    match module {
-                        Err(rejection) => Prepared::Refused(rejection),
-                        Ok(module) => self.entry(module, &tx.entry),
+        let prepared = match (refusal, tx.target) {
+            (Some(refusal), _) => Prepared::Refused(TxRejection::Auth(refusal).into()),
+            (None, Target::Call { contract }) => {
+                match self.resolve(&mut host, contract, &source)? {
+                    Err(rejection) => Prepared::Refused(rejection),
+                    Ok(Resolved {
+                        code_hash: h,
+                        module,
+                    }) => {
+                        code_hash = h;
+                        match module {
+                            Err(rejection) => Prepared::Refused(rejection),
+                            Ok(module) => self.entry(module, &tx.entry),
+                        }
                     }
                 }
-            },
-            Target::Run => match self.uncompiled(
+            }
+            (None, Target::Run) => match self.uncompiled(
                 &source,
                 &tx.entry,
                 tx.fuel_limit.saturating_sub(admission.fuel),
@@ -320,13 +311,13 @@ impl Runtime {
             },
             // An upload runs nothing: one that names an entry is refused
             // before its code is looked at.
-            Target::Upload if !tx.entry.is_empty() => {
+            (None, Target::Upload) if !tx.entry.is_empty() => {
                 Prepared::Refused(TxRejection::EntryInUpload(tx.entry.clone()).into())
             }
             // A deploy stores the code and creates the contract; an upload
             // only stores the code (validated, compiled and paid for alike,
             // so only code a contract could run is stored).
-            Target::Deploy { .. } | Target::Upload => {
+            (None, Target::Deploy { .. } | Target::Upload) => {
                 let deploy = matches!(tx.target, Target::Deploy { .. });
                 let CodeSource::Bytes { code, .. } = source else {
                     return Err(RuntimeError::DeployNeedsCode);

@@ -435,10 +435,9 @@ impl Runtime {
             &receipt.auth,
             matches!(receipt.status, verity_host_abi::Status::Rejected { .. }),
         ) {
-            use verity_host_abi::auth::{AuthRejection, account_address};
-            if receipt.sender[..] != account_address(s.scheme, &s.public_key)[..] {
-                return Err(VerifyError::Unauthorized(AuthRejection::SenderNotKey));
-            }
+            use verity_host_abi::auth::AuthRejection;
+            s.sender_of(&receipt.sender)
+                .map_err(VerifyError::Unauthorized)?;
             let hash = receipt
                 .tx_hash()
                 .ok_or(VerifyError::Unauthorized(AuthRejection::BadKey))?;
