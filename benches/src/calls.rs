@@ -88,7 +88,7 @@ fn driver_and_callee(rt: &Runtime, driver: &str) -> Result<(Plain, ContractId, C
 
 /// What each timed transaction does: run `tx` against `state`, check it
 /// succeeded, and hash its receipt.
-fn run_one(rt: &Runtime, state: &Plain, tx: &Transaction) -> Result<()> {
+pub(crate) fn run_one(rt: &Runtime, state: &Plain, tx: &Transaction) -> Result<()> {
     let r = rt.execute_call(tx, state)?;
     check_success(&r)?;
     std::hint::black_box(r.hash());

@@ -82,26 +82,13 @@ prop_compose! {
         address in any::<[u8; 32]>(),
     ) -> Receipt {
         let success = status.is_success();
-        let mut writes: Vec<WriteEntry> = if success {
-            writes.into_iter().map(|(key, value)| WriteEntry { key, value }).collect()
-        } else {
-            vec![]
-        };
-        // A signed transaction that was admitted consumes its nonce.
+        // A signed sender is an address; `fix_nonce` below adds the nonce
+        // an admitted signed transaction consumes.
         let sender = match &auth {
-            Auth::Signed(s) => {
-                if !matches!(status, Status::Rejected { .. }) {
-                    let key = nonce_key(&address, s.nonce).to_vec();
-                    writes.retain(|w| w.key != key);
-                    let at = writes.partition_point(|w| w.key < key);
-                    let value = Some(s.valid_until.to_le_bytes().to_vec());
-                    writes.insert(at, WriteEntry { key, value });
-                }
-                address.to_vec()
-            }
+            Auth::Signed(_) => address.to_vec(),
             Auth::Asserted => sender,
         };
-        Receipt {
+        let mut r = Receipt {
             format_version: 4,
             profile_hash: Hash32(profile),
             action,
@@ -118,9 +105,15 @@ prop_compose! {
             fuel_used: ((fuel_limit as u128 * used_frac as u128) / 1000) as u64,
             status,
             pre_state_root: Hash32(roots.0),
-            post_state_root: Hash32(if success || !writes.is_empty() { roots.1 } else { roots.0 }),
+            // `fix_nonce` makes it the pre-state root for a failed run
+            // without writes.
+            post_state_root: Hash32(roots.1),
             reads: reads.into_iter().map(|(key, value)| ReadEntry { key, value }).collect(),
-            writes,
+            writes: if success {
+                writes.into_iter().map(|(key, value)| WriteEntry { key, value }).collect()
+            } else {
+                vec![]
+            },
             auth,
             calls: if success { call_tree(calls) } else { vec![] },
             events: if success {
@@ -132,7 +125,9 @@ prop_compose! {
                 vec![]
             },
             output: if success { output } else { vec![] },
-        }
+        };
+        fix_nonce(&mut r);
+        r
     }
 }
 
@@ -163,6 +158,18 @@ fn call_tree(
 }
 
 /// Every way to change one field of `r` while keeping it a valid receipt.
+/// A signed Ed25519 authorization with `nonce` and `valid_until` (a key
+/// and signature of the right sizes; nothing here checks them).
+fn ed25519_auth(nonce: u64, valid_until: u64) -> Auth {
+    Auth::Signed(Signed {
+        scheme: Scheme::Ed25519,
+        public_key: vec![1; 32],
+        nonce,
+        valid_until,
+        signature: vec![2; 64],
+    })
+}
+
 /// Puts `m`'s nonce write where the decoder wants it after a mutation: a
 /// signed receipt that was not rejected consumes its nonce, and nothing
 /// else does.
@@ -171,9 +178,9 @@ fn fix_nonce(m: &mut Receipt) {
         .retain(|w| !(w.key.len() == 41 && w.key[0] == verity_host_abi::auth::NONCE_KIND));
     if let (Auth::Signed(s), false) = (&m.auth, matches!(m.status, Status::Rejected { .. })) {
         let sender: [u8; 32] = m.sender.as_slice().try_into().unwrap();
-        let key = nonce_key(&sender, s.nonce).to_vec();
+        let (key, value) = s.nonce_entry(&sender);
+        let (key, value) = (key.to_vec(), Some(value.to_vec()));
         let at = m.writes.partition_point(|w| w.key < key);
-        let value = Some(s.valid_until.to_le_bytes().to_vec());
         m.writes.insert(at, WriteEntry { key, value });
     }
     if !m.status.is_success() && m.writes.is_empty() {
@@ -220,13 +227,7 @@ fn mutations(r: &Receipt) -> Vec<(&'static str, Receipt)> {
         Auth::Signed(s) => s.signature[63] ^= 1,
         Auth::Asserted => {
             m.sender = vec![7; 32];
-            m.auth = Auth::Signed(Signed {
-                scheme: Scheme::Ed25519,
-                public_key: vec![1; 32],
-                nonce: 3,
-                valid_until: 9,
-                signature: vec![2; 64],
-            });
+            m.auth = ed25519_auth(3, 9);
         }
     });
     push("context", &|m| m.context.push(0));
@@ -603,13 +604,7 @@ proptest! {
 fn signed_sample(status: Status) -> Receipt {
     let mut r = sample();
     r.sender = vec![8; 32];
-    r.auth = Auth::Signed(Signed {
-        scheme: Scheme::Ed25519,
-        public_key: vec![1; 32],
-        nonce: 42,
-        valid_until: 90,
-        signature: vec![2; 64],
-    });
+    r.auth = ed25519_auth(42, 90);
     r.status = status;
     r.writes.clear();
     fix_nonce(&mut r);
