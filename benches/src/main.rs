@@ -659,7 +659,7 @@ fn main() -> Result<()> {
 /// Runs the workloads `args` asks for.
 fn run(args: &Args) -> Result<Report> {
     let started = Instant::now();
-    let rt = Runtime::new(Profile::default())?;
+    let rt = Runtime::new(Profile::asserted_senders())?;
     let wt = Wasmtime::new(false)?;
     let wt_fuel = Wasmtime::new(true)?;
     let wi = Wasmi::new()?;

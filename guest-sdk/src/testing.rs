@@ -65,12 +65,14 @@ use std::vec::Vec;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use verity_host_abi::auth::{AuthRejection, Signed};
 use verity_host_abi::contract::{storage_key, storage_prefix};
 use verity_host_abi::spec::ContractSpec;
 use verity_host_abi::{CostSchedule, Limits};
+pub use verity_host_core::AccountKey;
 use verity_host_core::{
     CallRequest, ChainContext, DEFAULT_FUEL, GuestMemory, Host, HostExit, MemoryState, TxBytes,
-    TxRejection, check_transaction,
+    TxRejection, admission_fuel, check_transaction,
 };
 
 pub use verity_host_abi::{CallEntry, ContractId, Event, ReadEntry, Status, TrapKind, WriteEntry};
@@ -101,13 +103,18 @@ pub struct Outcome {
     /// The call tree in pre-order, as the receipt's `calls` (empty unless
     /// the run succeeded). A call's `fuel_used` is its host calls' fuel.
     pub calls: Vec<CallEntry>,
-    /// Fuel taken by host calls: all of the fuel limit if the run ran out.
+    /// Fuel taken by host calls and, for a signed call, its admission: all
+    /// of the fuel limit if the run ran out.
     pub host_fuel: u64,
     /// The host-call part of the run's fuel profile: for each class of
     /// host function called, the calls and the fuel they took (what `verity
-    /// run --debug` prints for them). Its total is `host_fuel`, unless the
-    /// run ran out of fuel (then the failed charge is not in it).
+    /// run --debug` prints for them). Its total and `admission_fuel` make
+    /// `host_fuel`, unless the run ran out of fuel (then the failed charge
+    /// is not in it).
     pub host_fuel_by_class: HostFuel,
+    /// The fuel a signed call's admission took ([`TestEnv::set_signer`]),
+    /// the fuel profile's `authorization` class; 0 unsigned.
+    pub admission_fuel: u64,
     /// The run's debug log lines (`env::log`, `log!`), in order; not part
     /// of a receipt.
     pub logs: Vec<String>,
@@ -171,6 +178,7 @@ impl Outcome {
             calls: Vec::new(),
             host_fuel: 0,
             host_fuel_by_class: HostFuel::default(),
+            admission_fuel: 0,
             logs: Vec::new(),
         }
     }
@@ -207,6 +215,10 @@ pub struct TestEnv {
     chain: ChainContext,
     last_logs: Vec<String>,
     sender: Vec<u8>,
+    /// The key the following calls are signed by, if any.
+    signer: Option<AccountKey>,
+    /// The last nonce each key used.
+    nonces: BTreeMap<[u8; 32], u64>,
     context: Vec<u8>,
     fuel: u64,
     limits: Limits,
@@ -222,6 +234,8 @@ impl Default for TestEnv {
             chain: ChainContext::default(),
             last_logs: Vec::new(),
             sender: Vec::new(),
+            signer: None,
+            nonces: BTreeMap::new(),
             context: Vec::new(),
             fuel: DEFAULT_FUEL,
             limits: Limits::DEFAULT,
@@ -241,9 +255,50 @@ impl TestEnv {
         TestEnv::default()
     }
 
-    /// Sets the sender of the following calls.
+    /// Sets the sender of the following calls, taken as authenticated (as
+    /// an embedder's asserted sender is, or as Soroban's `mock_all_auths`
+    /// does): `require_auth` of it passes at the top frame.
     pub fn set_sender(&mut self, sender: &[u8]) -> &mut Self {
         self.sender = sender.to_vec();
+        self.signer = None;
+        self
+    }
+
+    /// Signs the following calls as the account of `key`, as a wallet
+    /// would: the sender is its address, each call takes the key's next
+    /// nonce (from 1) valid until the height, and pays and records what the
+    /// runtime's admission of it does (docs/auth.md): the checks' fuel
+    /// ([`admission_fuel`](verity_host_core::admission_fuel)), the nonce
+    /// entry's read, and its write, kept whatever the run does. The
+    /// signature itself is the runtime's to check (`verity-testkit`'s
+    /// `Harness::set_signer` signs for real).
+    ///
+    /// ```
+    /// use verity_sdk::testing::{AccountKey, TestEnv};
+    /// use verity_sdk::{Address, contract, env};
+    /// use verity_host_abi::auth::Scheme;
+    ///
+    /// pub struct Vault;
+    /// #[contract]
+    /// impl Vault {
+    ///     pub fn withdraw(owner: Address) -> u64 {
+    ///         env::require_auth(&owner);
+    ///         7
+    ///     }
+    /// }
+    ///
+    /// let alice = AccountKey::from_secret(Scheme::Ed25519, &[1; 32]).unwrap();
+    /// let mut env = TestEnv::new();
+    /// env.set_signer(&alice);
+    /// let owner = Address(alice.address());
+    /// assert_eq!(env.call::<Vault>("withdraw", &(owner,)).output::<u64>(), 7);
+    /// env.set_signer(&AccountKey::from_secret(Scheme::P256, &[2; 32]).unwrap());
+    /// let denied = env.call::<Vault>("withdraw", &(owner,));
+    /// assert_eq!(denied.revert_message(), Some("unauthorized"));
+    /// ```
+    pub fn set_signer(&mut self, key: &AccountKey) -> &mut Self {
+        self.sender = key.address().to_vec();
+        self.signer = Some(key.clone());
         self
     }
 
@@ -441,12 +496,55 @@ impl TestEnv {
         }
     }
 
+    /// The runtime's admission of a call signed by the signer, if any
+    /// (but for the signature): the checks' fuel, the nonce entry's
+    /// recorded read; that fuel and the nonce entry to write.
+    #[allow(clippy::type_complexity)]
+    fn admit(
+        &mut self,
+        host: &mut Host<MemoryState>,
+        height: u64,
+    ) -> Result<Option<(u64, (Vec<u8>, Vec<u8>))>, AuthRejection> {
+        let Some(key) = &self.signer else {
+            return Ok(None);
+        };
+        let fuel = admission_fuel(&self.costs, key.scheme());
+        if fuel > self.fuel {
+            return Err(AuthRejection::FuelTooLow);
+        }
+        let address = key.address();
+        let last = self.nonces.entry(address).or_default();
+        *last += 1;
+        let signed = Signed {
+            scheme: key.scheme(),
+            public_key: key.public_key(),
+            nonce: *last,
+            valid_until: height,
+            signature: Vec::new(),
+        };
+        let (entry_key, entry) = signed.nonce_entry(&address);
+        let used = host
+            .system_read(&entry_key)
+            .expect("a memory state answers every read");
+        // Taken while the transaction that took it is valid (a value that
+        // is no u64 counts as taken).
+        let taken = used.is_some_and(|v| {
+            <[u8; 8]>::try_from(v.as_slice()).map_or(true, |b| u64::from_le_bytes(b) >= height)
+        });
+        if taken {
+            return Err(AuthRejection::NonceUsed);
+        }
+        host.set_fuel_left(self.fuel - fuel);
+        Ok(Some((fuel, (entry_key.to_vec(), entry.to_vec()))))
+    }
+
     /// Runs `f` with a fresh host over the committed state (moved into the
     /// host for the run and back, never copied), commits on success.
     fn run<R>(&mut self, tx: TxBytes, f: impl FnOnce() -> R) -> (Result<R, Status>, Outcome) {
         install_panic_hook();
         let state = std::mem::take(&mut self.state);
-        let host = Host::new(
+        let height = tx.chain.height;
+        let mut host = Host::new(
             state,
             &self.contract,
             tx,
@@ -454,6 +552,18 @@ impl TestEnv {
             &self.costs,
             self.fuel,
         );
+        let (admission_fuel, nonce) = match self.admit(&mut host, height) {
+            Ok(Some((fuel, nonce))) => (fuel, Some(nonce)),
+            Ok(None) => (0, None),
+            Err(refusal) => {
+                let rejection = TxRejection::Auth(refusal);
+                let status = Status::Rejected {
+                    reason: rejection.to_string(),
+                };
+                self.state = host.finish(&status).backend;
+                return (Err(status), Outcome::rejected(rejection));
+            }
+        };
         let previous = HOST.with(|h| h.borrow_mut().replace(host));
         assert!(
             previous.is_none(),
@@ -480,7 +590,19 @@ impl TestEnv {
             Status::OutOfFuel => self.fuel,
             _ => self.fuel - host.fuel_left(),
         };
-        let run = host.finish(&status);
+        let mut run = host.finish(&status);
+        // The nonce is consumed whatever the run did, as the runtime does.
+        if let Some((key, value)) = nonce {
+            let writes = &mut run.effects.writes;
+            let at = writes.partition_point(|w| w.key < key);
+            writes.insert(
+                at,
+                WriteEntry {
+                    key,
+                    value: Some(value),
+                },
+            );
+        }
         self.state = run.backend;
         self.state.apply(&run.effects.writes);
         // The contract's keys, as it names them; a callee's stay whole.
@@ -514,6 +636,7 @@ impl TestEnv {
             calls: run.effects.calls,
             host_fuel,
             host_fuel_by_class: run.host_fuel,
+            admission_fuel,
             logs: run.logs,
         };
         self.last_logs = outcome.logs.clone();

@@ -126,8 +126,10 @@ pub fn nonce_key(sender: &[u8; 32], nonce: u64) -> [u8; NONCE_KEY_BYTES] {
 /// How a receipt's sender was authorized.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Auth {
-    /// The embedder asserts the sender (it authenticated it itself); the
-    /// profile's `admit_unsigned` decides whether such transactions run.
+    /// The embedder asserts the sender (it authenticated it itself): the
+    /// profile's `admit_asserted` decides whether such a transaction runs,
+    /// unless its sender is empty (anonymous: it claims nobody, and always
+    /// runs).
     #[default]
     Asserted,
     /// The sender signed the transaction.
@@ -300,7 +302,9 @@ impl AuthRejection {
 impl core::fmt::Display for AuthRejection {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let what = match self {
-            AuthRejection::Unsigned => "the profile admits signed transactions only",
+            AuthRejection::Unsigned => {
+                "the profile admits no asserted sender: sign the transaction, or send it with no sender"
+            }
             AuthRejection::BadKey => "the public key is not a key of its scheme",
             AuthRejection::SenderNotKey => "the sender is not the address of the signing key",
             AuthRejection::Expired => "the transaction's validity has passed",

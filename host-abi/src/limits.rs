@@ -140,7 +140,9 @@ limits! {
     /// transaction may stay valid (docs/auth.md): its nonce is kept that
     /// long, so this bounds how long replay protection must remember it.
     max_validity_blocks: u64 = 100_000,
-    /// Transaction: 1 if transactions whose sender the embedder asserts
-    /// (not signed) are admitted, 0 if only signed ones are.
-    admit_unsigned: u32 = 1,
+    /// Transaction: 1 if a sender the embedder asserts (a non-empty
+    /// sender, not signed) is admitted, for an embedder that authenticates
+    /// senders itself; 0 if only signed senders and anonymous transactions
+    /// (an empty sender, which claims nobody) are (docs/auth.md).
+    admit_asserted: u32 = 0,
 }

@@ -58,7 +58,7 @@ pub use exit::HostExit;
 pub use frames::{CallRecord, CallRefusal, CallRequest, Caller};
 pub use host::{ChainContext, Effects, Finished, Host, HostFuel, TxBytes};
 pub use memory::GuestMemory;
-pub use signing::AccountKey;
+pub use signing::{AccountKey, admission_fuel};
 pub use state::{
     MemoryState, StaleReceipt, StateBackend, StateError, StateRoots, StateView, Transition,
     TransitionCheckError, WitnessState, check_receipt_transition, tree_writes,

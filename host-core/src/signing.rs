@@ -97,3 +97,27 @@ impl AccountKey {
         }
     }
 }
+
+/// The fuel admitting a transaction signed with `scheme` takes
+/// (docs/auth.md): the signature check over the 32-byte transaction hash,
+/// and the nonce entry's read and write. The runtime charges it before the
+/// entry runs, and `TestEnv` charges the same.
+///
+/// ```
+/// use verity_host_abi::CostSchedule;
+/// use verity_host_abi::auth::Scheme;
+///
+/// let costs = CostSchedule::default();
+/// let fuel = verity_host_core::admission_fuel(&costs, Scheme::Ed25519);
+/// assert!(fuel > costs.ed25519_verify.total(32));
+/// ```
+pub fn admission_fuel(costs: &verity_host_abi::CostSchedule, scheme: Scheme) -> u64 {
+    let verify = match scheme {
+        Scheme::Ed25519 => costs.ed25519_verify.total(32),
+        Scheme::P256 => costs.p256_verify.total(32),
+    };
+    let entry = (verity_host_abi::auth::NONCE_KEY_BYTES + 8) as u64;
+    verify
+        .saturating_add(costs.storage_read.total(entry))
+        .saturating_add(costs.storage_write.total(entry))
+}

@@ -21,7 +21,7 @@ use std::time::Instant;
 use verity_runtime::{MemoryState, Profile, Runtime, Transaction, module_bytes};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let rt = Runtime::new(Profile::default())?;
+    let rt = Runtime::new(Profile::asserted_senders())?;
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures");
     let token = std::fs::read(format!("{root}/wasm/token.wasm"))?;
     let owner = [1u8; 32];

@@ -93,7 +93,7 @@ fn main() {
     println!("| allocation | transfers/s | receipts verified/s |");
     println!("|---|---|---|");
     for (name, allocation) in settings {
-        let rt = Runtime::builder(Profile::default())
+        let rt = Runtime::builder(Profile::asserted_senders())
             .allocation(allocation)
             .build()
             .expect("runtime");

@@ -2,10 +2,8 @@
 //! the checks a signed transaction passes before anything of it runs, in
 //! order and charged from the cost table, and the nonce it consumes.
 
-use verity_host_abi::auth::{
-    Auth, AuthRejection, NONCE_KEY_BYTES, Scheme, Signed, TxBody, network_id, signed_target,
-};
-use verity_host_abi::{Action, ContractId, CostSchedule, Hash32};
+use verity_host_abi::auth::{Auth, AuthRejection, Signed, TxBody, network_id, signed_target};
+use verity_host_abi::{Action, ContractId, Hash32};
 
 use crate::error::RuntimeError;
 use crate::host::RunHost;
@@ -17,19 +15,6 @@ use crate::transaction::{Target, Transaction};
 pub(crate) struct Admission {
     pub(crate) fuel: u64,
     pub(crate) nonce: Option<(Vec<u8>, Vec<u8>)>,
-}
-
-/// The fuel the checks of a signed transaction with `scheme` take: the
-/// signature over the 32-byte hash, the nonce key's read and its write.
-pub(crate) fn check_fuel(costs: &CostSchedule, scheme: Scheme) -> u64 {
-    let verify = match scheme {
-        Scheme::Ed25519 => costs.ed25519_verify.total(32),
-        Scheme::P256 => costs.p256_verify.total(32),
-    };
-    let entry = (NONCE_KEY_BYTES + 8) as u64;
-    verify
-        .saturating_add(costs.storage_read.total(entry))
-        .saturating_add(costs.storage_write.total(entry))
 }
 
 /// The body `tx` signs, sent by `sender` with `signed`'s key, nonce and
@@ -67,8 +52,8 @@ pub(crate) fn body<'a>(
 }
 
 impl crate::Runtime {
-    /// Admits `tx` or says why not, in this order: an unsigned one by the
-    /// profile; a signed one by its fuel (the checks must be paid for),
+    /// Admits `tx` or says why not, in this order: an unsigned one with a
+    /// sender by the profile (an anonymous one always); a signed one by its fuel (the checks must be paid for),
     /// key, sender, validity, signature and nonce. The nonce key's read is
     /// a recorded read of `host` (its absence is proven by the witness).
     pub(crate) fn admit(
@@ -79,13 +64,15 @@ impl crate::Runtime {
     ) -> Result<Result<Admission, AuthRejection>, RuntimeError> {
         let limits = &self.profile.limits;
         let signed = match &tx.auth {
-            Auth::Asserted if limits.admit_unsigned == 0 => {
+            // An empty sender claims nobody: `require_auth` passes for no
+            // address at the transaction's own frame.
+            Auth::Asserted if limits.admit_asserted == 0 && !tx.sender.is_empty() => {
                 return Ok(Err(AuthRejection::Unsigned));
             }
             Auth::Asserted => return Ok(Ok(Admission::default())),
             Auth::Signed(signed) => signed,
         };
-        let fuel = check_fuel(&self.profile.costs, signed.scheme);
+        let fuel = verity_host_core::admission_fuel(&self.profile.costs, signed.scheme);
         if fuel > tx.fuel_limit {
             return Ok(Err(AuthRejection::FuelTooLow));
         }

@@ -155,6 +155,33 @@ impl Default for Profile {
 }
 
 impl Profile {
+    /// The default profile, but admitting senders the embedder asserts
+    /// (`admit_asserted` = 1): for an embedder that authenticates senders
+    /// itself, and for tests that act as any address. Its hash differs from
+    /// the default's, so its receipts say they trusted the embedder.
+    ///
+    /// ```
+    /// use verity_runtime::{MemoryState, Profile, Runtime, Status, Transaction};
+    ///
+    /// let wasm = wat::parse_str(r#"(module (func (export "run")))"#)?;
+    /// let tx = Transaction::new("run").with_sender(b"alice".to_vec());
+    /// let strict = Runtime::new(Profile::default())?;
+    /// let receipt = strict.execute(&wasm, &tx, &MemoryState::default())?;
+    /// assert!(matches!(receipt.status, Status::Rejected { .. }));
+    /// let trusting = Runtime::new(Profile::asserted_senders())?;
+    /// let receipt = trusting.execute(&wasm, &tx, &MemoryState::default())?;
+    /// assert!(receipt.status.is_success());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn asserted_senders() -> Profile {
+        let mut profile = Profile {
+            name: "verity-asserted-v1".to_string(),
+            ..Profile::default()
+        };
+        profile.limits.admit_asserted = 1;
+        profile
+    }
+
     /// The wasm features this profile's validator accepts.
     pub fn features(&self) -> WasmFeatures {
         ACCEPTED_PROPOSALS
@@ -337,7 +364,7 @@ mod tests {
         let h = base.hash();
         for (name, value) in base.limits.entries() {
             let mut p = base.clone();
-            assert!(p.limits.set(name, value - 1), "{name} cannot be set");
+            assert!(p.limits.set(name, value ^ 1), "{name} cannot be set");
             assert_ne!(p.hash(), h, "limit {name} is not hashed");
         }
         for class in CostClass::ALL {

@@ -303,7 +303,7 @@ impl Runtime {
     /// let runtime = Runtime::new(Profile::default())?;
     /// let wasm = wat::parse_str(r#"(module (func (export "ping")))"#)?;
     /// let mut state = MemoryState::default();
-    /// let deploy = Transaction::deploy(Hash32::default()).with_sender(b"alice".to_vec());
+    /// let deploy = Transaction::deploy(Hash32::default()); // anonymous
     /// let receipt = runtime.execute(&wasm, &deploy, &state)?;
     /// state.commit(&receipt)?;
     /// let call = Transaction::call(receipt.contract, "ping");

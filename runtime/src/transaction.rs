@@ -56,7 +56,11 @@ pub struct Transaction {
     pub entry: String,
     /// Input bytes, read by the guest with `input_read`.
     pub input: Vec<u8>,
-    /// Who sent the transaction: opaque bytes the embedder authenticated.
+    /// Who sent the transaction: a signing key's address
+    /// ([`Runtime::sign`](crate::Runtime::sign)), bytes the embedder
+    /// asserts (admitted only by a profile with `admit_asserted`, such as
+    /// [`Profile::asserted_senders`](crate::Profile::asserted_senders)), or
+    /// empty (anonymous).
     pub sender: Vec<u8>,
     /// An embedder-supplied opaque context blob.
     pub context: Vec<u8>,
@@ -65,7 +69,7 @@ pub struct Transaction {
     /// The most fuel the run may consume.
     pub fuel_limit: u64,
     /// How the sender is authorized: asserted by the embedder, or signed
-    /// ([`Transaction::signed`], docs/auth.md).
+    /// ([`Runtime::sign`](crate::Runtime::sign), docs/auth.md).
     pub auth: Auth,
 }
 
@@ -137,7 +141,9 @@ impl Transaction {
         self
     }
 
-    /// Sets the sender.
+    /// Sets the sender, asserted by the embedder: the default profile
+    /// refuses the transaction (`auth_unsigned`) unless it is signed
+    /// ([`Runtime::sign`](crate::Runtime::sign) sets the sender itself).
     pub fn with_sender(mut self, sender: Vec<u8>) -> Self {
         self.sender = sender;
         self

@@ -92,6 +92,15 @@ fn new_key(scheme: Scheme) -> Result<AccountKey> {
     }
 }
 
+/// A nonce nobody can predict, from the OS: two transactions signed
+/// without `--nonce` collide with probability 2^-64.
+pub(crate) fn random_nonce() -> Result<u64> {
+    let mut random = std::fs::File::open("/dev/urandom").context("opening /dev/urandom")?;
+    let mut bytes = [0u8; 8];
+    std::io::Read::read_exact(&mut random, &mut bytes).context("reading /dev/urandom")?;
+    Ok(u64::from_le_bytes(bytes))
+}
+
 fn write_key(path: &Path, key: &AccountKey) -> Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

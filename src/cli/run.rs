@@ -80,20 +80,19 @@ pub struct TxArgs {
     /// --arg for the others).
     #[arg(long, value_name = "JSON")]
     args: Option<String>,
-    /// Sender bytes (hex): opaque, committed in the receipt, asserted by
-    /// whoever runs the command (docs/auth.md).
-    #[arg(long, value_name = "HEX", default_value = "", conflicts_with = "key")]
-    sender: String,
     /// Sign the transaction with this key (`verity key new`): the sender
     /// becomes the key's address, and the receipt proves it signed.
-    #[arg(long, value_name = "FILE", requires_all = ["nonce", "valid_until"])]
+    /// Without a key the transaction has no sender: it runs, and every
+    /// `require_auth` in it fails (docs/auth.md).
+    #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
     /// The signed transaction's nonce: any number the key has not used in
-    /// a transaction that is still valid.
+    /// a transaction that is still valid (default: a random one).
     #[arg(long, value_name = "N", requires = "key")]
     nonce: Option<u64>,
-    /// The last block height the signed transaction may run at (at most
-    /// the profile's max_validity_blocks past --height).
+    /// The last block height the signed transaction may run at, at most
+    /// the profile's max_validity_blocks past --height (default: --height,
+    /// so that its nonce is kept no longer than this block).
     #[arg(long, value_name = "HEIGHT", requires = "key")]
     valid_until: Option<u64>,
     /// Opaque context blob (hex or @FILE): committed in the receipt.
@@ -263,7 +262,6 @@ fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) 
             .with_context(|| format!("--arg: the contract spec has no entry `{}`", tx.entry))?;
         encode_args(spec, entry, &args.arg, args.args.as_deref())?
     };
-    tx.sender = parse_bytes_arg("--sender", &args.sender)?;
     tx.context = parse_bytes_arg("--context", &args.context)?;
     tx.chain = ChainContext {
         height: args.height,
@@ -275,8 +273,13 @@ fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) 
         Target::Call { .. } => None,
         _ => Some(code.as_slice()),
     };
-    if let (Some(key), Some(nonce), Some(until)) = (&args.key, args.nonce, args.valid_until) {
+    if let Some(key) = &args.key {
         let key = super::key::read_key(key)?;
+        let nonce = match args.nonce {
+            Some(nonce) => nonce,
+            None => super::key::random_nonce()?,
+        };
+        let until = args.valid_until.unwrap_or(args.height);
         tx = runtime.sign(tx, &key, nonce, until, given);
     }
     // --debug also profiles the fuel, by a second run in a module that

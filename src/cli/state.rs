@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
+use verity_runtime::abi::auth::NONCE_KIND;
 use verity_runtime::abi::contract::{
     CODE_KIND, ContractRecord, RECORD_KIND, STORAGE_KIND, record_key, storage_key, storage_prefix,
 };
@@ -92,20 +93,21 @@ fn address_arg(text: &str) -> Result<ContractId> {
 
 fn info(dir: &DirState, json: bool) -> Result<()> {
     let state = dir.state();
-    let (mut code, mut contracts, mut storage, mut bytes) = (0u64, 0u64, 0u64, 0u64);
+    let (mut code, mut contracts, mut storage, mut nonces, mut bytes) = (0u64, 0, 0, 0, 0u64);
     for (k, v) in state.iter() {
         bytes += (k.len() + v.len()) as u64;
         match k.first() {
             Some(&CODE_KIND) => code += 1,
             Some(&RECORD_KIND) => contracts += 1,
             Some(&STORAGE_KIND) => storage += 1,
+            Some(&NONCE_KIND) => nonces += 1,
             _ => {}
         }
     }
     if json {
         let doc = json!({
             "root": state.root().to_hex(), "keys": state.len(), "code": code,
-            "contracts": contracts, "storage_keys": storage, "bytes": bytes,
+            "contracts": contracts, "storage_keys": storage, "nonces": nonces, "bytes": bytes,
         });
         outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
@@ -117,6 +119,7 @@ fn info(dir: &DirState, json: bool) -> Result<()> {
         outln!("code       {code} modules");
         outln!("contracts  {contracts}");
         outln!("storage    {storage} keys");
+        outln!("nonces     {nonces} used by signed transactions");
     }
     Ok(())
 }

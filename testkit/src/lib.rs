@@ -29,8 +29,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 pub use verity_runtime::ChainContext;
 use verity_runtime::{
-    Action, ContractId, Hash32, MemoryState, Profile, Receipt, Runtime, RuntimeError, StaleReceipt,
-    Status, Transaction, VerifyError,
+    AccountKey, Action, ContractId, Hash32, MemoryState, Profile, Receipt, Runtime, RuntimeError,
+    StaleReceipt, Status, Transaction, VerifyError,
 };
 
 /// What can go wrong driving a contract (as opposed to the contract's own
@@ -64,6 +64,10 @@ pub struct Harness {
     deployed: Vec<Vec<u8>>,
     state: MemoryState,
     sender: Vec<u8>,
+    /// The key that signs the following calls.
+    signer: Option<AccountKey>,
+    /// The nonces each key signed with, the last one.
+    nonces: std::collections::BTreeMap<[u8; 32], u64>,
     context: Vec<u8>,
     chain: ChainContext,
     fuel: u64,
@@ -108,7 +112,8 @@ impl Call {
 
 impl Harness {
     /// A harness for `code` under the default profile, with empty state,
-    /// empty sender and context, and the default fuel limit.
+    /// no sender (calls are anonymous until [`set_signer`](Self::set_signer)),
+    /// empty context, and the default fuel limit.
     pub fn new(code: &[u8]) -> Result<Harness, HarnessError> {
         Harness::with_profile(code, Profile::default())
     }
@@ -126,15 +131,59 @@ impl Harness {
             deployed: Vec::new(),
             state: MemoryState::default(),
             sender: Vec::new(),
+            signer: None,
+            nonces: Default::default(),
             context: Vec::new(),
             chain: ChainContext::default(),
             fuel: Transaction::DEFAULT_FUEL,
         }
     }
 
-    /// Sets the sender of the following calls.
+    /// Sets the sender of the following calls, asserted, not signed: the
+    /// default profile rejects such calls (`auth_unsigned`), so use it under
+    /// [`Profile::asserted_senders`] (an embedder that authenticates
+    /// senders itself), or sign with [`set_signer`](Self::set_signer).
+    ///
+    /// ```
+    /// use verity_runtime::Profile;
+    /// use verity_testkit::Harness;
+    ///
+    /// let wasm = wat::parse_str(r#"(module (func (export "run")))"#)?;
+    /// let mut h = Harness::new(&wasm)?;
+    /// h.set_sender(&[7; 32]);
+    /// assert_eq!(h.call("run", &())?.receipt.status.name(), "rejected");
+    /// let mut h = Harness::with_profile(&wasm, Profile::asserted_senders())?;
+    /// h.set_sender(&[7; 32]);
+    /// assert!(h.call("run", &())?.is_success());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_sender(&mut self, sender: &[u8]) -> &mut Self {
         self.sender = sender.to_vec();
+        self.signer = None;
+        self
+    }
+
+    /// Signs the following calls with `key`: their sender is its address,
+    /// each takes the key's next nonce in this harness (from 1) and is
+    /// valid until the chain context's height, as a wallet would sign them.
+    ///
+    /// ```
+    /// use verity_runtime::{AccountKey, Scheme};
+    /// use verity_testkit::Harness;
+    ///
+    /// let wasm = wat::parse_str(r#"(module (func (export "run")))"#)?;
+    /// let alice = AccountKey::from_secret(Scheme::Ed25519, &[1; 32]).unwrap();
+    /// let mut h = Harness::new(&wasm)?;
+    /// h.set_signer(&alice);
+    /// let call = h.call("run", &())?;
+    /// assert!(call.is_success());
+    /// assert_eq!(call.receipt.sender, alice.address());
+    /// h.verify(&call)?; // the signature too, with no database
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_signer(&mut self, key: &AccountKey) -> &mut Self {
+        self.sender = key.address().to_vec();
+        self.signer = Some(key.clone());
         self
     }
 
@@ -239,6 +288,14 @@ impl Harness {
             .with_time(self.chain.time)
             .with_chain_id(self.chain.chain_id.clone())
             .with_fuel(self.fuel);
+        let tx = match &self.signer {
+            Some(key) => {
+                let nonce = self.nonces.entry(key.address()).or_default();
+                *nonce += 1;
+                self.runtime.sign(tx, key, *nonce, self.chain.height, code)
+            }
+            None => tx,
+        };
         let run = self.runtime.execute_debug(code, &tx, &self.state)?;
         let witness = self.state.commit(&run.receipt)?.witness;
         Ok(Call {

@@ -7,7 +7,7 @@ use std::process::Output;
 
 use crate::common::{fixture, verity};
 use serde_json::Value;
-use verity_runtime::Profile;
+use verity_runtime::{AccountKey, Profile, Scheme};
 
 fn run_cli(args: &[&str]) -> Output {
     let out = verity().args(args).output().expect("spawn verity");
@@ -37,23 +37,54 @@ fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-const SINK_ARGS: [&str; 8] = [
-    "--input",
-    "68656c6c6f",
-    "--sender",
-    "616c696365",
-    "--context",
-    "2a",
-    "--entry",
-    "run",
-];
+/// kitchen_sink `run`'s arguments, signed by the golden Ed25519 key (so
+/// that its sender is a key's address) with a fixed nonce.
+fn sink_args() -> Vec<String> {
+    let key = fixture("keys/golden-ed25519.key");
+    let argv = [
+        "--input",
+        "68656c6c6f",
+        "--key",
+        path_str(&key),
+        "--nonce",
+        "1",
+        "--context",
+        "2a",
+        "--entry",
+        "run",
+    ];
+    argv.map(String::from).to_vec()
+}
+
+/// A key account of the tests: the Ed25519 key of the secret `[seed; 32]`,
+/// in a key file under `dir`.
+struct Account {
+    /// The key file's path.
+    key: String,
+    /// The account's address, hex.
+    address: String,
+}
+
+fn account(dir: &Path, seed: u8) -> Account {
+    let key = AccountKey::from_secret(Scheme::Ed25519, &[seed; 32]).unwrap();
+    let path = dir.join(format!("account-{seed}.key"));
+    if !path.exists() {
+        let line = format!("verity-key-v1 ed25519 {}\n", hex::encode([seed; 32]));
+        std::fs::write(&path, line).unwrap();
+    }
+    Account {
+        key: path_str(&path).to_string(),
+        address: hex::encode(key.address()),
+    }
+}
 
 /// Runs kitchen_sink `run` (every host function) and saves its receipt.
 fn sink_receipt(dir: &Path) -> (std::path::PathBuf, Value) {
     let receipt = dir.join("receipt.json");
     let module = fixture("kitchen_sink.wat");
     let mut argv: Vec<&str> = vec!["run", path_str(&module)];
-    argv.extend(SINK_ARGS);
+    let args = sink_args();
+    argv.extend(args.iter().map(String::as_str));
     let witness = dir.join("witness.bin");
     argv.extend(["--json", "--receipt", path_str(&receipt)]);
     argv.extend(["--witness", path_str(&witness)]);
@@ -69,10 +100,12 @@ fn run_prints_one_success_receipt_and_verify_accepts_it() {
     assert_eq!(json["status"], "success");
     assert_eq!(json["entry"], "run");
     assert_eq!(json["input"], "68656c6c6f");
-    // sha256("hello") ++ "alice" ++ 0x2a
+    // sha256("hello") ++ the golden key's address (the sender) ++ 0x2a
     assert_eq!(
         json["output"],
-        "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824616c6963652a"
+        "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\
+         02078d14f20c1dd3906f4920d3272e5ebb6e3b1c92df9811bd95c9bad5070714\
+         2a"
     );
     assert_eq!(json["receipt_hash"].as_str().unwrap().len(), 64);
     let saved: Value = serde_json::from_slice(&std::fs::read(&receipt).unwrap()).unwrap();
@@ -244,7 +277,8 @@ fn a_tampered_field_with_a_recomputed_hash_is_caught_by_reexecution() {
 fn receipts_are_identical_across_processes() {
     let module = fixture("kitchen_sink.wat");
     let mut argv: Vec<&str> = vec!["run", path_str(&module), "--json"];
-    argv.extend(SINK_ARGS);
+    let args = sink_args();
+    argv.extend(args.iter().map(String::as_str));
     let a = run_cli(&argv);
     let b = run_cli(&argv);
     assert_eq!(code(&a), 0);
@@ -831,14 +865,16 @@ fn simulate_reads_under_a_shared_lock_and_commits_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let s = path_str(&state);
-    let (owner, bob) = ("01".repeat(32), "03".repeat(32));
+    let (owner, bob) = (account(dir.path(), 1), "03".repeat(32));
     let token = deploy_token(&state, &owner)["contract"]
         .as_str()
         .unwrap()
         .to_string();
-    let call = |entry: &str, args: &[String], simulate: bool| {
+    // A simulation and the real call sign the same envelope: one nonce.
+    let call = |entry: &str, args: &[String], simulate: bool, nonce: &str| {
         let mut argv = vec![
-            "call", &token, "--entry", entry, "--sender", &owner, "--state", s, "--json",
+            "call", &token, "--entry", entry, "--key", &owner.key, "--nonce", nonce, "--state", s,
+            "--json",
         ];
         for a in args {
             argv.extend(["--arg", a]);
@@ -848,8 +884,8 @@ fn simulate_reads_under_a_shared_lock_and_commits_nothing() {
         }
         run_cli(&argv)
     };
-    let mint = [format!("to={owner}"), "amount=50".to_string()];
-    assert_eq!(code(&call("mint", &mint, false)), 0);
+    let mint = [format!("to={}", owner.address), "amount=50".to_string()];
+    assert_eq!(code(&call("mint", &mint, false, "1")), 0);
     let root = |s: &str| {
         stdout_json(&run_cli(&["state", "info", s, "--json"]))["root"]
             .as_str()
@@ -860,7 +896,12 @@ fn simulate_reads_under_a_shared_lock_and_commits_nothing() {
     let transfer = [format!("to={bob}"), "amount=5".to_string()];
     {
         let _reader = verity_runtime::DirState::open_shared(&state).unwrap();
-        let out = call("balance_of", &[format!("owner={owner}")], true);
+        let out = call(
+            "balance_of",
+            &[format!("owner={}", owner.address)],
+            true,
+            "2",
+        );
         assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(
             stdout_json(&out)["decoded"]["output"]["value"],
@@ -868,14 +909,14 @@ fn simulate_reads_under_a_shared_lock_and_commits_nothing() {
         );
         assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was committed"));
         // A call that would commit is refused while a reader holds it.
-        let out = call("transfer", &transfer, false);
+        let out = call("transfer", &transfer, false, "3");
         assert_eq!(code(&out), 2);
         assert!(String::from_utf8_lossy(&out.stderr).contains("in use by another process"));
     }
-    let simulated = call("transfer", &transfer, true);
+    let simulated = call("transfer", &transfer, true, "3");
     assert_eq!(code(&simulated), 0);
     assert_eq!(root(s), before, "a simulation commits nothing");
-    let real = call("transfer", &transfer, false);
+    let real = call("transfer", &transfer, false, "3");
     assert_eq!(code(&real), 0);
     assert_eq!(stdout_json(&simulated), stdout_json(&real));
     assert_ne!(root(s), before);
@@ -951,8 +992,8 @@ fn the_deepest_chain_of_largest_frames_stays_under_256_mb() {
 }
 
 /// A new state at `state` holding the fixture token, deployed by `owner`
-/// (hex) with itself as the token's owner; the deploy's receipt (JSON).
-fn deploy_token(state: &Path, owner: &str) -> Value {
+/// with itself as the token's owner; the deploy's receipt (JSON).
+fn deploy_token(state: &Path, owner: &Account) -> Value {
     let s = path_str(state);
     assert_eq!(code(&run_cli(&["state", "init", s])), 0);
     let out = run_cli(&[
@@ -961,9 +1002,9 @@ fn deploy_token(state: &Path, owner: &str) -> Value {
         "--entry",
         "init",
         "--arg",
-        &format!("owner={owner}"),
-        "--sender",
-        owner,
+        &format!("owner={}", owner.address),
+        "--key",
+        &owner.key,
         "--state",
         s,
         "--json",
@@ -980,7 +1021,8 @@ fn escrow_through_the_cli_verifies_with_two_modules_and_a_witness() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let s = path_str(&state);
-    let (owner, alice, bob) = ("01".repeat(32), "02".repeat(32), "03".repeat(32));
+    let (owner, alice) = (account(dir.path(), 1), account(dir.path(), 2));
+    let bob = "03".repeat(32);
     let token = deploy_token(&state, &owner)["contract"]
         .as_str()
         .unwrap()
@@ -996,8 +1038,8 @@ fn escrow_through_the_cli_verifies_with_two_modules_and_a_witness() {
         "init",
         "--arg",
         &format!("token={token}"),
-        "--sender",
-        &owner,
+        "--key",
+        &owner.key,
         "--salt",
         &format!("{}01", "00".repeat(31)),
         "--state",
@@ -1007,44 +1049,53 @@ fn escrow_through_the_cli_verifies_with_two_modules_and_a_witness() {
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
     let escrow = stdout_json(&out)["contract"].as_str().unwrap().to_string();
     assert_ne!(escrow, token);
-    let call = |contract: &str, entry: &str, sender: &str, args: &[String], files: Option<&str>| {
-        let mut argv: Vec<String> = [
-            "call", contract, "--entry", entry, "--sender", sender, "--state", s, "--json",
-        ]
-        .map(String::from)
-        .to_vec();
-        for a in args {
-            argv.extend(["--arg".to_string(), a.clone()]);
-        }
-        if let Some(stem) = files {
-            argv.extend([
-                "--receipt".into(),
-                dir.path()
-                    .join(format!("{stem}.json"))
-                    .to_string_lossy()
-                    .into_owned(),
-                "--witness".into(),
-                dir.path()
-                    .join(format!("{stem}.witness"))
-                    .to_string_lossy()
-                    .into_owned(),
-            ]);
-        }
-        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        let out = run_cli(&argv);
-        assert_eq!(
-            code(&out),
-            0,
-            "{entry}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        stdout_json(&out)
-    };
+    let call =
+        |contract: &str, entry: &str, sender: &Account, args: &[String], files: Option<&str>| {
+            let mut argv: Vec<String> = [
+                "call",
+                contract,
+                "--entry",
+                entry,
+                "--key",
+                &sender.key,
+                "--state",
+                s,
+                "--json",
+            ]
+            .map(String::from)
+            .to_vec();
+            for a in args {
+                argv.extend(["--arg".to_string(), a.clone()]);
+            }
+            if let Some(stem) = files {
+                argv.extend([
+                    "--receipt".into(),
+                    dir.path()
+                        .join(format!("{stem}.json"))
+                        .to_string_lossy()
+                        .into_owned(),
+                    "--witness".into(),
+                    dir.path()
+                        .join(format!("{stem}.witness"))
+                        .to_string_lossy()
+                        .into_owned(),
+                ]);
+            }
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            let out = run_cli(&argv);
+            assert_eq!(
+                code(&out),
+                0,
+                "{entry}: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+            stdout_json(&out)
+        };
     call(
         &token,
         "mint",
         &owner,
-        &[format!("to={alice}"), "amount=100".into()],
+        &[format!("to={}", alice.address), "amount=100".into()],
         None,
     );
     call(
@@ -1060,7 +1111,7 @@ fn escrow_through_the_cli_verifies_with_two_modules_and_a_witness() {
         &alice,
         &[
             format!("seller={bob}"),
-            format!("arbiter={owner}"),
+            format!("arbiter={}", owner.address),
             "amount=40".into(),
         ],
         None,
@@ -1114,17 +1165,17 @@ fn a_module_run_beside_a_contract_cannot_rewrite_its_storage() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let s = path_str(&state);
-    let owner = "01".repeat(32);
+    let owner = account(dir.path(), 1);
     let alice = "02".repeat(32);
     let deployed = deploy_token(&state, &owner);
     assert_eq!(deployed["action"], "deploy");
     let address = deployed["contract"].as_str().unwrap().to_string();
-    let call = |entry: &str, args: &[String], sender: &str| {
+    let call = |entry: &str, args: &[String], sender: &Account| {
         let mut argv = vec!["call", &address, "--entry", entry, "--state", s, "--json"];
         for a in args {
             argv.extend(["--arg", a]);
         }
-        argv.extend(["--sender", sender]);
+        argv.extend(["--key", &sender.key]);
         run_cli(&argv)
     };
     let out = call(
@@ -1156,7 +1207,7 @@ fn a_module_run_beside_a_contract_cannot_rewrite_its_storage() {
     let out = run_cli(&["run", path_str(&attack), "--entry", "run", "--state", s]);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
 
-    let out = call("balance_of", &[format!("owner={alice}")], &alice);
+    let out = call("balance_of", &[format!("owner={alice}")], &owner);
     assert_eq!(code(&out), 0);
     let output = stdout_json(&out)["output"].as_str().unwrap().to_string();
     assert_eq!(
@@ -1211,7 +1262,7 @@ fn state_commands_show_the_root_a_contract_and_proven_values() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let s = path_str(&state);
-    let owner = "01".repeat(32);
+    let owner = account(dir.path(), 1);
     let deployed = deploy_token(&state, &owner);
     let address = deployed["contract"].as_str().unwrap();
 
@@ -1221,12 +1272,14 @@ fn state_commands_show_the_root_a_contract_and_proven_values() {
         (&info["code"], &info["contracts"], &info["storage_keys"]),
         (&Value::from(1), &Value::from(1), &Value::from(1))
     );
+    // The signed deploy's nonce.
+    assert_eq!(info["nonces"], 1);
     let record = stdout_json(&run_cli(&["state", "contract", s, address, "--json"]));
     assert_eq!(record["code_hash"], deployed["code_hash"]);
-    assert_eq!(record["admin"], owner);
+    assert_eq!(record["admin"], owner.address.as_str());
 
     let root = verity_runtime::Hash32::from_hex(info["root"].as_str().unwrap()).unwrap();
-    for (key, want) in [("owner", Some(owner.clone())), ("nothing", None)] {
+    for (key, want) in [("owner", Some(owner.address.clone())), ("nothing", None)] {
         let out = run_cli(&["state", "get", s, address, &hex::encode(key), "--json"]);
         assert_eq!(code(&out), if want.is_some() { 0 } else { 1 });
         let got = stdout_json(&out);
@@ -1355,7 +1408,7 @@ fn verify_refuses_duplicate_members_and_blames_the_receipt_for_its_reads() {
 
     // A call receipt: every read value replaced, and the code hash swapped.
     let state = dir.path().join("state");
-    let owner = "01".repeat(32);
+    let owner = account(dir.path(), 1);
     let deployed = deploy_token(&state, &owner);
     let address = deployed["contract"].as_str().unwrap();
     let token = path_str(&fixture("wasm/token.wasm")).to_string();
@@ -1365,11 +1418,11 @@ fn verify_refuses_duplicate_members_and_blames_the_receipt_for_its_reads() {
         "--entry",
         "mint",
         "--arg",
-        &format!("to={owner}"),
+        &format!("to={}", owner.address),
         "--arg",
         "amount=5",
-        "--sender",
-        &owner,
+        "--key",
+        &owner.key,
         "--state",
         path_str(&state),
         "--json",
@@ -1654,7 +1707,7 @@ fn guest_text_cannot_redraw_the_terminal() {
 fn rejected_deploys_missing_arguments_and_usage_errors_say_what_happened() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let owner = "01".repeat(32);
+    let owner = account(dir.path(), 1);
     let deployed = deploy_token(&state, &owner);
     let address = deployed["contract"].as_str().unwrap();
     let s = path_str(&state);
@@ -1666,9 +1719,9 @@ fn rejected_deploys_missing_arguments_and_usage_errors_say_what_happened() {
         "--entry",
         "init",
         "--arg",
-        &format!("owner={owner}"),
-        "--sender",
-        &owner,
+        &format!("owner={}", owner.address),
+        "--key",
+        &owner.key,
         "--state",
         s,
     ]);
@@ -1688,7 +1741,7 @@ fn rejected_deploys_missing_arguments_and_usage_errors_say_what_happened() {
 
     let before = stdout_json(&run_cli(&["state", "info", s, "--json"]))["root"].clone();
     let bare = run_cli(&[
-        "call", address, "--entry", "mint", "--sender", &owner, "--state", s,
+        "call", address, "--entry", "mint", "--key", &owner.key, "--state", s,
     ]);
     assert_eq!(code(&bare), 2);
     let why = String::from_utf8_lossy(&bare.stderr);
@@ -1708,7 +1761,7 @@ fn rejected_deploys_missing_arguments_and_usage_errors_say_what_happened() {
         "--entry",
         "balance_of",
         "--arg",
-        &format!("owner={owner}"),
+        &format!("owner={}", owner.address),
         "--state",
         s,
     ]);
@@ -2113,26 +2166,20 @@ fn a_key_signs_deploy_and_call_and_the_same_nonce_is_refused() {
             String::from_utf8_lossy(&before)
         );
     }
-    // --key needs a nonce and a validity, and excludes --sender.
+    // A nonce or a validity needs a key, and nobody can claim a sender.
     assert_eq!(
-        code(&run_cli(&["run", "x.wat", "--entry", "run", "--key", k])),
+        code(&run_cli(&[
+            "run", "x.wat", "--entry", "run", "--nonce", "1"
+        ])),
         2
     );
-    let out = run_cli(&[
-        "run",
-        "x.wat",
-        "--entry",
-        "run",
-        "--key",
-        k,
-        "--nonce",
-        "1",
-        "--valid-until",
-        "2",
-        "--sender",
-        "00",
-    ]);
+    let out = run_cli(&["run", "x.wat", "--entry", "run", "--sender", "00"]);
     assert_eq!(code(&out), 2);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unexpected argument '--sender'"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A file that is not a key.
     let junk = dir.path().join("junk.key");
     std::fs::write(&junk, "verity-key-v1 ed25519 zz\n").unwrap();

@@ -6,7 +6,9 @@ use std::process::Command;
 
 use crate::common::{fixture, root, verity};
 use serde::Deserialize;
-use verity_runtime::{Compiler, ContractId, Profile, Runtime, Status, TrapKind};
+use verity_runtime::{
+    AccountKey, Compiler, ContractId, Profile, Runtime, Scheme, Status, TrapKind,
+};
 use verity_testkit::{Call, Harness};
 
 const OWNER: [u8; 32] = [1; 32];
@@ -19,7 +21,7 @@ fn wasm(name: &str) -> Vec<u8> {
 }
 
 fn harness(name: &str) -> Harness {
-    Harness::new(&wasm(name)).expect("runtime")
+    Harness::with_profile(&wasm(name), Profile::asserted_senders()).expect("runtime")
 }
 
 /// Calls `entry`, checks that the receipt re-executes to itself, returns it.
@@ -41,6 +43,42 @@ fn minted_token() -> Harness {
 
 fn balance(h: &mut Harness, who: [u8; 32]) -> u64 {
     h.call("balance_of", &(who,)).unwrap().output().unwrap()
+}
+
+/// Under the default profile a holder's tokens move only by the holder's
+/// signature: naming the holder as the sender is refused before anything
+/// runs, and the balance stays. Keys of both schemes sign.
+#[test]
+fn nobody_moves_tokens_by_claiming_the_holders_address() {
+    let code = wasm("token");
+    let owner = AccountKey::from_secret(Scheme::Ed25519, &[1; 32]).unwrap();
+    let alice = AccountKey::from_secret(Scheme::P256, &[2; 32]).unwrap();
+    let mut h = Harness::new(&code).unwrap();
+    h.set_signer(&owner);
+    assert!(h.call("init", &(owner.address(),)).unwrap().is_success());
+    let mint = h.call("mint", &(alice.address(), 100u64)).unwrap();
+    assert!(mint.is_success(), "{:?}", mint.receipt.status);
+    h.verify(&mint).unwrap();
+    // Mallory claims to be Alice.
+    h.set_sender(&alice.address());
+    let stolen = h.call("transfer", &(BOB, 60u64)).unwrap();
+    match &stolen.receipt.status {
+        Status::Rejected { reason } => assert!(reason.starts_with("auth_unsigned"), "{reason}"),
+        other => panic!("a claimed sender ran: {other:?}"),
+    }
+    assert_eq!(
+        (stolen.receipt.fuel_used, stolen.receipt.writes.len()),
+        (0, 0)
+    );
+    h.set_signer(&owner);
+    assert_eq!(balance(&mut h, alice.address()), 100);
+    assert_eq!(balance(&mut h, BOB), 0);
+    // Alice's own signature moves them.
+    h.set_signer(&alice);
+    let paid = h.call("transfer", &(BOB, 60u64)).unwrap();
+    assert!(paid.is_success(), "{:?}", paid.receipt.status);
+    h.verify(&paid).unwrap();
+    assert_eq!(balance(&mut h, BOB), 60);
 }
 
 #[test]
@@ -132,7 +170,7 @@ fn escrow_scenario(compiler: Compiler) -> Vec<Call> {
     const ARBITER: [u8; 32] = [4; 32];
     const MALLORY: [u8; 32] = [5; 32];
     let (token_code, escrow_code) = (wasm("token"), wasm("escrow"));
-    let runtime = Runtime::with_compiler(Profile::default(), compiler).unwrap();
+    let runtime = Runtime::with_compiler(Profile::asserted_senders(), compiler).unwrap();
     let mut h = Harness::with_runtime(&token_code, runtime);
     let mut calls = Vec::new();
     h.set_sender(&OWNER);
@@ -246,7 +284,7 @@ fn a_lying_callee_cannot_forge_its_failure_in_try_call() {
     for compiler in [Compiler::Cranelift, Compiler::Winch] {
         let hostile = wasm("hostile");
         let liar = wat::parse_str(LIAR).unwrap();
-        let runtime = Runtime::with_compiler(Profile::default(), compiler).unwrap();
+        let runtime = Runtime::with_compiler(Profile::asserted_senders(), compiler).unwrap();
         let mut h = Harness::with_runtime(&hostile, runtime);
         let prober = h.deploy(&hostile, "", &()).unwrap().receipt.contract;
         let liar_at = h.deploy(&liar, "", &()).unwrap().receipt.contract;

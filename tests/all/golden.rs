@@ -37,12 +37,17 @@ const fn run(name: &'static str, args: &'static [&'static str]) -> Case {
     }
 }
 
-/// The token's owner, who deploys it.
-const OWNER: &str = "0101010101010101010101010101010101010101010101010101010101010101";
-const ALICE: &str = "0202020202020202020202020202020202020202020202020202020202020202";
+/// The token's owner, who deploys it: the address of the committed test
+/// key fixtures/keys/golden-ed25519.key (a test checks it).
+const OWNER: &str = "02078d14f20c1dd3906f4920d3272e5ebb6e3b1c92df9811bd95c9bad5070714";
+/// Alice, the address of fixtures/keys/golden-p256.key.
+const ALICE: &str = "e6d4961e31729ec468be9a2d3431a7d24844383bdcdec1573cafefcf115061cf";
+const OWNER_KEY: &str = "@keys/golden-ed25519.key";
+const ALICE_KEY: &str = "@keys/golden-p256.key";
 const SALT: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
 
-/// Deploys the token (constructor `init`), as OWNER with SALT.
+/// Deploys the token (constructor `init`), signed by OWNER with nonce 1,
+/// with SALT.
 const DEPLOY_TOKEN: &[&str] = &[
     "deploy",
     "@wasm/token.wasm",
@@ -51,9 +56,29 @@ const DEPLOY_TOKEN: &[&str] = &[
     "--entry",
     "init",
     "--arg",
-    "owner=0101010101010101010101010101010101010101010101010101010101010101",
-    "--sender",
-    OWNER,
+    "owner=02078d14f20c1dd3906f4920d3272e5ebb6e3b1c92df9811bd95c9bad5070714",
+    "--key",
+    OWNER_KEY,
+    "--nonce",
+    "1",
+    "--state",
+    "STATE",
+];
+
+/// The same deploy with another nonce: refused for its taken address.
+const DEPLOY_TOKEN_AGAIN: &[&str] = &[
+    "deploy",
+    "@wasm/token.wasm",
+    "--salt",
+    SALT,
+    "--entry",
+    "init",
+    "--arg",
+    "owner=02078d14f20c1dd3906f4920d3272e5ebb6e3b1c92df9811bd95c9bad5070714",
+    "--key",
+    OWNER_KEY,
+    "--nonce",
+    "2",
     "--state",
     "STATE",
 ];
@@ -64,11 +89,13 @@ const MINT_TO_ALICE: &[&str] = &[
     "--entry",
     "mint",
     "--arg",
-    "to=0202020202020202020202020202020202020202020202020202020202020202",
+    "to=e6d4961e31729ec468be9a2d3431a7d24844383bdcdec1573cafefcf115061cf",
     "--arg",
     "amount=1000",
-    "--sender",
-    OWNER,
+    "--key",
+    OWNER_KEY,
+    "--nonce",
+    "3",
     "--state",
     "STATE",
 ];
@@ -79,8 +106,10 @@ const DEPLOY_COUNTER: &[&str] = &[
     "@counter.wat",
     "--salt",
     SALT,
-    "--sender",
-    OWNER,
+    "--key",
+    OWNER_KEY,
+    "--nonce",
+    "1",
     "--state",
     "STATE",
 ];
@@ -124,8 +153,10 @@ const GOLDEN: &[Case] = &[
             "to=0303030303030303030303030303030303030303030303030303030303030303",
             "--arg",
             "amount=30",
-            "--sender",
-            ALICE,
+            "--key",
+            ALICE_KEY,
+            "--nonce",
+            "1",
             "--state",
             "STATE",
         ],
@@ -133,7 +164,7 @@ const GOLDEN: &[Case] = &[
     Case {
         name: "token_deploy_again",
         setup: &[DEPLOY_TOKEN],
-        args: DEPLOY_TOKEN,
+        args: DEPLOY_TOKEN_AGAIN,
     },
     // Calls between contracts: the counter deployed (at TOKEN's address:
     // same deployer and salt), then a contract calling it, succeeding,
@@ -172,8 +203,10 @@ const GOLDEN: &[Case] = &[
             "run",
             "--input",
             "68656c6c6f",
-            "--sender",
-            "616c696365",
+            "--key",
+            OWNER_KEY,
+            "--nonce",
+            "1",
             "--context",
             "2a",
         ],
@@ -335,6 +368,26 @@ fn witness_path(name: &str) -> PathBuf {
     fixture(&format!("receipts/{name}.witness"))
 }
 
+/// OWNER and ALICE are the addresses of the keys that sign as them.
+#[test]
+fn the_golden_accounts_are_the_committed_keys() {
+    for (key, address) in [(OWNER_KEY, OWNER), (ALICE_KEY, ALICE)] {
+        let path = fixture(key.strip_prefix('@').unwrap());
+        let out = verity()
+            .args(["key", "show", "--json"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(shown["address"], address, "{key}");
+    }
+}
+
 /// The token's address: deployed by OWNER with SALT.
 fn token_address() -> String {
     let owner = hex::decode(OWNER).unwrap();
@@ -358,7 +411,11 @@ fn resolve(args: &[&str], state: &Path) -> Vec<String> {
 
 /// The module a case's receipt ran, if it names one (a call's is the token).
 fn module_of(case: &Case) -> Option<PathBuf> {
-    let named = case.args.iter().find_map(|a| a.strip_prefix('@'));
+    // The module, not a key that signs.
+    let named = case
+        .args
+        .iter()
+        .find_map(|a| a.strip_prefix('@').filter(|rel| !rel.starts_with("keys/")));
     match (named, case.args[0]) {
         (Some(rel), _) => Some(fixture(rel)),
         (None, "call") if case.name != "call_without_contract" => Some(fixture("wasm/token.wasm")),

@@ -60,7 +60,7 @@ fn runtime_for(host: Host) -> &'static Runtime {
     static RUNTIMES: OnceLock<[Runtime; 3]> = OnceLock::new();
     let runtimes = RUNTIMES.get_or_init(|| {
         let build = |c, a| {
-            Runtime::builder(Profile::default())
+            Runtime::builder(Profile::asserted_senders())
                 .compiler(c)
                 .allocation(a)
                 .build()

@@ -28,8 +28,9 @@
 use std::marker::PhantomData;
 
 use serde::Serialize;
+use verity_host_abi::auth::{NONCE_KIND, Scheme};
 use verity_host_abi::{CostClass, CostSchedule, Limits, Status};
-use verity_runtime::Profile;
+use verity_runtime::{AccountKey, Profile};
 use verity_sdk::Contract;
 use verity_sdk::testing::{Outcome, TestEnv};
 use verity_testkit::{Call, Harness};
@@ -39,7 +40,7 @@ use crate::common::fixture;
 /// The default profile with every wasm instruction class free, loads and
 /// stores included.
 fn host_costs_only() -> Profile {
-    let mut profile = Profile::default();
+    let mut profile = Profile::asserted_senders();
     for class in CostClass::ALL {
         if class.name().starts_with("wasm_") {
             *profile.costs.get_mut(*class) = verity_host_abi::Cost {
@@ -88,6 +89,12 @@ impl<C: Contract> Both<C> {
     fn sender(&mut self, sender: &[u8]) -> &mut Self {
         self.native.set_sender(sender);
         self.wasm.set_sender(sender);
+        self
+    }
+
+    fn signer(&mut self, key: &AccountKey) -> &mut Self {
+        self.native.set_signer(key);
+        self.wasm.set_signer(key);
         self
     }
 
@@ -141,8 +148,12 @@ fn assert_same(step: &str, costs: &CostSchedule, native: &Outcome, wasm: &Call) 
     assert_eq!(native.output, r.output, "{step}: output");
     assert_eq!(native.events, r.events, "{step}: events");
     // The receipt's keys carry the contract's storage prefix; the native
-    // outcome's are the contract's own.
-    let (reads, writes) = receipt_sets(r, |key| Some(key[33..].to_vec()));
+    // outcome's are the contract's own. A signed call's nonce entry is
+    // whole on both.
+    let (reads, writes) = receipt_sets(r, |key| match key[0] {
+        NONCE_KIND => Some(key.to_vec()),
+        _ => Some(key[33..].to_vec()),
+    });
     let (native_reads, native_writes) = native_sets(native);
     assert_eq!(native_reads, reads, "{step}: read set");
     assert_eq!(native_writes, writes, "{step}: write set");
@@ -150,7 +161,7 @@ fn assert_same(step: &str, costs: &CostSchedule, native: &Outcome, wasm: &Call) 
     // The host-call part of the fuel profile accounts for all of it.
     if native.status != Status::OutOfFuel {
         assert_eq!(
-            native.host_fuel_by_class.total(),
+            native.host_fuel_by_class.total() + native.admission_fuel,
             native.host_fuel,
             "{step}: host fuel by class"
         );
@@ -187,6 +198,29 @@ fn native_sets(o: &Outcome) -> (Set, Set) {
 const OWNER: [u8; 32] = [1; 32];
 const ALICE: [u8; 32] = [2; 32];
 const BOB: [u8; 32] = [3; 32];
+
+/// Signed calls (docs/auth.md): the native signer pays the admission's
+/// fuel and records the nonce's read and write as the runtime does, a
+/// reverted call consumes its nonce on both, and a fuel limit below the
+/// checks is refused on both with nothing consumed.
+#[test]
+fn signed_token_scenarios_match() {
+    let owner = AccountKey::from_secret(Scheme::Ed25519, &[1; 32]).unwrap();
+    let alice = AccountKey::from_secret(Scheme::P256, &[2; 32]).unwrap();
+    let mut t = Both::<token::Token>::new("token");
+    t.signer(&owner);
+    assert!(t.call("init", &(owner.address(),)).is_success());
+    let minted = t.call("mint", &(alice.address(), 100u64));
+    assert!(minted.is_success());
+    assert!(minted.writes.iter().any(|w| w.key[0] == NONCE_KIND));
+    t.signer(&alice);
+    let denied = t.call("mint", &(alice.address(), 1u64)); // not the owner
+    assert_eq!(denied.writes.len(), 1, "the nonce alone");
+    assert!(t.call("transfer", &(BOB, 30u64)).is_success());
+    t.fuel(1_000);
+    let poor = t.call("transfer", &(BOB, 1u64));
+    assert!(matches!(poor.status, Status::Rejected { .. }));
+}
 
 #[test]
 fn token_scenarios_match() {
@@ -362,7 +396,9 @@ impl Two {
 #[test]
 fn the_parity_profile_is_the_default_but_for_wasm_costs() {
     let profile = host_costs_only();
-    let default = Profile::default();
+    // The default's limits, but admitting the senders the native side
+    // sets (TestEnv::set_sender asserts them as this profile does).
+    let default = Profile::asserted_senders();
     assert_eq!(profile.limits, default.limits);
     for class in CostClass::ALL {
         let (ours, theirs) = (profile.costs.get(*class), default.costs.get(*class));

@@ -31,11 +31,11 @@ fn key(scheme: Scheme, seed: u8) -> AccountKey {
     AccountKey::from_secret(scheme, &[seed; 32]).unwrap()
 }
 
-/// A state with the contract deployed (unsigned, by "deployer").
+/// A state with the contract deployed (anonymously).
 fn deployed(rt: &Runtime) -> (MemoryState, ContractId) {
     let wasm = wat::parse_str(CONTRACT).unwrap();
     let mut state = MemoryState::default();
-    let tx = Transaction::deploy(Default::default()).with_sender(b"deployer".to_vec());
+    let tx = Transaction::deploy(Default::default());
     let r = rt.execute(&wasm, &tx, &state).unwrap();
     assert!(r.status.is_success(), "{}", r.status);
     state.commit(&r).unwrap();
@@ -353,18 +353,30 @@ fn a_verifier_refuses_a_receipt_whose_signature_or_sender_was_swapped() {
 }
 
 #[test]
-fn the_profile_decides_about_unsigned_transactions_and_checks_are_paid_for() {
-    let mut profile = Profile::default();
-    profile.limits.admit_unsigned = 0;
-    let rt = Runtime::new(profile).unwrap();
+fn the_profile_decides_about_asserted_senders_and_checks_are_paid_for() {
+    // The default profile admits no claimed sender: a transaction that
+    // names one without signing is refused, whoever runs it.
+    let rt = runtime();
     let wasm = wat::parse_str(CONTRACT).unwrap();
     let state = MemoryState::default();
-    let unsigned = Transaction::new("run").with_chain_id(CHAIN);
-    assert_refused(
-        &rt.execute(&wasm, &unsigned, &state).unwrap(),
-        AuthRejection::Unsigned,
-    );
     let k = key(Scheme::Ed25519, 11);
+    let claimed = Transaction::new("run")
+        .with_chain_id(CHAIN)
+        .with_sender(k.address().to_vec());
+    let r = rt.execute(&wasm, &claimed, &state).unwrap();
+    assert_refused(&r, AuthRejection::Unsigned);
+    assert_eq!((r.fuel_used, r.writes.len()), (0, 0));
+    // An anonymous one claims nobody and runs.
+    let unsigned = Transaction::new("run").with_chain_id(CHAIN);
+    let r = rt.execute(&wasm, &unsigned, &state).unwrap();
+    assert!(r.status.is_success(), "{}", r.status);
+    // A profile that trusts its embedder admits the claim, under its own
+    // hash.
+    let open = Runtime::new(Profile::asserted_senders()).unwrap();
+    assert_ne!(open.profile_hash(), rt.profile_hash());
+    let r = open.execute(&wasm, &claimed, &state).unwrap();
+    assert!(r.status.is_success(), "{}", r.status);
+    assert_eq!(r.sender, k.address());
     let signed = rt.sign(unsigned.clone().with_height(10), &k, 1, 20, Some(&wasm));
     let r = rt.execute(&wasm, &signed, &state).unwrap();
     assert!(r.status.is_success(), "{}", r.status);

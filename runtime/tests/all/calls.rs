@@ -95,7 +95,7 @@ fn deploy(rt: &Runtime, state: &mut MemoryState, wat: &str, salt: &[u8]) -> Cont
 }
 
 fn world(compiler: Compiler) -> World {
-    let rt = Runtime::with_compiler(Profile::default(), compiler).unwrap();
+    let rt = Runtime::with_compiler(Profile::asserted_senders(), compiler).unwrap();
     let mut state = MemoryState::default();
     let caller = deploy(&rt, &mut state, CALLER, b"caller");
     let callee = deploy(&rt, &mut state, CALLEE, b"callee");
@@ -271,7 +271,7 @@ fn run_chain(rt: &Runtime, locals: usize, n: u8) -> Receipt {
 #[test]
 fn the_call_depth_limit_refuses_the_call_past_it() {
     for compiler in [Compiler::Cranelift, Compiler::Winch] {
-        let rt = Runtime::with_compiler(Profile::default(), compiler).unwrap();
+        let rt = Runtime::with_compiler(Profile::asserted_senders(), compiler).unwrap();
         let max = rt.profile().limits.max_call_depth as usize;
         let r = run_chain(&rt, 0, 5);
         assert_eq!(r.output, vec![0; 5], "five calls, the last with n = 0");
@@ -287,7 +287,7 @@ fn the_logical_stack_is_shared_by_every_frame_of_a_chain() {
     // Frames of about 4,000 slots each: eight fit in the profile's 32,768
     // stack slots, the ninth does not, though each alone would.
     for compiler in [Compiler::Cranelift, Compiler::Winch] {
-        let rt = Runtime::with_compiler(Profile::default(), compiler).unwrap();
+        let rt = Runtime::with_compiler(Profile::asserted_senders(), compiler).unwrap();
         let max = rt.profile().limits.max_call_depth as usize;
         let r = run_chain(&rt, 4_000, 100);
         assert_eq!(r.status, Status::Success);
@@ -318,14 +318,14 @@ fn the_logical_stack_is_shared_by_every_frame_of_a_chain() {
 #[test]
 fn a_pool_of_one_transaction_runs_full_depth_chains_from_many_threads() {
     use verity_runtime::{Allocation, PoolOptions};
-    let one = Runtime::builder(Profile::default())
+    let one = Runtime::builder(Profile::asserted_senders())
         .allocation(Allocation::Pooling(PoolOptions {
             slots: 1,
             keep_resident_bytes: 0,
         }))
         .build()
         .unwrap();
-    let unpooled = Runtime::builder(Profile::default())
+    let unpooled = Runtime::builder(Profile::asserted_senders())
         .allocation(Allocation::OnDemand)
         .build()
         .unwrap();
@@ -368,7 +368,7 @@ fn a_constructor_calls_the_contract_deployed_earlier_in_its_transaction() {
     let mut receipts = Vec::new();
     for compiler in [Compiler::Cranelift, Compiler::Winch] {
         // A fresh runtime: nothing of this module is cached.
-        let rt = Runtime::with_compiler(Profile::default(), compiler).unwrap();
+        let rt = Runtime::with_compiler(Profile::asserted_senders(), compiler).unwrap();
         let mut state = MemoryState::default();
         let tx = Transaction::deploy(Hash32::of(b"self-init"))
             .with_entry("init")
@@ -383,7 +383,7 @@ fn a_constructor_calls_the_contract_deployed_earlier_in_its_transaction() {
         );
         assert_eq!(written(&r, &r.contract, b"k").as_deref(), Some(&b"v"[..]));
         let witness = state.commit(&r).unwrap().witness;
-        let verifier = Runtime::new(Profile::default()).unwrap();
+        let verifier = Runtime::new(Profile::asserted_senders()).unwrap();
         let verified = verifier
             .verify_tree(&r, None, &[&code], Some(&witness))
             .unwrap();

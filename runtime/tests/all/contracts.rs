@@ -62,7 +62,7 @@ fn balance(rt: &Runtime, state: &MemoryState, token_id: ContractId, of: [u8; 32]
 
 #[test]
 fn a_deploy_stores_code_and_record_at_the_derived_address_and_runs_its_constructor() {
-    let rt = Runtime::new(Profile::default()).unwrap();
+    let rt = Runtime::new(Profile::asserted_senders()).unwrap();
     let code = token();
     let (state, token_id) = deployed_token(&rt);
     assert_eq!(token_id, ContractId::deployed(&OWNER, &SALT));
@@ -83,7 +83,7 @@ fn a_deploy_stores_code_and_record_at_the_derived_address_and_runs_its_construct
 
 #[test]
 fn a_taken_address_is_refused_and_a_failed_constructor_deploys_nothing() {
-    let rt = Runtime::new(Profile::default()).unwrap();
+    let rt = Runtime::new(Profile::asserted_senders()).unwrap();
     let (state, token_id) = deployed_token(&rt);
     let again = Transaction::deploy(SALT)
         .with_entry("init")
@@ -122,7 +122,7 @@ fn a_taken_address_is_refused_and_a_failed_constructor_deploys_nothing() {
 
 #[test]
 fn calls_find_their_code_in_the_state_and_refuse_unknown_addresses_and_wrong_code() {
-    let rt = Runtime::new(Profile::default()).unwrap();
+    let rt = Runtime::new(Profile::asserted_senders()).unwrap();
     let (state, token_id) = deployed_token(&rt);
     let tx = Transaction::call(token_id, "total_supply");
     let from_state = rt.execute_call(&tx, &state).unwrap();
@@ -159,7 +159,7 @@ fn calls_find_their_code_in_the_state_and_refuse_unknown_addresses_and_wrong_cod
 /// it. None of it reaches the token.
 #[test]
 fn no_module_reaches_another_contracts_storage() {
-    let rt = Runtime::new(Profile::default()).unwrap();
+    let rt = Runtime::new(Profile::asserted_senders()).unwrap();
     let (mut state, token_id) = deployed_token(&rt);
     let guest_key = balance_key(ALICE);
     let state_key = storage_key(&token_id, &guest_key);
@@ -221,7 +221,7 @@ proptest! {
     /// storage, under exactly those bytes.
     #[test]
     fn every_write_lands_in_the_writers_own_storage(key in proptest::collection::vec(any::<u8>(), 0..80)) {
-        let rt = Runtime::new(Profile::default()).unwrap();
+        let rt = Runtime::new(Profile::asserted_senders()).unwrap();
         let code = attacker(&key, b"x");
         let r = rt.execute(&code, &Transaction::new("run"), &MemoryState::default()).unwrap();
         prop_assert!(r.status.is_success());
@@ -234,7 +234,7 @@ proptest! {
 
 #[test]
 fn contract_receipts_verify_with_their_witnesses_and_name_missing_code() {
-    let rt = Runtime::new(Profile::default()).unwrap();
+    let rt = Runtime::new(Profile::asserted_senders()).unwrap();
     let mut state = MemoryState::default();
     let code = token();
     let deploy = Transaction::deploy(SALT)

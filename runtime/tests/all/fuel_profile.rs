@@ -24,7 +24,7 @@ fn calls(p: &FuelProfile, class: &str) -> Option<u64> {
 /// host calls: every class's fuel as the schedule gives it.
 #[test]
 fn each_class_gets_exactly_what_the_schedule_charges() {
-    let rt = Runtime::new(Profile::default()).unwrap();
+    let rt = Runtime::new(Profile::asserted_senders()).unwrap();
     let c = Profile::default().costs;
     let code = module_bytes(
         br#"(module
@@ -69,7 +69,7 @@ fn each_class_gets_exactly_what_the_schedule_charges() {
 /// as `out_of_fuel`; the sum is the limit.
 #[test]
 fn a_run_out_of_fuel_shows_what_it_paid_for_and_the_rest() {
-    let rt = Runtime::new(Profile::default()).unwrap();
+    let rt = Runtime::new(Profile::asserted_senders()).unwrap();
     // 7 fuel per iteration: 3 x (i32.const, drop) and the br.
     let code = module_bytes(
         br#"(module (func (export "run")
@@ -107,7 +107,7 @@ fn a_run_out_of_fuel_shows_what_it_paid_for_and_the_rest() {
 /// receipt is the one `execute` gives.
 #[test]
 fn the_profile_sums_to_fuel_used_for_every_fixture_and_adversarial_module() {
-    let rt = Runtime::new(Profile::default()).unwrap();
+    let rt = Runtime::new(Profile::asserted_senders()).unwrap();
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures");
     let manifest = std::fs::read_to_string(format!("{root}/adversarial/expected.tsv")).unwrap();
     let mut checked = 0;

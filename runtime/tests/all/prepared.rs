@@ -41,7 +41,7 @@ fn txs() -> Vec<Transaction> {
 
 #[test]
 fn execute_prepared_gives_the_receipts_of_execute() {
-    let rt = Runtime::new(Profile::default()).unwrap();
+    let rt = Runtime::new(Profile::asserted_senders()).unwrap();
     let module = rt.prepare(&wasm()).unwrap();
     let statuses: Vec<_> = txs()
         .iter()
@@ -62,7 +62,7 @@ fn execute_prepared_gives_the_receipts_of_execute() {
 
 #[test]
 fn verify_prepared_refuses_what_verify_refuses() {
-    let rt = Runtime::new(Profile::default()).unwrap();
+    let rt = Runtime::new(Profile::asserted_senders()).unwrap();
     let module = rt.prepare(&wasm()).unwrap();
     let receipt = rt.execute_prepared(&module, &txs()[0], &state()).unwrap();
 
@@ -84,7 +84,7 @@ fn verify_prepared_refuses_what_verify_refuses() {
 
 #[test]
 fn verify_batch_gives_each_receipt_the_verdict_of_verify_prepared() {
-    let rt = Runtime::new(Profile::default()).unwrap();
+    let rt = Runtime::new(Profile::asserted_senders()).unwrap();
     let module = rt.prepare(&wasm()).unwrap();
     let other = rt
         .prepare(&module_bytes(b"(module (func (export \"run\")))").unwrap())
@@ -120,8 +120,8 @@ fn verify_batch_gives_each_receipt_the_verdict_of_verify_prepared() {
 
 #[test]
 fn a_module_prepared_by_another_runtime_is_refused() {
-    let a = Runtime::new(Profile::default()).unwrap();
-    let b = Runtime::new(Profile::default()).unwrap();
+    let a = Runtime::new(Profile::asserted_senders()).unwrap();
+    let b = Runtime::new(Profile::asserted_senders()).unwrap();
     let module = a.prepare(&wasm()).unwrap();
     assert!(matches!(
         b.execute_prepared(&module, &txs()[0], &state()),
@@ -130,7 +130,7 @@ fn a_module_prepared_by_another_runtime_is_refused() {
 }
 
 fn cached(dir: &std::path::Path, compiler: Compiler) -> Runtime {
-    Runtime::builder(Profile::default())
+    Runtime::builder(Profile::asserted_senders())
         .compiler(compiler)
         .artifact_cache_path(dir)
         .unwrap()
@@ -158,7 +158,7 @@ fn artifact_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn a_second_runtime_loads_the_compiled_module_from_disk() {
     let dir = tempfile::tempdir().unwrap();
-    let plain = receipts(&Runtime::new(Profile::default()).unwrap());
+    let plain = receipts(&Runtime::new(Profile::asserted_senders()).unwrap());
 
     let first = cached(dir.path(), Compiler::Cranelift);
     assert_eq!(receipts(&first), plain);
@@ -180,7 +180,7 @@ fn a_second_runtime_loads_the_compiled_module_from_disk() {
 
 #[test]
 fn a_damaged_artifact_is_recompiled_and_replaced() {
-    let plain = receipts(&Runtime::new(Profile::default()).unwrap());
+    let plain = receipts(&Runtime::new(Profile::asserted_senders()).unwrap());
     type Damage = fn(&mut Vec<u8>);
     let damages: [(&str, Damage); 5] = [
         ("a flipped bit in the code", |b| {
@@ -222,14 +222,14 @@ fn a_damaged_artifact_is_recompiled_and_replaced() {
 #[test]
 fn an_unwritable_cache_costs_nothing_but_the_write() {
     let dir = tempfile::tempdir().unwrap();
-    let rt = Runtime::builder(Profile::default())
+    let rt = Runtime::builder(Profile::asserted_senders())
         .artifact_cache(
             cap_std::fs::Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap(),
         )
         .build()
         .unwrap();
     drop(dir); // the directory is gone: every write fails
-    let plain = receipts(&Runtime::new(Profile::default()).unwrap());
+    let plain = receipts(&Runtime::new(Profile::asserted_senders()).unwrap());
     assert_eq!(receipts(&rt), plain);
     let s = rt.cache_stats();
     assert_eq!(
@@ -243,7 +243,7 @@ fn an_unwritable_cache_costs_nothing_but_the_write() {
 /// submit as anyone likes) is never compiled again.
 #[test]
 fn a_hot_module_survives_a_stream_of_cold_ones() {
-    let rt = Runtime::builder(Profile::default())
+    let rt = Runtime::builder(Profile::asserted_senders())
         .cache_capacity(4)
         .build()
         .unwrap();
@@ -269,7 +269,7 @@ fn a_hot_module_survives_a_stream_of_cold_ones() {
 /// Threads that miss on the same module at once compile it once.
 #[test]
 fn racing_threads_compile_a_module_once() {
-    let rt = Runtime::new(Profile::default()).unwrap();
+    let rt = Runtime::new(Profile::asserted_senders()).unwrap();
     let code = wasm();
     let start = std::sync::Barrier::new(4);
     std::thread::scope(|s| {
@@ -332,7 +332,7 @@ fn preparation_is_charged_the_same_cold_and_warm() {
     state.commit(&first).unwrap();
     let call = Transaction::call(first.contract, "run");
     let called = cold.execute_call(&call, &state).unwrap();
-    for rt in [&Runtime::new(Profile::default()).unwrap(), &cold] {
+    for rt in [&Runtime::new(Profile::asserted_senders()).unwrap(), &cold] {
         let ran = rt.execute(&code, &Transaction::new("run"), &state).unwrap();
         assert!(ran.status.is_success() && called.status.is_success());
         assert_eq!(ran.fuel_used, called.fuel_used + prepare);
@@ -344,7 +344,7 @@ fn a_deploy_that_cannot_pay_for_its_compile_changes_nothing() {
     let code = wasm();
     let costs = Profile::default().costs;
     let needed = costs.storage_write.total(code.len() as u64) + preparation_fuel(&code);
-    let rt = Runtime::new(Profile::default()).unwrap();
+    let rt = Runtime::new(Profile::asserted_senders()).unwrap();
     let state = MemoryState::default();
     let deploy = Transaction::deploy(verity_runtime::Hash32::default());
     let short = rt
@@ -383,7 +383,7 @@ fn a_transaction_that_cannot_pay_for_preparing_never_compiles() {
     };
     // The address of the deploy, already in use in `taken`.
     let mut taken = MemoryState::default();
-    let first = Runtime::new(Profile::default())
+    let first = Runtime::new(Profile::asserted_senders())
         .unwrap()
         .execute(&code, &deploy("", store + prepare), &taken)
         .unwrap();
@@ -408,7 +408,7 @@ fn a_transaction_that_cannot_pay_for_preparing_never_compiles() {
     for (tx, state, status) in cases {
         // A node that never saw the code validates and instruments it, and
         // stops there; a node that has it compiled gives the same receipt.
-        let cold = Runtime::new(Profile::default()).unwrap();
+        let cold = Runtime::new(Profile::asserted_senders()).unwrap();
         let receipt = cold.execute(&code, &tx, state).unwrap();
         assert_eq!(
             cold.cache_stats().compiled,
@@ -424,7 +424,7 @@ fn a_transaction_that_cannot_pay_for_preparing_never_compiles() {
             tx.entry,
             receipt.status
         );
-        let warm = Runtime::new(Profile::default()).unwrap();
+        let warm = Runtime::new(Profile::asserted_senders()).unwrap();
         warm.prepare(&code).unwrap();
         assert_eq!(
             warm.execute(&code, &tx, state).unwrap().encode(),
@@ -433,7 +433,7 @@ fn a_transaction_that_cannot_pay_for_preparing_never_compiles() {
         cold.verify(&code, &receipt).unwrap();
     }
     // One unit more and it compiles and runs.
-    let cold = Runtime::new(Profile::default()).unwrap();
+    let cold = Runtime::new(Profile::asserted_senders()).unwrap();
     let paid = cold
         .execute(&code, &deploy("", store + prepare), &empty)
         .unwrap();

@@ -58,7 +58,7 @@ fn minted(rt: &Runtime) -> MemoryState {
 
 #[test]
 fn every_transition_checks_without_state_and_roots_chain() {
-    let rt = Runtime::new(Profile::default()).unwrap();
+    let rt = Runtime::new(Profile::asserted_senders()).unwrap();
     let mut state = minted(&rt);
     let mut root = state.root();
     for i in 0..40u8 {
@@ -87,7 +87,7 @@ fn every_transition_checks_without_state_and_roots_chain() {
 /// order; executed again against the new state, it fails for want of funds.
 #[test]
 fn a_receipt_made_against_another_state_does_not_commit() {
-    let rt = Runtime::new(Profile::default()).unwrap();
+    let rt = Runtime::new(Profile::asserted_senders()).unwrap();
     let mut state = minted(&rt);
     let whole = 1_000_000u64;
     let to_3 = run(
@@ -133,7 +133,7 @@ fn a_receipt_made_against_another_state_does_not_commit() {
 
 #[test]
 fn lies_about_the_state_transition_are_caught() {
-    let rt = Runtime::new(Profile::default()).unwrap();
+    let rt = Runtime::new(Profile::asserted_senders()).unwrap();
     let mut state = minted(&rt);
     let input = postcard::to_allocvec(&(account(3), 5u64)).unwrap();
     let r = run(&rt, &state, "transfer", account(2), input);

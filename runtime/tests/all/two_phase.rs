@@ -45,7 +45,7 @@ fn runs_on_many_threads_against_one_view_seal_to_the_receipts_of_execute() {
     shared::<Execution>();
     shared::<dyn StateView>();
 
-    let rt = Runtime::new(Profile::default()).unwrap();
+    let rt = Runtime::new(Profile::asserted_senders()).unwrap();
     let code = token();
     let state = minted(&rt, &code);
     let txs: Vec<Transaction> = (10..18u8)
@@ -81,7 +81,7 @@ fn runs_on_many_threads_against_one_view_seal_to_the_receipts_of_execute() {
 
 #[test]
 fn a_failed_run_has_no_writes_and_seals_to_equal_roots() {
-    let rt = Runtime::new(Profile::default()).unwrap();
+    let rt = Runtime::new(Profile::asserted_senders()).unwrap();
     let code = token();
     let state = minted(&rt, &code);
     // Account 20 holds nothing: the transfer reverts.

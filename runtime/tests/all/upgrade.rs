@@ -99,7 +99,7 @@ fn deploy(rt: &Runtime, state: &mut MemoryState, code: &[u8], salt: &[u8]) -> Co
 }
 
 fn world(compiler: Compiler) -> World {
-    let rt = Runtime::with_compiler(Profile::default(), compiler).unwrap();
+    let rt = Runtime::with_compiler(Profile::asserted_senders(), compiler).unwrap();
     let (v1, v2) = (version(1), version(2));
     let driver = wat::parse_str(DRIVER).unwrap();
     let mut state = MemoryState::default();
@@ -136,7 +136,7 @@ impl World {
             .into_iter()
             .find(|c| Hash32::of(c) == r.code_hash)
             .unwrap();
-        let verifier = Runtime::new(Profile::default()).unwrap();
+        let verifier = Runtime::new(Profile::asserted_senders()).unwrap();
         let verified = verifier
             .verify_tree(
                 &r,
@@ -237,7 +237,7 @@ fn a_failed_upgrade_changes_nothing_and_unstored_code_is_refused() {
 /// code that is there already changes nothing. Each verifies.
 #[test]
 fn an_upload_stores_valid_code_only_and_runs_nothing() {
-    let rt = Runtime::new(Profile::default()).unwrap();
+    let rt = Runtime::new(Profile::asserted_senders()).unwrap();
     let state = MemoryState::default();
     let v1 = version(1);
     let named = rt
