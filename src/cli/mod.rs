@@ -28,6 +28,7 @@ mod profile;
 mod run;
 mod state;
 mod strict_json;
+mod tx;
 mod verify;
 
 use std::process::ExitCode;
@@ -246,6 +247,9 @@ enum Command {
     State(state::StateArgs),
     /// Make and show account keys that sign transactions (`--key`).
     Key(key::KeyArgs),
+    /// Sign, show and submit transaction envelopes made with `--envelope`
+    /// (a signer elsewhere: openssl, a hardware key).
+    Tx(tx::TxArgs),
 }
 
 /// Parses the arguments, runs the command and maps the outcome to an exit
@@ -272,6 +276,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(args) => inspect::inspect(args),
         Command::State(args) => state::state(args),
         Command::Key(args) => key::key(args),
+        Command::Tx(args) => tx::tx(args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

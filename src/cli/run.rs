@@ -63,8 +63,8 @@ pub struct CallArgs {
     tx: TxArgs,
 }
 
-/// What `run`, `deploy` and `call` share: the transaction's fields, where
-/// its state lives, and where its receipt and witness go.
+/// What `run`, `deploy`, `upload` and `call` share: the transaction's
+/// fields and its signer, and how it runs.
 #[derive(Args)]
 pub struct TxArgs {
     /// Input bytes: hex, or @FILE for a file's raw bytes.
@@ -84,17 +84,42 @@ pub struct TxArgs {
     /// becomes the key's address, and the receipt proves it signed.
     /// Without a key the transaction has no sender: it runs, and every
     /// `require_auth` in it fails (docs/auth.md).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "public_key")]
     key: Option<PathBuf>,
+    /// With --envelope: the public key (hex: 32 bytes Ed25519, 33 bytes
+    /// compressed P-256) of a signer elsewhere, who signs the envelope's
+    /// tx hash (`verity tx sign`).
+    #[arg(long, value_name = "HEX", requires = "envelope")]
+    public_key: Option<String>,
     /// The signed transaction's nonce: any number the key has not used in
     /// a transaction that is still valid (default: a random one).
-    #[arg(long, value_name = "N", requires = "key")]
+    #[arg(long, value_name = "N")]
     nonce: Option<u64>,
     /// The last block height the signed transaction may run at, at most
     /// the profile's max_validity_blocks past --height (default: --height,
     /// so that its nonce is kept no longer than this block).
-    #[arg(long, value_name = "HEIGHT", requires = "key")]
+    #[arg(long, value_name = "HEIGHT")]
     valid_until: Option<u64>,
+    /// Chain id of the chain context (`env::with_chain_id`), up to 64
+    /// bytes; a signature covers it.
+    #[arg(long, default_value = "")]
+    chain_id: String,
+    /// Fuel limit.
+    #[arg(long, default_value_t = Transaction::DEFAULT_FUEL)]
+    fuel: u64,
+    /// Run nothing: write the transaction's envelope to this file (signed
+    /// with --key, or unsigned for --public-key's holder to sign) and print
+    /// its tx hash; `verity tx submit` runs it (docs/auth.md, "Envelopes").
+    #[arg(long, value_name = "OUT")]
+    envelope: Option<PathBuf>,
+    #[command(flatten)]
+    run: RunOpts,
+}
+
+/// How a transaction runs: its block, where its state lives, where its
+/// receipt and witness go, and how it is shown.
+#[derive(Args)]
+pub struct RunOpts {
     /// Opaque context blob (hex or @FILE): committed in the receipt.
     #[arg(long, value_name = "HEX|@FILE", default_value = "")]
     context: String,
@@ -105,12 +130,6 @@ pub struct TxArgs {
     /// (`env::block_time`).
     #[arg(long, default_value_t = 0)]
     time: u64,
-    /// Chain id of the chain context (`env::with_chain_id`), up to 64 bytes.
-    #[arg(long, default_value = "")]
-    chain_id: String,
-    /// Fuel limit.
-    #[arg(long, default_value_t = Transaction::DEFAULT_FUEL)]
-    fuel: u64,
     /// Persistent state directory, made by `verity state init DIR`; writes
     /// are committed atomically on success. `call` needs one; without it,
     /// `run` and `deploy` see an empty state and commit nothing.
@@ -143,6 +162,14 @@ pub struct TxArgs {
     /// choice exists so anyone can check that.
     #[arg(long, value_enum, default_value = "cranelift")]
     compiler: super::CompilerArg,
+}
+
+/// Where a transaction's payload and authorization come from.
+pub(super) enum Payload<'a> {
+    /// The command line: input, chain id, fuel and signer from its flags.
+    Args(&'a TxArgs),
+    /// A signed envelope (`verity tx submit`): the transaction holds them.
+    Envelope,
 }
 
 pub fn run(args: RunArgs) -> Result<Outcome> {
@@ -182,16 +209,26 @@ pub fn call(args: CallArgs) -> Result<Outcome> {
             args.contract
         )
     })?;
-    if args.tx.state.is_none() {
+    if args.tx.run.state.is_none() {
         anyhow::bail!("`verity call` needs --state DIR: the contract lives in a state");
     }
     execute(&args.tx, Transaction::call(contract, args.entry), None)
 }
 
+fn execute(args: &TxArgs, tx: Transaction, code: Option<(Vec<u8>, String)>) -> Result<Outcome> {
+    execute_as(&args.run, Payload::Args(args), tx, code)
+}
+
 /// Runs `tx` (with `code`, named for messages, unless it is a call) as
-/// `args` say, prints its receipt, writes its receipt and witness files and
-/// commits it.
-fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) -> Result<Outcome> {
+/// `args` say, with the payload `payload` gives, prints its receipt, writes
+/// its receipt and witness files and commits it; or with `--envelope`,
+/// writes its envelope and runs nothing.
+pub(super) fn execute_as(
+    args: &RunOpts,
+    payload: Payload<'_>,
+    mut tx: Transaction,
+    code: Option<(Vec<u8>, String)>,
+) -> Result<Outcome> {
     let runtime = super::one_shot_runtime(args.compiler)?;
     let open = if args.simulate {
         DirState::open_shared
@@ -232,55 +269,72 @@ fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) 
         )),
     };
     let readable: Option<&ContractSpec> = spec.as_ref().ok().and_then(Option::as_ref);
-    tx.input = if let Some(input) = &args.input {
-        parse_bytes_arg("--input", input)?
-    } else if args.arg.is_empty() && args.args.is_none() {
-        // No input at all: fine for an entry without arguments, refused
-        // before running for one whose spec declares some.
-        if let Some(entry) = readable.and_then(|s| s.entry(&tx.entry))
-            && !entry.args.is_empty()
-        {
-            let names: Vec<&str> = entry.args.iter().map(|a| a.name.as_str()).collect();
-            bail!(
-                "entry `{}` takes arguments ({}): give each with --arg NAME=VALUE, or the raw input with --input",
-                tx.entry,
-                names.join(", ")
-            );
-        }
-        Vec::new()
-    } else {
-        let spec = spec
-            .as_ref()
-            .map_err(|e| anyhow::anyhow!("{e}"))
-            .with_context(|| format!("--arg: cannot read the contract spec of {name}"))?
-            .as_ref()
-            .with_context(|| {
-                format!("--arg needs a contract spec, and {name} has none (use --input)")
-            })?;
-        let entry = spec
-            .entry(&tx.entry)
-            .with_context(|| format!("--arg: the contract spec has no entry `{}`", tx.entry))?;
-        encode_args(spec, entry, &args.arg, args.args.as_deref())?
+    let given = match tx.target {
+        Target::Call { .. } => None,
+        _ => Some(code.as_slice()),
+    };
+    let chain_id = match payload {
+        Payload::Args(a) => a.chain_id.clone(),
+        Payload::Envelope => tx.chain.chain_id.clone(),
     };
     tx.context = parse_bytes_arg("--context", &args.context)?;
     tx.chain = ChainContext {
         height: args.height,
         time: args.time,
-        chain_id: args.chain_id.clone(),
+        chain_id,
     };
-    tx.fuel_limit = args.fuel;
-    let given = match tx.target {
-        Target::Call { .. } => None,
-        _ => Some(code.as_slice()),
-    };
-    if let Some(key) = &args.key {
-        let key = super::key::read_key(key)?;
-        let nonce = match args.nonce {
-            Some(nonce) => nonce,
-            None => super::key::random_nonce()?,
+    if let Payload::Args(a) = payload {
+        tx.input = input(a, &tx.entry, &name, &spec, readable)?;
+        tx.fuel_limit = a.fuel;
+        let signer = match (&a.key, &a.public_key) {
+            (Some(key), _) => Some(Signer::Key(super::key::read_key(key)?)),
+            (None, Some(public)) => Some(Signer::Public(public_key_arg(public)?)),
+            (None, None) if a.nonce.is_some() || a.valid_until.is_some() => {
+                bail!(
+                    "--nonce and --valid-until sign: give --key (or --public-key with --envelope)"
+                )
+            }
+            (None, None) if a.envelope.is_some() => {
+                bail!("--envelope needs a signer: --key FILE, or --public-key HEX")
+            }
+            (None, None) => None,
         };
-        let until = args.valid_until.unwrap_or(args.height);
-        tx = runtime.sign(tx, &key, nonce, until, given);
+        if let Some(signer) = signer {
+            let nonce = match a.nonce {
+                Some(nonce) => nonce,
+                None => super::key::random_nonce()?,
+            };
+            let until = a.valid_until.unwrap_or(args.height);
+            if let Some(out) = &a.envelope {
+                let (scheme, public) = match &signer {
+                    Signer::Key(k) => (k.scheme(), k.public_key()),
+                    Signer::Public((scheme, public)) => (*scheme, public.clone()),
+                };
+                let mut envelope = runtime.envelope(&tx, scheme, &public, nonce, until, given);
+                if let Signer::Key(k) = &signer {
+                    let signature = k.sign(&envelope.tx_hash().0);
+                    envelope
+                        .attach(&signature)
+                        .map_err(|e| anyhow::anyhow!("signing: {e}"))?;
+                }
+                super::tx::write_envelope(out, &envelope)?;
+                outln!("tx_hash   {}", envelope.tx_hash());
+                outln!(
+                    "envelope  {} ({})",
+                    out.display(),
+                    if envelope.signature.is_empty() {
+                        "unsigned: `verity tx sign` it"
+                    } else {
+                        "signed: `verity tx submit` it"
+                    }
+                );
+                return Ok(Outcome::Ok);
+            }
+            let Signer::Key(key) = signer else {
+                unreachable!("--public-key requires --envelope")
+            };
+            tx = runtime.sign(tx, &key, nonce, until, given);
+        }
     }
     // --debug also profiles the fuel, by a second run in a module that
     // counts it (docs/costs.md, "The fuel profile").
@@ -381,6 +435,66 @@ fn execute(args: &TxArgs, mut tx: Transaction, code: Option<(Vec<u8>, String)>) 
     } else {
         Outcome::Failed
     })
+}
+
+/// Who signs a transaction made on the command line.
+enum Signer {
+    /// A key file's key, here.
+    Key(verity_runtime::AccountKey),
+    /// A public key, whose holder signs elsewhere.
+    Public((verity_runtime::Scheme, Vec<u8>)),
+}
+
+/// `--public-key`: 32 bytes are an Ed25519 key, 33 a compressed P-256 one.
+fn public_key_arg(text: &str) -> Result<(verity_runtime::Scheme, Vec<u8>)> {
+    use verity_runtime::Scheme;
+    let key = parse_bytes_arg("--public-key", text)?;
+    let scheme = match key.len() {
+        32 => Scheme::Ed25519,
+        33 => Scheme::P256,
+        n => bail!("--public-key is {n} bytes: an Ed25519 key is 32, a compressed P-256 key 33"),
+    };
+    Ok((scheme, key))
+}
+
+/// The input of `entry`, from `--input`, or encoded from `--arg` and
+/// `--args` by the module's spec.
+fn input(
+    args: &TxArgs,
+    entry: &str,
+    name: &str,
+    spec: &Result<Option<ContractSpec>>,
+    readable: Option<&ContractSpec>,
+) -> Result<Vec<u8>> {
+    if let Some(input) = &args.input {
+        return parse_bytes_arg("--input", input);
+    }
+    if args.arg.is_empty() && args.args.is_none() {
+        // No input at all: fine for an entry without arguments, refused
+        // before running for one whose spec declares some.
+        if let Some(e) = readable.and_then(|s| s.entry(entry))
+            && !e.args.is_empty()
+        {
+            let names: Vec<&str> = e.args.iter().map(|a| a.name.as_str()).collect();
+            bail!(
+                "entry `{entry}` takes arguments ({}): give each with --arg NAME=VALUE, or the raw input with --input",
+                names.join(", ")
+            );
+        }
+        return Ok(Vec::new());
+    }
+    let spec = spec
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("--arg: cannot read the contract spec of {name}"))?
+        .as_ref()
+        .with_context(|| {
+            format!("--arg needs a contract spec, and {name} has none (use --input)")
+        })?;
+    let e = spec
+        .entry(entry)
+        .with_context(|| format!("--arg: the contract spec has no entry `{entry}`"))?;
+    encode_args(spec, e, &args.arg, args.args.as_deref())
 }
 
 /// The code the record of `contract` names, if the state holds both.

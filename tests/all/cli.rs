@@ -2167,12 +2167,17 @@ fn a_key_signs_deploy_and_call_and_the_same_nonce_is_refused() {
         );
     }
     // A nonce or a validity needs a key, and nobody can claim a sender.
-    assert_eq!(
-        code(&run_cli(&[
-            "run", "x.wat", "--entry", "run", "--nonce", "1"
-        ])),
-        2
-    );
+    let counter = fixture("counter.wat");
+    let out = run_cli(&[
+        "run",
+        path_str(&counter),
+        "--entry",
+        "increment",
+        "--nonce",
+        "1",
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--nonce and --valid-until sign"));
     let out = run_cli(&["run", "x.wat", "--entry", "run", "--sender", "00"]);
     assert_eq!(code(&out), 2);
     assert!(
@@ -2186,4 +2191,204 @@ fn a_key_signs_deploy_and_call_and_the_same_nonce_is_refused() {
     let out = run_cli(&["key", "show", path_str(&junk)]);
     assert_eq!(code(&out), 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a key file"));
+}
+
+/// Envelopes (docs/auth.md): a transfer made with `--public-key` is signed
+/// by openssl over `verity tx hash`, attached by `tx sign` (which refuses a
+/// signature that does not verify), submitted once, verified with its
+/// witness; submitting it again is `auth_nonce_used`. A P-256 deploy is
+/// signed by `tx sign --key`, refused with another module or another
+/// key, and runs with its own.
+#[test]
+fn an_envelope_signed_by_openssl_is_submitted_once_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let state = d.join("state");
+    let s = path_str(&state);
+    let owner = account(d, 1);
+    let token = deploy_token(&state, &owner)["contract"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sh = |script: &str| {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    sh("openssl genpkey -algorithm ed25519 -out a.pem");
+    let public =
+        sh("openssl pkey -in a.pem -pubout -outform DER | tail -c 32 | od -An -tx1 | tr -d ' \\n'");
+    assert_eq!(public.len(), 64, "{public}");
+    let envelope = d.join("t.env");
+    let e = path_str(&envelope);
+    let to = format!("to={}", owner.address);
+    let out = run_cli(&[
+        "call",
+        &token,
+        "--entry",
+        "transfer",
+        "--arg",
+        &to,
+        "--arg",
+        "amount=3",
+        "--public-key",
+        &public,
+        "--nonce",
+        "5",
+        "--valid-until",
+        "10",
+        "--envelope",
+        e,
+        "--state",
+        s,
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unsigned"));
+    let shown = stdout_json(&run_cli(&["tx", "show", e, "--json"]));
+    assert_eq!(shown["signature"], Value::Null);
+    assert_eq!(shown["public_key"], public.as_str());
+    let alice = shown["sender"].as_str().unwrap().to_string();
+    let mint = format!("to={alice}");
+    let out = run_cli(&[
+        "call",
+        &token,
+        "--entry",
+        "mint",
+        "--arg",
+        &mint,
+        "--arg",
+        "amount=50",
+        "--key",
+        &owner.key,
+        "--state",
+        s,
+    ]);
+    assert_eq!(code(&out), 0);
+    // Unsigned: refused before anything runs.
+    let out = run_cli(&["tx", "submit", e, "--state", s]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not signed"));
+    let hash = String::from_utf8(run_cli(&["tx", "hash", e]).stdout).unwrap();
+    assert_eq!(hash.trim(), shown["tx_hash"].as_str().unwrap());
+    std::fs::write(d.join("h.bin"), hex::decode(hash.trim()).unwrap()).unwrap();
+    sh("openssl pkeyutl -sign -rawin -inkey a.pem -in h.bin -out sig.bin");
+    let mut wrong = std::fs::read(d.join("sig.bin")).unwrap();
+    wrong[0] ^= 1;
+    let out = run_cli(&["tx", "sign", e, "--signature", &hex::encode(&wrong)]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("auth_bad_signature"));
+    let sig = format!("@{}", path_str(&d.join("sig.bin")));
+    assert_eq!(code(&run_cli(&["tx", "sign", e, "--signature", &sig])), 0);
+    let (receipt, witness) = (d.join("r.json"), d.join("r.witness"));
+    let out = run_cli(&[
+        "tx",
+        "submit",
+        e,
+        "--state",
+        s,
+        "--json",
+        "--receipt",
+        path_str(&receipt),
+        "--witness",
+        path_str(&witness),
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    let r = stdout_json(&out);
+    assert_eq!(r["sender"], alice.as_str());
+    assert_eq!(r["auth"]["tx_hash"], shown["tx_hash"]);
+    let out = run_cli(&[
+        "verify",
+        path_str(&receipt),
+        "--module",
+        path_str(&fixture("wasm/token.wasm")),
+        "--witness",
+        path_str(&witness),
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    let again = stdout_json(&run_cli(&["tx", "submit", e, "--state", s, "--json"]));
+    assert!(
+        again["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("auth_nonce_used"),
+        "{again}"
+    );
+
+    // P-256, a deploy: the envelope signs the module's hash.
+    let p256 = d.join("p.key");
+    assert_eq!(
+        code(&run_cli(&[
+            "key",
+            "new",
+            path_str(&p256),
+            "--scheme",
+            "p256"
+        ])),
+        0
+    );
+    let public = stdout_json(&run_cli(&["key", "show", path_str(&p256), "--json"]))["public_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let counter = fixture("counter.wat");
+    let deploy = d.join("d.env");
+    let out = run_cli(&[
+        "deploy",
+        path_str(&counter),
+        "--public-key",
+        &public,
+        "--envelope",
+        path_str(&deploy),
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run_cli(&["tx", "sign", path_str(&deploy), "--key", &owner.key]);
+    assert_eq!(code(&out), 2, "another key signs nothing");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the key is not the envelope's"));
+    assert_eq!(
+        code(&run_cli(&[
+            "tx",
+            "sign",
+            path_str(&deploy),
+            "--key",
+            path_str(&p256)
+        ])),
+        0
+    );
+    let out = run_cli(&[
+        "tx",
+        "submit",
+        path_str(&deploy),
+        "--module",
+        path_str(&fixture("kitchen_sink.wat")),
+        "--state",
+        s,
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the envelope signs the code"));
+    let out = run_cli(&[
+        "tx",
+        "submit",
+        path_str(&deploy),
+        "--module",
+        path_str(&counter),
+        "--state",
+        s,
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(stdout_json(&out)["auth"]["scheme"], "p256");
+    // Not an envelope.
+    std::fs::write(d.join("junk.env"), b"verity.envelope.v1\0\xff").unwrap();
+    let out = run_cli(&["tx", "show", path_str(&d.join("junk.env"))]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not an envelope"));
 }

@@ -405,3 +405,176 @@ fn the_profile_decides_about_asserted_senders_and_checks_are_paid_for() {
         AuthRejection::FuelTooLow,
     );
 }
+
+mod envelopes {
+    use super::*;
+    use proptest::prelude::*;
+    use verity_runtime::{Envelope, EnvelopeError, Hash32};
+
+    fn envelope_of(
+        rt: &Runtime,
+        tx: &Transaction,
+        k: &AccountKey,
+        code: Option<&[u8]>,
+    ) -> Envelope {
+        let mut e = rt.envelope(tx, k.scheme(), &k.public_key(), 4, 20, code);
+        e.attach(&k.sign(&e.tx_hash().0)).unwrap();
+        e
+    }
+
+    /// Signed elsewhere and carried as bytes, a transaction runs as the
+    /// one `Runtime::sign` makes: the same tx hash, the same receipt.
+    #[test]
+    fn an_envelope_signed_elsewhere_runs_as_runtime_sign_does() {
+        let rt = runtime();
+        let (state, contract) = deployed(&rt);
+        for scheme in [Scheme::Ed25519, Scheme::P256] {
+            let k = key(scheme, 21);
+            let tx = call(contract, "run").with_input(vec![1, 2]);
+            let bytes = envelope_of(&rt, &tx, &k, None).encode();
+            let carried = Envelope::decode(&bytes)
+                .unwrap()
+                .transaction()
+                .with_height(10);
+            let direct = rt.sign(tx, &k, 4, 20, None);
+            let a = rt.execute_call(&carried, &state).unwrap();
+            let b = rt.execute_call(&direct, &state).unwrap();
+            assert!(a.status.is_success(), "{}", a.status);
+            assert_eq!(a, b);
+            assert_eq!(
+                a.tx_hash(),
+                Some(Envelope::decode(&bytes).unwrap().tx_hash())
+            );
+        }
+        // A run brings its code: the envelope signs its hash.
+        let wasm = wat::parse_str(CONTRACT).unwrap();
+        let k = key(Scheme::Ed25519, 22);
+        let tx = Transaction::new("run").with_chain_id(CHAIN);
+        let e = envelope_of(&rt, &tx, &k, Some(&wasm));
+        assert_eq!(e.code_hash, Hash32::of(&wasm));
+        let r = rt
+            .execute(
+                &wasm,
+                &e.transaction().with_height(3),
+                &MemoryState::default(),
+            )
+            .unwrap();
+        assert!(r.status.is_success(), "{}", r.status);
+        // Another module under the same envelope: the signature fails.
+        let other = wat::parse_str(r#"(module (func (export "run")))"#).unwrap();
+        let r = rt
+            .execute(
+                &other,
+                &e.transaction().with_height(3),
+                &MemoryState::default(),
+            )
+            .unwrap();
+        assert_refused(&r, AuthRejection::BadSignature);
+    }
+
+    /// `attach` keeps only a signature that verifies.
+    #[test]
+    fn attach_refuses_a_signature_of_another_key_or_message() {
+        let rt = runtime();
+        let (k, other) = (key(Scheme::Ed25519, 23), key(Scheme::Ed25519, 24));
+        let tx = call(ContractId([5; 32]), "run");
+        let mut e = rt.envelope(&tx, k.scheme(), &k.public_key(), 1, 1, None);
+        let hash = e.tx_hash();
+        assert!(e.attach(&other.sign(&hash.0)).is_err());
+        assert!(e.attach(&k.sign(&[0; 32])).is_err());
+        assert!(e.signature.is_empty());
+        e.attach(&k.sign(&hash.0)).unwrap();
+        assert_eq!(e.tx_hash(), hash, "the signature is not hashed");
+    }
+
+    /// Hand-made bytes that the decoder must refuse, each for its reason.
+    #[test]
+    fn decoding_refuses_what_no_envelope_encodes() {
+        let rt = runtime();
+        let k = key(Scheme::Ed25519, 25);
+        let e = envelope_of(&rt, &call(ContractId([5; 32]), "run"), &k, None);
+        let bytes = e.encode();
+        let magic = verity_runtime::ENVELOPE_MAGIC.len();
+        // The network is not the chain id's: the chain id edited.
+        let mut b = bytes.clone();
+        b[magic + 4] ^= 1;
+        assert!(matches!(
+            Envelope::decode(&b),
+            Err(EnvelopeError::Network(_))
+        ));
+        // A sender that is not the key's.
+        let sender_at = magic + 4 + CHAIN.len() + 64;
+        let mut b = bytes.clone();
+        b[sender_at] ^= 1;
+        assert_eq!(Envelope::decode(&b), Err(EnvelopeError::Sender));
+        // A call that names code.
+        let mut called = e.clone();
+        called.code_hash = Hash32([1; 32]);
+        assert!(matches!(
+            Envelope::decode(&called.encode()),
+            Err(EnvelopeError::Invalid(_))
+        ));
+        // A signature of another size.
+        let mut short = e.clone();
+        short.signature.pop();
+        assert!(Envelope::decode(&short.encode()).is_err());
+        // Trailing bytes, and every truncation.
+        let mut b = bytes.clone();
+        b.push(0);
+        assert_eq!(Envelope::decode(&b), Err(EnvelopeError::Trailing(1)));
+        for n in 0..bytes.len() {
+            assert!(Envelope::decode(&bytes[..n]).is_err(), "{n} bytes decode");
+        }
+    }
+
+    fn arb_target() -> impl Strategy<Value = (Transaction, bool)> {
+        prop_oneof![
+            any::<[u8; 32]>().prop_map(|c| (Transaction::call(ContractId(c), "e"), false)),
+            Just((Transaction::new("run"), true)),
+            any::<[u8; 32]>().prop_map(|s| (Transaction::deploy(Hash32(s)), true)),
+            Just((Transaction::upload(), true)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Every envelope decodes to itself, and one byte changed
+        /// anywhere either is refused or is the encoding of the envelope
+        /// it decodes to (one encoding per value).
+        #[test]
+        fn envelopes_round_trip_and_have_one_encoding(
+            (tx, brings_code) in arb_target(),
+            p256 in any::<bool>(),
+            seed in 1u8..200,
+            entry in "[a-z_]{0,12}",
+            input in proptest::collection::vec(any::<u8>(), 0..64),
+            chain in "[a-z0-9-]{0,16}",
+            nonce in any::<u64>(),
+            until in any::<u64>(),
+            fuel in any::<u64>(),
+            signed in any::<bool>(),
+            at in any::<prop::sample::Index>(),
+            flip in 1u8..=255,
+        ) {
+            let rt = runtime();
+            let scheme = if p256 { Scheme::P256 } else { Scheme::Ed25519 };
+            let k = key(scheme, seed);
+            let mut tx = tx.with_input(input).with_chain_id(chain).with_fuel(fuel);
+            tx.entry = entry;
+            let code = brings_code.then_some(&[0u8, 97, 115, 109][..]);
+            let mut e = rt.envelope(&tx, scheme, &k.public_key(), nonce, until, code);
+            if signed {
+                e.attach(&k.sign(&e.tx_hash().0)).unwrap();
+            }
+            let bytes = e.encode();
+            prop_assert_eq!(Envelope::decode(&bytes).unwrap(), e);
+            let mut edited = bytes.clone();
+            let i = at.index(edited.len());
+            edited[i] ^= flip;
+            if let Ok(other) = Envelope::decode(&edited) {
+                prop_assert_eq!(other.encode(), edited);
+            }
+        }
+    }
+}
