@@ -212,7 +212,7 @@ impl Envelope {
     /// let key = AccountKey::from_secret(Scheme::Ed25519, &[3; 32]).unwrap();
     /// let tx = Transaction::call(ContractId([7; 32]), "transfer").with_chain_id("test-1");
     /// let mut envelope = runtime.envelope(&tx, key.scheme(), &key.public_key(), 1, 10, None);
-    /// envelope.attach(&key.sign(&envelope.tx_hash().0))?;
+    /// envelope.attach(&key.sign(&envelope.tx_hash().0)).expect("its own key signs");
     /// let bytes = envelope.encode();
     /// assert_eq!(Envelope::decode(&bytes)?, envelope);
     /// assert!(Envelope::decode(&[bytes.as_slice(), &[0]].concat()).is_err());

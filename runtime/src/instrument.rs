@@ -854,7 +854,7 @@ mod tests {
     /// modules. Any change to the instrumentation's output changes it.
     const FINGERPRINT: (u32, &str) = (
         5,
-        "bd1dabc7938813615839ed441cb5b34b2b4d40bfcc225329bc11fea9fb1ca2c8",
+        "163c612cc25edff41f00e8930fc4b7cbbfd0331ae6673c2bf81ae98e788afab1",
     );
 
     fn corpus() -> Vec<(String, Vec<u8>)> {

@@ -260,3 +260,117 @@ fn the_testkit_runs_the_wallet_with_signed_approvals() {
     let wallet: multisig::Wallet = h.call("wallet", &()).unwrap().output().unwrap();
     assert_eq!(wallet.nonce, 1);
 }
+
+/// The wallet as an owner of token funds (docs/auth.md): tokens minted to
+/// its address move only by an executed `Transfer`, which needs the
+/// threshold of members' approvals; the token sees the wallet as its
+/// caller. Nobody else can move them, by any sender.
+#[test]
+fn the_wallet_owns_token_funds_and_spends_them_only_with_approvals() {
+    use verity_runtime::{AccountKey, Scheme};
+    use verity_testkit::{ChainContext, Harness};
+    let (token_code, wallet_code) = (
+        std::fs::read(fixture("wasm/token.wasm")).unwrap(),
+        std::fs::read(fixture("wasm/multisig.wasm")).unwrap(),
+    );
+    let owner = AccountKey::from_secret(Scheme::Ed25519, &[9; 32]).unwrap();
+    let bob = AccountKey::from_secret(Scheme::Ed25519, &[10; 32]).unwrap();
+    let mut h = Harness::new(&token_code).unwrap();
+    h.set_chain(ChainContext {
+        chain_id: CHAIN.into(),
+        ..ChainContext::default()
+    });
+    h.set_signer(&owner);
+    let token = h.deploy(&token_code, "init", &(owner.address(),)).unwrap();
+    assert!(token.is_success(), "{:?}", token.receipt.status);
+    let token = token.receipt.contract;
+    let keys = [0, 1, 2].map(member);
+    let members: Vec<[u8; 32]> = keys.iter().map(|k| k.verifying_key().to_bytes()).collect();
+    let wallet = h.deploy(&wallet_code, "init", &(members, 2u32)).unwrap();
+    assert!(wallet.is_success(), "{:?}", wallet.receipt.status);
+    let wallet = wallet.receipt.contract;
+    let mint = h.call_at(token, "mint", &(wallet.0, 100u64)).unwrap();
+    assert!(mint.is_success(), "{:?}", mint.receipt.status);
+    let balance = |h: &mut Harness, who: [u8; 32]| -> u64 {
+        h.call_at(token, "balance_of", &(who,))
+            .unwrap()
+            .output()
+            .unwrap()
+    };
+    // Bob cannot spend the wallet's tokens: the token debits its caller.
+    h.set_signer(&bob);
+    let out = h
+        .call_at(token, "transfer", &(bob.address(), 40u64))
+        .unwrap();
+    assert!(!out.is_success());
+    let action = multisig::Action::Transfer(
+        verity_sdk::Address(token.0),
+        verity_sdk::Address(bob.address()),
+        40,
+    );
+    // Without approvals nothing moves.
+    let early = h.call_at(wallet, "execute", &(&action,)).unwrap();
+    assert_eq!(
+        early.revert_message(),
+        Some("error 6: not enough approvals")
+    );
+    let proposal = |h: &mut Harness, action: &multisig::Action| -> [u8; 32] {
+        h.call_at(wallet, "proposal_hash", &(action,))
+            .unwrap()
+            .output()
+            .unwrap()
+    };
+    let p = proposal(&mut h, &action);
+    for k in &keys[..2] {
+        let approval = multisig::Approval {
+            proposal: p,
+            signer: verity_sdk::Address(k.verifying_key().to_bytes()),
+            sig: verity_sdk::Signature(sign(k, 0, p)),
+        };
+        assert!(
+            h.call_at(wallet, "approve", &(approval,))
+                .unwrap()
+                .is_success()
+        );
+    }
+    assert_eq!(balance(&mut h, bob.address()), 0);
+    let done = h.call_at(wallet, "execute", &(&action,)).unwrap();
+    assert!(done.is_success(), "{:?}", done.receipt.status);
+    h.verify(&done).unwrap();
+    assert_eq!(done.receipt.calls.len(), 1, "the wallet called the token");
+    assert_eq!(done.receipt.calls[0].callee, token);
+    assert_eq!(balance(&mut h, bob.address()), 40);
+    assert_eq!(balance(&mut h, wallet.0), 60);
+    // The approvals were for nonce 0: executing again needs new ones.
+    let again = h.call_at(wallet, "execute", &(&action,)).unwrap();
+    assert_eq!(
+        again.revert_message(),
+        Some("error 6: not enough approvals")
+    );
+    // More than the wallet holds: the token refuses, the wallet reverts
+    // and its nonce stays.
+    let greedy = multisig::Action::Transfer(
+        verity_sdk::Address(token.0),
+        verity_sdk::Address(bob.address()),
+        1_000,
+    );
+    let p = proposal(&mut h, &greedy);
+    for k in &keys[..2] {
+        let approval = multisig::Approval {
+            proposal: p,
+            signer: verity_sdk::Address(k.verifying_key().to_bytes()),
+            sig: verity_sdk::Signature(sign(k, 1, p)),
+        };
+        assert!(
+            h.call_at(wallet, "approve", &(approval,))
+                .unwrap()
+                .is_success()
+        );
+    }
+    let refused = h.call_at(wallet, "execute", &(&greedy,)).unwrap();
+    assert_eq!(
+        refused.revert_message(),
+        Some("error 9: the token refused the transfer")
+    );
+    assert_eq!(balance(&mut h, wallet.0), 60);
+}
