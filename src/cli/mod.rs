@@ -25,6 +25,7 @@ mod key;
 mod new;
 mod print;
 mod profile;
+mod receipt;
 mod run;
 mod state;
 mod strict_json;
@@ -247,6 +248,8 @@ enum Command {
     State(state::StateArgs),
     /// Make and show account keys that sign transactions (`--key`).
     Key(key::KeyArgs),
+    /// Read a receipt file back (`verity receipt show FILE`).
+    Receipt(receipt::ReceiptArgs),
     /// Sign, show and submit transaction envelopes made with `--envelope`
     /// (a signer elsewhere: openssl, a hardware key).
     Tx(tx::TxArgs),
@@ -277,6 +280,7 @@ pub fn main() -> ExitCode {
         Command::State(args) => state::state(args),
         Command::Key(args) => key::key(args),
         Command::Tx(args) => tx::tx(args),
+        Command::Receipt(args) => receipt::receipt(args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -269,6 +269,20 @@ pub(super) fn execute_as(
         )),
     };
     let readable: Option<&ContractSpec> = spec.as_ref().ok().and_then(Option::as_ref);
+    if let Some(spec) = readable
+        && !tx.entry.is_empty()
+        && spec.entry(&tx.entry).is_none()
+    {
+        // The run goes on (its receipt says the entry is missing); the
+        // person at the terminal learns what they meant.
+        let names = spec.entries.iter().map(|e| e.name.as_str());
+        if let Some(near) = closest(&tx.entry, names) {
+            eprintln!(
+                "verity: the contract has no entry `{}`; did you mean `{near}`?",
+                terminal_safe(&tx.entry)
+            );
+        }
+    }
     let given = match tx.target {
         Target::Call { .. } => None,
         _ => Some(code.as_slice()),
@@ -435,6 +449,16 @@ pub(super) fn execute_as(
     } else {
         Outcome::Failed
     })
+}
+
+/// The name in `names` closest to `typed`, if one is close (clap's rule for
+/// its own suggestions: Jaro similarity above 0.7).
+fn closest<'a>(typed: &str, names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    names
+        .map(|n| (strsim::jaro(typed, n), n))
+        .filter(|(score, _)| *score > 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, n)| n)
 }
 
 /// Who signs a transaction made on the command line.

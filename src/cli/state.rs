@@ -46,6 +46,34 @@ enum StateCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Every contract, in address order, with the code it runs.
+    Contracts {
+        /// The state directory.
+        dir: PathBuf,
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A contract's storage keys and values, in key order, a page at a
+    /// time (the next page starts `--after` the last key shown).
+    Keys {
+        /// The state directory.
+        dir: PathBuf,
+        /// The contract's address (64 hex digits).
+        address: String,
+        /// Only keys starting with these bytes (hex).
+        #[arg(long, value_name = "HEX", default_value = "")]
+        prefix: String,
+        /// Only keys after this one (hex), as the last page's `next` says.
+        #[arg(long, value_name = "HEX")]
+        after: Option<String>,
+        /// At most this many keys.
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        limit: usize,
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
     /// A contract's storage value under KEY, with its Merkle proof against
     /// the state root (checked before it is printed).
     Get {
@@ -71,6 +99,25 @@ pub fn state(args: StateArgs) -> Result<Outcome> {
         StateCommand::Contract { dir, address, json } => {
             let id = address_arg(&address)?;
             return contract(DirState::open(&dir)?.state(), id, json);
+        }
+        StateCommand::Contracts { dir, json } => contracts(DirState::open(&dir)?.state(), json)?,
+        StateCommand::Keys {
+            dir,
+            address,
+            prefix,
+            after,
+            limit,
+            json,
+        } => {
+            let id = address_arg(&address)?;
+            let prefix = parse_bytes_arg("--prefix", &prefix)?;
+            let after = after.map(|a| parse_bytes_arg("--after", &a)).transpose()?;
+            let page = Page {
+                prefix: &prefix,
+                after: after.as_deref(),
+                limit,
+            };
+            keys(DirState::open(&dir)?.state(), id, page, json)?;
         }
         StateCommand::Get {
             dir,
@@ -120,6 +167,80 @@ fn info(dir: &DirState, json: bool) -> Result<()> {
         outln!("contracts  {contracts}");
         outln!("storage    {storage} keys");
         outln!("nonces     {nonces} used by signed transactions");
+    }
+    Ok(())
+}
+
+fn contracts(state: &MemoryState, json: bool) -> Result<()> {
+    let mut rows = Vec::new();
+    for (k, v) in state
+        .iter()
+        .filter(|(k, _)| k.first() == Some(&RECORD_KIND))
+    {
+        let id = ContractId(
+            k[1..]
+                .try_into()
+                .with_context(|| format!("a record key of {} bytes", k.len()))?,
+        );
+        let record = ContractRecord::decode(v)
+            .with_context(|| format!("the record of contract {id} does not decode"))?;
+        rows.push((id, record));
+    }
+    if json {
+        let doc: Vec<_> = rows
+            .iter()
+            .map(|(id, r)| {
+                json!({"contract": id.to_string(), "code_hash": r.code_hash.to_hex(),
+                    "admin": hex::encode(&r.admin)})
+            })
+            .collect();
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        for (id, r) in &rows {
+            outln!("{id}  code {}", r.code_hash);
+        }
+        outln!("{} contracts", rows.len());
+    }
+    Ok(())
+}
+
+/// Which of a contract's keys `state keys` shows.
+struct Page<'a> {
+    prefix: &'a [u8],
+    after: Option<&'a [u8]>,
+    limit: usize,
+}
+
+fn keys(state: &MemoryState, id: ContractId, page: Page<'_>, json: bool) -> Result<()> {
+    if state.value(&record_key(&id)).is_none() {
+        bail!("no contract at address {id}");
+    }
+    let own = storage_prefix(&id);
+    let mut matching = state
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix(&own[..])?, v)))
+        .filter(|(k, _)| k.starts_with(page.prefix))
+        .filter(|(k, _)| page.after.is_none_or(|a| *k > a));
+    let shown: Vec<(&[u8], &[u8])> = matching.by_ref().take(page.limit).collect();
+    let more = matching.next().is_some();
+    let next = more
+        .then(|| shown.last().map(|(k, _)| hex::encode(k)))
+        .flatten();
+    if json {
+        let doc = json!({
+            "contract": id.to_string(),
+            "keys": shown.iter().map(|(k, v)| json!({"key": hex::encode(k), "value": hex::encode(v)})).collect::<Vec<_>>(),
+            "next": next,
+        });
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        for (k, v) in &shown {
+            outln!("{} = {}", hex::encode(k), hex::encode(v));
+        }
+        match next {
+            Some(after) => outln!("(more: --after {after})"),
+            None => outln!("({} shown, no more)", shown.len()),
+        }
     }
     Ok(())
 }

@@ -2392,3 +2392,113 @@ fn an_envelope_signed_by_openssl_is_submitted_once_and_verifies() {
     assert_eq!(code(&out), 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not an envelope"));
 }
+
+/// Reading a state and a receipt as a person would (issue 24, section 3):
+/// `state contracts` lists contracts in address order with their code;
+/// `state keys` pages through a contract's keys in key order, with a
+/// prefix; `receipt show` prints a receipt file back, decoded with its
+/// module, and refuses an edited one; a mistyped entry gets a suggestion.
+#[test]
+fn state_contracts_keys_and_receipt_show_read_back_what_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let s = path_str(&state);
+    let owner = account(dir.path(), 1);
+    let token = deploy_token(&state, &owner)["contract"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let receipt = dir.path().join("mint.json");
+    for (i, to) in ["0a", "0b", "0c"].iter().enumerate() {
+        let to = format!("to={}", to.repeat(32));
+        let mut argv = vec![
+            "call", &token, "--entry", "mint", "--arg", &to, "--arg", "amount=5", "--key",
+            &owner.key, "--state", s,
+        ];
+        if i == 2 {
+            argv.extend(["--receipt", path_str(&receipt)]);
+        }
+        assert_eq!(code(&run_cli(&argv)), 0);
+    }
+    let listed = stdout_json(&run_cli(&["state", "contracts", s, "--json"]));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["contract"], token.as_str());
+    assert_eq!(listed[0]["admin"], owner.address.as_str());
+    // Balances are `bal\0 ‖ address`: three, in key order, two a page.
+    let page = |after: Option<&str>| {
+        let mut argv = vec![
+            "state", "keys", s, &token, "--prefix", "62616c00", "--limit", "2", "--json",
+        ];
+        if let Some(a) = after {
+            argv.extend(["--after", a]);
+        }
+        stdout_json(&run_cli(&argv))
+    };
+    let first = page(None);
+    let keys: Vec<&str> = first["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            format!("62616c00{}", "0a".repeat(32)),
+            format!("62616c00{}", "0b".repeat(32))
+        ]
+    );
+    let next = first["next"].as_str().unwrap().to_string();
+    assert_eq!(next, keys[1]);
+    let second = page(Some(&next));
+    assert_eq!(second["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        second["keys"][0]["key"],
+        format!("62616c00{}", "0c".repeat(32)).as_str()
+    );
+    assert_eq!(second["next"], Value::Null);
+    let out = run_cli(&["state", "keys", s, &"77".repeat(32)]);
+    assert_eq!(code(&out), 2);
+
+    let token_wasm = fixture("wasm/token.wasm");
+    let out = run_cli(&[
+        "receipt",
+        "show",
+        path_str(&receipt),
+        "--module",
+        path_str(&token_wasm),
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("status    success") && shown.contains("event    Mint"),
+        "{shown}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not verified"));
+    let json = stdout_json(&run_cli(&["receipt", "show", path_str(&receipt), "--json"]));
+    let saved: Value = serde_json::from_slice(&std::fs::read(&receipt).unwrap()).unwrap();
+    assert_eq!(json, saved);
+    let mut edited = saved.clone();
+    edited["fuel_used"] = Value::from(1);
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, edited.to_string()).unwrap();
+    let out = run_cli(&["receipt", "show", path_str(&bad)]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the file was edited"));
+    let out = run_cli(&[
+        "receipt",
+        "show",
+        path_str(&receipt),
+        "--module",
+        path_str(&fixture("counter.wat")),
+    ]);
+    assert_eq!(code(&out), 2, "another module decodes nothing");
+
+    let out = run_cli(&["call", &token, "--entry", "trasnfer", "--state", s]);
+    assert_eq!(code(&out), 1, "the run is still made: a rejected receipt");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("did you mean `transfer`?"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
