@@ -165,3 +165,132 @@ impl<K: Serialize, V: Serialize + DeserializeOwned> Map<K, V> {
         self.with_key(k, remove)
     }
 }
+
+/// An ordered list of typed values (NEAR's `Vector`, a `Vec` in storage):
+/// element `i` under `prefix ‖ 0x00 ‖ encode(i as u64)`, a [`Map<u64, T>`]'s
+/// layout, and the length under `prefix ‖ 0x00` alone (no `u64` encodes to
+/// nothing, so it is no element's key).
+///
+/// The host lists no keys: they are hashed into the state tree, so a
+/// witness proves single keys, never that a range is complete
+/// (docs/sdk.md, "Listing what a contract holds"). A contract that must
+/// enumerate (a ballot's proposals) keeps its own index like this one:
+/// every element and the length are single keys a witness covers.
+///
+/// ```
+/// use verity_sdk::storage::Vector;
+/// use verity_sdk::testing::TestEnv;
+///
+/// const PROPOSALS: Vector<u32> = Vector::new(b"proposals");
+///
+/// let mut env = TestEnv::new();
+/// env.invoke(|| {
+///     assert_eq!(PROPOSALS.push(&7), 0);
+///     assert_eq!(PROPOSALS.push(&8), 1);
+///     assert_eq!(PROPOSALS.iter().collect::<Vec<_>>(), [7, 8]);
+///     assert_eq!(PROPOSALS.swap_remove(0), Some(7));
+///     assert_eq!((PROPOSALS.len(), PROPOSALS.get(0)), (1, Some(8)));
+/// })
+/// .unwrap();
+/// ```
+pub struct Vector<T> {
+    prefix: &'static [u8],
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Serialize + DeserializeOwned> Vector<T> {
+    /// The list whose keys start with `prefix`.
+    pub const fn new(prefix: &'static [u8]) -> Self {
+        Vector {
+            prefix,
+            _t: PhantomData,
+        }
+    }
+
+    fn items(&self) -> Map<u64, T> {
+        Map::new(self.prefix)
+    }
+
+    fn with_len_key<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        let mut buf = [0u8; MAX_KEY_BYTES];
+        let n = self.prefix.len();
+        let Some(key) = buf.get_mut(..n + 1) else {
+            revert("vector prefix is too long");
+        };
+        if let Some((sep, head)) = key.split_last_mut() {
+            head.copy_from_slice(self.prefix);
+            *sep = 0;
+        }
+        f(key)
+    }
+
+    /// How many elements it holds.
+    pub fn len(&self) -> u64 {
+        self.with_len_key(get::<u64>).unwrap_or(0)
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn set_len(&self, len: u64) {
+        match len {
+            0 => self.with_len_key(remove),
+            n => self.with_len_key(|k| set(k, &n)),
+        }
+    }
+
+    /// Element `i`, if `i` is below the length.
+    pub fn get(&self, i: u64) -> Option<T> {
+        self.items().get(&i)
+    }
+
+    /// Appends `value`; returns its index.
+    pub fn push(&self, value: &T) -> u64 {
+        let n = self.len();
+        self.items().set(&n, value);
+        self.set_len(n + 1);
+        n
+    }
+
+    /// Removes and returns the last element.
+    pub fn pop(&self) -> Option<T> {
+        let n = self.len().checked_sub(1)?;
+        let last = self.items().get(&n);
+        self.items().remove(&n);
+        self.set_len(n);
+        last
+    }
+
+    /// Replaces element `i`; false (and nothing written) if `i` is not
+    /// below the length.
+    pub fn set(&self, i: u64, value: &T) -> bool {
+        if i >= self.len() {
+            return false;
+        }
+        self.items().set(&i, value);
+        true
+    }
+
+    /// Removes element `i`, moving the last element into its place (two
+    /// writes whatever the length); `None` if `i` is not below it.
+    pub fn swap_remove(&self, i: u64) -> Option<T> {
+        let n = self.len();
+        if i >= n {
+            return None;
+        }
+        let removed = self.items().get(&i);
+        if let Some(last) = self.pop()
+            && i + 1 < n
+        {
+            self.items().set(&i, &last);
+        }
+        removed
+    }
+
+    /// The elements in order, each read when reached.
+    pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
+        (0..self.len()).filter_map(move |i| self.get(i))
+    }
+}
