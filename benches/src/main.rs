@@ -15,6 +15,7 @@ mod authenticated;
 mod bombs;
 mod calls;
 mod chart;
+mod cold;
 mod hosts;
 mod report;
 mod signed;
@@ -715,6 +716,9 @@ fn run(args: &Args) -> Result<Report> {
     }
     if want("compile_bombs") {
         rows.push(bombs::row()?);
+    }
+    if want("cold_callees") {
+        rows.push(cold::row(args.quick)?);
     }
     if want("adversarial") {
         rows.extend(adversarial::rows(&rt, args.quick)?);
