@@ -152,6 +152,13 @@ cost_schedule! {
     /// (taking a pool slot, instantiating, resetting the slot) and per
     /// 64 KiB page of its memory's initial size, as for `memory.grow`.
     wasm_instance = (1_024, 2_048),
+    /// Loading the module of a stored contract a frame runs (a call's
+    /// target, a callee, a migration), charged before its instance: per
+    /// frame, and per byte of the instrumented module. What reading its
+    /// artifact from the node's cache and linking it cost, whether or not
+    /// a cache in memory already held it: a node never compiles a stored
+    /// module at a call (docs/calls.md, "Cold callees").
+    wasm_load = (40_000, 3),
     /// Preparing (validating, instrumenting and compiling) the module a
     /// deploy or a one-shot run brings, charged before anything runs: per
     /// transaction, and per byte of the instrumented module. Calibrated on

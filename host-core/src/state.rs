@@ -364,6 +364,31 @@ impl MemoryState {
         sorted.into_iter()
     }
 
+    /// Every contract code the state stores (the values under
+    /// [`code_key`](verity_host_abi::contract::code_key)), in no particular
+    /// order: what a node readies at start-up so that no call compiles.
+    ///
+    /// ```
+    /// use verity_host_abi::{Hash32, WriteEntry};
+    /// use verity_host_abi::contract::code_key;
+    /// use verity_host_core::MemoryState;
+    ///
+    /// let mut state = MemoryState::default();
+    /// let code = b"\0asm\x01\0\0\0".to_vec();
+    /// state.apply(&[
+    ///     WriteEntry { key: code_key(&Hash32::of(&code)).to_vec(), value: Some(code.clone()) },
+    ///     WriteEntry { key: b"\x02other".to_vec(), value: Some(b"x".to_vec()) },
+    /// ]);
+    /// assert_eq!(state.codes().collect::<Vec<_>>(), [code.as_slice()]);
+    /// ```
+    pub fn codes(&self) -> impl Iterator<Item = &[u8]> {
+        use verity_host_abi::contract::CODE_KIND;
+        self.entries
+            .iter()
+            .filter(|(k, _)| k.len() == 33 && k[0] == CODE_KIND)
+            .map(|(_, v)| v.as_slice())
+    }
+
     /// Number of keys.
     pub fn len(&self) -> usize {
         self.entries.len()

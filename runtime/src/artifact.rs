@@ -89,6 +89,45 @@ pub struct CacheStats {
     pub artifact_errors: u64,
 }
 
+/// What [`Runtime::warm`](crate::Runtime::warm) did with the modules it
+/// was given: after it, a call of any of them compiles nothing unless
+/// [`WarmReport::unready`] says otherwise.
+///
+/// ```
+/// use verity_runtime::{Profile, Runtime};
+///
+/// let dir = tempfile::tempdir()?;
+/// let wasm = wat::parse_str("(module)")?;
+/// let node = Runtime::builder(Profile::default())
+///     .artifact_cache_path(dir.path())?
+///     .build()?;
+/// let first = node.warm([wasm.as_slice()]);
+/// assert_eq!((first.compiled, first.loaded, first.unready), (1, 0, 0));
+/// // A restarted node loads what the first one compiled.
+/// let restarted = Runtime::builder(Profile::default())
+///     .artifact_cache_path(dir.path())?
+///     .build()?;
+/// let again = restarted.warm([wasm.as_slice()]);
+/// assert_eq!((again.compiled, again.loaded), (0, 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WarmReport {
+    /// Modules whose artifact loaded.
+    pub loaded: u64,
+    /// Modules compiled now (their artifact was missing or unusable).
+    pub compiled: u64,
+    /// Modules already in memory (a runtime with no artifact cache).
+    pub held: u64,
+    /// Code that does not validate under the profile: a call of it is
+    /// refused by validation, which compiles nothing.
+    pub rejected: u64,
+    /// Modules a call would still compile: their artifact could not be
+    /// written, or (with no artifact cache) the memory cache could not
+    /// hold them all. Zero on a node ready to execute.
+    pub unready: u64,
+}
+
 #[derive(Default)]
 pub(crate) struct Counters {
     pub(crate) memory_hits: AtomicU64,
@@ -157,6 +196,23 @@ impl ArtifactCache {
             salt: h.0.finalize().into(),
             temp_counter: AtomicU64::new(0),
         }
+    }
+
+    /// A cache in the same directory for modules compiled by `engine`
+    /// with `compiler` (another tier of the same runtime): its files are
+    /// named apart by their own key.
+    pub(crate) fn sibling(
+        &self,
+        engine: &Engine,
+        profile_hash: Hash32,
+        compiler: Compiler,
+    ) -> io::Result<Self> {
+        Ok(Self::new(
+            self.dir.try_clone()?,
+            engine,
+            profile_hash,
+            compiler,
+        ))
     }
 
     fn key(&self, code_hash: Hash32) -> [u8; 32] {

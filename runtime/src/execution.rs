@@ -162,6 +162,9 @@ struct Meters {
     instance_paid: bool,
     /// What the initial pages cost.
     pages_fuel: u64,
+    /// What loading the stored module cost (0 for code the transaction
+    /// brought, which paid for preparing it).
+    load_fuel: u64,
     /// The counting module's counters, by
     /// [`COUNTED_CLASSES`](crate::instrument::COUNTED_CLASSES).
     counted: Option<Vec<u64>>,
@@ -415,6 +418,9 @@ impl Runtime {
                 p.push("code_storage", None, store_fuel);
             }
             if meters.instance_paid {
+                if meters.load_fuel > 0 {
+                    p.push("load", None, meters.load_fuel);
+                }
                 let instance = profile.costs.wasm_instance;
                 p.push("instance", None, instance.base);
                 p.push("initial_pages", None, meters.pages_fuel);
@@ -591,7 +597,9 @@ impl Runtime {
             Err(e) => CallEnd::failed(e, tx.fuel_limit),
             Ok(instance) => {
                 let budget = tx.fuel_limit.checked_sub(upfront);
-                self.call(prepared, entry, &instance, &mut store, budget, 0)?
+                // A call runs a stored contract: it pays to load its module.
+                let load = matches!(tx.target, Target::Call { .. });
+                self.call(prepared, entry, &instance, &mut store, budget, 0, load)?
             }
         };
         // The logical stack limit is always reached long before wasmtime's
@@ -651,7 +659,10 @@ impl Runtime {
     }
 
     /// Sets the meters of a fresh instance and calls the entry, with
-    /// `base_depth` stack slots already in use by the frames below it.
+    /// `base_depth` stack slots already in use by the frames below it;
+    /// `load` if the frame runs a stored contract, which pays to load its
+    /// module.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn call(
         &self,
         prepared: &PreparedModule,
@@ -660,6 +671,7 @@ impl Runtime {
         store: &mut Store<HostState>,
         budget: Option<u64>,
         base_depth: u32,
+        load: bool,
     ) -> Result<CallEnd, RuntimeError> {
         let fixed = &prepared.fixed;
         let fuel = export(instance, store, &fixed.fuel)?.into_global();
@@ -678,19 +690,21 @@ impl Runtime {
             ));
         };
         let engine = RuntimeError::engine;
-        // The instance and its memory's initial pages are paid for before
-        // the entry runs (docs/costs.md): a limit that cannot pay for them
-        // runs nothing.
+        // Loading a stored module, the instance and its memory's initial
+        // pages are paid for before the entry runs (docs/costs.md): a limit
+        // that cannot pay for them runs nothing.
         let costs = &self.profile.costs;
         let initial_pages = prepared.info.initial_memory_pages;
+        let load_fuel = if load { prepared.load_fuel(costs) } else { 0 };
         let pages = costs.wasm_instance.total(initial_pages);
+        let upfront = pages.saturating_add(load_fuel);
         access_price
             .set(
                 &mut *store,
                 Val::I64(costs.memory_access.price(initial_pages) as i64),
             )
             .map_err(RuntimeError::engine)?;
-        let Some(fuel_left) = budget.and_then(|b| b.checked_sub(pages)) else {
+        let Some(fuel_left) = budget.and_then(|b| b.checked_sub(upfront)) else {
             return Ok(CallEnd {
                 result: Err(HostExit::OutOfFuel.into()),
                 fuel_left: 0,
@@ -756,6 +770,7 @@ impl Runtime {
             meters: Meters {
                 instance_paid: true,
                 pages_fuel: pages - costs.wasm_instance.base,
+                load_fuel,
                 counted,
             },
         })

@@ -139,6 +139,7 @@ fn run_callee(
             &mut store,
             Some(budget),
             base_depth,
+            true,
         ),
     };
     (end, store.into_data().host)

@@ -49,7 +49,7 @@ mod transaction;
 pub mod validate;
 pub mod verify;
 
-pub use artifact::CacheStats;
+pub use artifact::{CacheStats, WarmReport};
 pub use builder::RuntimeBuilder;
 pub use contract_spec::{SpecReadError, contract_spec};
 pub use dir_state::{DirState, DirStateError};

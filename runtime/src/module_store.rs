@@ -77,11 +77,28 @@ impl ModuleCache {
     }
 }
 
+/// How [`ModuleStore::warm`] readied one module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Warmed {
+    /// Its artifact loaded.
+    Loaded,
+    /// Already in memory, with no artifact cache.
+    Held,
+    /// Compiled now; `saved` if its artifact was written (with an artifact
+    /// cache) .
+    Compiled { saved: bool },
+    /// It does not validate under the profile: a call of it is refused
+    /// after validation, without compiling.
+    Rejected,
+}
+
 /// A second engine and linker, for modules compiled by Winch because they
 /// are too large for Cranelift.
 struct LargeTier {
     engine: Engine,
     linker: Linker<HostState>,
+    /// Its compiled modules, in the runtime's artifact directory.
+    artifacts: Option<ArtifactCache>,
 }
 
 /// Instrumented modules larger than this are compiled by Winch even when
@@ -122,6 +139,11 @@ impl ModuleStore {
     /// Counters of the caches.
     pub(crate) fn stats(&self) -> CacheStats {
         self.counters.snapshot()
+    }
+
+    /// Whether compiled modules are kept on disk.
+    pub(crate) fn has_artifacts(&self) -> bool {
+        self.artifacts.is_some()
     }
 
     /// Why the artifact cache last failed, if it ever did.
@@ -186,9 +208,9 @@ impl ModuleStore {
         }
         // Outside the cache's lock: other code hashes go on meanwhile, and
         // racing threads with this one wait here for the first's result.
-        slot.get_or_init(|| match self.load_artifact(code_hash) {
+        slot.get_or_init(|| match self.load_artifact(profile, code_hash) {
             Some(prepared) => Ok(prepared),
-            None => self.compile(profile, code, code_hash),
+            None => self.compile(profile, code, code_hash).map(|(m, _)| m),
         })
         .clone()
     }
@@ -200,15 +222,27 @@ impl ModuleStore {
     }
 
     /// The module for `code_hash` from the artifact cache, if it has a
-    /// usable one.
-    fn load_artifact(&self, code_hash: Hash32) -> Option<Arc<PreparedModule>> {
+    /// usable one: compiled by this runtime's compiler, or by the large
+    /// tier's.
+    fn load_artifact(&self, profile: &Profile, code_hash: Hash32) -> Option<Arc<PreparedModule>> {
         let cache = self.artifacts.as_ref()?;
-        let loaded = cache
-            .load(&self.engine, code_hash)
-            .and_then(|(module, meta)| {
+        let loaded = match cache.load(&self.engine, code_hash) {
+            Err(LoadError::Missing) => match self.large_tier(profile) {
+                Some(LargeTier {
+                    engine,
+                    linker,
+                    artifacts: Some(large),
+                }) => large.load(engine, code_hash).and_then(|(module, meta)| {
+                    PreparedModule::new(code_hash, Compiler::Winch, &module, linker, meta)
+                        .map_err(|e| LoadError::Unusable(e.to_string()))
+                }),
+                _ => Err(LoadError::Missing),
+            },
+            loaded => loaded.and_then(|(module, meta)| {
                 PreparedModule::new(code_hash, self.compiler, &module, &self.linker, meta)
                     .map_err(|e| LoadError::Unusable(e.to_string()))
-            });
+            }),
+        };
         match loaded {
             Ok(prepared) => {
                 Counters::bump(&self.counters.artifact_loads);
@@ -220,6 +254,29 @@ impl ModuleStore {
                 self.artifact_failed(format!("cannot load {code_hash}: {why}"));
                 None
             }
+        }
+    }
+
+    /// Makes sure the module of `code` (whose hash is `code_hash`) is
+    /// ready without compiling: its artifact on disk loads (compiled and
+    /// written if it did not), or with no artifact cache, it is in memory.
+    /// A loaded artifact is not kept in memory: warming every stored module
+    /// must not evict the ones in use.
+    pub(crate) fn warm(&self, profile: &Profile, code: &[u8], code_hash: Hash32) -> Warmed {
+        if self.artifacts.is_none() {
+            let held = self.holds(&code_hash);
+            return match self.prepare_hashed(profile, code, code_hash) {
+                Err(_) => Warmed::Rejected,
+                Ok(_) if held => Warmed::Held,
+                Ok(_) => Warmed::Compiled { saved: false },
+            };
+        }
+        if self.load_artifact(profile, code_hash).is_some() {
+            return Warmed::Loaded;
+        }
+        match self.compile(profile, code, code_hash) {
+            Err(_) => Warmed::Rejected,
+            Ok((_, saved)) => Warmed::Compiled { saved },
         }
     }
 
@@ -247,12 +304,13 @@ impl ModuleStore {
 
     /// Validates, instruments and compiles `code`: the module is read and
     /// validated once, and the instrumentation works from that reading.
+    /// Also whether its artifact was written.
     fn compile(
         &self,
         profile: &Profile,
         code: &[u8],
         code_hash: Hash32,
-    ) -> Result<Arc<PreparedModule>, Rejection> {
+    ) -> Result<(Arc<PreparedModule>, bool), Rejection> {
         Counters::bump(&self.counters.compiled);
         let (info, instrumented) = instrumented(profile, code)?;
         // Cranelift's time grows faster than linearly with a function's
@@ -261,13 +319,23 @@ impl ModuleStore {
         // linear. Receipts do not depend on the compiler.
         let large = self.compiler == Compiler::Cranelift
             && instrumented.code.len() > CRANELIFT_MAX_INSTRUMENTED_BYTES;
-        let (engine, linker, compiler) = if large {
+        let (engine, linker, compiler, artifacts) = if large {
             let tier = self.large_tier(profile).ok_or(Rejection::Compile {
                 stage: "compilation",
             })?;
-            (&tier.engine, &tier.linker, Compiler::Winch)
+            (
+                &tier.engine,
+                &tier.linker,
+                Compiler::Winch,
+                tier.artifacts.as_ref(),
+            )
         } else {
-            (&self.engine, &self.linker, self.compiler)
+            (
+                &self.engine,
+                &self.linker,
+                self.compiler,
+                self.artifacts.as_ref(),
+            )
         };
         let module =
             Module::from_binary(engine, &instrumented.code).map_err(|_| Rejection::Compile {
@@ -278,13 +346,18 @@ impl ModuleStore {
             export_frames: instrumented.export_frames,
             instrumented_bytes: instrumented.code.len() as u64,
         };
-        if let Some(cache) = self.artifacts.as_ref().filter(|_| !large) {
+        let mut saved = false;
+        if let Some(cache) = artifacts {
             match cache.store(code_hash, &module, &meta) {
-                Ok(()) => Counters::bump(&self.counters.artifact_writes),
+                Ok(()) => {
+                    Counters::bump(&self.counters.artifact_writes);
+                    saved = true;
+                }
                 Err(e) => self.artifact_failed(format!("cannot store {code_hash}: {e}")),
             }
         }
-        PreparedModule::new(code_hash, compiler, &module, linker, meta).map(Arc::new)
+        let prepared = PreparedModule::new(code_hash, compiler, &module, linker, meta)?;
+        Ok((Arc::new(prepared), saved))
     }
 
     /// `code` instrumented to count its fuel by class
@@ -334,7 +407,21 @@ impl ModuleStore {
                 let engine = Engine::new(&profile.wasmtime_config(Compiler::Winch)).ok()?;
                 let mut linker = Linker::new(&engine);
                 host::link(&mut linker).ok()?;
-                Some(LargeTier { engine, linker })
+                // Without its own cache the tier would compile a large
+                // module again after every restart (docs/calls.md, "Cold
+                // callees").
+                let artifacts = self.artifacts.as_ref().and_then(|main| {
+                    main.sibling(&engine, profile.hash(), Compiler::Winch)
+                        .inspect_err(|e| {
+                            self.artifact_failed(format!("no cache for large modules: {e}"))
+                        })
+                        .ok()
+                });
+                Some(LargeTier {
+                    engine,
+                    linker,
+                    artifacts,
+                })
             })
             .as_ref()
     }

@@ -90,6 +90,27 @@ impl PreparedModule {
         costs.wasm_prepare.total(self.instrumented_bytes)
     }
 
+    /// The fuel a frame running this module as a stored contract is
+    /// charged to load it (`wasm_load` per byte of the instrumented module),
+    /// the same whatever the node's caches hold.
+    ///
+    /// ```
+    /// use verity_runtime::{Profile, Runtime};
+    ///
+    /// let profile = Profile::default();
+    /// let runtime = Runtime::new(profile.clone())?;
+    /// let module = runtime.prepare(&wat::parse_str("(module)")?)?;
+    /// let cost = profile.costs.wasm_load;
+    /// assert_eq!(
+    ///     module.load_fuel(&profile.costs),
+    ///     cost.base + cost.per_unit * module.instrumented_bytes()
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn load_fuel(&self, costs: &verity_host_abi::CostSchedule) -> u64 {
+        costs.wasm_load.total(self.instrumented_bytes)
+    }
+
     /// What validation learned about the module.
     pub fn info(&self) -> &ModuleInfo {
         &self.info

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use verity_host_abi::{Hash32, Receipt};
 
-use crate::artifact::CacheStats;
+use crate::artifact::{CacheStats, WarmReport};
 use crate::builder::RuntimeBuilder;
 use crate::error::RuntimeError;
 use crate::execution::Executed;
@@ -115,6 +115,52 @@ impl Runtime {
     /// is deployed, and run it with [`Runtime::execute_prepared`].
     pub fn prepare(&self, code: &[u8]) -> Result<Arc<PreparedModule>, Rejection> {
         self.prepare_hashed(code, self.code_hash(code))
+    }
+
+    /// Readies every module in `codes` so that calling it compiles
+    /// nothing: each one's artifact is loaded from the artifact cache, or
+    /// compiled and written if it is missing or unusable. A node runs this
+    /// at start-up over every code its state stores
+    /// ([`MemoryState::codes`](crate::MemoryState::codes)) before it
+    /// executes anything. Fuel cannot depend on what a node has cached, so
+    /// a call pays to load its code (`wasm_load`), never to compile it: the
+    /// compile was paid by the deploy, and a node that calls a module it
+    /// must compile does work no fuel bounds (docs/calls.md, "Cold
+    /// callees").
+    ///
+    /// With no artifact cache, the modules are compiled into memory, which
+    /// holds [`RuntimeBuilder::cache_capacity`](crate::RuntimeBuilder::cache_capacity)
+    /// of them; the rest are counted in [`WarmReport::unready`]. Loaded
+    /// artifacts are not kept in memory, so warming does not evict the
+    /// modules in use.
+    pub fn warm<'a>(&self, codes: impl IntoIterator<Item = &'a [u8]>) -> WarmReport {
+        use crate::module_store::Warmed;
+        let mut report = WarmReport::default();
+        let mut in_memory = Vec::new();
+        for code in codes {
+            let hash = self.code_hash(code);
+            match self.modules.warm(&self.profile, code, hash) {
+                Warmed::Loaded => report.loaded += 1,
+                Warmed::Held => {
+                    report.held += 1;
+                    in_memory.push(hash);
+                }
+                Warmed::Compiled { saved } => {
+                    report.compiled += 1;
+                    if !saved {
+                        in_memory.push(hash);
+                    }
+                }
+                Warmed::Rejected => report.rejected += 1,
+            }
+        }
+        // Without an artifact, only the memory cache keeps a module from
+        // being compiled again.
+        report.unready = in_memory.iter().filter(|h| !self.modules.holds(h)).count() as u64;
+        if self.modules.has_artifacts() {
+            report.unready = in_memory.len() as u64;
+        }
+        report
     }
 
     /// SHA-256 of `code`, found without hashing when the same bytes were

@@ -411,3 +411,149 @@ fn every_event_names_the_contract_that_emitted_it() {
         assert_ne!(r.contract, w.callee);
     });
 }
+
+/// A module past the instrumented size at which Winch compiles instead of
+/// Cranelift, that a deploy can pay for: 8 functions of 3,400
+/// `br_if`s each, the first exported as `run`.
+fn winch_tier_module() -> Vec<u8> {
+    let body = "(br_if 0 (i32.const 0))".repeat(3_400);
+    let funcs: String = (0..8)
+        .map(|i| {
+            let export = if i == 0 { r#"(export "run")"# } else { "" };
+            format!("(func {export} (block {body}))")
+        })
+        .collect();
+    wat::parse_str(format!("(module {funcs})")).unwrap()
+}
+
+/// Fuel cannot depend on what a node has cached, so a call pays to load a
+/// stored module, never to compile it (docs/calls.md, "Cold callees"). A
+/// node that warmed its artifact cache from the state (`Runtime::warm`)
+/// keeps that promise with a memory cache of one module: every call of the
+/// caller, its callee and a Winch-tier module loads, none compiles, and the
+/// receipts are those of a node that had everything in memory.
+#[test]
+fn a_call_on_a_warmed_node_never_compiles() {
+    let profile = Profile::asserted_senders();
+    let World {
+        rt,
+        mut state,
+        caller,
+        callee,
+    } = world(Compiler::Cranelift);
+    let large_code = winch_tier_module();
+    let large_module = rt.prepare(&large_code).unwrap();
+    assert_eq!(large_module.compiler(), Compiler::Winch);
+    let tx = Transaction::deploy(Hash32::of(b"large"))
+        .with_sender(b"deployer".to_vec())
+        .with_fuel(profile.limits.max_fuel);
+    let r = rt.execute(&large_code, &tx, &state).unwrap();
+    assert!(r.status.is_success(), "{}", r.status);
+    state.commit(&r).unwrap();
+    let large = r.contract;
+    assert_eq!(state.codes().count(), 3);
+    let world = World {
+        rt,
+        state,
+        caller,
+        callee,
+    };
+    let txs: Vec<Transaction> = [(callee, "put"), (large, "run")]
+        .into_iter()
+        .map(|(target, entry)| {
+            let mut input = target.0.to_vec();
+            input.extend_from_slice(&0u64.to_le_bytes());
+            input.extend_from_slice(entry.as_bytes());
+            Transaction::call(caller, "run")
+                .with_input(input)
+                .with_sender(b"alice".to_vec())
+                .with_fuel(FUEL)
+        })
+        .chain([Transaction::call(large, "run")
+            .with_sender(b"alice".to_vec())
+            .with_fuel(FUEL)])
+        .collect();
+    let expected: Vec<Receipt> = txs
+        .iter()
+        .map(|tx| world.rt.execute_call(tx, &world.state).unwrap())
+        .collect();
+    for r in &expected {
+        assert!(r.status.is_success(), "{}", r.status);
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let node = || {
+        Runtime::builder(profile.clone())
+            .cache_capacity(1)
+            .artifact_cache_path(dir.path())
+            .unwrap()
+            .build()
+            .unwrap()
+    };
+    // The first start compiles every stored module once and writes it.
+    let first = node().warm(world.state.codes());
+    assert_eq!((first.compiled, first.loaded, first.unready), (3, 0, 0));
+    // A restart loads them all, and compiles nothing at any call.
+    let restarted = node();
+    let again = restarted.warm(world.state.codes());
+    assert_eq!((again.compiled, again.loaded, again.unready), (0, 3, 0));
+    for _ in 0..3 {
+        for (tx, want) in txs.iter().zip(&expected) {
+            assert_eq!(&restarted.execute_call(tx, &world.state).unwrap(), want);
+        }
+    }
+    let stats = restarted.cache_stats();
+    assert_eq!(stats.compiled, 0, "{stats:?}");
+    assert!(stats.artifact_loads >= 3 * 3, "{stats:?}");
+
+    // What warming prevents: the same calls on a node with neither
+    // artifacts nor the modules in memory compile them.
+    let bare = Runtime::builder(profile.clone())
+        .cache_capacity(1)
+        .build()
+        .unwrap();
+    for (tx, want) in txs.iter().zip(&expected) {
+        assert_eq!(&bare.execute_call(tx, &world.state).unwrap(), want);
+    }
+    assert!(bare.cache_stats().compiled >= 3);
+    // Without an artifact cache, warming can only fill the memory cache,
+    // and says how many modules it could not keep there.
+    let report = bare.warm(world.state.codes());
+    assert_eq!(report.unready, 2, "{report:?}");
+}
+
+/// The load charge is per frame and by the instrumented size of the
+/// module it runs, whichever frame it is: a call's target and each callee
+/// (docs/costs.md, "Loading a stored module is charged"). Raising the
+/// price by 1,000 per frame and 1 per byte raises a call of a callee by
+/// exactly two frames' worth.
+#[test]
+fn every_frame_of_a_stored_contract_pays_to_load_its_module() {
+    let fuel_of = |profile: Profile| {
+        let rt = Runtime::new(profile).unwrap();
+        let mut state = MemoryState::default();
+        let caller = deploy(&rt, &mut state, CALLER, b"caller");
+        let callee = deploy(&rt, &mut state, CALLEE, b"callee");
+        let w = World {
+            rt,
+            state,
+            caller,
+            callee,
+        };
+        let r = w.call(callee, "put", 0, FUEL);
+        assert!(r.status.is_success(), "{}", r.status);
+        assert_eq!(r.calls.len(), 1);
+        let size = |wat: &str| {
+            w.rt.prepare(&wat::parse_str(wat).unwrap())
+                .unwrap()
+                .instrumented_bytes()
+        };
+        (r.fuel_used, size(CALLER) + size(CALLEE))
+    };
+    let base = Profile::asserted_senders();
+    let mut dearer = base.clone();
+    dearer.costs.wasm_load.base += 1_000;
+    dearer.costs.wasm_load.per_unit += 1;
+    let ((cheap, bytes), (dear, _)) = (fuel_of(base), fuel_of(dearer));
+    assert_eq!(dear - cheap, 2 * 1_000 + bytes);
+}

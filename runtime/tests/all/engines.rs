@@ -26,6 +26,19 @@ fn run_on(compiler: Compiler, wat: &str, entry: &str, fuel: u64) -> Receipt {
     receipt
 }
 
+/// What a call of `wat` pays before its entry runs: loading the stored
+/// module (`wasm_load`, by its instrumented size) and the instance with
+/// `pages` initial pages.
+fn frame(wat: &str, pages: u64) -> u64 {
+    let profile = Profile::default();
+    let wasm = module_bytes(wat.as_bytes()).unwrap();
+    let module = Runtime::new(profile.clone())
+        .unwrap()
+        .prepare(&wasm)
+        .unwrap();
+    module.load_fuel(&profile.costs) + profile.costs.wasm_instance.total(pages)
+}
+
 /// Runs on both compilers, asserts identical receipts, returns one.
 fn run(wat: &str, entry: &str, fuel: u64) -> Receipt {
     let [a, b] = COMPILERS.map(|c| run_on(c, wat, entry, fuel));
@@ -44,8 +57,8 @@ const COUNTING_LOOP: &str = r#"(module
 fn a_loop_costs_its_instructions_per_iteration_exactly() {
     // Per iteration: local.get, i32.const, i32.add, local.set, local.get,
     // i32.const, i32.lt_u, br_if = 8; `loop` and `end` are free.
-    // The instance (no memory) is paid first.
-    let fuel = Profile::default().costs.wasm_instance.total(0) + 8 * 1000;
+    // Loading the module and the instance (no memory) are paid first.
+    let fuel = frame(COUNTING_LOOP, 0) + 8 * 1000;
     let r = run(COUNTING_LOOP, "run", 1_000_000);
     assert_eq!(r.status, Status::Success);
     assert_eq!(r.fuel_used, fuel);
@@ -66,7 +79,7 @@ fn bulk_memory_costs_its_base_and_each_byte_on_every_compiler() {
     let wat = r#"(module (memory 1)
       (func (export "fill") (memory.fill (i32.const 0) (i32.const 7) (i32.const 65536)))
       (func (export "copy") (memory.copy (i32.const 0) (i32.const 100) (i32.const 1000))))"#;
-    let page = c.wasm_instance.total(1);
+    let page = frame(wat, 1);
     let fill = page + 3 * c.wasm_op.base + c.wasm_memory_bulk.total(65536);
     assert_eq!(run(wat, "fill", 1_000_000).fuel_used, fill);
     assert_eq!(
@@ -82,7 +95,7 @@ fn bulk_memory_costs_its_base_and_each_byte_on_every_compiler() {
       (func (export "run") (memory.fill (i32.const 0) (i32.const 0) (i32.const 0))))"#;
     assert_eq!(
         run(empty, "run", 1_000_000).fuel_used,
-        page + 3 * c.wasm_op.base + c.wasm_memory_bulk.base
+        frame(empty, 1) + 3 * c.wasm_op.base + c.wasm_memory_bulk.base
     );
 }
 
@@ -92,16 +105,18 @@ fn instantiation_costs_the_instance_and_its_initial_pages() {
     let wat = r#"(module (memory 3) (data (i32.const 0) "some data")
       (global $g (mut i32) (i32.const 5))
       (func (export "run")))"#;
-    let pages = c.wasm_instance.total(3);
+    let pages = frame(wat, 3);
+    assert_eq!(pages - frame(wat, 0), 3 * c.wasm_instance.per_unit);
     let r = run(wat, "run", pages);
     assert_eq!((r.status, r.fuel_used), (Status::Success, pages));
     // A limit that cannot pay for the pages runs nothing.
     let r = run(wat, "run", pages - 1);
     assert_eq!((r.status, r.fuel_used), (Status::OutOfFuel, pages - 1));
     // No memory: the instance alone.
-    let none = c.wasm_instance.total(0);
-    assert!(none > 0);
-    let r = run(r#"(module (func (export "run")))"#, "run", none);
+    let empty = r#"(module (func (export "run")))"#;
+    let none = frame(empty, 0);
+    assert!(none > c.wasm_instance.base + c.wasm_load.base);
+    let r = run(empty, "run", none);
     assert_eq!((r.status, r.fuel_used), (Status::Success, none));
 }
 
@@ -111,7 +126,7 @@ fn memory_grow_pays_for_the_pages_it_asks_for_granted_or_not() {
     let wat = r#"(module (memory 1)
       (func (export "grow2") (drop (memory.grow (i32.const 2))))
       (func (export "refused") (drop (memory.grow (i32.const 1000)))))"#;
-    let page = c.wasm_instance.total(1);
+    let page = frame(wat, 1);
     // i32.const + memory.grow + drop, then 2 pages.
     let fixed = page + 2 * c.wasm_op.base + c.wasm_memory_grow.base;
     assert_eq!(
@@ -137,7 +152,7 @@ fn operators_cost_their_class() {
       (func (export "sqrt") (drop (f64.sqrt (f64.const 2))))
       (func (export "drop_elem") (elem.drop $e))
       (func (export "table_grow") (drop (table.grow (ref.null func) (i32.const 5)))))"#;
-    let page = c.wasm_instance.total(1);
+    let page = frame(wat, 1);
     let op = c.wasm_op.base;
     for (entry, fuel) in [
         ("load", 2 * op + c.memory_access.price(1)),
@@ -168,9 +183,8 @@ fn loads_and_stores_cost_the_price_of_the_memorys_size() {
                 r#"(module (memory {pages})
                   (func (export "run") (drop (i64.load (i32.const 8))) (i32.store (i32.const 0) (i32.const 1))))"#
             );
-            let expected = c.wasm_instance.total(u64::from(pages))
-                + 4 * op
-                + 2 * prices.price(u64::from(pages));
+            let expected =
+                frame(&wat, u64::from(pages)) + 4 * op + 2 * prices.price(u64::from(pages));
             assert_eq!(
                 run(&wat, "run", 100_000_000).fuel_used,
                 expected,
@@ -188,7 +202,7 @@ fn loads_and_stores_cost_the_price_of_the_memorys_size() {
       (func (export "refused")
         (drop (memory.grow (i32.const 1000)))
         (drop (i32.load (i32.const 0)))))"#;
-    let start = c.wasm_instance.total(16);
+    let start = frame(wat, 16);
     let grow = |pages| 2 * op + c.wasm_memory_grow.total(pages);
     assert_eq!(
         run(wat, "run", 100_000_000).fuel_used,
