@@ -102,7 +102,7 @@ pub(crate) fn artifact_dir() -> Option<std::path::PathBuf> {
 
 /// Creates `dir` (and its parents) readable and writable by this user
 /// only, and refuses one that others may write.
-fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+pub(crate) fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt};
     std::fs::DirBuilder::new()
         .recursive(true)

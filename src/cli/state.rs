@@ -74,6 +74,19 @@ enum StateCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Compile every module the state stores into the artifact cache (or
+    /// check the artifacts already there), so that no later command
+    /// compiles a stored contract: what a node does at start-up.
+    Warm {
+        /// The state directory.
+        dir: PathBuf,
+        /// The compiler whose artifacts to make.
+        #[arg(long, value_enum, default_value = "cranelift")]
+        compiler: super::CompilerArg,
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
     /// A contract's storage value under KEY, with its Merkle proof against
     /// the state root (checked before it is printed).
     Get {
@@ -119,6 +132,11 @@ pub fn state(args: StateArgs) -> Result<Outcome> {
             };
             keys(DirState::open(&dir)?.state(), id, page, json)?;
         }
+        StateCommand::Warm {
+            dir,
+            compiler,
+            json,
+        } => warm(DirState::open(&dir)?.state(), compiler, json)?,
         StateCommand::Get {
             dir,
             address,
@@ -167,6 +185,37 @@ fn info(dir: &DirState, json: bool) -> Result<()> {
         outln!("contracts  {contracts}");
         outln!("storage    {storage} keys");
         outln!("nonces     {nonces} used by signed transactions");
+    }
+    Ok(())
+}
+
+fn warm(state: &MemoryState, compiler: super::CompilerArg, json: bool) -> Result<()> {
+    let Some(cache) = super::artifact_dir() else {
+        bail!("no artifact cache to warm (VERITY_CACHE_DIR is empty)");
+    };
+    super::private_dir(&cache)
+        .with_context(|| format!("the artifact cache {} is not usable", cache.display()))?;
+    let runtime = super::one_shot_runtime(compiler)?;
+    let report = runtime.warm(state.codes());
+    if json {
+        let doc = json!({"cache": cache.display().to_string(), "loaded": report.loaded,
+            "compiled": report.compiled, "rejected": report.rejected, "unready": report.unready});
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        outln!(
+            "{} modules in {}: {} loaded, {} compiled, {} rejected by this profile",
+            report.loaded + report.compiled + report.held + report.rejected,
+            cache.display(),
+            report.loaded,
+            report.compiled,
+            report.rejected
+        );
+    }
+    if report.unready > 0 {
+        let why = runtime
+            .artifact_cache_error()
+            .unwrap_or_else(|| "the artifact cache is not usable".into());
+        bail!("{} modules could not be written: {why}", report.unready);
     }
     Ok(())
 }

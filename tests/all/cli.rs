@@ -2022,15 +2022,57 @@ fn a_deploy_pays_for_its_compile_and_calls_load_the_compiled_code() {
         stderr.contains("debug: code: 1 compiled, 0 loaded"),
         "{stderr}"
     );
-    // A call pays for nothing but its instance (the module has no memory)
-    // and its code: the compile is free.
+    // A call pays for nothing but loading its module and its instance
+    // (the module has no memory) and its code: the compile is free.
     assert_eq!(
         stdout_json(&out)["fuel_used"],
-        verity_runtime::Profile::default()
-            .costs
-            .wasm_instance
-            .total(0)
+        crate::common::load_fuel(&wasm)
+            + verity_runtime::Profile::default()
+                .costs
+                .wasm_instance
+                .total(0)
     );
+    // `state warm` readies an empty cache from the state: it compiles the
+    // stored module once, then every command loads it.
+    let fresh = dir.path().join("fresh");
+    let in_fresh = |args: &[&str]| {
+        verity()
+            .env("VERITY_CACHE_DIR", &fresh)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let warmed = in_fresh(&["state", "warm", s, "--json"]);
+    assert_eq!(
+        code(&warmed),
+        0,
+        "{}",
+        String::from_utf8_lossy(&warmed.stderr)
+    );
+    let report = stdout_json(&warmed);
+    assert_eq!(
+        (&report["compiled"], &report["loaded"]),
+        (&1.into(), &0.into())
+    );
+    let out = in_fresh(&["call", &contract, "--entry", "nop", "--state", s, "--debug"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("debug: code: 0 compiled, 1 loaded"),
+        "{stderr}"
+    );
+    let again = stdout_json(&in_fresh(&["state", "warm", s, "--json"]));
+    assert_eq!(
+        (&again["compiled"], &again["loaded"]),
+        (&0.into(), &1.into())
+    );
+    // With no cache there is nothing to warm: an error, not a silent no-op.
+    let none = verity()
+        .env("VERITY_CACHE_DIR", "")
+        .args(["state", "warm", s])
+        .output()
+        .unwrap();
+    assert_eq!(code(&none), 2);
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no artifact cache"));
 }
 
 #[test]

@@ -49,6 +49,17 @@ pub fn preparation_fuel(code: &[u8]) -> u64 {
         .total(instrumented.code.len() as u64)
 }
 
+/// What a frame running `code` as a stored contract pays to load it
+/// (`wasm_load`, docs/costs.md), by the same rule.
+pub fn load_fuel(code: &[u8]) -> u64 {
+    let profile = Profile::default();
+    let instrumented = verity_runtime::instrument::instrument(code, &profile).unwrap();
+    profile
+        .costs
+        .wasm_load
+        .total(instrumented.code.len() as u64)
+}
+
 /// The artifact cache the tests' `verity` processes share.
 pub fn cache_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("verity-artifacts")
