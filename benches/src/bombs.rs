@@ -141,6 +141,21 @@ pub(crate) fn bombs(profile: &Profile) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// A module just past the instrumented size at which Winch compiles instead
+/// of Cranelift, and cheap enough for a deploy to pay for: straight-line
+/// branches in 8 bodies.
+pub(crate) fn winch_module() -> Vec<u8> {
+    let target = verity_runtime::CRANELIFT_MAX_INSTRUMENTED_BYTES * 5 / 4;
+    // About 24 instrumented bytes per 4-byte `i32.const 0; br_if 0`.
+    let per_body = target / 8 / 24;
+    let mut body: Vec<u8> = vec![0x00, 0x02, 0x40];
+    for _ in 0..per_body {
+        body.extend_from_slice(&[0x41, 0x00, 0x0d, 0x00]);
+    }
+    body.extend_from_slice(&[0x0b, 0x0b]);
+    module(&vec![body; 8])
+}
+
 fn leb(mut x: usize, out: &mut Vec<u8>) {
     loop {
         let b = (x & 0x7f) as u8;

@@ -720,6 +720,9 @@ fn run(args: &Args) -> Result<Report> {
     if want("cold_callees") {
         rows.push(cold::row(args.quick)?);
     }
+    if want("load_cost") {
+        rows.push(cold::load_row(args.quick)?);
+    }
     if want("adversarial") {
         rows.extend(adversarial::rows(&rt, args.quick)?);
         // The same runtime, after the corpus (docs/performance.md, "Open").
