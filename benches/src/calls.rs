@@ -288,3 +288,54 @@ pub(crate) fn escrow_transfer(quick: bool, rt: &Runtime) -> Result<Row> {
         .insert("direct_fuel_used".into(), direct_fuel as f64);
     Ok(row.finish())
 }
+
+/// A contract that calls its own `down` until the depth limit refuses the
+/// call, with `PAGES` pages of initial memory per frame; `run` starts a
+/// chain again and again until the fuel runs out.
+const CHAIN: &str = r#"(module
+  (import "verity" "current_contract" (func $current (param i32)))
+  (import "verity" "call" (func $call (param i32 i32 i32 i32 i32 i64) (result i32)))
+  (memory (export "memory") PAGES)
+  (data (i32.const 100) "down")
+  (func $down (export "down")
+    (call $current (i32.const 0))
+    (drop (call $call (i32.const 0) (i32.const 100) (i32.const 4) (i32.const 0) (i32.const 0) (i64.const 0))))
+  (func (export "run") (loop $l (call $down) (br $l))))"#;
+
+/// `call_chain`: the deepest, largest-memory shape of calls, timed per
+/// unit of fuel: chains of direct self-calls to `max_call_depth`, each
+/// frame with 1 page, 1 MiB or 16 MiB of initial memory (every live frame
+/// is counted in the transaction's memory bound), repeated until the fuel
+/// runs out. The row is the worst of the three, against the 5 ns per fuel
+/// of the 2 s-per-`max_fuel` rule.
+pub(crate) fn call_chain(quick: bool, rt: &Runtime) -> Result<Row> {
+    let fuel = if quick { 40_000_000 } else { 400_000_000 };
+    let mut row = Row::new("call_chain", "ns/fuel", false);
+    let mut worst = 0.0f64;
+    for pages in [1u32, 16, 256] {
+        let wat = CHAIN.replace("PAGES", &pages.to_string());
+        let mut state = MemoryState::default();
+        let code = module_bytes(wat.as_bytes())?;
+        let chain = deploy(rt, &mut state, &code, ALICE, 3, "", Vec::new())?;
+        let tx = Transaction::call(chain, "run").with_fuel(fuel);
+        let reps = if quick { 1 } else { 3 };
+        let mut samples = Vec::new();
+        for _ in 0..reps {
+            let start = std::time::Instant::now();
+            let r = rt.execute_call(&tx, &state)?;
+            samples.push(start.elapsed().as_secs_f64());
+            ensure!(
+                r.status == verity_runtime::Status::OutOfFuel,
+                "the chain of {pages} pages ended {}",
+                r.status
+            );
+        }
+        samples.sort_by(f64::total_cmp);
+        let ns = samples[samples.len() / 2] * 1e9 / fuel as f64;
+        eprintln!("call_chain: {pages} pages per frame: {ns:.2} ns per fuel");
+        row.ratios.insert(format!("ns_per_fuel_{pages}_pages"), ns);
+        worst = worst.max(ns);
+    }
+    row.verity = Some(worst);
+    Ok(row.finish())
+}

@@ -690,6 +690,9 @@ fn run(args: &Args) -> Result<Report> {
     if want("call_flood") {
         rows.push(calls::call_flood(args.quick, &rt)?);
     }
+    if want("call_chain") {
+        rows.push(calls::call_chain(args.quick, &rt)?);
+    }
     for k in kernels() {
         if want(k.name) {
             rows.push(kernel(args.quick, &k, &rt, [&wt, &wt_fuel], &wi)?);

@@ -156,6 +156,27 @@ const TARGETS: &[Target] = &[
         false,
     ),
     target(
+        "load_cost: loading a stored module ≤ 5 ns per fuel charged (worst median)",
+        "load_cost",
+        None,
+        5.0,
+        false,
+    ),
+    target(
+        "cold_callees on a node just started (warmed) ≤ 5 ns per fuel",
+        "cold_callees",
+        Some(("ns_per_fuel", " ns")),
+        5.0,
+        false,
+    ),
+    target(
+        "call_chain: deepest, largest-memory chains ≤ 5 ns per fuel",
+        "call_chain",
+        None,
+        5.0,
+        false,
+    ),
+    target(
         "cold_compile of token ≤ 10 ms",
         "cold_compile_token",
         None,
