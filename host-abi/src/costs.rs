@@ -163,7 +163,7 @@ cost_schedule! {
     /// deploy or a one-shot run brings, charged before anything runs: per
     /// transaction, and per byte of the instrumented module. Calibrated on
     /// the compile bombs (docs/costs.md, "Preparing a module is charged").
-    wasm_prepare = (400_000, 256),
+    wasm_prepare = (400_000, 352),
 }
 
 /// One tier of [`AccessPrices`]: the price of a load or store while the

@@ -295,7 +295,7 @@ fn preparation_fuel(code: &[u8]) -> u64 {
         .code
         .len() as u64;
     let rule = profile.costs.wasm_prepare;
-    assert_eq!((rule.base, rule.per_unit), (400_000, 256));
+    assert_eq!((rule.base, rule.per_unit), (400_000, 352));
     rule.base + rule.per_unit * instrumented
 }
 
