@@ -10,6 +10,9 @@
 //!
 //! - [`Tree`]: the whole tree in memory, for an executor: reads, batched
 //!   writes (each changed node rehashed once), and [`Tree::prove`].
+//! - [`stored`]: the same tree in a store of nodes (a database table),
+//!   for a state on disk: nothing is loaded to open it, and a read, a
+//!   batch of writes or a proof touches the nodes on its paths.
 //! - [`Proof`]: one proof for all the keys a transaction touched, and what a
 //!   verifier does with it, with no state database: check it against the
 //!   pre-state root, answer reads (present with its value hash, or proven
@@ -26,6 +29,7 @@ extern crate alloc;
 
 mod hash;
 mod proof;
+pub mod stored;
 mod transition;
 mod tree;
 

@@ -83,7 +83,9 @@ impl Default for Tree {
 type Node = (Ref, Hash);
 
 /// `writes` sorted by path, one per path: the last write to a path wins.
-fn last_write_per_path(mut writes: Vec<(Hash, Option<Hash>)>) -> Vec<(Hash, Option<Hash>)> {
+pub(crate) fn last_write_per_path(
+    mut writes: Vec<(Hash, Option<Hash>)>,
+) -> Vec<(Hash, Option<Hash>)> {
     // Stable: among equal paths the last write stays last.
     writes.sort_by_key(|w| w.0);
     let mut deduped: Vec<(Hash, Option<Hash>)> = Vec::with_capacity(writes.len());
