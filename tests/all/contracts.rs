@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use crate::common::{fixture, root, verity};
+use crate::common::{fixture, preparation_fuel, root, verity};
 use serde::Deserialize;
 use verity_runtime::{
     AccountKey, Compiler, ContractId, Profile, Runtime, Scheme, Status, TrapKind,
@@ -348,11 +348,12 @@ fn counter_and_hasher_work_through_the_runtime() {
     assert_eq!(chained, expect);
 }
 
-/// Runs one hostile entry twice; asserts the status, identical receipts and
-/// that nothing reached the state.
+/// Runs one hostile entry twice with `fuel` beyond what preparing the
+/// module costs; asserts the status, identical receipts and that nothing
+/// reached the state.
 fn hostile(entry: &str, input: &[u8], fuel: u64) -> Status {
     let mut h = harness("hostile");
-    h.set_fuel(fuel);
+    h.set_fuel(preparation_fuel(&wasm("hostile")) + fuel);
     let a = h.call_raw(entry, input).unwrap();
     let b = h.call_raw(entry, input).unwrap();
     assert_eq!(
