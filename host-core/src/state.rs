@@ -224,6 +224,32 @@ pub fn check_receipt_transition(
     Ok(())
 }
 
+/// The paths a receipt's witness proves (every key it read or wrote) and,
+/// of them, the paths its writes remove: what a state proves to make the
+/// witness (docs/state-tree.md, "Proofs").
+///
+/// ```
+/// use verity_host_abi::Receipt;
+/// use verity_host_core::state::witness_paths;
+///
+/// // A removed key is proved, and named as removed.
+/// fn removes_all_it_proves(receipt: &Receipt) -> bool {
+///     let (paths, removed) = witness_paths(receipt);
+///     paths.len() == removed.len()
+/// }
+/// ```
+pub fn witness_paths(receipt: &Receipt) -> (Vec<[u8; 32]>, Vec<[u8; 32]>) {
+    let mut paths: Vec<[u8; 32]> = receipt.reads.iter().map(|r| key_path(&r.key)).collect();
+    let writes = committed(receipt);
+    paths.extend(writes.iter().map(|w| key_path(&w.key)));
+    let removed: Vec<[u8; 32]> = writes
+        .iter()
+        .filter(|w| w.value.is_none())
+        .map(|w| key_path(&w.key))
+        .collect();
+    (paths, removed)
+}
+
 /// The writes a receipt commits: all of them if it succeeded, none if not.
 fn committed(receipt: &Receipt) -> &[WriteEntry] {
     // A failed run's writes are empty, but a signed transaction's nonce
@@ -281,14 +307,7 @@ impl MemoryState {
     /// [`check_receipt_transition`] checks. Made before the receipt is
     /// committed.
     pub fn witness(&self, receipt: &Receipt) -> Vec<u8> {
-        let mut paths: Vec<[u8; 32]> = receipt.reads.iter().map(|r| key_path(&r.key)).collect();
-        let writes = committed(receipt);
-        paths.extend(writes.iter().map(|w| key_path(&w.key)));
-        let removed: Vec<[u8; 32]> = writes
-            .iter()
-            .filter(|w| w.value.is_none())
-            .map(|w| key_path(&w.key))
-            .collect();
+        let (paths, removed) = witness_paths(receipt);
         self.tree.prove(&paths, &removed)
     }
 

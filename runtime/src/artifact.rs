@@ -128,6 +128,19 @@ pub struct WarmReport {
     pub unready: u64,
 }
 
+/// Reports add up: warming modules one at a time (as `verity state warm`
+/// does, to hold one in memory at a time) reports what warming them at
+/// once would.
+impl std::ops::AddAssign for WarmReport {
+    fn add_assign(&mut self, other: WarmReport) {
+        self.loaded += other.loaded;
+        self.compiled += other.compiled;
+        self.held += other.held;
+        self.rejected += other.rejected;
+        self.unready += other.unready;
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Counters {
     pub(crate) memory_hits: AtomicU64,

@@ -7,8 +7,8 @@ use clap::Args;
 use verity_runtime::abi::contract::{ContractRecord, code_key, record_key};
 use verity_runtime::abi::spec::ContractSpec;
 use verity_runtime::{
-    ChainContext, ContractId, DirState, Hash32, MemoryState, Receipt, Target, Transaction,
-    contract_spec,
+    ChainContext, ContractId, DirState, Hash32, MemoryState, Receipt, StateBackend, Target,
+    Transaction, contract_spec,
 };
 
 use super::Outcome;
@@ -237,15 +237,15 @@ pub(super) fn execute_as(
     };
     let mut dir_state = args.state.as_deref().map(open).transpose()?;
     let empty = MemoryState::default();
-    let state: &MemoryState = match &dir_state {
-        Some(d) => d.state(),
+    let state: &dyn StateBackend = match &dir_state {
+        Some(d) => d,
         None => &empty,
     };
     // A call's code is the code its contract's record names, in the state.
     let mut deployed = true;
     let (code, name) = match (code, tx.target) {
         (Some(code), _) => code,
-        (None, Target::Call { contract }) => match stored_code(state, &contract) {
+        (None, Target::Call { contract }) => match stored_code(state, &contract)? {
             Some(code) => (code, format!("contract {contract}")),
             None => {
                 deployed = false;
@@ -379,7 +379,11 @@ pub(super) fn execute_as(
         );
         eprint!("{}", fuel_human(&run.fuel));
     }
-    let witness = args.witness.as_ref().map(|_| state.witness(&receipt));
+    let witness = match (&args.witness, &dir_state) {
+        (None, _) => None,
+        (Some(_), Some(d)) => Some(d.witness(&receipt)?),
+        (Some(_), None) => Some(empty.witness(&receipt)),
+    };
 
     // Delivery, in an order that keeps exit 2 meaning "not committed":
     // the receipt and witness files are staged (created exclusively under
@@ -522,11 +526,14 @@ fn input(
 }
 
 /// The code the record of `contract` names, if the state holds both.
-fn stored_code(state: &MemoryState, contract: &ContractId) -> Option<Vec<u8>> {
-    let record = ContractRecord::decode(state.value(&record_key(contract))?)?;
-    state
-        .value(&code_key(&record.code_hash))
-        .map(<[u8]>::to_vec)
+fn stored_code(state: &dyn StateBackend, contract: &ContractId) -> Result<Option<Vec<u8>>> {
+    let Some(record) = state.get(&record_key(contract))? else {
+        return Ok(None);
+    };
+    let Some(record) = ContractRecord::decode(&record) else {
+        return Ok(None);
+    };
+    Ok(state.get(&code_key(&record.code_hash))?)
 }
 
 /// Whether two output paths name the same file: the same name in the same

@@ -9,7 +9,7 @@ use verity_runtime::abi::auth::NONCE_KIND;
 use verity_runtime::abi::contract::{
     CODE_KIND, ContractRecord, RECORD_KIND, STORAGE_KIND, record_key, storage_key, storage_prefix,
 };
-use verity_runtime::{ContractId, DirState, MemoryState};
+use verity_runtime::{ContractId, DirState};
 use verity_state_tree::{Proof, key_path, value_hash};
 
 use super::Outcome;
@@ -30,6 +30,16 @@ enum StateCommand {
     },
     /// The state root and what the state holds: code, contracts, storage.
     Info {
+        /// The state directory.
+        dir: PathBuf,
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the whole state: every tree node against its parent, the
+    /// tree's leaves against the values, and the root (opening checks only
+    /// the root and what a command reads).
+    Check {
         /// The state directory.
         dir: PathBuf,
         /// Print one JSON document.
@@ -109,11 +119,12 @@ pub fn state(args: StateArgs) -> Result<Outcome> {
             outln!("created an empty state at {}", dir.display());
         }
         StateCommand::Info { dir, json } => info(&DirState::open(&dir)?, json)?,
+        StateCommand::Check { dir, json } => check(&DirState::open(&dir)?, json)?,
         StateCommand::Contract { dir, address, json } => {
             let id = address_arg(&address)?;
-            return contract(DirState::open(&dir)?.state(), id, json);
+            return contract(&DirState::open(&dir)?, id, json);
         }
-        StateCommand::Contracts { dir, json } => contracts(DirState::open(&dir)?.state(), json)?,
+        StateCommand::Contracts { dir, json } => contracts(&DirState::open(&dir)?, json)?,
         StateCommand::Keys {
             dir,
             address,
@@ -130,13 +141,13 @@ pub fn state(args: StateArgs) -> Result<Outcome> {
                 after: after.as_deref(),
                 limit,
             };
-            keys(DirState::open(&dir)?.state(), id, page, json)?;
+            keys(&DirState::open(&dir)?, id, page, json)?;
         }
         StateCommand::Warm {
             dir,
             compiler,
             json,
-        } => warm(DirState::open(&dir)?.state(), compiler, json)?,
+        } => warm(&DirState::open(&dir)?, compiler, json)?,
         StateCommand::Get {
             dir,
             address,
@@ -145,7 +156,7 @@ pub fn state(args: StateArgs) -> Result<Outcome> {
         } => {
             let id = address_arg(&address)?;
             let key = parse_bytes_arg("KEY", &key)?;
-            return get(DirState::open(&dir)?.state(), id, &key, json);
+            return get(&DirState::open(&dir)?, id, &key, json);
         }
     }
     Ok(Outcome::Ok)
@@ -156,10 +167,11 @@ fn address_arg(text: &str) -> Result<ContractId> {
         .with_context(|| format!("`{text}` is not a contract address (64 hex digits)"))
 }
 
-fn info(dir: &DirState, json: bool) -> Result<()> {
-    let state = dir.state();
-    let (mut code, mut contracts, mut storage, mut nonces, mut bytes) = (0u64, 0, 0, 0, 0u64);
-    for (k, v) in state.iter() {
+fn info(state: &DirState, json: bool) -> Result<()> {
+    let (mut code, mut contracts, mut storage, mut nonces) = (0u64, 0, 0, 0);
+    let (mut keys, mut bytes) = (0u64, 0u64);
+    state.scan(&[], |k, v| {
+        keys += 1;
         bytes += (k.len() + v.len()) as u64;
         match k.first() {
             Some(&CODE_KIND) => code += 1,
@@ -168,19 +180,17 @@ fn info(dir: &DirState, json: bool) -> Result<()> {
             Some(&NONCE_KIND) => nonces += 1,
             _ => {}
         }
-    }
+        true
+    })?;
     if json {
         let doc = json!({
-            "root": state.root().to_hex(), "keys": state.len(), "code": code,
+            "root": state.root().to_hex(), "keys": keys, "code": code,
             "contracts": contracts, "storage_keys": storage, "nonces": nonces, "bytes": bytes,
         });
         outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         outln!("root       {}", state.root());
-        outln!(
-            "keys       {} ({bytes} bytes of keys and values)",
-            state.len()
-        );
+        outln!("keys       {keys} ({bytes} bytes of keys and values)");
         outln!("code       {code} modules");
         outln!("contracts  {contracts}");
         outln!("storage    {storage} keys");
@@ -189,14 +199,46 @@ fn info(dir: &DirState, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn warm(state: &MemoryState, compiler: super::CompilerArg, json: bool) -> Result<()> {
+fn check(state: &DirState, json: bool) -> Result<()> {
+    use std::io::IsTerminal;
+    let terminal = std::io::stderr().is_terminal();
+    let report = state.check(|done, total| {
+        if terminal {
+            eprint!("\rchecking: {done} of {total} keys");
+        }
+    });
+    if terminal {
+        eprintln!();
+    }
+    let report = report?;
+    if json {
+        let doc = json!({
+            "root": state.root().to_hex(), "keys": report.keys, "nodes": report.nodes,
+            "bytes": report.bytes, "ok": true,
+        });
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        outln!(
+            "ok: root {} over {} keys ({} bytes), {} tree nodes, all agree",
+            state.root(),
+            report.keys,
+            report.bytes,
+            report.nodes
+        );
+    }
+    Ok(())
+}
+
+fn warm(state: &DirState, compiler: super::CompilerArg, json: bool) -> Result<()> {
     let Some(cache) = super::artifact_dir() else {
         bail!("no artifact cache to warm (VERITY_CACHE_DIR is empty)");
     };
     super::private_dir(&cache)
         .with_context(|| format!("the artifact cache {} is not usable", cache.display()))?;
     let runtime = super::one_shot_runtime(compiler)?;
-    let report = runtime.warm(state.codes());
+    // One module in memory at a time, whatever the state stores.
+    let mut report = verity_runtime::WarmReport::default();
+    state.for_each_code(|code| report += runtime.warm([code]))?;
     if json {
         let doc = json!({"cache": cache.display().to_string(), "loaded": report.loaded,
             "compiled": report.compiled, "rejected": report.rejected, "unready": report.unready});
@@ -220,20 +262,29 @@ fn warm(state: &MemoryState, compiler: super::CompilerArg, json: bool) -> Result
     Ok(())
 }
 
-fn contracts(state: &MemoryState, json: bool) -> Result<()> {
+fn contracts(state: &DirState, json: bool) -> Result<()> {
     let mut rows = Vec::new();
-    for (k, v) in state
-        .iter()
-        .filter(|(k, _)| k.first() == Some(&RECORD_KIND))
-    {
-        let id = ContractId(
-            k[1..]
-                .try_into()
-                .with_context(|| format!("a record key of {} bytes", k.len()))?,
-        );
-        let record = ContractRecord::decode(v)
-            .with_context(|| format!("the record of contract {id} does not decode"))?;
-        rows.push((id, record));
+    let mut bad = None;
+    state.scan(&[RECORD_KIND], |k, v| {
+        if k.first() != Some(&RECORD_KIND) {
+            return false;
+        }
+        let Ok(id) = <[u8; 32]>::try_from(&k[1..]) else {
+            bad = Some(format!("a record key of {} bytes", k.len()));
+            return false;
+        };
+        let id = ContractId(id);
+        match ContractRecord::decode(v) {
+            Some(record) => rows.push((id, record)),
+            None => {
+                bad = Some(format!("the record of contract {id} does not decode"));
+                return false;
+            }
+        }
+        true
+    })?;
+    if let Some(why) = bad {
+        bail!(why);
     }
     if json {
         let doc: Vec<_> = rows
@@ -260,18 +311,32 @@ struct Page<'a> {
     limit: usize,
 }
 
-fn keys(state: &MemoryState, id: ContractId, page: Page<'_>, json: bool) -> Result<()> {
-    if state.value(&record_key(&id)).is_none() {
+fn keys(state: &DirState, id: ContractId, page: Page<'_>, json: bool) -> Result<()> {
+    if state.value(&record_key(&id))?.is_none() {
         bail!("no contract at address {id}");
     }
     let own = storage_prefix(&id);
-    let mut matching = state
-        .iter()
-        .filter_map(|(k, v)| Some((k.strip_prefix(&own[..])?, v)))
-        .filter(|(k, _)| k.starts_with(page.prefix))
-        .filter(|(k, _)| page.after.is_none_or(|a| *k > a));
-    let shown: Vec<(&[u8], &[u8])> = matching.by_ref().take(page.limit).collect();
-    let more = matching.next().is_some();
+    let mut start = own.to_vec();
+    start.extend_from_slice(page.after.unwrap_or(page.prefix));
+    let mut shown: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut more = false;
+    state.scan(&start, |k, v| {
+        let Some(k) = k
+            .strip_prefix(&own[..])
+            .filter(|k| k.starts_with(page.prefix))
+        else {
+            return false;
+        };
+        if page.after.is_some_and(|a| k <= a) {
+            return true;
+        }
+        if shown.len() == page.limit {
+            more = true;
+            return false;
+        }
+        shown.push((k.to_vec(), v.to_vec()));
+        true
+    })?;
     let next = more
         .then(|| shown.last().map(|(k, _)| hex::encode(k)))
         .flatten();
@@ -294,17 +359,22 @@ fn keys(state: &MemoryState, id: ContractId, page: Page<'_>, json: bool) -> Resu
     Ok(())
 }
 
-fn contract(state: &MemoryState, id: ContractId, json: bool) -> Result<Outcome> {
-    let Some(bytes) = state.value(&record_key(&id)) else {
+fn contract(state: &DirState, id: ContractId, json: bool) -> Result<Outcome> {
+    let Some(bytes) = state.value(&record_key(&id))? else {
         bail!("no contract at address {id}");
     };
-    let record = ContractRecord::decode(bytes)
+    let record = ContractRecord::decode(&bytes)
         .with_context(|| format!("the record of contract {id} does not decode"))?;
     let prefix = storage_prefix(&id);
-    let keys = state.iter().filter(|(k, _)| k.starts_with(&prefix)).count();
+    let mut keys = 0u64;
+    state.scan(&prefix, |k, _| {
+        let own = k.starts_with(&prefix);
+        keys += u64::from(own);
+        own
+    })?;
     let stored = state
-        .value(&verity_runtime::abi::contract::code_key(&record.code_hash))
-        .map(<[u8]>::len);
+        .value(&verity_runtime::abi::contract::code_key(&record.code_hash))?
+        .map(|c| c.len());
     if json {
         let history: Vec<_> = record
             .history
@@ -338,10 +408,11 @@ fn contract(state: &MemoryState, id: ContractId, json: bool) -> Result<Outcome> 
     Ok(Outcome::Ok)
 }
 
-fn get(state: &MemoryState, id: ContractId, key: &[u8], json: bool) -> Result<Outcome> {
+fn get(state: &DirState, id: ContractId, key: &[u8], json: bool) -> Result<Outcome> {
     let full = storage_key(&id, key);
-    let value = state.value(&full);
-    let proof = state.prove(&[&full]);
+    let value = state.value(&full)?;
+    let value = value.as_deref();
+    let proof = state.prove(&[&full])?;
     // The proof is checked as a verifier would, before anyone relies on it.
     let mut decoded =
         Proof::decode(&proof, &[key_path(&full)], &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -381,6 +452,7 @@ fn get(state: &MemoryState, id: ContractId, key: &[u8], json: bool) -> Result<Ou
 mod tests {
     use super::*;
     use verity_runtime::Hash32;
+    use verity_runtime::MemoryState;
 
     #[test]
     fn a_proof_of_a_value_and_of_an_absence_check_against_the_root() {

@@ -5,37 +5,9 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::common::{fixture, verity};
+use crate::common::{code, fixture, path_str, run_cli, stdout_json, verity, with_spec};
 use serde_json::Value;
-use verity_runtime::{AccountKey, Profile, Scheme};
-
-fn run_cli(args: &[&str]) -> Output {
-    let out = verity().args(args).output().expect("spawn verity");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "verity panicked: {stderr}");
-    assert!(
-        !stderr.contains("RUST_BACKTRACE"),
-        "backtrace hint reached the user: {stderr}"
-    );
-    out
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exit code")
-}
-
-fn stdout_json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not one JSON document ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use verity_runtime::{AccountKey, Scheme};
 
 /// kitchen_sink `run`'s arguments, signed by the golden Ed25519 key (so
 /// that its sender is a key's address) with a fixed nonce.
@@ -414,12 +386,7 @@ fn state_directory_persists_successes_and_ignores_failures() {
         );
         increment_fuel = stdout_json(&out)["fuel_used"].as_u64().unwrap();
     }
-    let root = || {
-        verity_runtime::DirState::open(&state)
-            .unwrap()
-            .state()
-            .root()
-    };
+    let root = || verity_runtime::DirState::open(&state).unwrap().root();
     let before = root();
     // A reverted run that writes before aborting leaves the state as it was.
     let sink = fixture("kitchen_sink.wat");
@@ -689,68 +656,6 @@ fn a_closed_stdout_is_an_error_before_the_commit_never_a_panic() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-/// Runs the CLI with `args` and returns its exit code, its standard output
-/// and the peak resident memory, in bytes, of that one process (not of
-/// the other processes this test binary runs, a compiler among them).
-fn run_measured(args: &[&str]) -> (i32, Vec<u8>, u64) {
-    use std::io::{Read, Seek};
-    let mut stdout = tempfile::tempfile().unwrap();
-    #[expect(
-        clippy::zombie_processes,
-        reason = "reaped by wait4 below, which also reports its resource use"
-    )]
-    let child = verity()
-        .args(args)
-        .stdout(stdout.try_clone().unwrap())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = libc::pid_t::try_from(child.id()).unwrap();
-    let mut status = 0;
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: `wait4` waits for the child `pid` (ours, not yet waited for:
-    // `child` is never waited on or killed) and writes its exit status and
-    // a `rusage` to the two pointers, which point to memory of those types.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, usage.as_mut_ptr()) };
-    assert_eq!(waited, pid, "wait4 failed");
-    // SAFETY: wait4 returned the child's pid, so it filled the struct.
-    let usage = unsafe { usage.assume_init() };
-    assert!(libc::WIFEXITED(status), "the CLI did not exit normally");
-    let mut out = Vec::new();
-    stdout.rewind().unwrap();
-    stdout.read_to_end(&mut out).unwrap();
-    // ru_maxrss is in KiB on Linux.
-    let peak = u64::try_from(usage.ru_maxrss).unwrap() * 1024;
-    (libc::WEXITSTATUS(status), out, peak)
-}
-
-/// Everything a transaction can make the host hold at once (memory grown
-/// and filled to the cap, the most and largest events, a full write set,
-/// the largest output), run through the CLI with its JSON receipt: the
-/// process stays under the 256 MB the profile promises (docs/costs.md).
-#[test]
-fn the_worst_transaction_stays_under_256_mb() {
-    let (code, stdout, peak) = run_measured(&[
-        "run",
-        path_str(&fixture("adversarial/memory_worst.wat")),
-        "--entry",
-        "run",
-        "--fuel",
-        "100000000",
-        "--json",
-    ]);
-    assert_eq!(code, 0);
-    let receipt: Value = serde_json::from_slice(&stdout).unwrap();
-    assert_eq!(receipt["events"].as_array().unwrap().len(), 256);
-    assert!(
-        peak < 256 << 20,
-        "the CLI process peaked at {} MB",
-        peak >> 20
-    );
-    // The measurement is of this process: it did hold the 16 MiB memory.
-    assert!(peak > 16 << 20, "implausible peak of {} KB", peak >> 10);
-}
-
 /// An upgrade through the CLI: a contract asks to run code that `verity
 /// upload` stored; `state contract` then names the new code and
 /// its history, and the upgrade's receipt verifies with its witness and
@@ -920,75 +825,6 @@ fn simulate_reads_under_a_shared_lock_and_commits_nothing() {
     assert_eq!(code(&real), 0);
     assert_eq!(stdout_json(&simulated), stdout_json(&real));
     assert_ne!(root(s), before);
-}
-
-/// The deepest, largest frames at once: a contract that grows its memory
-/// to the cap, makes every page resident, and calls itself (a direct
-/// self-call is allowed) until `max_call_depth` refuses, so that every
-/// frame's 16 MiB is live at the bottom. Through the CLI, the process stays
-/// under the 256 MB the profile promises (docs/calls.md, "Memory").
-#[test]
-fn the_deepest_chain_of_largest_frames_stays_under_256_mb() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state");
-    let module = dir.path().join("deep.wat");
-    std::fs::write(
-        &module,
-        r#"(module
-  (import "verity" "current_contract" (func $me (param i32)))
-  (import "verity" "call" (func $call (param i32 i32 i32 i32 i32 i64) (result i32)))
-  (import "verity" "output_set" (func $out (param i32 i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 64) "run")
-  (func (export "run") (local $p i32)
-    (drop (memory.grow (i32.const 255)))
-    (loop $touch
-      (i32.store8 (local.get $p) (i32.const 1))
-      (local.set $p (i32.add (local.get $p) (i32.const 4096)))
-      (br_if $touch (i32.lt_u (local.get $p) (i32.const 0x1000000))))
-    (call $me (i32.const 0))
-    (i32.store8 (i32.const 32)
-      (call $call (i32.const 0) (i32.const 64) (i32.const 3) (i32.const 0) (i32.const 0) (i64.const 0)))
-    (call $out (i32.const 32) (i32.const 1))))"#,
-    )
-    .unwrap();
-    let s = path_str(&state);
-    assert_eq!(code(&run_cli(&["state", "init", s])), 0);
-    let out = run_cli(&["deploy", path_str(&module), "--state", s, "--json"]);
-    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
-    let contract = stdout_json(&out)["contract"].as_str().unwrap().to_string();
-    let (exit, stdout, peak) = run_measured(&[
-        "call",
-        &contract,
-        "--entry",
-        "run",
-        "--fuel",
-        "400000000",
-        "--state",
-        s,
-        "--json",
-    ]);
-    let receipt: Value = serde_json::from_slice(&stdout).unwrap();
-    assert_eq!(exit, 0, "{receipt}");
-    let depth = Profile::default().limits.max_call_depth as usize;
-    let calls = receipt["calls"].as_array().unwrap();
-    assert_eq!(calls.len(), depth, "one frame per depth, the last refused");
-    assert_eq!(calls[depth - 1]["depth"], Value::from(depth));
-    // The deepest frame's call was refused; every other frame saw success.
-    assert_eq!(receipt["output"], Value::from("00"));
-    assert!(
-        peak < 256 << 20,
-        "the CLI process peaked at {} MB",
-        peak >> 20
-    );
-    // It did hold every frame's memory at once.
-    let frames = (depth as u64 + 1) * (16 << 20);
-    assert!(
-        peak > frames,
-        "peak of {} MB is below the frames' {} MB",
-        peak >> 20,
-        frames >> 20
-    );
 }
 
 /// A new state at `state` holding the fixture token, deployed by `owner`
@@ -1781,33 +1617,6 @@ fn rejected_deploys_missing_arguments_and_usage_errors_say_what_happened() {
     assert!(help.contains("`call` needs one"), "{help}");
 }
 
-/// The decode bomb of issue 20: a spec declaring `Vec<Vec<S>>` (`S` a
-/// zero-sized struct whose long name shares a prefix with 56 others) and a
-/// run emitting 256 events of 8 KiB of such data, which asked for millions
-/// of JSON values per event. One budget covers the whole receipt: the
-/// receipt prints, with a note, within 64 MB, through `run` and `verify`.
-/// The module `wat` with `spec` as its `verity.spec` custom section.
-fn with_spec(wat: &str, spec: &verity_runtime::abi::spec::ContractSpec) -> Vec<u8> {
-    let mut module = wat::parse_str(wat).unwrap();
-    let section = spec.encode();
-    let name = b"verity.spec";
-    let mut payload = vec![name.len() as u8];
-    payload.extend_from_slice(name);
-    payload.extend_from_slice(&section);
-    module.push(0);
-    let mut n = payload.len();
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        module.push(if n == 0 { byte } else { byte | 0x80 });
-        if n == 0 {
-            break;
-        }
-    }
-    module.extend_from_slice(&payload);
-    module
-}
-
 /// A struct of many fields carried by many events: `inspect` prints it
 /// once, so its output stays proportional to the module (it used to print
 /// the fields on every event line: 100 MB for a 65 KB module).
@@ -1865,87 +1674,6 @@ fn inspect_prints_each_type_once() {
         out.stdout.len(),
         module.len()
     );
-}
-
-#[test]
-fn a_decode_bomb_prints_within_its_budget() {
-    use verity_runtime::abi::spec::{
-        ContractSpec, EntrySpec, EventDef, Fields, TypeBody, TypeDef, TypeSpec,
-    };
-    let long = "S".repeat(200);
-    let spec = ContractSpec {
-        entries: vec![EntrySpec {
-            name: "run".into(),
-            doc: String::new(),
-            args: vec![],
-            returns: TypeSpec::Unit,
-            error: None,
-        }],
-        types: (0..57)
-            .map(|i| TypeDef {
-                name: format!("{long}{i}"),
-                doc: String::new(),
-                body: TypeBody::Struct(Fields::Unit),
-            })
-            .collect(),
-        errors: vec![],
-        events: vec![EventDef {
-            name: "Bomb".into(),
-            doc: String::new(),
-            topic: "b".into(),
-            data: TypeSpec::Vec(Box::new(TypeSpec::Vec(Box::new(TypeSpec::Named(format!(
-                "{long}56"
-            )))))),
-        }],
-    };
-    // 8 KiB of data: an outer length, then inner lengths of 1,024 + what
-    // is left, each a 2-byte varint: about 4,000 vecs of 8,000 values.
-    let size = 8 << 10;
-    let mut data = vec![0xff, 0x1f]; // 4,095 inner vecs
-    while data.len() < size {
-        data.extend_from_slice(&[0x80 | 0x7f, 0x3f]); // 8,191 elements each
-    }
-    let hexed: String = data.iter().map(|b| format!("\\{b:02x}")).collect();
-    let wat = format!(
-        r#"(module
-  (import "verity" "event_emit" (func $emit (param i32 i32 i32 i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 0) "b")
-  (data (i32.const 16) "{hexed}")
-  (func (export "run") (local $i i32)
-    (loop $l
-      (call $emit (i32.const 0) (i32.const 1) (i32.const 16) (i32.const {size}))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br_if $l (i32.lt_u (local.get $i) (i32.const 256))))))"#
-    );
-    let module = with_spec(&wat, &spec);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bomb.wasm");
-    std::fs::write(&path, &module).unwrap();
-    let receipt = dir.path().join("r.json");
-
-    let (code, stdout, peak) = run_measured(&[
-        "run",
-        path_str(&path),
-        "--entry",
-        "run",
-        "--receipt",
-        path_str(&receipt),
-    ]);
-    let text = String::from_utf8_lossy(&stdout);
-    assert_eq!(code, 0, "{text}");
-    assert!(
-        text.contains("note     decoding stopped after"),
-        "{}",
-        &text[..text.len().min(2000)]
-    );
-    assert!(peak < 64 << 20, "run peaked at {} MB", peak >> 20);
-    let (code, stdout, peak) =
-        run_measured(&["verify", path_str(&receipt), "--module", path_str(&path)]);
-    let text = String::from_utf8_lossy(&stdout);
-    assert_eq!(code, 0, "{}", &text[..text.len().min(2000)]);
-    assert!(text.contains("note     decoding stopped after"));
-    assert!(peak < 64 << 20, "verify peaked at {} MB", peak >> 20);
 }
 
 /// The 84 KB module of 21,000 `i32.const 0; br_if 0`: Cranelift's slowest
