@@ -150,6 +150,16 @@ pub enum DirStateError {
         /// The directory.
         path: String,
     },
+    /// A reader ([`DirState::open_shared`]) found a state of the previous
+    /// format (`verity-state-v2`), which only a writer upgrades:
+    /// [`DirState::open`] it once.
+    #[error(
+        "state {path}/{DB} is in the format of an earlier Verity (verity-state-v2, no stored tree); a command that writes (or `verity state upgrade {path}`) upgrades it"
+    )]
+    Outdated {
+        /// The directory.
+        path: String,
+    },
     /// The directory holds something that is not a valid Verity state.
     #[error("state {path}/{DB} is not a valid Verity state: {reason}")]
     Corrupt {
@@ -304,6 +314,12 @@ impl DirState {
             path: shown.clone(),
             reason,
         };
+        let refused = |refusal| match refusal {
+            Refusal::Outdated => DirStateError::Outdated {
+                path: shown.clone(),
+            },
+            Refusal::Corrupt(reason) => corrupt(reason),
+        };
         let dir = match Dir::open_ambient_dir(path, ambient_authority()) {
             Ok(dir) => dir,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -391,7 +407,7 @@ impl DirState {
                 .set_cache_size(CACHE_BYTES)
                 .create_with_backend(crate::overlay_file::OverlayFile::new(file).map_err(io)?)
                 .map_err(db_error)?;
-            let tree = open_tree(&db, false).map_err(corrupt)?;
+            let tree = open_tree(&db, false).map_err(refused)?;
             return Ok(DirState {
                 db,
                 writable: false,
@@ -414,7 +430,7 @@ impl DirState {
             dir.open(".").and_then(|d| d.sync_all()).map_err(io)?;
             Child::Empty
         } else {
-            open_tree(&db, true).map_err(corrupt)?
+            open_tree(&db, true).map_err(refused)?
         };
         Ok(DirState {
             db,
@@ -821,7 +837,27 @@ fn initialise(db: &redb::Database) -> Result<(), String> {
 /// Reads a state database's format tag, root and tree root, which must
 /// agree: nothing proportional to the state. A database of the previous
 /// format is upgraded if `writable`, refused if not.
-fn open_tree(db: &redb::Database, writable: bool) -> Result<Child, String> {
+/// Why [`open_tree`] refused a database.
+enum Refusal {
+    /// A state of the previous format, opened for reading.
+    Outdated,
+    /// Not a valid state, and why.
+    Corrupt(String),
+}
+
+impl From<String> for Refusal {
+    fn from(reason: String) -> Self {
+        Refusal::Corrupt(reason)
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(reason: &str) -> Self {
+        Refusal::Corrupt(reason.into())
+    }
+}
+
+fn open_tree(db: &redb::Database, writable: bool) -> Result<Child, Refusal> {
     let text = |e: &dyn Display| e.to_string();
     let txn = db.begin_read().map_err(|e| text(&e))?;
     let meta = txn
@@ -841,15 +877,9 @@ fn open_tree(db: &redb::Database, writable: bool) -> Result<Child, String> {
         Some(FORMAT) => {}
         Some(FORMAT_V2) if writable => {
             drop((meta, txn));
-            return upgrade(db, stored);
+            return Ok(upgrade(db, stored)?);
         }
-        Some(FORMAT_V2) => {
-            return Err(
-                "it is in the format of an earlier Verity (verity-state-v2, no stored tree); \
-                 open it once for writing (`verity state info DIR`) to upgrade it"
-                    .into(),
-            );
-        }
+        Some(FORMAT_V2) => return Err(Refusal::Outdated),
         _ => return Err("it has no Verity format tag".into()),
     }
     let tree = meta
@@ -862,7 +892,8 @@ fn open_tree(db: &redb::Database, writable: bool) -> Result<Child, String> {
             "its tree has root {}, not the stored root {}",
             Hash32(tree.hash()),
             Hash32(stored)
-        ));
+        )
+        .into());
     }
     Ok(tree)
 }

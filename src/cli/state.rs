@@ -36,6 +36,12 @@ enum StateCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Upgrade a state of an earlier Verity's format in place (a command
+    /// that writes does it too; the read commands never write).
+    Upgrade {
+        /// The state directory.
+        dir: PathBuf,
+    },
     /// Check the whole state: every tree node against its parent, the
     /// tree's leaves against the values, and the root (opening checks only
     /// the root and what a command reads).
@@ -118,13 +124,21 @@ pub fn state(args: StateArgs) -> Result<Outcome> {
             DirState::create(&dir)?;
             outln!("created an empty state at {}", dir.display());
         }
-        StateCommand::Info { dir, json } => info(&DirState::open(&dir)?, json)?,
-        StateCommand::Check { dir, json } => check(&DirState::open(&dir)?, json)?,
+        StateCommand::Upgrade { dir } => {
+            let state = DirState::open(&dir)?;
+            outln!(
+                "state {} is in the current format (root {})",
+                dir.display(),
+                state.root()
+            );
+        }
+        StateCommand::Info { dir, json } => info(&DirState::open_shared(&dir)?, json)?,
+        StateCommand::Check { dir, json } => check(&DirState::open_shared(&dir)?, json)?,
         StateCommand::Contract { dir, address, json } => {
             let id = address_arg(&address)?;
-            return contract(&DirState::open(&dir)?, id, json);
+            return contract(&DirState::open_shared(&dir)?, id, json);
         }
-        StateCommand::Contracts { dir, json } => contracts(&DirState::open(&dir)?, json)?,
+        StateCommand::Contracts { dir, json } => contracts(&DirState::open_shared(&dir)?, json)?,
         StateCommand::Keys {
             dir,
             address,
@@ -141,13 +155,13 @@ pub fn state(args: StateArgs) -> Result<Outcome> {
                 after: after.as_deref(),
                 limit,
             };
-            keys(&DirState::open(&dir)?, id, page, json)?;
+            keys(&DirState::open_shared(&dir)?, id, page, json)?;
         }
         StateCommand::Warm {
             dir,
             compiler,
             json,
-        } => warm(&DirState::open(&dir)?, compiler, json)?,
+        } => warm(&DirState::open_shared(&dir)?, compiler, json)?,
         StateCommand::Get {
             dir,
             address,
@@ -156,7 +170,7 @@ pub fn state(args: StateArgs) -> Result<Outcome> {
         } => {
             let id = address_arg(&address)?;
             let key = parse_bytes_arg("KEY", &key)?;
-            return get(&DirState::open(&dir)?, id, &key, json);
+            return get(&DirState::open_shared(&dir)?, id, &key, json);
         }
     }
     Ok(Outcome::Ok)

@@ -761,10 +761,11 @@ fn an_upgrade_through_the_cli_shows_in_the_record_and_verifies() {
     assert_eq!(stdout_json(&out)["output"], Value::from("02"));
 }
 
-/// `--simulate` runs against the state under a shared lock and commits
-/// nothing: it runs while another reader holds the directory (where a
-/// committing call is busy), its receipt is the one the real call then
-/// gives, and the state's root does not move.
+/// `--simulate` and the `state` read commands run against the state under
+/// a shared lock and commit nothing: they run while another reader holds
+/// the directory (where a committing call is busy), the simulation's
+/// receipt is the one the real call then gives, and the state's root does
+/// not move.
 #[test]
 fn simulate_reads_under_a_shared_lock_and_commits_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -813,7 +814,29 @@ fn simulate_reads_under_a_shared_lock_and_commits_nothing() {
             Value::from(50)
         );
         assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was committed"));
-        // A call that would commit is refused while a reader holds it.
+        let key = format!("62616c00{}", owner.address);
+        for read in [
+            &["state", "info", s][..],
+            &["state", "check", s],
+            &["state", "contracts", s],
+            &["state", "contract", s, &token],
+            &["state", "keys", s, &token],
+            &["state", "get", s, &token, &key],
+            &["state", "warm", s],
+        ] {
+            let out = run_cli(read);
+            assert_eq!(
+                code(&out),
+                0,
+                "{read:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        // A call that would commit is refused while a reader holds it, and
+        // so is an upgrade, which writes.
+        let out = run_cli(&["state", "upgrade", s]);
+        assert_eq!(code(&out), 2);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("in use by another process"));
         let out = call("transfer", &transfer, false, "3");
         assert_eq!(code(&out), 2);
         assert!(String::from_utf8_lossy(&out.stderr).contains("in use by another process"));
@@ -825,6 +848,9 @@ fn simulate_reads_under_a_shared_lock_and_commits_nothing() {
     assert_eq!(code(&real), 0);
     assert_eq!(stdout_json(&simulated), stdout_json(&real));
     assert_ne!(root(s), before);
+    let out = run_cli(&["state", "upgrade", s]);
+    assert_eq!(code(&out), 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is in the current format"));
 }
 
 /// A new state at `state` holding the fixture token, deployed by `owner`
