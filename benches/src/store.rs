@@ -10,7 +10,8 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, ensure};
-use verity_runtime::{DirState, Runtime, Transaction, WriteEntry};
+use verity_runtime::{Runtime, Transaction, WriteEntry};
+use verity_store::DirState;
 
 use crate::authenticated::{address, token_accounts};
 use crate::report::Row;

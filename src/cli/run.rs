@@ -7,9 +7,10 @@ use clap::Args;
 use verity_runtime::abi::contract::{ContractRecord, code_key, record_key};
 use verity_runtime::abi::spec::ContractSpec;
 use verity_runtime::{
-    ChainContext, ContractId, DirState, Hash32, MemoryState, Receipt, StateBackend, Target,
-    Transaction, contract_spec,
+    ChainContext, ContractId, Hash32, MemoryState, Receipt, StateBackend, Target, Transaction,
+    contract_spec,
 };
+use verity_store::DirState;
 
 use super::Outcome;
 use super::args::{Decoded, encode_args};

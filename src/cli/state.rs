@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
+use verity_runtime::ContractId;
 use verity_runtime::abi::auth::NONCE_KIND;
 use verity_runtime::abi::contract::{
     CODE_KIND, ContractRecord, RECORD_KIND, STORAGE_KIND, record_key, storage_key, storage_prefix,
 };
-use verity_runtime::{ContractId, DirState};
 use verity_state_tree::{Proof, key_path, value_hash};
+use verity_store::DirState;
 
 use super::Outcome;
 use super::inputs::parse_bytes_arg;

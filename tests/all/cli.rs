@@ -386,7 +386,7 @@ fn state_directory_persists_successes_and_ignores_failures() {
         );
         increment_fuel = stdout_json(&out)["fuel_used"].as_u64().unwrap();
     }
-    let root = || verity_runtime::DirState::open(&state).unwrap().root();
+    let root = || verity_store::DirState::open(&state).unwrap().root();
     let before = root();
     // A reverted run that writes before aborting leaves the state as it was.
     let sink = fixture("kitchen_sink.wat");
@@ -542,7 +542,7 @@ fn increment_in(state: &Path) -> Output {
 
 /// The counter's committed value in a state directory (0 if never set).
 fn committed_count(state: &Path) -> u64 {
-    let s = verity_runtime::DirState::open(state).unwrap();
+    let s = verity_store::DirState::open(state).unwrap();
     use verity_runtime::StateView;
     s.get(&crate::common::one_shot_key("counter.wat", b"count"))
         .unwrap()
@@ -801,7 +801,7 @@ fn simulate_reads_under_a_shared_lock_and_commits_nothing() {
     let before = root(s);
     let transfer = [format!("to={bob}"), "amount=5".to_string()];
     {
-        let _reader = verity_runtime::DirState::open_shared(&state).unwrap();
+        let _reader = verity_store::DirState::open_shared(&state).unwrap();
         let out = call(
             "balance_of",
             &[format!("owner={}", owner.address)],

@@ -8,7 +8,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::common::{fixture, verity};
-use verity_runtime::{DirState, StateView};
+use verity_runtime::StateView;
+use verity_store::DirState;
 
 /// Held by each test for its whole run. The tests read state directories
 /// in this process while spawning `verity` processes; were two tests to

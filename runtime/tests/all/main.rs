@@ -7,7 +7,6 @@ mod auth;
 mod calls;
 mod contracts;
 mod differential;
-mod dir_state;
 mod engines;
 mod fuel_profile;
 mod host_functions;

@@ -52,7 +52,7 @@ use verity_host_core::state::{tree_writes, witness_paths};
 use verity_state_tree::stored::{self, Child, NodeSource, StoredError};
 use verity_state_tree::{Hash, key_path, value_hash};
 
-use crate::state::{StaleReceipt, StateBackend, StateError, StateRoots, StateView};
+use verity_runtime::state::{StaleReceipt, StateBackend, StateError, StateRoots, StateView};
 
 const DB: &str = "state.redb";
 const LOCK: &str = "lock";
@@ -173,7 +173,8 @@ pub enum DirStateError {
 /// A key-value state persisted in a directory, with its state tree.
 ///
 /// ```
-/// use verity_runtime::{DirState, DirStateError, StateView};
+/// use verity_runtime::StateView;
+/// use verity_store::{DirState, DirStateError};
 /// use verity_host_abi::WriteEntry;
 ///
 /// let dir = tempfile::tempdir()?;
@@ -193,8 +194,8 @@ pub enum DirStateError {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct DirState {
-    /// The database: the file for a writer; for a reader, a copy of it in
-    /// memory (see `open_once`).
+    /// The database: the file for a writer; for a reader, the file under
+    /// an overlay that keeps redb's writes in memory (see `open_once`).
     db: redb::Database,
     writable: bool,
     /// Held open for its exclusive lock.
@@ -241,7 +242,7 @@ impl DirState {
     /// refused until a writer has opened (and so upgraded) it.
     ///
     /// ```
-    /// use verity_runtime::{DirState, DirStateError};
+    /// use verity_store::{DirState, DirStateError};
     ///
     /// let dir = tempfile::tempdir()?;
     /// drop(DirState::create(dir.path())?);
@@ -265,7 +266,7 @@ impl DirState {
     /// holds a state.
     ///
     /// ```
-    /// use verity_runtime::{DirState, DirStateError};
+    /// use verity_store::{DirState, DirStateError};
     ///
     /// let dir = tempfile::tempdir()?;
     /// let path = dir.path().join("state");
@@ -498,7 +499,7 @@ impl DirState {
     /// with nothing else of the state in memory.
     ///
     /// ```
-    /// use verity_runtime::DirState;
+    /// use verity_store::DirState;
     /// use verity_host_abi::WriteEntry;
     ///
     /// let dir = tempfile::tempdir()?;
@@ -528,7 +529,7 @@ impl DirState {
 
     /// The proof of `keys` (present or absent) against [`root`](Self::root),
     /// in docs/state-tree.md's encoding: what
-    /// [`MemoryState::prove`](crate::MemoryState::prove) gives for the same
+    /// [`MemoryState::prove`](verity_runtime::MemoryState::prove) gives for the same
     /// state.
     pub fn prove(&self, keys: &[&[u8]]) -> Result<Vec<u8>, DirStateError> {
         let paths: Vec<Hash> = keys.iter().map(|k| key_path(k)).collect();
@@ -536,7 +537,7 @@ impl DirState {
     }
 
     /// The witness of `receipt` against this state: the proof of every key
-    /// it read or wrote, as [`MemoryState::witness`](crate::MemoryState::witness)
+    /// it read or wrote, as [`MemoryState::witness`](verity_runtime::MemoryState::witness)
     /// makes it. Made before the receipt is committed.
     pub fn witness(&self, receipt: &Receipt) -> Result<Vec<u8>, DirStateError> {
         let (paths, removed) = witness_paths(receipt);
@@ -574,7 +575,7 @@ impl DirState {
     /// 64k keys.
     ///
     /// ```
-    /// use verity_runtime::DirState;
+    /// use verity_store::DirState;
     /// use verity_host_abi::WriteEntry;
     ///
     /// let dir = tempfile::tempdir()?;

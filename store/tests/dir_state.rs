@@ -2,12 +2,13 @@
 //! changed behind Verity's back, an oversized value, and every kind of byte
 //! damage to the file. Each is refused with a message or (where the damage
 //! misses everything the state uses) opens to the same state; none panics.
-//! Crash safety and the one-writer lock are tests/all/durability.rs.
+//! Crash safety and the one-writer lock are the CLI's tests/all/durability.rs.
 
 use std::path::Path;
 
 use redb::TableDefinition;
-use verity_runtime::{DirState, DirStateError, StateView, WriteEntry};
+use verity_runtime::{StateView, WriteEntry};
+use verity_store::{DirState, DirStateError};
 
 const VALUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("values");
 
