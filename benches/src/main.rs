@@ -8,6 +8,7 @@
 //! ```sh
 //! cargo run --release -p verity-bench -- [--json] [--quick] [--svg docs/bench.svg]
 //! cargo run --release -p verity-bench -- --write-docs
+//! cargo run --release -p verity-bench -- --scale [--quick] [--json]
 //! ```
 
 mod adversarial;
@@ -18,6 +19,7 @@ mod chart;
 mod cold;
 mod hosts;
 mod report;
+mod scale;
 mod signed;
 mod state_tree;
 mod store;
@@ -65,6 +67,10 @@ struct Args {
     /// summary (a full run only).
     #[arg(long)]
     write_docs: bool,
+    /// Run only the state directory at scale (scale.rs: 10k, 1M and 10M
+    /// keys, or 10k and 100k with --quick); minutes and gigabytes of disk.
+    #[arg(long, conflicts_with_all = ["only", "write_docs", "from_json", "svg"])]
+    scale: bool,
     /// Run nothing: take the results from this JSON document (as `--json`
     /// printed it), e.g. to render the docs again.
     #[arg(long, value_name = "FILE")]
@@ -631,6 +637,15 @@ fn verify_parallel(quick: bool, rt: &Runtime, receipts: &[Receipt]) -> Result<Ro
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    if args.scale {
+        let points = scale::run(args.quick, &Runtime::new(Profile::asserted_senders())?)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&points)?);
+        } else {
+            print!("{}", scale::table(&points));
+        }
+        return Ok(());
+    }
     let report = match &args.from_json {
         Some(path) => serde_json::from_str(
             &std::fs::read_to_string(path)
