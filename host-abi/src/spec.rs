@@ -245,6 +245,195 @@ impl fmt::Display for TypeSpec {
     }
 }
 
+/// Why a type expression (`verity state get --key-type`) did not parse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TypeParseError {
+    /// The byte offset where parsing stopped.
+    pub at: usize,
+    /// What was expected there.
+    pub expected: &'static str,
+}
+
+impl fmt::Display for TypeParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "not a type: expected {} at byte {}",
+            self.expected, self.at
+        )
+    }
+}
+
+impl core::error::Error for TypeParseError {}
+
+/// A type as [`Display`](fmt::Display) writes it, read back: `u64`,
+/// `Address`, `Vec<u8>` (bytes), `[u8; 32]`, `Option<T>`, `Vec<T>`,
+/// `(A, B)`, `(A,)`, `()`, or the name of a contract type. Spaces between
+/// tokens are free; `to_string().parse()` gives back the same type.
+///
+/// ```
+/// use verity_host_abi::spec::TypeSpec;
+///
+/// let ty: TypeSpec = "(Address, Option<[u8; 4]>)".parse()?;
+/// assert_eq!(ty, TypeSpec::Tuple(vec![
+///     TypeSpec::Address,
+///     TypeSpec::Option(Box::new(TypeSpec::FixedBytes(4))),
+/// ]));
+/// assert_eq!(ty.to_string().parse::<TypeSpec>()?, ty);
+/// assert_eq!("Vec<u8>".parse::<TypeSpec>()?, TypeSpec::Bytes);
+/// assert!("Vec<".parse::<TypeSpec>().is_err());
+/// # Ok::<(), verity_host_abi::spec::TypeParseError>(())
+/// ```
+impl core::str::FromStr for TypeSpec {
+    type Err = TypeParseError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let mut p = TypeParser { text, at: 0 };
+        let ty = p.ty(0)?;
+        p.space();
+        if p.at != text.len() {
+            return Err(p.error("the end"));
+        }
+        Ok(ty)
+    }
+}
+
+struct TypeParser<'t> {
+    text: &'t str,
+    at: usize,
+}
+
+impl TypeParser<'_> {
+    fn error(&self, expected: &'static str) -> TypeParseError {
+        TypeParseError {
+            at: self.at,
+            expected,
+        }
+    }
+
+    fn space(&mut self) {
+        let rest = &self.text[self.at..];
+        self.at += rest.len() - rest.trim_start_matches(' ').len();
+    }
+
+    /// Skips spaces, then takes `c` if it is next.
+    fn eat(&mut self, c: char) -> bool {
+        self.space();
+        if self.text[self.at..].starts_with(c) {
+            self.at += c.len_utf8();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, c: char, expected: &'static str) -> Result<(), TypeParseError> {
+        if self.eat(c) {
+            Ok(())
+        } else {
+            Err(self.error(expected))
+        }
+    }
+
+    /// The word (`[A-Za-z0-9_]+`) that starts here.
+    fn word(&mut self) -> &str {
+        self.space();
+        let rest = &self.text[self.at..];
+        let len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        self.at += len;
+        &rest[..len]
+    }
+
+    fn ty(&mut self, depth: usize) -> Result<TypeSpec, TypeParseError> {
+        // As deep as a spec's types may nest, and no deeper: a hostile
+        // `((((...` must not exhaust the stack.
+        if depth > MAX_TYPE_DEPTH as usize {
+            return Err(self.error("a type nested at most 8 deep"));
+        }
+        if self.eat('(') {
+            if self.eat(')') {
+                return Ok(TypeSpec::Unit);
+            }
+            let mut elems = Vec::from([self.ty(depth + 1)?]);
+            // `(T)` is not a tuple in Rust: a one-element tuple is `(T,)`.
+            self.expect(',', "`,`")?;
+            while !self.eat(')') {
+                elems.push(self.ty(depth + 1)?);
+                if self.eat(')') {
+                    break;
+                }
+                self.expect(',', "`,` or `)`")?;
+            }
+            return Ok(TypeSpec::Tuple(elems));
+        }
+        if self.eat('[') {
+            self.space();
+            let start = self.at;
+            if self.word() != "u8" {
+                return Err(TypeParseError {
+                    at: start,
+                    expected: "`u8` (only byte arrays are types)",
+                });
+            }
+            self.expect(';', "`;`")?;
+            self.space();
+            let start = self.at;
+            let digits = self.word();
+            // Decimal as Display writes it: no sign, no leading zero.
+            let canonical = digits == "0" || !digits.starts_with('0');
+            let n = (canonical && digits.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| digits.parse::<u32>().ok())
+                .flatten()
+                .ok_or(TypeParseError {
+                    at: start,
+                    expected: "a length from 0 to 4294967295",
+                })?;
+            self.expect(']', "`]`")?;
+            return Ok(TypeSpec::FixedBytes(n));
+        }
+        let start = self.at;
+        let ty = match self.word() {
+            "" => return Err(self.error("a type")),
+            "bool" => TypeSpec::Bool,
+            "u8" => TypeSpec::U8,
+            "u16" => TypeSpec::U16,
+            "u32" => TypeSpec::U32,
+            "u64" => TypeSpec::U64,
+            "u128" => TypeSpec::U128,
+            "i8" => TypeSpec::I8,
+            "i16" => TypeSpec::I16,
+            "i32" => TypeSpec::I32,
+            "i64" => TypeSpec::I64,
+            "i128" => TypeSpec::I128,
+            "String" => TypeSpec::String,
+            "Address" => TypeSpec::Address,
+            generic @ ("Vec" | "Option") => {
+                let vec = generic == "Vec";
+                self.expect('<', "`<`")?;
+                let inner = self.ty(depth + 1)?;
+                self.expect('>', "`>`")?;
+                match (vec, inner) {
+                    (true, TypeSpec::U8) => TypeSpec::Bytes,
+                    (true, inner) => TypeSpec::Vec(Box::new(inner)),
+                    (false, inner) => TypeSpec::Option(Box::new(inner)),
+                }
+            }
+            name if name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') => {
+                TypeSpec::Named(name.into())
+            }
+            _ => {
+                return Err(TypeParseError {
+                    at: start,
+                    expected: "a type name",
+                });
+            }
+        };
+        Ok(ty)
+    }
+}
+
 /// One argument of an entry point.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArgSpec {

@@ -5,16 +5,19 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
-use verity_runtime::ContractId;
 use verity_runtime::abi::auth::NONCE_KIND;
 use verity_runtime::abi::contract::{
-    CODE_KIND, ContractRecord, RECORD_KIND, STORAGE_KIND, record_key, storage_key, storage_prefix,
+    CODE_KIND, ContractRecord, RECORD_KIND, STORAGE_KIND, code_key, record_key, storage_key,
+    storage_prefix,
 };
+use verity_runtime::abi::spec::{ContractSpec, TypeSpec};
+use verity_runtime::{ContractId, contract_spec, spec_json};
 use verity_state_tree::{Proof, key_path, value_hash};
 use verity_store::DirState;
 
 use super::Outcome;
 use super::inputs::parse_bytes_arg;
+use super::print::terminal_safe;
 
 #[derive(Args)]
 pub struct StateArgs {
@@ -105,14 +108,35 @@ enum StateCommand {
         json: bool,
     },
     /// A contract's storage value under KEY, with its Merkle proof against
-    /// the state root (checked before it is printed).
+    /// the state root (checked before it is printed). The key is given in
+    /// hex, or as the SDK lays it out: `--map bal --key-type Address
+    /// --key-json '"0a0a…"'` (a `Map`'s `prefix ‖ 0x00 ‖ postcard(key)`)
+    /// or `--item owner` (an `Item`'s key).
     Get {
         /// The state directory.
         dir: PathBuf,
         /// The contract's address (64 hex digits).
         address: String,
         /// The contract's storage key: hex, or @FILE.
-        key: String,
+        #[arg(required_unless_present_any = ["map", "item"], conflicts_with_all = ["map", "item"])]
+        key: Option<String>,
+        /// The prefix of the SDK `Map` the key is in (`Map::new(b"bal")`
+        /// is `bal`).
+        #[arg(long, value_name = "PREFIX", requires_all = ["key_json", "key_type"], conflicts_with = "item")]
+        map: Option<String>,
+        /// The map's key, as JSON (docs/sdk.md, "Values as JSON").
+        #[arg(long, value_name = "JSON", requires = "map")]
+        key_json: Option<String>,
+        /// The map key's type, as the spec writes types (`Address`, `u64`,
+        /// `(Address, u32)`, a contract type's name).
+        #[arg(long, value_name = "TYPE", requires = "map")]
+        key_type: Option<String>,
+        /// The key of an SDK `Item` (`Item::new(b"owner")` is `owner`).
+        #[arg(long, value_name = "NAME")]
+        item: Option<String>,
+        /// Also print the value decoded as this type, to JSON.
+        #[arg(long, value_name = "TYPE")]
+        value_type: Option<String>,
         /// Print one JSON document.
         #[arg(long)]
         json: bool,
@@ -167,11 +191,34 @@ pub fn state(args: StateArgs) -> Result<Outcome> {
             dir,
             address,
             key,
+            map,
+            key_json,
+            key_type,
+            item,
+            value_type,
             json,
         } => {
             let id = address_arg(&address)?;
-            let key = parse_bytes_arg("KEY", &key)?;
-            return get(&DirState::open_shared(&dir)?, id, &key, json);
+            let state = DirState::open_shared(&dir)?;
+            let needs_spec = map.is_some() || value_type.is_some();
+            let spec = if needs_spec {
+                stored_spec(&state, &id)?
+            } else {
+                ContractSpec::default()
+            };
+            let key = match (key, map, item) {
+                (Some(key), _, _) => parse_bytes_arg("KEY", &key)?,
+                (None, Some(map), _) => {
+                    let (json, ty) = (key_json.unwrap_or_default(), key_type.unwrap_or_default());
+                    map_key(&spec, &map, &json, &ty)?
+                }
+                (None, None, Some(item)) => item.into_bytes(),
+                (None, None, None) => bail!("give KEY, --map or --item"),
+            };
+            let value_type = value_type
+                .map(|t| type_arg("--value-type", &t))
+                .transpose()?;
+            return get(&state, id, &key, value_type.map(|t| (&spec, t)), json);
         }
     }
     Ok(Outcome::Ok)
@@ -423,7 +470,49 @@ fn contract(state: &DirState, id: ContractId, json: bool) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-fn get(state: &DirState, id: ContractId, key: &[u8], json: bool) -> Result<Outcome> {
+/// A type argument (`--key-type`, `--value-type`).
+fn type_arg(flag: &str, text: &str) -> Result<TypeSpec> {
+    text.parse()
+        .map_err(|e| anyhow::anyhow!("{flag}: `{text}` is {e}"))
+}
+
+/// The key an SDK `Map::new(prefix)` stores `key_json` (of type
+/// `key_type`) under: `prefix ‖ 0x00 ‖ postcard(key)` (docs/sdk.md).
+fn map_key(spec: &ContractSpec, prefix: &str, key_json: &str, key_type: &str) -> Result<Vec<u8>> {
+    let ty = type_arg("--key-type", key_type)?;
+    let value: serde_json::Value = serde_json::from_str(key_json)
+        .with_context(|| format!("--key-json: `{key_json}` is not JSON"))?;
+    let encoded = spec_json::encode(spec, &ty, &value)
+        .map_err(|e| anyhow::anyhow!("--key-json: not a {ty}: {e}"))?;
+    let mut key = prefix.as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(&encoded);
+    Ok(key)
+}
+
+/// The spec of the code contract `id` runs (empty if it has none: the
+/// built-in types still encode).
+fn stored_spec(state: &DirState, id: &ContractId) -> Result<ContractSpec> {
+    let record = state
+        .value(&record_key(id))?
+        .with_context(|| format!("no contract {id} in this state"))?;
+    let record = ContractRecord::decode(&record)
+        .with_context(|| format!("the record of contract {id} does not decode"))?;
+    let code = state
+        .value(&code_key(&record.code_hash))?
+        .with_context(|| format!("the state lacks the code of contract {id}"))?;
+    Ok(contract_spec(&code)
+        .map_err(|e| anyhow::anyhow!("the code of contract {id}: {e}"))?
+        .unwrap_or_default())
+}
+
+fn get(
+    state: &DirState,
+    id: ContractId,
+    key: &[u8],
+    value_type: Option<(&ContractSpec, TypeSpec)>,
+    json: bool,
+) -> Result<Outcome> {
     let full = storage_key(&id, key);
     let value = state.value(&full)?;
     let value = value.as_deref();
@@ -440,12 +529,23 @@ fn get(state: &DirState, id: ContractId, key: &[u8], json: bool) -> Result<Outco
     if proven != value.map(value_hash) {
         bail!("the state's proof does not agree with its value (a bug)");
     }
+    // Decoded within the budget a receipt's printing has.
+    let decoded = match (value, &value_type) {
+        (Some(v), Some((spec, ty))) => Some(
+            spec_json::decode(spec, ty, v)
+                .map_err(|e| anyhow::anyhow!("--value-type: the value is not a {ty}: {e}"))?,
+        ),
+        _ => None,
+    };
     if json {
-        let doc = json!({
+        let mut doc = json!({
             "root": state.root().to_hex(), "contract": id.to_string(),
             "key": hex::encode(key), "state_key": hex::encode(&full),
             "value": value.map(hex::encode), "proof": hex::encode(&proof),
         });
+        if let Some(decoded) = decoded {
+            doc["decoded"] = decoded;
+        }
         outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         outln!("root   {}", state.root());
@@ -453,6 +553,10 @@ fn get(state: &DirState, id: ContractId, key: &[u8], json: bool) -> Result<Outco
         match value {
             Some(v) => outln!("value  {}", hex::encode(v)),
             None => outln!("value  (absent: proven not in the state)"),
+        }
+        if let (Some(decoded), Some((_, ty))) = (decoded, &value_type) {
+            // The value's strings are the contract's: shown, never obeyed.
+            outln!("{}", terminal_safe(&format!("as     {ty}: {decoded}")));
         }
         outln!("proof  {} ({} bytes)", hex::encode(&proof), proof.len());
     }

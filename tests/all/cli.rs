@@ -2248,6 +2248,77 @@ fn state_contracts_keys_and_receipt_show_read_back_what_ran() {
     assert_eq!(next, keys[1]);
     let second = page(Some(&next));
     assert_eq!(second["keys"].as_array().unwrap().len(), 1);
+    // The same keys as the SDK lays them out: a map key as JSON of its
+    // type, an item by its name, values decoded by a type.
+    let key_json = format!("\"{}\"", "0b".repeat(32));
+    let typed = |extra: &[&str]| {
+        let mut argv = vec!["state", "get", s, &token];
+        argv.extend_from_slice(extra);
+        run_cli(&argv)
+    };
+    let by_map = typed(&[
+        "--map",
+        "bal",
+        "--key-type",
+        "Address",
+        "--key-json",
+        &key_json,
+        "--value-type",
+        "u64",
+        "--json",
+    ]);
+    assert_eq!(
+        code(&by_map),
+        0,
+        "{}",
+        String::from_utf8_lossy(&by_map.stderr)
+    );
+    let by_map = stdout_json(&by_map);
+    assert_eq!(
+        by_map["key"],
+        format!("62616c00{}", "0b".repeat(32)).as_str()
+    );
+    assert_eq!(by_map["decoded"], Value::from(5));
+    let by_hex = stdout_json(&typed(&[&format!("62616c00{}", "0b".repeat(32)), "--json"]));
+    assert_eq!(by_hex["state_key"], by_map["state_key"]);
+    assert_eq!(by_hex["proof"], by_map["proof"]);
+    assert!(by_hex.get("decoded").is_none());
+    let supply = typed(&["--item", "supply", "--value-type", "u64"]);
+    assert_eq!(code(&supply), 0);
+    assert!(
+        String::from_utf8_lossy(&supply.stdout).contains("as     u64: 15\n"),
+        "{}",
+        String::from_utf8_lossy(&supply.stdout)
+    );
+    for (extra, says) in [
+        (
+            &["--map", "bal", "--key-type", "Vec<", "--key-json", "1"][..],
+            "not a type",
+        ),
+        (
+            &[
+                "--map",
+                "bal",
+                "--key-type",
+                "Address",
+                "--key-json",
+                "\"zz\"",
+            ],
+            "--key-json",
+        ),
+        (
+            &["--map", "bal", "--key-type", "Address", "--key-json", "{"],
+            "is not JSON",
+        ),
+        (&["--map", "bal", "--key-type", "Address"], "--key-json"),
+        (&["--item", "owner", "--value-type", "u64"], "--value-type"),
+        (&["--item", "owner", "62616c00"], "cannot be used with"),
+    ] {
+        let out = typed(extra);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code(&out), 2, "{extra:?}: {err}");
+        assert!(err.contains(says), "{extra:?}: {err}");
+    }
     assert_eq!(
         second["keys"][0]["key"],
         format!("62616c00{}", "0c".repeat(32)).as_str()

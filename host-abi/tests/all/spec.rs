@@ -30,6 +30,42 @@ fn type_spec() -> impl Strategy<Value = TypeSpec> {
     })
 }
 
+/// Types as a person writes them: names are identifiers other than the
+/// built-in ones, and `Vec<u8>` is `Bytes`.
+fn written_type() -> impl Strategy<Value = TypeSpec> {
+    let builtin = ["String", "Address", "Vec", "Option", "bool"];
+    let leaf = prop_oneof![
+        Just(TypeSpec::Unit),
+        Just(TypeSpec::Bool),
+        Just(TypeSpec::U8),
+        Just(TypeSpec::U16),
+        Just(TypeSpec::U64),
+        Just(TypeSpec::I8),
+        Just(TypeSpec::I128),
+        Just(TypeSpec::String),
+        Just(TypeSpec::Bytes),
+        Just(TypeSpec::Address),
+        any::<u32>().prop_map(TypeSpec::FixedBytes),
+        "[A-Za-z_][A-Za-z0-9_]{0,8}"
+            .prop_filter("a built-in name", move |n| {
+                !builtin.contains(&n.as_str())
+                    && n.parse::<TypeSpec>()
+                        .is_ok_and(|t| matches!(t, TypeSpec::Named(_)))
+            })
+            .prop_map(TypeSpec::Named),
+    ];
+    leaf.prop_recursive(4, 16, 3, |inner| {
+        prop_oneof![
+            inner.clone().prop_map(|t| TypeSpec::Option(Box::new(t))),
+            inner
+                .clone()
+                .prop_filter("Vec<u8> is Bytes", |t| *t != TypeSpec::U8)
+                .prop_map(|t| TypeSpec::Vec(Box::new(t))),
+            prop::collection::vec(inner, 1..4).prop_map(TypeSpec::Tuple),
+        ]
+    })
+}
+
 fn unique_by<T, K: Ord>(mut items: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
     let mut seen = std::collections::BTreeSet::new();
     items.retain(|i| seen.insert(key(i)));
@@ -141,6 +177,23 @@ fn spec() -> impl Strategy<Value = ContractSpec> {
 }
 
 proptest! {
+    #[test]
+    fn a_written_type_parses_back_to_itself(ty in written_type()) {
+        let text = ty.to_string();
+        prop_assert_eq!(text.parse::<TypeSpec>(), Ok(ty.clone()));
+        // Spaces between tokens change nothing.
+        let spaced = text.replace(',', " , ").replace('<', " < ").replace('(', "( ");
+        prop_assert_eq!(spaced.parse::<TypeSpec>(), Ok(ty));
+    }
+
+    #[test]
+    fn any_text_parses_or_is_refused_without_panicking(text in "[A-Za-z0-9_<>()\\[\\];, ]{0,40}") {
+        if let Ok(ty) = text.parse::<TypeSpec>() {
+            // What parses is a type Display writes back, which parses to it.
+            prop_assert_eq!(ty.to_string().parse::<TypeSpec>(), Ok(ty));
+        }
+    }
+
     #[test]
     fn decode_inverts_encode(s in spec()) {
         prop_assert_eq!(ContractSpec::decode(&s.encode()).unwrap(), s);
@@ -359,4 +412,43 @@ fn composite_types_print_as_rust_writes_them() {
     ]);
     assert_eq!(t.to_string(), "(Vec<Address>, Option<Order>)");
     assert_eq!(TypeSpec::Tuple(vec![TypeSpec::U8]).to_string(), "(u8,)");
+}
+
+#[test]
+fn type_expressions_are_refused_where_they_go_wrong() {
+    for (text, at) in [
+        ("", 0),
+        ("Vec<", 4),
+        ("Vec<u8", 6),
+        ("Option<u8>>", 10),
+        ("[u8; 007]", 5),
+        ("[u16; 4]", 1),
+        ("(u8 u8)", 4),
+        ("u8 u8", 3),
+        ("9lives", 0),
+        ("é", 0),
+    ] {
+        let err = text.parse::<TypeSpec>().unwrap_err();
+        assert_eq!(err.at, at, "{text:?}: {err}");
+    }
+    let deep = format!("{}u8{}", "Option<".repeat(8), ">".repeat(8));
+    assert!(deep.parse::<TypeSpec>().is_ok(), "as deep as a spec allows");
+    let deeper = format!("{}u8{}", "Option<".repeat(9), ">".repeat(9));
+    assert!(deeper.parse::<TypeSpec>().is_err());
+    let bomb = "(".repeat(100_000);
+    assert!(bomb.parse::<TypeSpec>().is_err(), "no stack overflow");
+    assert_eq!("[u8; 0]".parse::<TypeSpec>(), Ok(TypeSpec::FixedBytes(0)));
+    assert_eq!(
+        "(u8,)".parse::<TypeSpec>(),
+        Ok(TypeSpec::Tuple(vec![TypeSpec::U8]))
+    );
+    assert_eq!(
+        "(u8)".parse::<TypeSpec>().unwrap_err().at,
+        3,
+        "a tuple of one is (T,)"
+    );
+    assert_eq!(
+        "(u8, bool,)".parse::<TypeSpec>(),
+        Ok(TypeSpec::Tuple(vec![TypeSpec::U8, TypeSpec::Bool]))
+    );
 }
