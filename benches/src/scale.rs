@@ -11,15 +11,16 @@
 //! batch, not the state. This takes minutes and gigabytes of disk at 10M
 //! keys, so it runs only when asked for; docs/state.md has a run.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Result, ensure};
 use serde::Serialize;
-use verity_runtime::{Runtime, Transaction, WriteEntry};
+use verity_runtime::Runtime;
 use verity_store::DirState;
 
 use crate::authenticated::{address, token_accounts};
 use crate::state_tree::Accounts;
+use crate::store::{transfers, writes};
 use crate::{fixture, median, prepare};
 
 /// New balances per growing commit.
@@ -61,7 +62,6 @@ pub(crate) fn run(quick: bool, rt: &Runtime) -> Result<Vec<Point>> {
     };
     let token = fixture("token.wasm")?;
     let module = prepare(rt, &token)?;
-    let contract = crate::token_contract(&token);
     // The token's own entries and account 0's balance: the key prefix and
     // the value every grown balance gets.
     let base = token_accounts(rt, &token, 1)?;
@@ -93,25 +93,10 @@ pub(crate) fn run(quick: bool, rt: &Runtime) -> Result<Vec<Point>> {
         let start = Instant::now();
         store = DirState::open(&path)?;
         let open_seconds = start.elapsed().as_secs_f64();
-        // Transfers between the first 10,000 accounts, which every
-        // checkpoint holds: the same transactions at every size.
-        let mut rng = Accounts(0x9e37_79b9_7f4a_7c15, 10_000);
-        let (mut calls, mut committing) = (Vec::new(), Duration::ZERO);
-        for _ in 0..TRANSFERS {
-            let (from, to) = (address(rng.next()), address(rng.next()));
-            let tx = Transaction::call(contract, "transfer")
-                .with_input(postcard::to_allocvec(&(to, 1u64))?)
-                .with_sender(from.to_vec())
-                .with_fuel(1_000_000);
-            let start = Instant::now();
-            let receipt = rt.execute_prepared(&module, &tx, &store)?;
-            calls.push(start.elapsed().as_secs_f64());
-            ensure!(receipt.status.is_success(), "a transfer failed");
-            let start = Instant::now();
-            store.commit(receipt.pre_state_root, &receipt.writes)?;
-            committing += start.elapsed();
-            ensure!(store.root() == receipt.post_state_root);
-        }
+        let timed = transfers(rt, &module, &token, &mut store, TRANSFERS)?;
+        // Balances of the first 10,000 accounts, which every checkpoint
+        // holds.
+        let mut rng = Accounts(0x2545_f491_4f6c_dd1d, 10_000);
         let mut reads = Vec::new();
         let mut proof_bytes = 0;
         for _ in 0..TRANSFERS {
@@ -130,8 +115,8 @@ pub(crate) fn run(quick: bool, rt: &Runtime) -> Result<Vec<Point>> {
             disk_bytes,
             peak_rss_mib: peak_rss_mib(),
             open_seconds,
-            call_seconds: median(calls),
-            commit_seconds: committing.as_secs_f64() / TRANSFERS as f64,
+            call_seconds: median(timed.calls),
+            commit_seconds: timed.committing.as_secs_f64() / TRANSFERS as f64,
             read_with_proof_seconds: median(reads),
             proof_bytes,
         });
@@ -177,15 +162,6 @@ pub(crate) fn table(points: &[Point]) -> String {
         );
     }
     out
-}
-
-fn writes(entries: impl Iterator<Item = (Vec<u8>, Vec<u8>)>) -> Vec<WriteEntry> {
-    entries
-        .map(|(key, value)| WriteEntry {
-            key,
-            value: Some(value),
-        })
-        .collect()
 }
 
 /// `VmHWM` of this process, in MiB, where /proc has it.

@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, ensure};
-use verity_runtime::{Runtime, Transaction, WriteEntry};
+use verity_runtime::{PreparedModule, Runtime, Transaction, WriteEntry};
 use verity_store::DirState;
 
 use crate::authenticated::{address, token_accounts};
@@ -32,36 +32,14 @@ pub(crate) fn row(quick: bool, rt: &Runtime) -> Result<Row> {
     for accounts in [small, large] {
         let dir = tempfile::tempdir()?;
         let mut store = DirState::create(dir.path())?;
-        let writes: Vec<WriteEntry> = token_accounts(rt, &token, accounts)?
-            .into_iter()
-            .map(|(key, value)| WriteEntry {
-                key,
-                value: Some(value),
-            })
-            .collect();
+        let writes = writes(token_accounts(rt, &token, accounts)?.into_iter());
         store.commit(store.root(), &writes)?;
         drop(store);
         let start = Instant::now();
         let mut store = DirState::open(dir.path())?;
         open_s = start.elapsed().as_secs_f64();
-        // The same transfers in both states: accounts below `small` exist
-        // in both.
-        let mut rng = Accounts(0x9e37_79b9_7f4a_7c15, small);
-        let mut committing = Duration::ZERO;
-        for _ in 0..100 {
-            let (from, to) = (address(rng.next()), address(rng.next()));
-            let tx = Transaction::call(crate::token_contract(&token), "transfer")
-                .with_input(postcard::to_allocvec(&(to, 1u64))?)
-                .with_sender(from.to_vec())
-                .with_fuel(1_000_000);
-            let receipt = rt.execute_prepared(&module, &tx, &store)?;
-            ensure!(receipt.status.is_success(), "a transfer failed");
-            let start = Instant::now();
-            store.commit(receipt.pre_state_root, &receipt.writes)?;
-            committing += start.elapsed();
-            ensure!(store.root() == receipt.post_state_root);
-        }
-        times.push(committing.as_secs_f64() / 100.0);
+        let timed = transfers(rt, &module, &token, &mut store, 100)?;
+        times.push(timed.committing.as_secs_f64() / 100.0);
     }
     let mut row = Row::new("state_commit", "commits/s", true);
     row.verity = Some(1.0 / times[1]);
@@ -73,4 +51,55 @@ pub(crate) fn row(quick: bool, rt: &Runtime) -> Result<Row> {
         .insert("small_commits_per_s".into(), 1.0 / times[0]);
     row.ratios.insert("open_seconds_large".into(), open_s);
     Ok(row)
+}
+
+/// What [`transfers`] measured.
+pub(crate) struct Transfers {
+    /// Each transfer's execution against the store, in seconds.
+    pub(crate) calls: Vec<f64>,
+    /// All of the commits together.
+    pub(crate) committing: Duration,
+}
+
+/// `n` token transfers between the first 10,000 accounts (which every
+/// state these benches build holds, so every size runs the same
+/// transactions), each executed against `store` and committed.
+pub(crate) fn transfers(
+    rt: &Runtime,
+    module: &PreparedModule,
+    token: &[u8],
+    store: &mut DirState,
+    n: usize,
+) -> Result<Transfers> {
+    let mut rng = Accounts(0x9e37_79b9_7f4a_7c15, 10_000);
+    let mut timed = Transfers {
+        calls: Vec::with_capacity(n),
+        committing: Duration::ZERO,
+    };
+    for _ in 0..n {
+        let (from, to) = (address(rng.next()), address(rng.next()));
+        let tx = Transaction::call(crate::token_contract(token), "transfer")
+            .with_input(postcard::to_allocvec(&(to, 1u64))?)
+            .with_sender(from.to_vec())
+            .with_fuel(1_000_000);
+        let start = Instant::now();
+        let receipt = rt.execute_prepared(module, &tx, store)?;
+        timed.calls.push(start.elapsed().as_secs_f64());
+        ensure!(receipt.status.is_success(), "a transfer failed");
+        let start = Instant::now();
+        store.commit(receipt.pre_state_root, &receipt.writes)?;
+        timed.committing += start.elapsed();
+        ensure!(store.root() == receipt.post_state_root);
+    }
+    Ok(timed)
+}
+
+/// Entries as the writes that store them.
+pub(crate) fn writes(entries: impl Iterator<Item = (Vec<u8>, Vec<u8>)>) -> Vec<WriteEntry> {
+    entries
+        .map(|(key, value)| WriteEntry {
+            key,
+            value: Some(value),
+        })
+        .collect()
 }

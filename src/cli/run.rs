@@ -527,7 +527,10 @@ fn input(
 }
 
 /// The code the record of `contract` names, if the state holds both.
-fn stored_code(state: &dyn StateBackend, contract: &ContractId) -> Result<Option<Vec<u8>>> {
+pub(super) fn stored_code(
+    state: &dyn StateBackend,
+    contract: &ContractId,
+) -> Result<Option<Vec<u8>>> {
     let Some(record) = state.get(&record_key(contract))? else {
         return Ok(None);
     };

@@ -434,9 +434,7 @@ fn contract(state: &DirState, id: ContractId, json: bool) -> Result<Outcome> {
         keys += u64::from(own);
         own
     })?;
-    let stored = state
-        .value(&verity_runtime::abi::contract::code_key(&record.code_hash))?
-        .map(|c| c.len());
+    let stored = state.value(&code_key(&record.code_hash))?.map(|c| c.len());
     if json {
         let history: Vec<_> = record
             .history
@@ -493,14 +491,8 @@ fn map_key(spec: &ContractSpec, prefix: &str, key_json: &str, key_type: &str) ->
 /// The spec of the code contract `id` runs (empty if it has none: the
 /// built-in types still encode).
 fn stored_spec(state: &DirState, id: &ContractId) -> Result<ContractSpec> {
-    let record = state
-        .value(&record_key(id))?
-        .with_context(|| format!("no contract {id} in this state"))?;
-    let record = ContractRecord::decode(&record)
-        .with_context(|| format!("the record of contract {id} does not decode"))?;
-    let code = state
-        .value(&code_key(&record.code_hash))?
-        .with_context(|| format!("the state lacks the code of contract {id}"))?;
+    let code = super::run::stored_code(state, id)?
+        .with_context(|| format!("no contract {id} with its code in this state"))?;
     Ok(contract_spec(&code)
         .map_err(|e| anyhow::anyhow!("the code of contract {id}: {e}"))?
         .unwrap_or_default())

@@ -2319,6 +2319,19 @@ fn state_contracts_keys_and_receipt_show_read_back_what_ran() {
         assert_eq!(code(&out), 2, "{extra:?}: {err}");
         assert!(err.contains(says), "{extra:?}: {err}");
     }
+    let nobody = "0d".repeat(32);
+    let out = run_cli(&[
+        "state",
+        "get",
+        s,
+        &nobody,
+        "--item",
+        "supply",
+        "--value-type",
+        "u64",
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no contract"));
     assert_eq!(
         second["keys"][0]["key"],
         format!("62616c00{}", "0c".repeat(32)).as_str()
